@@ -1,0 +1,53 @@
+# keepwatch. `make run` and `make test` work on a machine with only Node.js and npm:
+# the pinned Bun is installed from the npm registry into .tools/ when no bun of that version is on PATH.
+BUN_VERSION := 1.4.5
+SYSTEM_BUN := $(shell command -v bun 2>/dev/null)
+ifeq ($(SYSTEM_BUN),)
+BUN := $(CURDIR)/.tools/node_modules/.bin/bun
+else ifeq ($(shell bun --version 2>/dev/null),$(BUN_VERSION))
+BUN := $(SYSTEM_BUN)
+else
+BUN := $(CURDIR)/.tools/node_modules/.bin/bun
+endif
+
+SRC := $(shell find src migrations -type f 2>/dev/null) package.json bun.lock
+ARGS ?=
+
+.PHONY: run test build bench typecheck migrations clean deps
+
+$(CURDIR)/.tools/node_modules/.bin/bun:
+	npm install --no-save --no-audit --no-fund --prefix $(CURDIR)/.tools bun@$(BUN_VERSION)
+	@test -x $@ || { echo "bun $(BUN_VERSION) did not install into .tools" >&2; exit 1; }
+
+node_modules/.installed: package.json bun.lock | $(BUN)
+	$(BUN) install --frozen-lockfile
+	@touch $@
+
+deps: node_modules/.installed
+
+dist/keepwatch: $(SRC) node_modules/.installed
+	$(BUN) build src/main.ts --compile --minify-syntax --minify-whitespace --outfile dist/keepwatch
+
+build: dist/keepwatch
+
+run: dist/keepwatch
+	./dist/keepwatch serve $(ARGS)
+
+typecheck: node_modules/.installed
+	$(BUN) x tsc --noEmit
+
+test: typecheck dist/keepwatch
+	KEEPWATCH_BIN=$(CURDIR)/dist/keepwatch BUN=$(BUN) sh scripts/test.sh
+
+bench: dist/keepwatch
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package) for the load generator"; \
+	  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 1; }; }
+	KEEPWATCH_BIN=$(CURDIR)/dist/keepwatch $(BUN) test/bench/run.ts
+
+# After changing src/db/schema.ts: generate a new migration and re-embed the migrations.
+migrations: node_modules/.installed
+	$(BUN) x drizzle-kit generate
+	$(BUN) scripts/embed-migrations.ts
+
+clean:
+	rm -rf dist node_modules .tools

@@ -1,0 +1,117 @@
+// Settings: flags and KEEPWATCH_* environment variables, validated once with typebox.
+// A bad value stops start-up with one line naming the setting.
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+export const ConfigSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: "TCP port to listen on" }),
+  host: Type.String({ minLength: 1, default: "0.0.0.0", description: "address to bind" }),
+  dataDir: Type.String({ minLength: 1, default: "./data", description: "directory holding keepwatch.db" }),
+  rateLimit: Type.Number({ minimum: 0, default: 10, description: "default requests/s per key (0 = unlimited)" }),
+  rateBurst: Type.Integer({ minimum: 1, default: 50, description: "default token-bucket size per key" }),
+  bodyLimit: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 1024 * 1024, description: "largest request body in bytes" }),
+  maxItems: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: "most items in one ingest request" }),
+  logLevel: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")], {
+    default: "info",
+    description: "debug | info | warn | error",
+  }),
+  durability: Type.Union([Type.Literal("full"), Type.Literal("normal")], {
+    default: "full",
+    description: "SQLite synchronous mode: full (fsync every commit) | normal",
+  }),
+  busyTimeout: Type.Integer({ minimum: 0, maximum: 600_000, default: 5000, description: "ms a write waits for a lock before answering 503" }),
+  keyOverlap: Type.Number({ minimum: 0, default: 24, description: "hours a rotated key keeps working" }),
+  shutdownTimeout: Type.Integer({ minimum: 0, default: 10_000, description: "ms SIGTERM waits for in-flight work" }),
+});
+export type Config = Static<typeof ConfigSchema>;
+
+/** setting name → [flag, env var] */
+export const SETTINGS: Record<keyof Config, { flag: string; env: string }> = {
+  port: { flag: "--port", env: "KEEPWATCH_PORT" },
+  host: { flag: "--host", env: "KEEPWATCH_HOST" },
+  dataDir: { flag: "--data-dir", env: "KEEPWATCH_DATA_DIR" },
+  rateLimit: { flag: "--rate-limit", env: "KEEPWATCH_RATE_LIMIT" },
+  rateBurst: { flag: "--rate-burst", env: "KEEPWATCH_RATE_BURST" },
+  bodyLimit: { flag: "--body-limit", env: "KEEPWATCH_BODY_LIMIT" },
+  maxItems: { flag: "--max-items", env: "KEEPWATCH_MAX_ITEMS" },
+  logLevel: { flag: "--log-level", env: "KEEPWATCH_LOG_LEVEL" },
+  durability: { flag: "--durability", env: "KEEPWATCH_DURABILITY" },
+  busyTimeout: { flag: "--busy-timeout", env: "KEEPWATCH_BUSY_TIMEOUT" },
+  keyOverlap: { flag: "--key-overlap", env: "KEEPWATCH_KEY_OVERLAP" },
+  shutdownTimeout: { flag: "--shutdown-timeout", env: "KEEPWATCH_SHUTDOWN_TIMEOUT" },
+};
+
+export class ConfigError extends Error {}
+
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
+
+function coerce(name: keyof Config, raw: string): unknown {
+  const schema = (ConfigSchema.properties as Record<string, any>)[name];
+  if (name === "bodyLimit") {
+    const m = SIZE_RE.exec(raw.trim());
+    if (!m) return raw;
+    const unit = (m[2] ?? "b").toLowerCase()[0];
+    const mult = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1;
+    return Math.round(Number(m[1]) * mult);
+  }
+  if (schema.type === "integer" || schema.type === "number") {
+    return raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  return raw;
+}
+
+/**
+ * Builds the config from flags (winning) and the environment. Flags this function does not know
+ * are returned in `rest` for the command to interpret.
+ */
+export function loadConfig(argv: string[], env: Record<string, string | undefined> = process.env): { config: Config; rest: string[] } {
+  const raw: Partial<Record<keyof Config, unknown>> = {};
+  const from: Partial<Record<keyof Config, string>> = {};
+  for (const [name, s] of Object.entries(SETTINGS) as [keyof Config, { flag: string; env: string }][]) {
+    const v = env[s.env];
+    if (v !== undefined && v !== "") {
+      raw[name] = coerce(name, v);
+      from[name] = s.env;
+    }
+  }
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf("=");
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const entry = (Object.entries(SETTINGS) as [keyof Config, { flag: string }][]).find(([, s]) => s.flag === flag);
+    if (!entry) {
+      rest.push(a);
+      continue;
+    }
+    let v: string | undefined;
+    if (eq > 0) v = a.slice(eq + 1);
+    else {
+      v = argv[++i];
+      if (v === undefined) throw new ConfigError(`${flag}: a value is required`);
+    }
+    raw[entry[0]] = coerce(entry[0], v);
+    from[entry[0]] = flag;
+  }
+  const withDefaults = Value.Default(ConfigSchema, { ...raw });
+  const first = Value.Errors(ConfigSchema, withDefaults).First();
+  if (first) {
+    const name = first.path.replace(/^\//, "") as keyof Config;
+    const s = SETTINGS[name];
+    const where = from[name] ?? (s ? `${s.flag} / ${s.env}` : name);
+    const desc = (ConfigSchema.properties as Record<string, any>)[name]?.description;
+    throw new ConfigError(
+      `invalid setting ${where}=${JSON.stringify(raw[name])}: ${first.message.toLowerCase()}${desc ? ` (${desc})` : ""}`,
+    );
+  }
+  return { config: withDefaults as Config, rest };
+}
+
+export function settingsHelp(): string {
+  return (Object.entries(SETTINGS) as [keyof Config, { flag: string; env: string }][])
+    .map(([name, s]) => {
+      const sch = (ConfigSchema.properties as Record<string, any>)[name];
+      return `  ${(s.flag + " VALUE").padEnd(26)} ${s.env.padEnd(28)} ${sch.description} (default ${JSON.stringify(sch.default)})`;
+    })
+    .join("\n");
+}

@@ -1,0 +1,32 @@
+// The normalized event: what every source plugin produces and the store keeps.
+import type { Indicator } from "./indicators";
+import type { Severity } from "./severity";
+
+export type IndicatorOrigin = "explicit" | "system" | "custom";
+
+export type NormalizedEvent = {
+  id: string;
+  tenantId: string;
+  receivedAt: number;
+  occurredAt: number;
+  /** the route's source plugin or connector */
+  sourceName: string;
+  /** the sender's own stable name */
+  source: string;
+  type: string;
+  module: string;
+  title: string;
+  summary: string;
+  severity: Severity;
+  severityRaw: string | null;
+  host: string | null;
+  tags: string[];
+  payload: unknown;
+  rawPayload: unknown;
+  dedupKey: string | null;
+  externalId: string | null;
+  indicators: (Indicator & { origin: IndicatorOrigin })[];
+  warnings: string[];
+  /** the source said this alert is over (Alertmanager resolved, ...) */
+  resolve: boolean;
+};

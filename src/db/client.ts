@@ -1,0 +1,32 @@
+// Opens the SQLite database with the pragmas keepwatch relies on.
+import { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import * as schema from "./schema";
+
+export type Durability = "full" | "normal";
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+export type OpenOptions = {
+  /** busy_timeout in ms: how long a write waits for a lock before the store reports itself unavailable */
+  busyTimeoutMs?: number;
+  durability?: Durability;
+  readonly?: boolean;
+};
+
+export function openDatabase(file: string, opts: OpenOptions = {}): Db {
+  if (!opts.readonly) mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new Database(file, opts.readonly ? { readonly: true } : { create: true, readwrite: true });
+  sqlite.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+  if (!opts.readonly) {
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec(`PRAGMA synchronous = ${opts.durability === "normal" ? "NORMAL" : "FULL"}`);
+  }
+  sqlite.exec("PRAGMA foreign_keys = ON");
+  sqlite.exec("PRAGMA temp_store = MEMORY");
+  // Checkpoints happen automatically at 1000 pages; the scheduler also truncates the WAL nightly.
+  return drizzle({ client: sqlite, schema }) as Db;
+}
+
+export const dbFile = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}/keepwatch.db`;

@@ -1,0 +1,115 @@
+// The database schema (drizzle). drizzle-kit generates migrations/ from this file:
+// `make migrations` after a change, never edit an applied migration.
+// Times are integer milliseconds since the epoch; JSON columns are text written by the store.
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const tenants = sqliteTable("tenants", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    hash: text("hash").notNull(),
+    /** JSON array of scopes: ingest, read, admin */
+    scopes: text("scopes").notNull(),
+    /** JSON array of source names, or null for every source */
+    sources: text("sources"),
+    /** requests/s for this key; null = the server default, 0 = unlimited */
+    rateLimit: real("rate_limit"),
+    /** bucket size; null = the server default */
+    rateBurst: integer("rate_burst"),
+    expiresAt: integer("expires_at"),
+    revokedAt: integer("revoked_at"),
+    lastUsedAt: integer("last_used_at"),
+    /** the key this one replaced (rotation) */
+    rotatedFrom: text("rotated_from"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("api_keys_prefix").on(t.prefix), index("api_keys_tenant").on(t.tenantId)],
+);
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    receivedAt: integer("received_at").notNull(),
+    occurredAt: integer("occurred_at").notNull(),
+    /** the route's source plugin or connector */
+    sourceName: text("source_name").notNull(),
+    /** the sender's own stable name */
+    source: text("source").notNull(),
+    type: text("type").notNull(),
+    module: text("module").notNull(),
+    title: text("title").notNull(),
+    summary: text("summary").notNull(),
+    severity: text("severity").notNull(),
+    severityRank: integer("severity_rank").notNull(),
+    severityRaw: text("severity_raw"),
+    host: text("host"),
+    /** JSON array */
+    tags: text("tags").notNull(),
+    /** JSON */
+    payload: text("payload").notNull(),
+    /** JSON, the original item */
+    rawPayload: text("raw_payload").notNull(),
+    dedupKey: text("dedup_key"),
+    /** the sender's own id for the item (idempotency) */
+    externalId: text("external_id"),
+    /** JSON array of strings, or null */
+    warnings: text("warnings"),
+  },
+  (t) => [
+    index("events_tenant_id").on(t.tenantId, t.id),
+    index("events_tenant_source_name").on(t.tenantId, t.sourceName, t.id),
+    index("events_tenant_source").on(t.tenantId, t.source, t.id),
+    index("events_tenant_type").on(t.tenantId, t.type, t.id),
+    uniqueIndex("events_external_id")
+      .on(t.tenantId, t.sourceName, t.externalId)
+      .where(sql`external_id IS NOT NULL`),
+  ],
+);
+
+export const eventIndicators = sqliteTable(
+  "event_indicators",
+  {
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id").notNull(),
+    type: text("type").notNull(),
+    value: text("value").notNull(),
+    /** which pass found it: explicit, system, custom */
+    origin: text("origin").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventId, t.type, t.value] }),
+    index("event_indicators_lookup").on(t.tenantId, t.type, t.value),
+  ],
+);
+
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    tenantId: text("tenant_id").notNull(),
+    key: text("key").notNull(),
+    /** the route the key was used on; the same key on another route is another request */
+    route: text("route").notNull(),
+    /** JSON array of the event ids the first request stored */
+    ids: text("ids").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.route, t.key] }), index("idempotency_created").on(t.createdAt)],
+);

@@ -1,0 +1,110 @@
+// The write path: POST /api/v1/events and POST /v1/ingest/:source.
+// auth → rate limit → body (size, type, UTF-8, JSON) → per-item validation → normalization →
+// group-commit writer → 202 {accepted, ids}. A batch is all-or-nothing.
+import { Elysia } from "elysia";
+import type { Deps } from "../deps";
+import type { NormalizedEvent } from "../core/event";
+import { ApiError, json, notFound, unprocessable, type ErrorDetail } from "../http/errors";
+import { newId } from "../lib/ids";
+import { alertSourceNames, getSource } from "../sources/registry";
+import type { SourcePlugin } from "../sources/types";
+import { isJsonContentType, parseJsonBody, readBody } from "./body";
+
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
+
+export async function ingest(deps: Deps, req: Request, plugin: SourcePlugin, route: string): Promise<Response> {
+  try {
+    const principal = deps.auth.authorize(req.headers, "ingest", plugin.name);
+    if (!isJsonContentType(req.headers.get("content-type")))
+      throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json", [
+        { path: "", message: `got ${JSON.stringify(req.headers.get("content-type") ?? "(none)")}` },
+      ]);
+    const idem = req.headers.get("idempotency-key");
+    if (idem !== null && !IDEMPOTENCY_KEY_RE.test(idem))
+      throw new ApiError(400, "bad_request", "Idempotency-Key must be 1-255 printable ASCII characters");
+    const bytes = await readBody(req, deps.config.bodyLimit);
+    const { value } = parseJsonBody(bytes);
+    const events = normalizeAll(deps, plugin, value, principal.tenantId);
+    const ids = await deps.writer.submit({ tenantId: principal.tenantId, route, idempotencyKey: idem, events });
+    return json(202, { accepted: ids.length, ids });
+  } catch (e) {
+    if (e instanceof ApiError) return e.toResponse();
+    throw e;
+  }
+}
+
+/** Splits, validates and normalizes every item; throws 422 listing every bad item (nothing is stored). */
+export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, tenantId: string): NormalizedEvent[] {
+  const items = plugin.items ? plugin.items(body) : Array.isArray(body) ? body : [body];
+  if (items.length === 0) throw unprocessable("the request holds no items: send an object or a non-empty array", [{ path: "", message: "empty array" }]);
+  if (items.length > deps.config.maxItems)
+    throw unprocessable(`too many items in one request: ${items.length} (at most ${deps.config.maxItems})`, [
+      { path: "", message: `at most ${deps.config.maxItems} items` },
+    ]);
+  const details: ErrorDetail[] = [];
+  const multi = Array.isArray(body);
+  items.forEach((item, index) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      details.push({ index, path: "", message: `must be a JSON object, got ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}` });
+      return;
+    }
+    // The tenant is the key's, never the body's.
+    if ("tenant_id" in item) delete (item as Record<string, unknown>).tenant_id;
+    for (const i of plugin.validate(item)) details.push({ index, ...i });
+  });
+  if (details.length) {
+    const bad = new Set(details.map((d) => d.index)).size;
+    const first = details[0];
+    throw unprocessable(
+      `${bad} of ${items.length} item${items.length === 1 ? "" : "s"} ${bad === 1 ? "is" : "are"} invalid for source "${plugin.name}"; nothing was stored` +
+        (first ? ` (${multi ? `item ${first.index} ` : ""}${first.path || "(root)"}: ${first.message})` : ""),
+      details.slice(0, 100),
+    );
+  }
+  const now = deps.clock();
+  return items.map((item) => {
+    const n = plugin.normalize(item, now);
+    return {
+      id: newId(now),
+      tenantId,
+      receivedAt: now,
+      occurredAt: n.occurredAt ?? now,
+      sourceName: plugin.name,
+      source: n.source,
+      type: n.type,
+      module: n.module,
+      title: n.title,
+      summary: n.summary,
+      severity: n.severity,
+      severityRaw: n.severityRaw,
+      host: n.host,
+      tags: n.tags,
+      payload: n.payload,
+      rawPayload: item,
+      dedupKey: n.dedupKey,
+      externalId: n.externalId,
+      indicators: n.indicators,
+      warnings: n.warnings,
+      resolve: n.resolve,
+    };
+  });
+}
+
+export function ingestRoutes(deps: Deps) {
+  const envelope = getSource("events")!;
+  return new Elysia({ name: "ingest" })
+    .post("/api/v1/events", ({ request }) => ingest(deps, request, envelope, "/api/v1/events"), {
+      parse: "none",
+      detail: { summary: "Send events (the event envelope), one object or an array", tags: ["ingest"] },
+    })
+    .post(
+      "/v1/ingest/:source",
+      ({ request, params }) => {
+        const plugin = getSource(params.source);
+        if (!plugin || plugin.kind !== "alert")
+          return notFound(`unknown source "${params.source}"; known sources: ${alertSourceNames().join(", ")}`).toResponse();
+        return ingest(deps, request, plugin, `/v1/ingest/${plugin.name}`);
+      },
+      { parse: "none", detail: { summary: "Send alerts from a source plugin, one object or an array", tags: ["ingest"] } },
+    );
+}

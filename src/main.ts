@@ -1,0 +1,276 @@
+#!/usr/bin/env bun
+// keepwatch CLI entry: serve | keys | tenants | migrate | version | help
+import { ConfigError, loadConfig, settingsHelp, type Config } from "./config";
+import { dbFile, openDatabase, type Db } from "./db/client";
+import { migrate } from "./db/migrate";
+import { isScope, type Scope } from "./core/keys";
+import { parseDuration, iso } from "./lib/time";
+import { bootstrap, buildDeps, startServer } from "./server";
+import { createKey, findKey, listKeys, revokeKey, rotateKey } from "./store/keys";
+import { createTenant, getTenant, getTenantByName, listTenants } from "./store/tenants";
+import pkg from "../package.json";
+
+export const VERSION = pkg.version;
+
+class UsageError extends Error {}
+
+const HELP = `keepwatch ${VERSION} - self-hosted event and alert hub
+
+usage: keepwatch <command> [options]
+
+commands:
+  serve                      run the server (default)
+  keys create|list|revoke|rotate   manage API keys
+  tenants create|list        manage tenants
+  migrate                    bring the database schema up to date and exit
+  version                    print the version
+  help                       this text
+
+settings (flag, environment variable):
+${settingsHelp()}
+`;
+
+const KEYS_HELP = `usage:
+  keepwatch keys create [--tenant NAME] [--name NAME] --scopes ingest,read,admin
+                        [--sources generic,events] [--rate N] [--burst N] [--expires 30d]
+  keepwatch keys list [--tenant NAME]
+  keepwatch keys revoke ID|PREFIX
+  keepwatch keys rotate ID|PREFIX        (the old key keeps working for --key-overlap hours, default 24)
+`;
+
+const TENANTS_HELP = `usage:
+  keepwatch tenants create NAME     (prints an admin key for the new tenant once)
+  keepwatch tenants list
+`;
+
+function takeOpt(args: string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === name || a.startsWith(name + "="));
+  if (i < 0) return undefined;
+  const a = args[i];
+  if (a.includes("=")) {
+    args.splice(i, 1);
+    return a.slice(a.indexOf("=") + 1);
+  }
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}
+
+function noExtra(args: string[]) {
+  if (args.length) throw new UsageError(`unexpected argument: ${args[0]}`);
+}
+
+function openForCli(config: Config): Db {
+  const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout, durability: config.durability });
+  migrate(db);
+  return db;
+}
+
+function tenantOf(db: Db, name: string | undefined) {
+  const t = getTenantByName(db, name ?? "default");
+  if (!t) throw new UsageError(`no tenant named "${name ?? "default"}" (keepwatch tenants list)`);
+  return t;
+}
+
+function keysCommand(config: Config, args: string[]): number {
+  const sub = args.shift();
+  if (!sub || sub === "--help" || sub === "help") {
+    process.stdout.write(KEYS_HELP);
+    return sub ? 0 : 2;
+  }
+  const db = openForCli(config);
+  switch (sub) {
+    case "create": {
+      const tenant = tenantOf(db, takeOpt(args, "--tenant"));
+      const name = takeOpt(args, "--name") ?? "cli";
+      const scopesRaw = takeOpt(args, "--scopes") ?? takeOpt(args, "--scope");
+      if (!scopesRaw) throw new UsageError("--scopes is required (ingest, read, admin; comma-separated)");
+      const scopes = scopesRaw.split(",").map((s) => s.trim()).filter(Boolean);
+      const bad = scopes.find((s) => !isScope(s));
+      if (bad || !scopes.length) throw new UsageError(`unknown scope "${bad}" (use ingest, read, admin)`);
+      const sources = takeOpt(args, "--sources")?.split(",").map((s) => s.trim()).filter(Boolean) ?? null;
+      const rate = takeOpt(args, "--rate");
+      const burst = takeOpt(args, "--burst");
+      const expires = takeOpt(args, "--expires");
+      noExtra(args);
+      const rateN = rate === undefined ? null : Number(rate);
+      if (rateN !== null && (!Number.isFinite(rateN) || rateN < 0)) throw new UsageError("--rate must be a number ≥ 0 (0 = unlimited)");
+      const burstN = burst === undefined ? null : Number(burst);
+      if (burstN !== null && (!Number.isInteger(burstN) || burstN < 1)) throw new UsageError("--burst must be an integer ≥ 1");
+      let expiresAt: number | null = null;
+      if (expires !== undefined) {
+        const d = parseDuration(expires);
+        if (d === null || d <= 0) throw new UsageError("--expires must be a duration such as 90d, 12h or 3600");
+        expiresAt = Date.now() + d;
+      }
+      const { key, row } = createKey(db, {
+        tenantId: tenant.id,
+        name,
+        scopes: scopes as Scope[],
+        sources,
+        rateLimit: rateN,
+        rateBurst: burstN,
+        expiresAt,
+      });
+      process.stdout.write(`key: ${key}\nid: ${row.id}\nprefix: ${row.prefix}\n`);
+      process.stderr.write("Store this key now: it is shown only once.\n");
+      return 0;
+    }
+    case "list": {
+      const tname = takeOpt(args, "--tenant");
+      noExtra(args);
+      const rows = listKeys(db, tname ? tenantOf(db, tname).id : undefined);
+      const now = Date.now();
+      for (const r of rows) {
+        const state = r.revokedAt ? "revoked" : r.expiresAt && r.expiresAt <= now ? "expired" : "active";
+        const t = getTenant(db, r.tenantId)?.name ?? r.tenantId;
+        process.stdout.write(
+          [r.id, `kw_${r.prefix}_…`, t, r.name, JSON.parse(r.scopes).join(","), state,
+            r.expiresAt ? `expires ${iso(r.expiresAt)}` : "no expiry",
+            r.lastUsedAt ? `used ${iso(r.lastUsedAt)}` : "never used"].join("\t") + "\n",
+        );
+      }
+      return 0;
+    }
+    case "revoke": {
+      const id = args.shift();
+      noExtra(args);
+      if (!id) throw new UsageError("keys revoke needs a key id or prefix");
+      const row = findKey(db, id);
+      if (!row) throw new UsageError(`no key ${id}`);
+      if (!revokeKey(db, row.id)) {
+        process.stderr.write(`key ${row.id} was already revoked\n`);
+        return 1;
+      }
+      process.stdout.write(`revoked ${row.id}\n`);
+      return 0;
+    }
+    case "rotate": {
+      const id = args.shift();
+      noExtra(args);
+      if (!id) throw new UsageError("keys rotate needs a key id or prefix");
+      const row = findKey(db, id);
+      if (!row) throw new UsageError(`no key ${id}`);
+      if (row.revokedAt) throw new UsageError(`key ${row.id} is revoked; create a new one instead`);
+      const { key, row: nrow } = rotateKey(db, row, config.keyOverlap * 3_600_000);
+      process.stdout.write(`key: ${key}\nid: ${nrow.id}\nprefix: ${nrow.prefix}\n`);
+      process.stderr.write(`The old key ${row.id} keeps working for ${config.keyOverlap} h. Store the new key now: it is shown only once.\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown keys command "${sub}"\n${KEYS_HELP}`);
+  }
+}
+
+function tenantsCommand(config: Config, args: string[]): number {
+  const sub = args.shift();
+  if (!sub || sub === "--help" || sub === "help") {
+    process.stdout.write(TENANTS_HELP);
+    return sub ? 0 : 2;
+  }
+  const db = openForCli(config);
+  switch (sub) {
+    case "create": {
+      const name = args.shift();
+      noExtra(args);
+      if (!name || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name))
+        throw new UsageError("tenants create needs a NAME: 1-63 of a-z 0-9 . _ -, starting with a letter or digit");
+      if (getTenantByName(db, name)) throw new UsageError(`tenant "${name}" exists already`);
+      const t = db.transaction(() => {
+        const t = createTenant(db, name);
+        return { t, key: createKey(db, { tenantId: t.id, name: "admin (tenant created)", scopes: ["admin"] }).key };
+      });
+      process.stdout.write(`tenant: ${t.t.name}\nid: ${t.t.id}\nadmin key: ${t.key}\n`);
+      return 0;
+    }
+    case "list":
+      noExtra(args);
+      for (const t of listTenants(db)) process.stdout.write(`${t.id}\t${t.name}\t${iso(t.createdAt)}\n`);
+      return 0;
+    default:
+      throw new UsageError(`unknown tenants command "${sub}"\n${TENANTS_HELP}`);
+  }
+}
+
+async function serve(config: Config, args: string[]): Promise<number> {
+  noExtra(args);
+  const deps = buildDeps(config);
+  const keys = bootstrap(deps.db);
+  if (keys) {
+    process.stdout.write(
+      `First start: created tenant "default". These keys are shown once and only their hashes are stored:\n` +
+        `admin key: ${keys.admin}\ningest key: ${keys.ingest}\n`,
+    );
+  }
+  const running = startServer(deps);
+  deps.log.info("keepwatch listening", { version: VERSION, url: running.url, data_dir: config.dataDir });
+  const onSignal = (sig: string) => {
+    deps.log.info("stopping", { signal: sig });
+    running.stop().then(
+      () => {
+        deps.log.info("stopped");
+        process.exit(0);
+      },
+      (e) => {
+        deps.log.error("stop failed", { error: String(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = [...argv];
+  const cmd = args[0] && !args[0].startsWith("-") ? args.shift()! : "serve";
+  if (cmd === "help" || cmd === "--help" || cmd === "-h") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (cmd === "version" || cmd === "--version") {
+    process.stdout.write(`keepwatch ${VERSION}\n`);
+    return 0;
+  }
+  try {
+    if (args.includes("--help") && cmd === "serve") {
+      process.stdout.write(`usage: keepwatch serve [settings]\n\nsettings (flag, environment variable):\n${settingsHelp()}\n`);
+      return 0;
+    }
+    const { config, rest } = loadConfig(args);
+    switch (cmd) {
+      case "serve":
+        return await serve(config, rest);
+      case "keys":
+        return keysCommand(config, rest);
+      case "tenants":
+        return tenantsCommand(config, rest);
+      case "migrate": {
+        if (rest.includes("--help")) {
+          process.stdout.write("usage: keepwatch migrate [--data-dir DIR]\n");
+          return 0;
+        }
+        noExtra(rest);
+        const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout });
+        const n = migrate(db);
+        process.stdout.write(n ? `applied ${n} migration(s)\n` : "schema is up to date\n");
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${cmd}" (keepwatch help)`);
+    }
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof UsageError) {
+      process.stderr.write(`keepwatch: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`keepwatch: ${(e as Error)?.message ?? e}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,25 @@
+// GET /v1/events and GET /v1/events/:id (read scope, tenant of the key).
+import { Elysia, t } from "elysia";
+import type { Deps } from "../../deps";
+import { EventDetail, EventPage, EventQuery } from "./model";
+import * as service from "./service";
+
+export function eventsModule(deps: Deps) {
+  return new Elysia({ name: "events" })
+    .get(
+      "/v1/events",
+      ({ request, query }) => {
+        const p = deps.auth.authorize(request.headers, "read");
+        return service.list(deps, p.tenantId, query);
+      },
+      { query: EventQuery, response: EventPage, detail: { summary: "List events, newest first", tags: ["events"] } },
+    )
+    .get(
+      "/v1/events/:id",
+      ({ request, params }) => {
+        const p = deps.auth.authorize(request.headers, "read");
+        return service.detail(deps, p.tenantId, params.id);
+      },
+      { params: t.Object({ id: t.String() }), response: EventDetail, detail: { summary: "One event with its raw payload", tags: ["events"] } },
+    );
+}

@@ -1,0 +1,65 @@
+import type { Deps } from "../../deps";
+import { SEVERITY_RANK } from "../../core/severity";
+import { ApiError, notFound } from "../../http/errors";
+import { isUlid } from "../../lib/ids";
+import { iso, parseTime } from "../../lib/time";
+import { eventIndicatorsOf, getEvent, listEvents, type EventRow } from "../../store/events";
+import type { EventQuery } from "./model";
+
+function summary(r: EventRow) {
+  return {
+    id: r.id,
+    received_at: iso(r.receivedAt),
+    occurred_at: iso(r.occurredAt),
+    source_name: r.sourceName,
+    source: r.source,
+    type: r.type,
+    module: r.module,
+    title: r.title,
+    summary: r.summary,
+    severity: r.severity,
+    severity_raw: r.severityRaw,
+    host: r.host,
+    tags: JSON.parse(r.tags) as string[],
+    dedup_key: r.dedupKey,
+    warnings: r.warnings ? (JSON.parse(r.warnings) as string[]) : [],
+  };
+}
+
+function timeParam(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = parseTime(v);
+  if (!t) throw new ApiError(422, "invalid_query", `${name} is not a timestamp`, [{ path: `/${name}`, message: "expected ISO 8601 or epoch" }]);
+  return t.ms;
+}
+
+export function list(deps: Deps, tenantId: string, q: EventQuery) {
+  if (q.cursor !== undefined && !isUlid(q.cursor))
+    throw new ApiError(422, "invalid_query", "cursor is not one this API returned", [{ path: "/cursor", message: "invalid cursor" }]);
+  const limit = q.limit ?? 50;
+  const rows = listEvents(deps.db, tenantId, {
+    sourceName: q.source_name,
+    source: q.source,
+    type: q.type,
+    minSeverityRank: q.severity ? SEVERITY_RANK[q.severity] : undefined,
+    since: timeParam("since", q.since),
+    until: timeParam("until", q.until),
+    text: q.q,
+    before: q.cursor,
+    limit: limit + 1,
+  });
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  return { items: page.map(summary), next_cursor: more ? page[page.length - 1].id : null };
+}
+
+export function detail(deps: Deps, tenantId: string, id: string) {
+  const r = getEvent(deps.db, tenantId, id);
+  if (!r) throw notFound(`no event ${id}`);
+  return {
+    ...summary(r),
+    payload: JSON.parse(r.payload),
+    raw_payload: JSON.parse(r.rawPayload),
+    indicators: eventIndicatorsOf(deps.db, r.id),
+  };
+}

@@ -1,0 +1,25 @@
+// /healthz: the process is up. /readyz: the database answers and can take a write lock.
+import { Elysia } from "elysia";
+import type { Deps } from "../../deps";
+import { checkWritable } from "../../store/health";
+
+export function healthModule(deps: Deps, state: { draining: boolean }) {
+  return new Elysia({ name: "health" })
+    .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["operations"] } })
+    .get(
+      "/readyz",
+      ({ set }) => {
+        if (state.draining) {
+          set.status = 503;
+          return { status: "draining" };
+        }
+        const err = checkWritable(deps.db);
+        if (err) {
+          set.status = 503;
+          return { status: "unavailable", error: err };
+        }
+        return { status: "ready" };
+      },
+      { detail: { summary: "Readiness: the database is writable", tags: ["operations"] } },
+    );
+}

@@ -1,0 +1,171 @@
+// Events: the group-commit write (hot path, raw prepared statements) and the read API queries.
+import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
+import type { Statement } from "bun:sqlite";
+import type { Db } from "../db/client";
+import { eventIndicators, events } from "../db/schema";
+import type { NormalizedEvent } from "../core/event";
+import { SEVERITY_RANK } from "../core/severity";
+
+/** One ingest request as handed to the writer. */
+export type IngestBatch = {
+  tenantId: string;
+  route: string;
+  idempotencyKey: string | null;
+  events: NormalizedEvent[];
+};
+
+export type EventRow = typeof events.$inferSelect;
+
+type Stmts = {
+  insertEvent: Statement;
+  insertIndicator: Statement;
+  existingByExternal: Statement;
+  getIdem: Statement;
+  putIdem: Statement;
+};
+
+const cache = new WeakMap<Db, Stmts>();
+
+function stmts(db: Db): Stmts {
+  let s = cache.get(db);
+  if (!s) {
+    const c = db.$client;
+    s = {
+      insertEvent: c.prepare(
+        `INSERT INTO events (id, tenant_id, received_at, occurred_at, source_name, source, type, module, title, summary,
+           severity, severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+         ON CONFLICT DO NOTHING`,
+      ),
+      insertIndicator: c.prepare(
+        "INSERT OR IGNORE INTO event_indicators (event_id, tenant_id, type, value, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
+      ),
+      existingByExternal: c.prepare(
+        "SELECT id FROM events WHERE tenant_id = ?1 AND source_name = ?2 AND external_id = ?3",
+      ),
+      getIdem: c.prepare("SELECT ids FROM idempotency_keys WHERE tenant_id = ?1 AND route = ?2 AND key = ?3"),
+      putIdem: c.prepare(
+        "INSERT INTO idempotency_keys (tenant_id, route, key, ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+      ),
+    };
+    cache.set(db, s);
+  }
+  return s;
+}
+
+/**
+ * Stores one request's events (inside the caller's transaction). Returns the ids to answer with:
+ * for an item the tenant already sent (same source and external id), the stored event's id; for a
+ * repeated Idempotency-Key, the first request's ids.
+ */
+export function storeBatch(db: Db, b: IngestBatch, now: number): { ids: string[]; inserted: NormalizedEvent[] } {
+  const s = stmts(db);
+  if (b.idempotencyKey) {
+    const prev = s.getIdem.get(b.tenantId, b.route, b.idempotencyKey) as { ids: string } | null;
+    if (prev) return { ids: JSON.parse(prev.ids), inserted: [] };
+  }
+  const ids: string[] = [];
+  const inserted: NormalizedEvent[] = [];
+  for (const e of b.events) {
+    const r = s.insertEvent.run(
+      e.id,
+      e.tenantId,
+      e.receivedAt,
+      e.occurredAt,
+      e.sourceName,
+      e.source,
+      e.type,
+      e.module,
+      e.title,
+      e.summary,
+      e.severity,
+      SEVERITY_RANK[e.severity],
+      e.severityRaw,
+      e.host,
+      JSON.stringify(e.tags),
+      JSON.stringify(e.payload ?? null),
+      JSON.stringify(e.rawPayload ?? null),
+      e.dedupKey,
+      e.externalId,
+      e.warnings.length ? JSON.stringify(e.warnings) : null,
+    );
+    if (r.changes === 0) {
+      // Only the external-id index can conflict (ids are fresh ULIDs): answer with the stored one.
+      const row = s.existingByExternal.get(e.tenantId, e.sourceName, e.externalId) as { id: string } | null;
+      if (!row) throw new Error(`event ${e.id} was neither inserted nor found by external id`);
+      ids.push(row.id);
+      continue;
+    }
+    for (const i of e.indicators) s.insertIndicator.run(e.id, e.tenantId, i.type, i.value, i.origin);
+    ids.push(e.id);
+    inserted.push(e);
+  }
+  if (b.idempotencyKey) s.putIdem.run(b.tenantId, b.route, b.idempotencyKey, JSON.stringify(ids), now);
+  return { ids, inserted };
+}
+
+export function pruneIdempotencyKeys(db: Db, olderThan: number): number {
+  return db.$client.prepare("DELETE FROM idempotency_keys WHERE created_at < ?1").run(olderThan).changes;
+}
+
+export type EventFilter = {
+  sourceName?: string;
+  source?: string;
+  type?: string;
+  minSeverityRank?: number;
+  /** received at or after (ms) */
+  since?: number;
+  /** received before (ms) */
+  until?: number;
+  text?: string;
+  /** id of the last row of the previous page */
+  before?: string;
+  limit: number;
+};
+
+/** Newest first, keyset-paginated on the ULID primary key (which sorts by received time). */
+export function listEvents(db: Db, tenantId: string, f: EventFilter): EventRow[] {
+  const where: SQL[] = [eq(events.tenantId, tenantId)];
+  if (f.sourceName) where.push(eq(events.sourceName, f.sourceName));
+  if (f.source) where.push(eq(events.source, f.source));
+  if (f.type) where.push(eq(events.type, f.type));
+  if (f.minSeverityRank !== undefined) where.push(gte(events.severityRank, f.minSeverityRank));
+  if (f.since !== undefined) where.push(gte(events.receivedAt, f.since));
+  if (f.until !== undefined) where.push(lt(events.receivedAt, f.until));
+  if (f.before) where.push(lt(events.id, f.before));
+  if (f.text) {
+    const pat = `%${f.text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+    where.push(or(sql`${events.title} LIKE ${pat} ESCAPE '\\'`, sql`${events.summary} LIKE ${pat} ESCAPE '\\'`)!);
+  }
+  return db
+    .select()
+    .from(events)
+    .where(and(...where))
+    .orderBy(desc(events.id))
+    .limit(f.limit)
+    .all();
+}
+
+export function getEvent(db: Db, tenantId: string, id: string): EventRow | undefined {
+  return db
+    .select()
+    .from(events)
+    .where(and(eq(events.tenantId, tenantId), eq(events.id, id)))
+    .get();
+}
+
+export function eventIndicatorsOf(db: Db, eventId: string): { type: string; value: string; origin: string }[] {
+  return db
+    .select({ type: eventIndicators.type, value: eventIndicators.value, origin: eventIndicators.origin })
+    .from(eventIndicators)
+    .where(eq(eventIndicators.eventId, eventId))
+    .all();
+}
+
+export function countEvents(db: Db, tenantId?: string): number {
+  const q = tenantId
+    ? db.$client.query("SELECT count(*) AS n FROM events WHERE tenant_id = ?1").get(tenantId)
+    : db.$client.query("SELECT count(*) AS n FROM events").get();
+  return (q as { n: number }).n;
+}
+

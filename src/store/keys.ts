@@ -1,0 +1,118 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { apiKeys } from "../db/schema";
+import { newId } from "../lib/ids";
+import { generateKey, type Scope } from "../core/keys";
+
+export type KeyRow = typeof apiKeys.$inferSelect;
+
+export type NewKey = {
+  tenantId: string;
+  name: string;
+  scopes: Scope[];
+  sources?: string[] | null;
+  rateLimit?: number | null;
+  rateBurst?: number | null;
+  expiresAt?: number | null;
+  rotatedFrom?: string | null;
+};
+
+/** Creates a key; the plain key is returned once and never stored. */
+export function createKey(db: Db, k: NewKey, now = Date.now()): { key: string; row: KeyRow } {
+  const g = generateKey();
+  const row: KeyRow = {
+    id: newId(now),
+    tenantId: k.tenantId,
+    name: k.name,
+    prefix: g.prefix,
+    hash: g.hash,
+    scopes: JSON.stringify(k.scopes),
+    sources: k.sources && k.sources.length ? JSON.stringify(k.sources) : null,
+    rateLimit: k.rateLimit ?? null,
+    rateBurst: k.rateBurst ?? null,
+    expiresAt: k.expiresAt ?? null,
+    revokedAt: null,
+    lastUsedAt: null,
+    rotatedFrom: k.rotatedFrom ?? null,
+    createdAt: now,
+  };
+  db.insert(apiKeys).values(row).run();
+  return { key: g.key, row };
+}
+
+let byPrefixStmt: { db: Db; run: (prefix: string) => KeyRow | undefined } | null = null;
+
+/** The key with this prefix (hot path: one indexed lookup, prepared once per database). */
+export function findKeyByPrefix(db: Db, prefix: string): KeyRow | undefined {
+  if (!byPrefixStmt || byPrefixStmt.db !== db) {
+    const q = db
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.prefix, sql.placeholder("prefix")))
+      .prepare();
+    byPrefixStmt = { db, run: (prefix) => q.get({ prefix }) };
+  }
+  return byPrefixStmt.run(prefix);
+}
+
+export function getKey(db: Db, tenantId: string, id: string): KeyRow | undefined {
+  return db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id)))
+    .get();
+}
+
+/** Finds a key by id or by prefix (the CLI accepts either). */
+export function findKey(db: Db, idOrPrefix: string): KeyRow | undefined {
+  return (
+    db.select().from(apiKeys).where(eq(apiKeys.id, idOrPrefix)).get() ??
+    db.select().from(apiKeys).where(eq(apiKeys.prefix, idOrPrefix)).get()
+  );
+}
+
+export function listKeys(db: Db, tenantId?: string): KeyRow[] {
+  const q = db.select().from(apiKeys);
+  return (tenantId ? q.where(eq(apiKeys.tenantId, tenantId)) : q).orderBy(asc(apiKeys.createdAt)).all();
+}
+
+export function revokeKey(db: Db, id: string, now = Date.now()): boolean {
+  return db.$client.prepare("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL").run(now, id).changes > 0;
+}
+
+/**
+ * Rotation: a new key with the same tenant, scopes, sources and limits; the old key keeps working
+ * until `now + overlapMs` (or its own earlier expiry). Both happen in one transaction.
+ */
+export function rotateKey(db: Db, old: KeyRow, overlapMs: number, now = Date.now()): { key: string; row: KeyRow } {
+  return db.transaction(() => {
+    const created = createKey(
+      db,
+      {
+        tenantId: old.tenantId,
+        name: old.name,
+        scopes: JSON.parse(old.scopes),
+        sources: old.sources ? JSON.parse(old.sources) : null,
+        rateLimit: old.rateLimit,
+        rateBurst: old.rateBurst,
+        expiresAt: old.expiresAt,
+        rotatedFrom: old.id,
+      },
+      now,
+    );
+    const until = Math.min(now + overlapMs, old.expiresAt ?? Infinity);
+    db.update(apiKeys).set({ expiresAt: until }).where(eq(apiKeys.id, old.id)).run();
+    return created;
+  });
+}
+
+/** Writes the batched last-used times (keys used since the last flush). */
+export function touchKeys(db: Db, lastUsed: Map<string, number>): void {
+  if (lastUsed.size === 0) return;
+  const stmt = db.$client.prepare(
+    "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)",
+  );
+  db.$client.transaction(() => {
+    for (const [id, at] of lastUsed) stmt.run(at, id);
+  })();
+}

@@ -1,0 +1,128 @@
+// Test helpers: a real keepwatch on a fresh SQLite file in a temp directory, listening on a real
+// port on 127.0.0.1, and the built binary for the tests that need a separate process.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, type Config } from "../src/config";
+import type { Scope } from "../src/core/keys";
+import { silentLogger } from "../src/lib/log";
+import { buildDeps, startServer, type Running } from "../src/server";
+import { createKey, type NewKey } from "../src/store/keys";
+import { createTenant } from "../src/store/tenants";
+
+export function tempDir(prefix = "kw-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export type TestServer = Running & {
+  dir: string;
+  tenantId: string;
+  keys: Record<"admin" | "ingest" | "read", string>;
+  /** makes another key in this server's tenant (or another) */
+  key(scopes: Scope[], extra?: Partial<NewKey>): string;
+  post(path: string, body: unknown, opts?: { key?: string | null; headers?: Record<string, string> }): Promise<Response>;
+  get(path: string, key?: string | null): Promise<Response>;
+  close(): Promise<void>;
+};
+
+/** A running server on a fresh database with tenant "t1" and an admin, ingest and read key. */
+export async function startTestServer(settings: Partial<Config> = {}, clock?: () => number): Promise<TestServer> {
+  const dir = tempDir();
+  const { config } = loadConfig([], {});
+  const cfg: Config = { ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0, ...settings };
+  const deps = buildDeps(cfg, { log: silentLogger, clock });
+  const t = createTenant(deps.db, "t1");
+  const key = (scopes: Scope[], extra: Partial<NewKey> = {}) =>
+    createKey(deps.db, { tenantId: t.id, name: "test", scopes, ...extra }).key;
+  const keys = { admin: key(["admin"]), ingest: key(["ingest"]), read: key(["read"]) };
+  const running = startServer(deps);
+  const post = (path: string, body: unknown, opts: { key?: string | null; headers?: Record<string, string> } = {}) =>
+    fetch(running.url + path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(opts.key === null ? {} : { "x-api-key": opts.key ?? keys.ingest }),
+        ...opts.headers,
+      },
+      body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
+    });
+  const get = (path: string, k: string | null = keys.read) =>
+    fetch(running.url + path, { headers: k === null ? {} : { authorization: `Bearer ${k}` } });
+  const close = async () => {
+    await running.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { ...running, dir, tenantId: t.id, keys, key, post, get, close };
+}
+
+export const BIN = process.env.KEEPWATCH_BIN ?? join(import.meta.dir, "..", "dist", "keepwatch");
+
+export type BinServer = {
+  proc: import("bun").Subprocess<"ignore", "pipe", "pipe">;
+  url: string;
+  dir: string;
+  adminKey: string;
+  ingestKey: string;
+  stdout: () => string;
+};
+
+/** Starts the built binary on `dir` and waits until it listens. */
+export async function startBinary(dir: string, extraArgs: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<BinServer> {
+  const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir, ...extraArgs], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: cwd ?? dir,
+    env: { PATH: process.env.PATH ?? "", KEEPWATCH_RATE_LIMIT: "0", ...env },
+  });
+  let out = "";
+  const reader = proc.stdout.getReader();
+  const dec = new TextDecoder();
+  const deadline = Date.now() + 15_000;
+  let url = "";
+  while (!url) {
+    if (Date.now() > deadline) throw new Error("binary did not start: " + out);
+    const r = await Promise.race([reader.read(), Bun.sleep(15_000).then(() => ({ done: true, value: undefined }))]);
+    if (r.done) throw new Error("binary exited before listening: " + out + (await new Response(proc.stderr).text()));
+    out += dec.decode(r.value);
+    const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+    if (m) url = m[1];
+  }
+  // keep draining stdout so the child never blocks on a full pipe
+  (async () => {
+    for (;;) {
+      const r = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (r.done) break;
+      out += dec.decode(r.value);
+    }
+  })();
+  const adminKey = /^admin key: (kw_\S+)$/m.exec(out)?.[1] ?? "";
+  const ingestKey = /^ingest key: (kw_\S+)$/m.exec(out)?.[1] ?? "";
+  return { proc, url, dir, adminKey, ingestKey, stdout: () => out };
+}
+
+/** Runs the built binary to completion. */
+export async function runBinary(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  const proc = Bun.spawn([BIN, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, code };
+}
+
+export const event = (n = 0, extra: Record<string, unknown> = {}) => ({
+  type: "check.failed",
+  module: "custom",
+  source: "nightly-cron",
+  summary: `disk ${90 + (n % 10)}%`,
+  severity: "warning",
+  payload: { host: `backup-${n}`, pct: 90 + (n % 10) },
+  ...extra,
+});
