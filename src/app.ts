@@ -16,10 +16,14 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
         case "NOT_FOUND":
           return new ApiError(404, "not_found", `no route for ${request.method} ${new URL(request.url).pathname}`).toResponse();
         case "VALIDATION": {
-          const all = ((error as any).all ?? []) as { path?: string; message?: string; summary?: string }[];
+          const v = error as any;
+          const custom = typeof v.customError === "string" ? (v.customError as string) : null;
+          const all = (v.all ?? []) as { path?: string; message?: string; summary?: string }[];
           const details = all.slice(0, 50).map((e) => ({ path: e.path ?? "", message: e.summary ?? e.message ?? "invalid" }));
-          const where = (error as any).type === "query" ? "query string" : (error as any).type ?? "request";
-          return new ApiError(422, "invalid_request", `the ${where} is invalid${details[0] ? `: ${details[0].path} ${details[0].message}` : ""}`, details).toResponse();
+          if (custom && (!details.length || !details[0].path)) details.splice(0, details.length, { path: "", message: custom });
+          const where = v.type === "query" || v.type === "property" ? "query string" : v.type ?? "request";
+          const first = custom ?? (details[0] ? `${details[0].path} ${details[0].message}` : "");
+          return new ApiError(422, "invalid_request", `the ${where} is invalid${first ? `: ${first}` : ""}`, details).toResponse();
         }
         case "PARSE":
           return new ApiError(400, "invalid_json", "request body is not valid JSON").toResponse();

@@ -99,9 +99,12 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
     const name = first.path.replace(/^\//, "") as keyof Config;
     const s = SETTINGS[name];
     const where = from[name] ?? (s ? `${s.flag} / ${s.env}` : name);
-    const desc = (ConfigSchema.properties as Record<string, any>)[name]?.description;
+    const sch = (ConfigSchema.properties as Record<string, any>)[name];
+    const why = sch?.anyOf
+      ? `must be one of ${sch.anyOf.map((a: any) => a.const).join(", ")}`
+      : first.message.toLowerCase();
     throw new ConfigError(
-      `invalid setting ${where}=${JSON.stringify(raw[name])}: ${first.message.toLowerCase()}${desc ? ` (${desc})` : ""}`,
+      `invalid setting ${where}=${JSON.stringify(raw[name])}: ${why}${sch?.description ? ` (${sch.description})` : ""}`,
     );
   }
   return { config: withDefaults as Config, rest };

@@ -6,12 +6,17 @@ export const EventQuery = t.Object({
   source_name: t.Optional(t.String({ description: "the route's source plugin (generic, events, ...)" })),
   source: t.Optional(t.String({ description: "the sender's own name" })),
   type: t.Optional(t.String()),
-  severity: t.Optional(t.UnionEnum([...SEVERITIES], { description: "at least this severity" })),
+  severity: t.Optional(
+    t.Union(
+      SEVERITIES.map((s) => t.Literal(s)),
+      { description: "at least this severity", error: `severity must be one of ${SEVERITIES.join(", ")}` },
+    ),
+  ),
   since: t.Optional(t.String({ description: "received at or after (ISO 8601 or epoch)" })),
   until: t.Optional(t.String({ description: "received before (ISO 8601 or epoch)" })),
   q: t.Optional(t.String({ maxLength: 256, description: "text in title or summary" })),
   cursor: t.Optional(t.String({ description: "next_cursor of the previous page" })),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500, default: 50 })),
+  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500, default: 50, error: "limit must be a number from 1 to 500" })),
 });
 export type EventQuery = Static<typeof EventQuery>;
 
