@@ -203,7 +203,7 @@ async function serve(config: Config, args: string[]): Promise<number> {
         `admin key: ${keys.admin}\ningest key: ${keys.ingest}\n`,
     );
   }
-  const running = startServer(deps);
+  const running = await startServer(deps);
   deps.log.info("keepwatch listening", { version: VERSION, url: running.url, data_dir: config.dataDir });
   const onSignal = (sig: string) => {
     deps.log.info("stopping", { signal: sig });

@@ -31,11 +31,15 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout, durability: config.durability });
   migrate(db);
   const auth = new Authenticator(db, { defaultRate: config.rateLimit, defaultBurst: config.rateBurst, clock });
-  const writer = new GroupWriter(db, clock, log);
+  const writer = new GroupWriter(
+    { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability },
+    log,
+  );
   return { config, db, clock, log, auth, writer };
 }
 
-export function startServer(deps: Deps): Running {
+export async function startServer(deps: Deps): Promise<Running> {
+  await deps.writer.start();
   const state: AppState = { draining: false };
   const app = createApp(deps, state);
   // Elysia's listen compiles the static routes into Bun.serve's router.
@@ -55,7 +59,7 @@ export function startServer(deps: Deps): Running {
       // Stop accepting; let in-flight requests finish (bounded), then flush what they queued.
       const inflight = server.stop(false);
       await Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]);
-      await deps.writer.drain();
+      await deps.writer.close();
       deps.auth.flushLastUsed();
       deps.db.$client.close();
     })());

@@ -35,7 +35,7 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
   const key = (scopes: Scope[], extra: Partial<NewKey> = {}) =>
     createKey(deps.db, { tenantId: t.id, name: "test", scopes, ...extra }).key;
   const keys = { admin: key(["admin"]), ingest: key(["ingest"]), read: key(["read"]) };
-  const running = startServer(deps);
+  const running = await startServer(deps);
   const post = (path: string, body: unknown, opts: { key?: string | null; headers?: Record<string, string> } = {}) =>
     fetch(running.url + path, {
       method: "POST",

@@ -1,21 +1,13 @@
-// The group-commit writer. Requests are validated and normalized as they arrive and handed here;
-// everything that arrived while the previous flush ran is committed in one transaction, and only
-// then are those requests answered. A resolved promise means the data is on disk.
-import type { Db } from "../db/client";
-import { storeBatch, type IngestBatch } from "../store/events";
-import type { NormalizedEvent } from "../core/event";
+// The group-commit writer, HTTP side. Requests are validated and normalized as they arrive and
+// handed to the writer thread (writer-thread.ts), which commits everything that arrived during
+// the previous commit in one transaction; only then is each request answered. A resolved promise
+// means the data is on disk.
+import type { Durability } from "../db/client";
+import type { IngestBatch } from "../store/events";
 import { ApiError } from "../http/errors";
 import type { Logger } from "../lib/log";
-
-type Waiting = { batch: IngestBatch; resolve: (ids: string[]) => void; reject: (e: unknown) => void };
-
-/** SQLite result codes that mean "the store cannot write now" rather than "this request is wrong". */
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL|NOTADB|CORRUPT)/;
-
-export function isStoreUnavailable(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === "string" && UNAVAILABLE.test(code);
-}
+import type { FromWriter, ToWriter } from "./writer-thread";
+import { writerThreadUrl } from "../threads";
 
 export const storeUnavailable = () =>
   new ApiError(503, "store_unavailable", "the event store cannot write right now; nothing was stored, retry later", [], {
@@ -24,85 +16,135 @@ export const storeUnavailable = () =>
 
 export type WriterStats = { flushes: number; requests: number; events: number; lastBatchRequests: number };
 
+type Waiting = { resolve: (ids: string[]) => void; reject: (e: unknown) => void; events: number };
+
+export type WriterOptions = { file: string; busyTimeoutMs: number; durability: Durability };
+
 export class GroupWriter {
-  private pending: Waiting[] = [];
-  private scheduled = false;
+  private worker!: Worker;
+  private ready!: Promise<void>;
+  private waiting = new Map<number, Waiting>();
+  private seq = 0;
   private idleWaiters: (() => void)[] = [];
+  private closed = false;
   readonly stats: WriterStats = { flushes: 0, requests: 0, events: 0, lastBatchRequests: 0 };
-  /** Called inside the transaction with the newly inserted events (outbox hooks of later stages). */
-  onInsert: ((db: Db, events: NormalizedEvent[]) => void) | null = null;
 
   constructor(
-    private db: Db,
-    private clock: () => number,
+    private opts: WriterOptions,
     private log: Logger,
-  ) {}
+  ) {
+    this.spawn();
+  }
+
+  private lastSpawn = 0;
+
+  private spawn() {
+    this.lastSpawn = Date.now();
+    const w = new Worker(writerThreadUrl);
+    this.worker = w;
+    this.ready = new Promise((resolve, reject) => {
+      w.onmessage = (e: MessageEvent<FromWriter>) => {
+        const m = e.data;
+        if (m.type === "ready") resolve();
+        else if (m.type === "fatal") reject(new Error(m.message));
+        else if (m.type === "done") this.onDone(m);
+      };
+    });
+    w.onerror = (e) => {
+      // The thread died: nothing it had not answered is known to be stored. Refuse those
+      // requests (the clients retry) and start a new thread.
+      this.log.error("writer thread failed", { error: String((e as ErrorEvent).message ?? e) });
+      this.failAll();
+      if (this.closed) return;
+      // Never spin: at most one new thread a second.
+      setTimeout(() => this.spawn(), Math.max(0, 1000 - (Date.now() - this.lastSpawn)));
+    };
+    w.postMessage({ type: "init", ...this.opts } satisfies ToWriter);
+  }
+
+  /** Resolves once the writer thread has opened the database. */
+  start(): Promise<void> {
+    return this.ready;
+  }
 
   submit(batch: IngestBatch): Promise<string[]> {
+    if (this.closed) return Promise.reject(storeUnavailable());
+    const seq = ++this.seq;
     return new Promise((resolve, reject) => {
-      this.pending.push({ batch, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate runs after pending I/O callbacks, so requests that arrived meanwhile join.
-        setImmediate(() => this.flush());
-      }
+      this.waiting.set(seq, { resolve, reject, events: batch.events.length });
+      this.outbox.push({ seq, batch });
+      if (this.outbox.length === 1) setImmediate(this.post);
     });
   }
 
+  /**
+   * Hands this tick's requests to the writer thread in one message. A JSON string crosses the
+   * thread boundary several times cheaper than a structured clone of the same objects.
+   */
+  private outbox: { seq: number; batch: IngestBatch }[] = [];
+  private post = () => {
+    const items = this.outbox;
+    this.outbox = [];
+    if (items.length) this.worker.postMessage(JSON.stringify({ type: "commit", items } satisfies ToWriter));
+  };
+
   get queued(): number {
-    return this.pending.length;
+    return this.waiting.size;
   }
 
-  /** Commits everything queued now. Synchronous: bun:sqlite blocks while it fsyncs. */
-  flush(): void {
-    this.scheduled = false;
-    const work = this.pending;
-    this.pending = [];
-    if (work.length === 0) return this.notifyIdle();
-    const now = this.clock();
-    try {
-      const results = this.db.$client.transaction(() => work.map((w) => this.storeOne(w.batch, now))).immediate();
-      this.stats.flushes++;
-      this.stats.lastBatchRequests = work.length;
-      work.forEach((w, i) => {
+  private onDone(m: Extract<FromWriter, { type: "done" }>) {
+    this.stats.flushes = m.flush;
+    this.stats.lastBatchRequests = m.results.length;
+    for (const r of m.results) {
+      const w = this.waiting.get(r.seq);
+      if (!w) continue;
+      this.waiting.delete(r.seq);
+      if (r.ok) {
         this.stats.requests++;
-        this.stats.events += results[i].length;
-        w.resolve(results[i]);
-      });
-    } catch (e) {
-      if (isStoreUnavailable(e)) {
-        this.log.warn("store unavailable, group refused", { requests: work.length, error: String(e) });
-        for (const w of work) w.reject(storeUnavailable());
+        this.stats.events += w.events;
+        w.resolve(r.ids!);
+      } else if (r.unavailable) {
+        this.log.warn("store unavailable, request refused", { error: r.message });
+        w.reject(storeUnavailable());
       } else {
-        // Something in one request broke the group: commit each request on its own so that only
-        // the guilty one fails.
-        for (const w of work) {
-          try {
-            w.resolve(this.db.$client.transaction(() => this.storeOne(w.batch, now)).immediate());
-          } catch (e2) {
-            this.log.error("ingest request failed to store", { error: String(e2) });
-            w.reject(isStoreUnavailable(e2) ? storeUnavailable() : e2);
-          }
-        }
+        this.log.error("ingest request failed to store", { error: r.message });
+        w.reject(new Error(r.message));
       }
     }
     this.notifyIdle();
   }
 
-  private storeOne(b: IngestBatch, now: number): string[] {
-    const r = storeBatch(this.db, b, now);
-    if (this.onInsert && r.inserted.length) this.onInsert(this.db, r.inserted);
-    return r.ids;
+  private failAll() {
+    for (const [, w] of this.waiting) w.reject(storeUnavailable());
+    this.waiting.clear();
+    this.notifyIdle();
   }
 
-  /** Resolves once nothing is queued (used by shutdown). */
+  /** Resolves once every submitted request has been answered (used by shutdown). */
   drain(): Promise<void> {
-    if (!this.scheduled && this.pending.length === 0) return Promise.resolve();
+    if (this.waiting.size === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /** Drains, then closes the writer thread's connection and ends the thread. */
+  async close(): Promise<void> {
+    await this.drain();
+    this.closed = true;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5000);
+      this.worker.onmessage = (e: MessageEvent<FromWriter>) => {
+        if (e.data.type === "closed") {
+          clearTimeout(t);
+          resolve();
+        }
+      };
+      this.worker.postMessage({ type: "close" } satisfies ToWriter);
+    });
+    this.worker.terminate();
+  }
+
   private notifyIdle() {
-    if (this.scheduled || this.pending.length) return;
+    if (this.waiting.size) return;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();

@@ -1,4 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
+import type { Statement } from "bun:sqlite";
 import type { Db } from "../db/client";
 import { apiKeys } from "../db/schema";
 import { newId } from "../lib/ids";
@@ -40,19 +41,21 @@ export function createKey(db: Db, k: NewKey, now = Date.now()): { key: string; r
   return { key: g.key, row };
 }
 
-let byPrefixStmt: { db: Db; run: (prefix: string) => KeyRow | undefined } | null = null;
+const byPrefix = new WeakMap<Db, Statement>();
 
-/** The key with this prefix (hot path: one indexed lookup, prepared once per database). */
+/** The key with this prefix. Hot path (every request): one indexed lookup on a raw prepared statement. */
 export function findKeyByPrefix(db: Db, prefix: string): KeyRow | undefined {
-  if (!byPrefixStmt || byPrefixStmt.db !== db) {
-    const q = db
-      .select()
-      .from(apiKeys)
-      .where(eq(apiKeys.prefix, sql.placeholder("prefix")))
-      .prepare();
-    byPrefixStmt = { db, run: (prefix) => q.get({ prefix }) };
+  let st = byPrefix.get(db);
+  if (!st) {
+    st = db.$client.prepare(
+      `SELECT id, tenant_id AS tenantId, name, prefix, hash, scopes, sources, rate_limit AS rateLimit,
+              rate_burst AS rateBurst, expires_at AS expiresAt, revoked_at AS revokedAt,
+              last_used_at AS lastUsedAt, rotated_from AS rotatedFrom, created_at AS createdAt
+         FROM api_keys WHERE prefix = ?1`,
+    );
+    byPrefix.set(db, st);
   }
-  return byPrefixStmt.run(prefix);
+  return (st.get(prefix) as KeyRow | null) ?? undefined;
 }
 
 export function getKey(db: Db, tenantId: string, id: string): KeyRow | undefined {
