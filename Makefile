@@ -26,7 +26,7 @@ node_modules/.installed: package.json bun.lock | $(BUN)
 deps: node_modules/.installed
 
 dist/keepwatch: $(SRC) node_modules/.installed
-	$(BUN) build src/main.ts src/ingest/writer-thread.ts --compile --minify-syntax --minify-whitespace --outfile dist/keepwatch
+	$(BUN) build src/main.ts src/ingest/writer-thread.ts src/db/checkpoint-thread.ts --compile --minify-syntax --minify-whitespace --outfile dist/keepwatch
 
 build: dist/keepwatch
 

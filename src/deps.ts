@@ -1,5 +1,6 @@
 // The one dependencies object built in main.ts (or by a test) and passed down.
 import type { Config } from "./config";
+import type { Checkpointer } from "./db/checkpointer";
 import type { Db } from "./db/client";
 import type { Authenticator } from "./http/auth";
 import type { GroupWriter } from "./ingest/writer";
@@ -12,4 +13,5 @@ export type Deps = {
   log: Logger;
   auth: Authenticator;
   writer: GroupWriter;
+  checkpointer: Checkpointer;
 };

@@ -5,6 +5,7 @@ import { createApp, type AppState } from "./app";
 import type { Config } from "./config";
 import { dbFile, openDatabase, type Db } from "./db/client";
 import { migrate } from "./db/migrate";
+import { Checkpointer } from "./db/checkpointer";
 import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
 import { GroupWriter } from "./ingest/writer";
@@ -28,18 +29,23 @@ export function bootstrap(db: Db, now = Date.now()): { admin: string; ingest: st
 export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => number } = {}): Deps {
   const log = opts.log ?? createLogger(config.logLevel);
   const clock = opts.clock ?? Date.now;
-  const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout, durability: config.durability });
+  const db = openDatabase(dbFile(config.dataDir), {
+    busyTimeoutMs: config.busyTimeout,
+    durability: config.durability,
+    autoCheckpoint: false, // the checkpointer thread does it
+  });
   migrate(db);
   const auth = new Authenticator(db, { defaultRate: config.rateLimit, defaultBurst: config.rateBurst, clock });
   const writer = new GroupWriter(
     { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability },
     log,
   );
-  return { config, db, clock, log, auth, writer };
+  const checkpointer = new Checkpointer(dbFile(config.dataDir));
+  return { config, db, clock, log, auth, writer, checkpointer };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
-  await deps.writer.start();
+  await Promise.all([deps.writer.start(), deps.checkpointer.start()]);
   const state: AppState = { draining: false };
   const app = createApp(deps, state);
   // Elysia's listen compiles the static routes into Bun.serve's router.
@@ -61,6 +67,7 @@ export async function startServer(deps: Deps): Promise<Running> {
       await Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]);
       await deps.writer.close();
       deps.auth.flushLastUsed();
+      await deps.checkpointer.close();
       deps.db.$client.close();
     })());
   return { deps, server, stop, url: `http://${deps.config.host === "0.0.0.0" ? "127.0.0.1" : deps.config.host}:${server.port}` };

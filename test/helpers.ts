@@ -55,6 +55,15 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
   return { ...running, dir, tenantId: t.id, keys, key, post, get, close };
 }
 
+const spawned = new Set<import("bun").Subprocess>();
+
+/** Kills every binary a test started and has not stopped (call from afterAll; failures included). */
+export function killSpawned(): void {
+  for (const p of spawned) if (p.exitCode === null && !p.killed) p.kill("SIGKILL");
+  spawned.clear();
+}
+process.on("exit", killSpawned);
+
 export const BIN = process.env.KEEPWATCH_BIN ?? join(import.meta.dir, "..", "dist", "keepwatch");
 
 export type BinServer = {
@@ -75,6 +84,7 @@ export async function startBinary(dir: string, extraArgs: string[] = [], env: Re
     cwd: cwd ?? dir,
     env: { PATH: process.env.PATH ?? "", KEEPWATCH_RATE_LIMIT: "0", ...env },
   });
+  spawned.add(proc);
   let out = "";
   const reader = proc.stdout.getReader();
   const dec = new TextDecoder();

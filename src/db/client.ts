@@ -13,6 +13,11 @@ export type OpenOptions = {
   busyTimeoutMs?: number;
   durability?: Durability;
   readonly?: boolean;
+  /**
+   * false: this connection never checkpoints on commit (the server's checkpointer thread does it;
+   * see checkpoint-thread.ts). Default true (SQLite's automatic checkpoint at 1000 pages).
+   */
+  autoCheckpoint?: boolean;
 };
 
 export function openDatabase(file: string, opts: OpenOptions = {}): Db {
@@ -23,9 +28,9 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
     sqlite.exec("PRAGMA journal_mode = WAL");
     sqlite.exec(`PRAGMA synchronous = ${opts.durability === "normal" ? "NORMAL" : "FULL"}`);
   }
+  if (opts.autoCheckpoint === false) sqlite.exec("PRAGMA wal_autocheckpoint = 0");
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA temp_store = MEMORY");
-  // Checkpoints happen automatically at 1000 pages; the scheduler also truncates the WAL nightly.
   return drizzle({ client: sqlite, schema }) as Db;
 }
 

@@ -43,7 +43,7 @@ self.onmessage = (e: MessageEvent<ToWriter | string>) => {
   switch (m.type) {
     case "init":
       try {
-        db = openDatabase(m.file, { busyTimeoutMs: m.busyTimeoutMs, durability: m.durability });
+        db = openDatabase(m.file, { busyTimeoutMs: m.busyTimeoutMs, durability: m.durability, autoCheckpoint: false });
         postMessage({ type: "ready" } satisfies FromWriter);
       } catch (err) {
         postMessage({ type: "fatal", message: String(err) } satisfies FromWriter);

@@ -4,10 +4,13 @@ import { afterAll, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { startBinary, tempDir } from "../helpers";
+import { killSpawned, startBinary, tempDir } from "../helpers";
 
 const dir = tempDir("kw-crash-");
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  killSpawned();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 test("kill -9 under load loses no acknowledged event and leaves no partial batch", async () => {
   const s = await startBinary(dir);

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, event, runBinary, startBinary, tempDir, type BinServer } from "../helpers";
+import { BIN, event, killSpawned, runBinary, startBinary, tempDir, type BinServer } from "../helpers";
 
 const dirs: string[] = [];
 const fresh = () => {
@@ -12,7 +12,10 @@ const fresh = () => {
   dirs.push(d);
   return d;
 };
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  killSpawned();
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
 
 const post = (s: BinServer, body: string | Uint8Array, headers: Record<string, string> = {}) =>
   fetch(s.url + "/api/v1/events", {
