@@ -29,6 +29,8 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
     sqlite.exec(`PRAGMA synchronous = ${opts.durability === "normal" ? "NORMAL" : "FULL"}`);
   }
   if (opts.autoCheckpoint === false) sqlite.exec("PRAGMA wal_autocheckpoint = 0");
+  // After a checkpoint has caught up, the WAL file is cut back to this size.
+  if (!opts.readonly) sqlite.exec("PRAGMA journal_size_limit = 67108864");
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA temp_store = MEMORY");
   return drizzle({ client: sqlite, schema }) as Db;

@@ -29,3 +29,24 @@ test("pragmas: WAL, synchronous FULL by default, foreign keys on", () => {
   expect((n.$client.query("PRAGMA synchronous").get() as any).synchronous).toBe(1);
   expect((n.$client.query("PRAGMA busy_timeout").get() as any).timeout).toBe(1234);
 });
+
+test("the checkpointer thread copies the WAL into the database file while the server runs", async () => {
+  const { startTestServer, event } = await import("../helpers");
+  const { statSync } = await import("node:fs");
+  const { dbFile } = await import("../../src/db/client");
+  const s = await startTestServer();
+  try {
+    const before = statSync(dbFile(s.dir)).size;
+    for (let i = 0; i < 10; i++) {
+      const r = await s.post("/api/v1/events", Array.from({ length: 500 }, (_, j) => event(i * 500 + j)));
+      expect(r.status).toBe(202);
+    }
+    // the server's own connections never checkpoint; only the checkpointer thread can grow the file
+    expect((s.deps.db.$client.query("PRAGMA wal_autocheckpoint").get() as any).wal_autocheckpoint).toBe(0);
+    const deadline = Date.now() + 5000;
+    while (statSync(dbFile(s.dir)).size < before + 2_000_000 && Date.now() < deadline) await Bun.sleep(50);
+    expect(statSync(dbFile(s.dir)).size).toBeGreaterThan(before + 2_000_000);
+  } finally {
+    await s.close();
+  }
+});
