@@ -6,6 +6,7 @@ import type { Config } from "./config";
 import { dbFile, openDatabase, type Db } from "./db/client";
 import { migrate } from "./db/migrate";
 import { Checkpointer } from "./db/checkpointer";
+import { startScheduler } from "./scheduler";
 import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
 import { GroupWriter } from "./ingest/writer";
@@ -56,12 +57,12 @@ export async function startServer(deps: Deps): Promise<Running> {
     maxRequestBodySize: Math.max(deps.config.bodyLimit * 2, 8 * 1024 * 1024),
   });
   const server = app.server!;
-  const touch = setInterval(() => deps.auth.flushLastUsed(), 30_000);
+  const scheduler = startScheduler(deps);
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       state.draining = true;
-      clearInterval(touch);
+      scheduler.stop();
       // Stop accepting; let in-flight requests finish (bounded), then flush what they queued.
       const inflight = server.stop(false);
       await Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]);

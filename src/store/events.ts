@@ -6,6 +6,9 @@ import { eventIndicators, events } from "../db/schema";
 import type { NormalizedEvent } from "../core/event";
 import { SEVERITY_RANK } from "../core/severity";
 
+/** How long an Idempotency-Key is remembered. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
 /** One ingest request as handed to the writer. */
 export type IngestBatch = {
   tenantId: string;
@@ -43,9 +46,12 @@ function stmts(db: Db): Stmts {
       existingByExternal: c.prepare(
         "SELECT id FROM events WHERE tenant_id = ?1 AND source_name = ?2 AND external_id = ?3",
       ),
-      getIdem: c.prepare("SELECT ids FROM idempotency_keys WHERE tenant_id = ?1 AND route = ?2 AND key = ?3"),
+      getIdem: c.prepare(
+        "SELECT ids FROM idempotency_keys WHERE tenant_id = ?1 AND route = ?2 AND key = ?3 AND created_at >= ?4",
+      ),
+      // REPLACE: an expired key that the hourly prune has not removed yet is simply reused.
       putIdem: c.prepare(
-        "INSERT INTO idempotency_keys (tenant_id, route, key, ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR REPLACE INTO idempotency_keys (tenant_id, route, key, ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
       ),
     };
     cache.set(db, s);
@@ -61,7 +67,7 @@ function stmts(db: Db): Stmts {
 export function storeBatch(db: Db, b: IngestBatch, now: number): { ids: string[]; inserted: NormalizedEvent[] } {
   const s = stmts(db);
   if (b.idempotencyKey) {
-    const prev = s.getIdem.get(b.tenantId, b.route, b.idempotencyKey) as { ids: string } | null;
+    const prev = s.getIdem.get(b.tenantId, b.route, b.idempotencyKey, now - IDEMPOTENCY_WINDOW_MS) as { ids: string } | null;
     if (prev) return { ids: JSON.parse(prev.ids), inserted: [] };
   }
   const ids: string[] = [];

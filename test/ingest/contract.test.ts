@@ -366,3 +366,17 @@ test("group commit: concurrent requests share transactions and every one is stor
   expect(stored()).toBe(before + n);
   expect(s.deps.writer.stats.flushes - flushes).toBeLessThan(n);
 });
+
+test("an Idempotency-Key older than 24 h is forgotten, and the prune removes it", async () => {
+  const { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } = await import("../../src/store/events");
+  const h = { "idempotency-key": "old-" + Math.random() };
+  const a = (await (await s.post("/api/v1/events", event(1), { headers: h })).json()) as any;
+  // age the stored key past the window
+  s.deps.db.$client.prepare("UPDATE idempotency_keys SET created_at = created_at - ?1 WHERE key = ?2").run(IDEMPOTENCY_WINDOW_MS + 1000, h["idempotency-key"]);
+  const b = (await (await s.post("/api/v1/events", event(1), { headers: h })).json()) as any;
+  expect(b.ids).not.toEqual(a.ids);
+  s.deps.db.$client.prepare("UPDATE idempotency_keys SET created_at = created_at - ?1 WHERE key = ?2").run(IDEMPOTENCY_WINDOW_MS + 1000, h["idempotency-key"]);
+  expect(pruneIdempotencyKeys(s.deps.db, Date.now() - IDEMPOTENCY_WINDOW_MS)).toBeGreaterThanOrEqual(1);
+  const left = s.deps.db.$client.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE key = ?1").get(h["idempotency-key"]) as any;
+  expect(left.n).toBe(0);
+});
