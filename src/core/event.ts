@@ -21,8 +21,10 @@ export type NormalizedEvent = {
   severityRaw: string | null;
   host: string | null;
   tags: string[];
-  payload: unknown;
-  rawPayload: unknown;
+  /** the sender's details, serialized (JSON) on the HTTP thread once */
+  payloadJson: string;
+  /** the original item, serialized (JSON); for a single-object body, the body's own text */
+  rawJson: string;
   dedupKey: string | null;
   externalId: string | null;
   indicators: (Indicator & { origin: IndicatorOrigin })[];

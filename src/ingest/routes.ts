@@ -23,8 +23,8 @@ export async function ingest(deps: Deps, req: Request, plugin: SourcePlugin, rou
     if (idem !== null && !IDEMPOTENCY_KEY_RE.test(idem))
       throw new ApiError(400, "bad_request", "Idempotency-Key must be 1-255 printable ASCII characters");
     const bytes = await readBody(req, deps.config.bodyLimit);
-    const { value } = parseJsonBody(bytes);
-    const events = normalizeAll(deps, plugin, value, principal.tenantId);
+    const { value, text } = parseJsonBody(bytes);
+    const events = normalizeAll(deps, plugin, value, principal.tenantId, text);
     const ids = await deps.writer.submit({ tenantId: principal.tenantId, route, idempotencyKey: idem, events });
     return json(202, { accepted: ids.length, ids });
   } catch (e) {
@@ -34,7 +34,7 @@ export async function ingest(deps: Deps, req: Request, plugin: SourcePlugin, rou
 }
 
 /** Splits, validates and normalizes every item; throws 422 listing every bad item (nothing is stored). */
-export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, tenantId: string): NormalizedEvent[] {
+export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, tenantId: string, bodyText?: string): NormalizedEvent[] {
   const items = plugin.items ? plugin.items(body) : Array.isArray(body) ? body : [body];
   if (items.length === 0) throw unprocessable("the request holds no items: send an object or a non-empty array", [{ path: "", message: "empty array" }]);
   if (items.length > deps.config.maxItems)
@@ -43,13 +43,17 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
     ]);
   const details: ErrorDetail[] = [];
   const multi = Array.isArray(body);
+  let droppedTenant = false;
   items.forEach((item, index) => {
     if (item === null || typeof item !== "object" || Array.isArray(item)) {
       details.push({ index, path: "", message: `must be a JSON object, got ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}` });
       return;
     }
     // The tenant is the key's, never the body's.
-    if ("tenant_id" in item) delete (item as Record<string, unknown>).tenant_id;
+    if ("tenant_id" in item) {
+      delete (item as Record<string, unknown>).tenant_id;
+      droppedTenant = true;
+    }
     for (const i of plugin.validate(item)) details.push({ index, ...i });
   });
   if (details.length) {
@@ -62,8 +66,11 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
     );
   }
   const now = deps.clock();
+  // A single object that is the whole body is kept byte for byte as the sender wrote it.
+  const wholeBody = bodyText !== undefined && items.length === 1 && items[0] === body && !droppedTenant ? bodyText : null;
   return items.map((item) => {
     const n = plugin.normalize(item, now);
+    const rawJson = wholeBody ?? JSON.stringify(item);
     return {
       id: newId(now),
       tenantId,
@@ -79,8 +86,8 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
       severityRaw: n.severityRaw,
       host: n.host,
       tags: n.tags,
-      payload: n.payload,
-      rawPayload: item,
+      payloadJson: n.payload === item ? rawJson : JSON.stringify(n.payload ?? null),
+      rawJson,
       dedupKey: n.dedupKey,
       externalId: n.externalId,
       indicators: n.indicators,

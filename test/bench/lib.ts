@@ -1,6 +1,6 @@
 // Shared benchmark plumbing: start the built binary and a bare baseline, drive them with wrk,
 // read peak RSS. Loopback only; every run is bounded in time.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -32,8 +32,12 @@ async function waitFor(proc: import("bun").Subprocess<any, "pipe", any>, re: Reg
   }
 }
 
+const tempDirs: string[] = [];
+process.on("exit", () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 export async function startKeepwatch(env: Record<string, string> = {}): Promise<Proc & { adminKey: string; ingestKey: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "kw-bench-"));
+  tempDirs.push(dir);
   const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir], {
     stdout: "pipe",
     stderr: "inherit",
@@ -74,6 +78,7 @@ export type WrkResult = { rps: number; p50: number; p99: number; non2xx: number;
 /** wrk with a POST body (or several, rotated) and headers; latencies in ms. */
 export async function wrk(url: string, bodies: string[], headers: Record<string, string>, opts: { connections?: number; seconds?: number; threads?: number } = {}): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), "kw-wrk-"));
+  tempDirs.push(dir);
   const script = join(dir, "post.lua");
   const esc = (s: string) => JSON.stringify(s); // a JSON string literal is a valid Lua string literal for our ASCII bodies
   writeFileSync(
@@ -115,6 +120,11 @@ end
     p99: Number(m[5]) / 1000,
   };
 }
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 export const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 
