@@ -44,9 +44,9 @@ bench: dist/keepwatch
 	  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 1; }; }
 	KEEPWATCH_BIN=$(CURDIR)/dist/keepwatch $(BUN) test/bench/run.ts
 
-# After changing src/db/schema.ts: generate a new migration and re-embed the migrations.
+# After changing src/db/schema.ts: generate a new migration (make migrations NAME=what_changed) and re-embed.
 migrations: node_modules/.installed
-	$(BUN) x drizzle-kit generate
+	$(BUN) x drizzle-kit generate $(if $(NAME),--name $(NAME))
 	$(BUN) scripts/embed-migrations.ts
 
 clean:

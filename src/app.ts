@@ -3,13 +3,15 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError } from "./http/errors";
 import { ingestRoutes } from "./ingest/routes";
+import { alertsModule } from "./modules/alerts";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
 
 export type AppState = { draining: boolean };
 
 export function createApp(deps: Deps, state: AppState = { draining: false }) {
-  return new Elysia()
+  // normalize: false - an unknown field in a request body is an error, not silently dropped
+  return new Elysia({ normalize: false })
     .onError(({ code, error, request }) => {
       if (error instanceof ApiError) return error.toResponse();
       switch (code) {
@@ -34,7 +36,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     })
     .use(healthModule(deps, state))
     .use(ingestRoutes(deps))
-    .use(eventsModule(deps));
+    .use(eventsModule(deps))
+    .use(alertsModule(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -31,4 +31,6 @@ export type NormalizedEvent = {
   warnings: string[];
   /** the source said this alert is over (Alertmanager resolved, ...) */
   resolve: boolean;
+  /** every item of an alert source (POST /v1/ingest/:source) opens or joins an alert */
+  opensAlert: boolean;
 };

@@ -113,3 +113,75 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.route, t.key] }), index("idempotency_created").on(t.createdAt)],
 );
+
+export const alerts = sqliteTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    fingerprint: text("fingerprint").notNull(),
+    title: text("title").notNull(),
+    severity: text("severity").notNull(),
+    severityRank: integer("severity_rank").notNull(),
+    /** open | triaging | escalated | closed */
+    status: text("status").notNull(),
+    /** set when closed: true_positive, benign_positive, false_positive, undetermined, duplicate, not_applicable, resolved */
+    classification: text("classification"),
+    assignee: text("assignee"),
+    /** pending | enriched | failed */
+    enrichmentStatus: text("enrichment_status").notNull(),
+    /** JSON array */
+    tags: text("tags").notNull(),
+    sourceName: text("source_name").notNull(),
+    source: text("source").notNull(),
+    /** the match rule that opened it (later), null for alert sources */
+    ruleId: text("rule_id"),
+    firstSeen: integer("first_seen").notNull(),
+    lastSeen: integer("last_seen").notNull(),
+    count: integer("count").notNull(),
+    suppressUntil: integer("suppress_until"),
+    /** the first event's id; its raw payload is the alert's raw payload */
+    firstEventId: text("first_event_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    closedAt: integer("closed_at"),
+  },
+  (t) => [
+    index("alerts_tenant_id").on(t.tenantId, t.id),
+    index("alerts_tenant_status").on(t.tenantId, t.status, t.id),
+    index("alerts_fingerprint").on(t.tenantId, t.fingerprint, t.lastSeen),
+  ],
+);
+
+export const alertEvents = sqliteTable(
+  "alert_events",
+  {
+    alertId: text("alert_id")
+      .notNull()
+      .references(() => alerts.id, { onDelete: "cascade" }),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.alertId, t.eventId] }), index("alert_events_event").on(t.eventId)],
+);
+
+export const alertTimeline = sqliteTable(
+  "alert_timeline",
+  {
+    id: text("id").primaryKey(),
+    alertId: text("alert_id")
+      .notNull()
+      .references(() => alerts.id, { onDelete: "cascade" }),
+    at: integer("at").notNull(),
+    /** opened | status | assigned | comment | resolved | reopened */
+    kind: text("kind").notNull(),
+    /** "key:<id>" for API callers, "system" for keepwatch itself */
+    actor: text("actor").notNull(),
+    /** JSON */
+    data: text("data").notNull(),
+  },
+  (t) => [index("alert_timeline_alert").on(t.alertId, t.id)],
+);

@@ -93,6 +93,7 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
       indicators: n.indicators,
       warnings: n.warnings,
       resolve: n.resolve,
+      opensAlert: plugin.kind === "alert",
     };
   });
 }

@@ -1,0 +1,115 @@
+import type { Static } from "elysia";
+import type { Deps } from "../../deps";
+import { allowedNext, canTransition, type AlertStatus } from "../../core/alerts";
+import { SEVERITY_RANK } from "../../core/severity";
+import { ApiError, notFound } from "../../http/errors";
+import { isUlid } from "../../lib/ids";
+import { iso, parseTime } from "../../lib/time";
+import { addComment, alertEventsOf, getAlert, listAlerts, rawPayloadOfEvent, timelineOf, updateAlert, type AlertRow, type TimelineRow } from "../../store/alerts";
+import type { AlertPatchBody, AlertQuery } from "./model";
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export function summary(a: AlertRow) {
+  return {
+    id: a.id,
+    fingerprint: a.fingerprint,
+    title: a.title,
+    severity: a.severity,
+    status: a.status,
+    classification: a.classification,
+    assignee: a.assignee,
+    enrichment_status: a.enrichmentStatus,
+    tags: JSON.parse(a.tags) as string[],
+    source_name: a.sourceName,
+    source: a.source,
+    rule_id: a.ruleId,
+    first_seen: iso(a.firstSeen),
+    last_seen: iso(a.lastSeen),
+    count: a.count,
+    suppress_until: isoOrNull(a.suppressUntil),
+    created_at: iso(a.createdAt),
+    updated_at: iso(a.updatedAt),
+    closed_at: isoOrNull(a.closedAt),
+  };
+}
+
+const timeline = (r: TimelineRow) => ({ id: r.id, at: iso(r.at), kind: r.kind, actor: r.actor, data: JSON.parse(r.data) });
+
+export function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>) {
+  if (q.cursor !== undefined && !isUlid(q.cursor))
+    throw new ApiError(422, "invalid_query", "cursor is not one this API returned", [{ path: "/cursor", message: "invalid cursor" }]);
+  let since: number | undefined;
+  if (q.since !== undefined) {
+    const t = parseTime(q.since);
+    if (!t) throw new ApiError(422, "invalid_query", "since is not a timestamp", [{ path: "/since", message: "expected ISO 8601 or epoch" }]);
+    since = t.ms;
+  }
+  const limit = q.limit ?? 50;
+  const rows = listAlerts(deps.db, tenantId, {
+    status: q.status,
+    minSeverityRank: q.severity ? SEVERITY_RANK[q.severity] : undefined,
+    sourceName: q.source_name,
+    source: q.source,
+    ruleId: q.rule,
+    since,
+    text: q.q,
+    before: q.cursor,
+    limit: limit + 1,
+  });
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  return { items: page.map(summary), next_cursor: more ? page[page.length - 1].id : null };
+}
+
+function mustGet(deps: Deps, tenantId: string, id: string): AlertRow {
+  const a = getAlert(deps.db, tenantId, id);
+  if (!a) throw notFound(`no alert ${id}`);
+  return a;
+}
+
+export function detail(deps: Deps, tenantId: string, id: string) {
+  const a = mustGet(deps, tenantId, id);
+  const raw = rawPayloadOfEvent(deps.db, a.firstEventId);
+  return {
+    ...summary(a),
+    raw_payload: raw === null ? null : JSON.parse(raw),
+    events: alertEventsOf(deps.db, a.id).map((e) => ({
+      id: e.id,
+      title: e.title,
+      severity: e.severity,
+      received_at: iso(e.receivedAt),
+      source: e.source,
+      source_name: e.sourceName,
+      type: e.type,
+    })),
+    timeline: timelineOf(deps.db, a.id).map(timeline),
+  };
+}
+
+export function patch(deps: Deps, tenantId: string, id: string, body: Static<typeof AlertPatchBody>, actor: string) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const a = mustGet(deps, tenantId, id);
+    const to = body.status as AlertStatus | undefined;
+    if (to !== undefined && to !== a.status && !canTransition(a.status as AlertStatus, to))
+      throw new ApiError(409, "invalid_transition", `an alert that is ${a.status} can go to ${allowedNext(a.status as AlertStatus).join(" or ")}, not ${to}`, [
+        { path: "/status", message: `not allowed from ${a.status}` },
+      ]);
+    if (to === "closed" && a.status !== "closed" && !body.classification)
+      throw new ApiError(422, "invalid_body", "closing an alert needs a classification", [
+        { path: "/classification", message: "is required when status is closed" },
+      ]);
+    if (body.classification && to !== "closed" && a.status !== "closed")
+      throw new ApiError(422, "invalid_body", "a classification is given when closing an alert", [
+        { path: "/classification", message: "only with status closed" },
+      ]);
+    if (updateAlert(deps.db, a, { status: to, classification: body.classification, assignee: body.assignee }, actor, deps.clock()))
+      return detail(deps, tenantId, id);
+  }
+  throw new ApiError(409, "conflict", "the alert kept changing while it was updated; retry");
+}
+
+export function comment(deps: Deps, tenantId: string, id: string, body: string, actor: string) {
+  const a = mustGet(deps, tenantId, id);
+  return timeline(addComment(deps.db, a.id, body, actor, deps.clock()));
+}

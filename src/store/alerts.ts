@@ -1,0 +1,205 @@
+// Alerts: opened and de-duplicated inside the ingest transaction (commit hook), and the
+// triage API's queries.
+import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
+import type { Statement } from "bun:sqlite";
+import type { Db } from "../db/client";
+import { alertEvents, alerts, alertTimeline, events } from "../db/schema";
+import type { NormalizedEvent } from "../core/event";
+import { sourceFingerprint, type AlertStatus } from "../core/alerts";
+import { SEVERITY_RANK } from "../core/severity";
+import { newId } from "../lib/ids";
+
+export type AlertRow = typeof alerts.$inferSelect;
+export type TimelineRow = typeof alertTimeline.$inferSelect;
+
+type Stmts = {
+  findOpen: Statement;
+  insert: Statement;
+  bump: Statement;
+  resolve: Statement;
+  link: Statement;
+  timeline: Statement;
+};
+const cache = new WeakMap<Db, Stmts>();
+
+function stmts(db: Db): Stmts {
+  let s = cache.get(db);
+  if (!s) {
+    const c = db.$client;
+    s = {
+      findOpen: c.prepare(
+        `SELECT id, last_seen AS lastSeen, severity_rank AS severityRank FROM alerts
+          WHERE tenant_id = ?1 AND fingerprint = ?2 AND status != 'closed' AND last_seen >= ?3
+          ORDER BY last_seen DESC LIMIT 1`,
+      ),
+      insert: c.prepare(
+        `INSERT INTO alerts (id, tenant_id, fingerprint, title, severity, severity_rank, status, classification, assignee,
+           enrichment_status, tags, source_name, source, rule_id, first_seen, last_seen, count, suppress_until,
+           first_event_id, created_at, updated_at, closed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', NULL, NULL, 'pending', ?7, ?8, ?9, NULL, ?10, ?10, 1, NULL, ?11, ?12, ?12, NULL)`,
+      ),
+      // a repeat: count, last seen, and the severity rises with the worst repeat
+      bump: c.prepare(
+        `UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?2), updated_at = ?3,
+           severity = CASE WHEN ?5 > severity_rank THEN ?4 ELSE severity END,
+           severity_rank = max(severity_rank, ?5)
+         WHERE id = ?1`,
+      ),
+      resolve: c.prepare(
+        `UPDATE alerts SET status = 'closed', classification = 'resolved', closed_at = ?2, updated_at = ?2,
+           last_seen = max(last_seen, ?2) WHERE id = ?1`,
+      ),
+      link: c.prepare("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)"),
+      timeline: c.prepare("INSERT INTO alert_timeline (id, alert_id, at, kind, actor, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+    };
+    cache.set(db, s);
+  }
+  return s;
+}
+
+export type AlertChange = { alertId: string; change: "opened" | "updated" | "closed" };
+
+/**
+ * Opens, joins or resolves alerts for events of alert sources. Runs inside the ingest transaction
+ * (see src/ingest/hooks.ts), so an alert never exists without the event that made it.
+ */
+export function alertsFromEvents(db: Db, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): AlertChange[] {
+  const s = stmts(db);
+  const changes: AlertChange[] = [];
+  for (const e of evs) {
+    if (!e.opensAlert) continue;
+    const fp = sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title);
+    const open = s.findOpen.get(tenantId, fp, now - windowMs) as { id: string } | null;
+    if (open) {
+      s.link.run(open.id, e.id);
+      if (e.resolve) {
+        s.resolve.run(open.id, now);
+        s.timeline.run(newId(now), open.id, now, "resolved", "system", JSON.stringify({ event_id: e.id, source: e.sourceName }));
+        changes.push({ alertId: open.id, change: "closed" });
+      } else {
+        s.bump.run(open.id, e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt), now, e.severity, SEVERITY_RANK[e.severity]);
+        changes.push({ alertId: open.id, change: "updated" });
+      }
+      continue;
+    }
+    if (e.resolve) continue; // a resolve for something we never saw open: the event is stored, no alert
+    const id = newId(now);
+    s.insert.run(id, tenantId, fp, e.title, e.severity, SEVERITY_RANK[e.severity], JSON.stringify(e.tags), e.sourceName, e.source, e.receivedAt, e.id, now);
+    s.link.run(id, e.id);
+    s.timeline.run(newId(now), id, now, "opened", "system", JSON.stringify({ event_id: e.id, source: e.sourceName }));
+    changes.push({ alertId: id, change: "opened" });
+  }
+  return changes;
+}
+
+export type AlertFilter = {
+  status?: AlertStatus;
+  minSeverityRank?: number;
+  sourceName?: string;
+  source?: string;
+  ruleId?: string;
+  since?: number;
+  text?: string;
+  before?: string;
+  limit: number;
+};
+
+export function listAlerts(db: Db, tenantId: string, f: AlertFilter): AlertRow[] {
+  const where: SQL[] = [eq(alerts.tenantId, tenantId)];
+  if (f.status) where.push(eq(alerts.status, f.status));
+  if (f.minSeverityRank !== undefined) where.push(gte(alerts.severityRank, f.minSeverityRank));
+  if (f.sourceName) where.push(eq(alerts.sourceName, f.sourceName));
+  if (f.source) where.push(eq(alerts.source, f.source));
+  if (f.ruleId) where.push(eq(alerts.ruleId, f.ruleId));
+  if (f.since !== undefined) where.push(gte(alerts.lastSeen, f.since));
+  if (f.before) where.push(lt(alerts.id, f.before));
+  if (f.text) {
+    const pat = `%${f.text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+    where.push(or(sql`${alerts.title} LIKE ${pat} ESCAPE '\\'`, sql`${alerts.fingerprint} = ${f.text}`)!);
+  }
+  return db.select().from(alerts).where(and(...where)).orderBy(desc(alerts.id)).limit(f.limit).all();
+}
+
+export function getAlert(db: Db, tenantId: string, id: string): AlertRow | undefined {
+  return db.select().from(alerts).where(and(eq(alerts.tenantId, tenantId), eq(alerts.id, id))).get();
+}
+
+export function alertEventsOf(db: Db, alertId: string, limit = 100) {
+  return db
+    .select({ id: events.id, title: events.title, severity: events.severity, receivedAt: events.receivedAt, source: events.source, sourceName: events.sourceName, type: events.type })
+    .from(alertEvents)
+    .innerJoin(events, eq(events.id, alertEvents.eventId))
+    .where(eq(alertEvents.alertId, alertId))
+    .orderBy(desc(events.id))
+    .limit(limit)
+    .all();
+}
+
+export function rawPayloadOfEvent(db: Db, eventId: string): string | null {
+  const r = db.$client.prepare("SELECT raw_payload AS raw FROM events WHERE id = ?1").get(eventId) as { raw: string } | null;
+  return r?.raw ?? null;
+}
+
+export function timelineOf(db: Db, alertId: string): TimelineRow[] {
+  return db.select().from(alertTimeline).where(eq(alertTimeline.alertId, alertId)).orderBy(alertTimeline.id).all();
+}
+
+export type AlertPatch = { status?: AlertStatus; classification?: string | null; assignee?: string | null };
+
+/**
+ * Applies a triage change with a compare-and-set on the status the caller saw, and writes one
+ * timeline entry per changed field. Returns false when the alert changed underneath (retry).
+ */
+export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, now: number): boolean {
+  return db.transaction(() => {
+    const set: Record<string, unknown> = { updatedAt: now };
+    const entries: { kind: string; data: unknown }[] = [];
+    if (p.status !== undefined && p.status !== a.status) {
+      set.status = p.status;
+      if (p.status === "closed") {
+        set.closedAt = now;
+        set.classification = p.classification;
+      } else {
+        set.closedAt = null;
+        if (a.status === "closed") set.classification = null;
+      }
+      entries.push({
+        kind: a.status === "closed" ? "reopened" : "status",
+        data: { from: a.status, to: p.status, ...(p.status === "closed" ? { classification: p.classification } : {}) },
+      });
+    } else if (p.classification !== undefined && a.status === "closed" && p.classification !== a.classification) {
+      set.classification = p.classification;
+      entries.push({ kind: "status", data: { from: a.status, to: a.status, classification: p.classification } });
+    }
+    if (p.assignee !== undefined && p.assignee !== a.assignee) {
+      set.assignee = p.assignee;
+      entries.push({ kind: "assigned", data: { from: a.assignee, to: p.assignee } });
+    }
+    if (!entries.length) return true;
+    const r = db.$client
+      .prepare(
+        `UPDATE alerts SET status = ?2, classification = ?3, closed_at = ?4, assignee = ?5, updated_at = ?6
+          WHERE id = ?1 AND status = ?7 AND updated_at = ?8`,
+      )
+      .run(
+        a.id,
+        (set.status as string) ?? a.status,
+        "classification" in set ? (set.classification as string | null) : a.classification,
+        "closedAt" in set ? (set.closedAt as number | null) : a.closedAt,
+        "assignee" in set ? (set.assignee as string | null) : a.assignee,
+        now,
+        a.status,
+        a.updatedAt,
+      );
+    if (r.changes === 0) return false;
+    const t = stmts(db).timeline;
+    for (const e of entries) t.run(newId(now), a.id, now, e.kind, actor, JSON.stringify(e.data));
+    return true;
+  });
+}
+
+export function addComment(db: Db, alertId: string, body: string, actor: string, now: number): TimelineRow {
+  const row = { id: newId(now), alertId, at: now, kind: "comment", actor, data: JSON.stringify({ body }) };
+  stmts(db).timeline.run(row.id, row.alertId, row.at, row.kind, row.actor, row.data);
+  return row;
+}
