@@ -64,7 +64,10 @@ function coerce(name: keyof Config, raw: string): unknown {
  * Builds the config from flags (winning) and the environment. Flags this function does not know
  * are returned in `rest` for the command to interpret.
  */
-export function loadConfig(argv: string[], env: Record<string, string | undefined> = process.env): { config: Config; rest: string[] } {
+export function loadConfig(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): { config: Config; rest: string[]; explicit: Set<keyof Config> } {
   const raw: Partial<Record<keyof Config, unknown>> = {};
   const from: Partial<Record<keyof Config, string>> = {};
   for (const [name, s] of Object.entries(SETTINGS) as [keyof Config, { flag: string; env: string }][]) {
@@ -107,7 +110,7 @@ export function loadConfig(argv: string[], env: Record<string, string | undefine
       `invalid setting ${where}=${JSON.stringify(raw[name])}: ${why}${sch?.description ? ` (${sch.description})` : ""}`,
     );
   }
-  return { config: withDefaults as Config, rest };
+  return { config: withDefaults as Config, rest, explicit: new Set(Object.keys(from) as (keyof Config)[]) };
 }
 
 export function settingsHelp(): string {

@@ -2,6 +2,7 @@
 import type { Config } from "./config";
 import type { Checkpointer } from "./db/checkpointer";
 import type { Db } from "./db/client";
+import type { DataDirLock } from "./db/lock";
 import type { Authenticator } from "./http/auth";
 import type { GroupWriter } from "./ingest/writer";
 import type { Logger } from "./lib/log";
@@ -14,4 +15,5 @@ export type Deps = {
   auth: Authenticator;
   writer: GroupWriter;
   checkpointer: Checkpointer;
+  dataDirLock: DataDirLock;
 };

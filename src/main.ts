@@ -9,6 +9,9 @@ import { bootstrap, buildDeps, startServer } from "./server";
 import { createKey, findKey, listKeys, revokeKey, rotateKey } from "./store/keys";
 import { createTenant, getTenant, getTenantByName, listTenants } from "./store/tenants";
 import pkg from "../package.json";
+import { BACKUP_HELP, CliError, RESTORE_HELP, SYSTEMD_HELP, backup, restore, systemdUnit } from "./cli/ops";
+import { PING_HELP, SEND_HELP, ping, send } from "./cli/client";
+import { DataDirBusy } from "./db/lock";
 
 export const VERSION = pkg.version;
 
@@ -16,13 +19,18 @@ class UsageError extends Error {}
 
 const HELP = `keepwatch ${VERSION} - self-hosted event and alert hub
 
-usage: keepwatch <command> [options]
+usage: keepwatch <command> [options]      (keepwatch <command> --help for each)
 
 commands:
   serve                      run the server (default)
   keys create|list|revoke|rotate   manage API keys
   tenants create|list        manage tenants
   migrate                    bring the database schema up to date and exit
+  backup FILE                consistent copy of the database, also while serving
+  restore FILE               replace the database with a backup (refused while serving)
+  systemd-unit               print a systemd unit for this executable
+  send --type T [k=v ...]    post an event from a shell script
+  ping URL                   send a heartbeat ping (for cron)
   version                    print the version
   help                       this text
 
@@ -234,12 +242,26 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`keepwatch ${VERSION}\n`);
     return 0;
   }
+  const HELPS: Record<string, string> = {
+    serve: `usage: keepwatch serve [settings]\n\nsettings (flag, environment variable):\n${settingsHelp()}\n`,
+    keys: KEYS_HELP,
+    tenants: TENANTS_HELP,
+    migrate: "usage: keepwatch migrate [--data-dir DIR]\n\nBrings the database schema up to date and exits (0).\n",
+    backup: BACKUP_HELP,
+    restore: RESTORE_HELP,
+    "systemd-unit": SYSTEMD_HELP,
+    send: SEND_HELP,
+    ping: PING_HELP,
+  };
   try {
-    if (args.includes("--help") && cmd === "serve") {
-      process.stdout.write(`usage: keepwatch serve [settings]\n\nsettings (flag, environment variable):\n${settingsHelp()}\n`);
+    if ((args.includes("--help") || args.includes("-h")) && HELPS[cmd]) {
+      process.stdout.write(HELPS[cmd]);
       return 0;
     }
-    const { config, rest } = loadConfig(args);
+    // send and ping talk to a server; they take no server settings
+    if (cmd === "send") return await send(args);
+    if (cmd === "ping") return await ping(args);
+    const { config, rest, explicit } = loadConfig(args);
     switch (cmd) {
       case "serve":
         return await serve(config, rest);
@@ -247,11 +269,13 @@ export async function main(argv: string[]): Promise<number> {
         return keysCommand(config, rest);
       case "tenants":
         return tenantsCommand(config, rest);
+      case "backup":
+        return backup(config, rest);
+      case "restore":
+        return restore(config, rest);
+      case "systemd-unit":
+        return systemdUnit(config, rest, explicit);
       case "migrate": {
-        if (rest.includes("--help")) {
-          process.stdout.write("usage: keepwatch migrate [--data-dir DIR]\n");
-          return 0;
-        }
         noExtra(rest);
         const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout });
         const n = migrate(db);
@@ -263,8 +287,16 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ConfigError || e instanceof UsageError) {
-      process.stderr.write(`keepwatch: ${e.message}\n`);
+      process.stderr.write(`keepwatch: ${e.message.trimEnd()}\n`);
       return 2;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`keepwatch: ${e.message.trimEnd()}\n`);
+      return e.code;
+    }
+    if (e instanceof DataDirBusy) {
+      process.stderr.write(`keepwatch: ${e.message}\n`);
+      return 1;
     }
     process.stderr.write(`keepwatch: ${(e as Error)?.message ?? e}\n`);
     return 1;

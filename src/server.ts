@@ -6,6 +6,7 @@ import type { Config } from "./config";
 import { dbFile, openDatabase, type Db } from "./db/client";
 import { migrate } from "./db/migrate";
 import { Checkpointer } from "./db/checkpointer";
+import { lockDataDir } from "./db/lock";
 import { startScheduler } from "./scheduler";
 import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
@@ -29,6 +30,7 @@ export function bootstrap(db: Db, now = Date.now()): { admin: string; ingest: st
 
 export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => number } = {}): Deps {
   const log = opts.log ?? createLogger(config.logLevel);
+  const dataDirLock = lockDataDir(config.dataDir); // one server per data directory
   const clock = opts.clock ?? Date.now;
   const db = openDatabase(dbFile(config.dataDir), {
     busyTimeoutMs: config.busyTimeout,
@@ -42,7 +44,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     log,
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir));
-  return { config, db, clock, log, auth, writer, checkpointer };
+  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
@@ -69,6 +71,7 @@ export async function startServer(deps: Deps): Promise<Running> {
       await deps.writer.close();
       deps.auth.flushLastUsed();
       await deps.checkpointer.close();
+      deps.dataDirLock.release();
       deps.db.$client.close();
     })());
   return { deps, server, stop, url: `http://${deps.config.host === "0.0.0.0" ? "127.0.0.1" : deps.config.host}:${server.port}` };
