@@ -4,6 +4,8 @@ import type { Deps } from "./deps";
 import { ApiError } from "./http/errors";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
+import { heartbeatsModule } from "./modules/heartbeats";
+import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
 
@@ -37,7 +39,9 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(healthModule(deps, state))
     .use(ingestRoutes(deps))
     .use(eventsModule(deps))
-    .use(alertsModule(deps));
+    .use(alertsModule(deps))
+    .use(heartbeatsModule(deps))
+    .use(pingRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -6,6 +6,7 @@ import type { DataDirLock } from "./db/lock";
 import type { Authenticator } from "./http/auth";
 import type { GroupWriter } from "./ingest/writer";
 import type { Logger } from "./lib/log";
+import type { HeartbeatScheduler } from "./scheduler/heartbeats";
 
 export type Deps = {
   config: Config;
@@ -16,4 +17,5 @@ export type Deps = {
   writer: GroupWriter;
   checkpointer: Checkpointer;
   dataDirLock: DataDirLock;
+  heartbeats: HeartbeatScheduler;
 };

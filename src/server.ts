@@ -8,6 +8,8 @@ import { migrate } from "./db/migrate";
 import { Checkpointer } from "./db/checkpointer";
 import { lockDataDir } from "./db/lock";
 import { startScheduler } from "./scheduler";
+import { HeartbeatScheduler } from "./scheduler/heartbeats";
+import { commitHooks } from "./ingest/hooks";
 import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
 import { GroupWriter } from "./ingest/writer";
@@ -44,7 +46,8 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     log,
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir));
-  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock };
+  const heartbeats = new HeartbeatScheduler(db, commitHooks, clock, log);
+  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
@@ -60,11 +63,14 @@ export async function startServer(deps: Deps): Promise<Running> {
   });
   const server = app.server!;
   const scheduler = startScheduler(deps);
+  deps.heartbeats.afterStart();
+  deps.heartbeats.start();
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       state.draining = true;
       scheduler.stop();
+      deps.heartbeats.stop();
       // Stop accepting; let in-flight requests finish (bounded), then flush what they queued.
       const inflight = server.stop(false);
       await Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]);

@@ -185,3 +185,78 @@ export const alertTimeline = sqliteTable(
   },
   (t) => [index("alert_timeline_alert").on(t.alertId, t.id)],
 );
+
+export const heartbeats = sqliteTable(
+  "heartbeats",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** secret part of the ping URL /ping/<token> */
+    token: text("token").notNull(),
+    /** period | cron */
+    scheduleKind: text("schedule_kind").notNull(),
+    periodS: integer("period_s"),
+    cron: text("cron"),
+    tz: text("tz"),
+    graceS: integer("grace_s").notNull(),
+    maxRuntimeS: integer("max_runtime_s"),
+    severity: text("severity").notNull(),
+    /** JSON filter: events that count as a beat, or null for pings only */
+    filter: text("filter"),
+    state: text("state").notNull(),
+    dueAt: integer("due_at"),
+    downAt: integer("down_at"),
+    /** when the scheduler must next look at this heartbeat; null when nothing can happen by itself */
+    nextDeadline: integer("next_deadline"),
+    lastBeatAt: integer("last_beat_at"),
+    lastStartAt: integer("last_start_at"),
+    /** the alert opened by the current down, closed by the next beat */
+    alertId: text("alert_id"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("heartbeats_token").on(t.token),
+    index("heartbeats_tenant").on(t.tenantId, t.id),
+    index("heartbeats_deadline").on(t.nextDeadline).where(sql`next_deadline IS NOT NULL`),
+    index("heartbeats_filtered").on(t.tenantId).where(sql`filter IS NOT NULL`),
+  ],
+);
+
+export const heartbeatPings = sqliteTable(
+  "heartbeat_pings",
+  {
+    id: text("id").primaryKey(),
+    heartbeatId: text("heartbeat_id")
+      .notNull()
+      .references(() => heartbeats.id, { onDelete: "cascade" }),
+    at: integer("at").notNull(),
+    /** success | start | fail | log | event */
+    kind: text("kind").notNull(),
+    exitCode: integer("exit_code"),
+    method: text("method"),
+    remote: text("remote"),
+    /** up to 10 KB of the request body */
+    body: text("body"),
+    eventId: text("event_id"),
+  },
+  (t) => [index("heartbeat_pings_hb").on(t.heartbeatId, t.id)],
+);
+
+export const heartbeatFlips = sqliteTable(
+  "heartbeat_flips",
+  {
+    id: text("id").primaryKey(),
+    heartbeatId: text("heartbeat_id")
+      .notNull()
+      .references(() => heartbeats.id, { onDelete: "cascade" }),
+    /** when it happened: for a down flip, the exact deadline */
+    at: integer("at").notNull(),
+    fromState: text("from_state").notNull(),
+    toState: text("to_state").notNull(),
+  },
+  (t) => [index("heartbeat_flips_hb").on(t.heartbeatId, t.id)],
+);

@@ -22,7 +22,8 @@ export function isStoreUnavailable(e: unknown): boolean {
   return typeof code === "string" && UNAVAILABLE.test(code);
 }
 
-function storeOne(db: Db, b: IngestBatch, hooks: CommitHook[], now: number): string[] {
+/** Stores one request's events and runs the hooks on those it inserted (inside the caller's transaction). */
+export function storeOne(db: Db, b: IngestBatch, hooks: CommitHook[], now: number): string[] {
   const r = storeBatch(db, b, now);
   if (r.inserted.length) for (const h of hooks) h(db, b.tenantId, r.inserted, now);
   return r.ids;

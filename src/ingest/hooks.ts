@@ -3,6 +3,7 @@
 // outbound webhooks, match rules.
 import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
 import { alertsFromEvents } from "../store/alerts";
+import { beatsFromEvents } from "../store/heartbeat-transitions";
 import type { CommitHook } from "./commit";
 
 /** Alert sources open (or join, or resolve) an alert for every item. */
@@ -10,4 +11,9 @@ const sourceAlerts: CommitHook = (db, tenantId, inserted, now) => {
   alertsFromEvents(db, tenantId, inserted, now, DEFAULT_DEDUP_WINDOW_MS);
 };
 
-export const commitHooks: CommitHook[] = [sourceAlerts];
+/** Events that match a heartbeat's filter are beats (and may resolve its alert). */
+const heartbeatBeats: CommitHook = (db, tenantId, inserted, now) => {
+  beatsFromEvents(db, tenantId, inserted, commitHooks, now);
+};
+
+export const commitHooks: CommitHook[] = [sourceAlerts, heartbeatBeats];

@@ -1,0 +1,102 @@
+CREATE TABLE `alert_events` (
+	`alert_id` text NOT NULL,
+	`event_id` text NOT NULL,
+	PRIMARY KEY(`alert_id`, `event_id`),
+	FOREIGN KEY (`alert_id`) REFERENCES `alerts`(`id`) ON UPDATE no action ON DELETE cascade,
+	FOREIGN KEY (`event_id`) REFERENCES `events`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `alert_events_event` ON `alert_events` (`event_id`);--> statement-breakpoint
+CREATE TABLE `alert_timeline` (
+	`id` text PRIMARY KEY NOT NULL,
+	`alert_id` text NOT NULL,
+	`at` integer NOT NULL,
+	`kind` text NOT NULL,
+	`actor` text NOT NULL,
+	`data` text NOT NULL,
+	FOREIGN KEY (`alert_id`) REFERENCES `alerts`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `alert_timeline_alert` ON `alert_timeline` (`alert_id`,`id`);--> statement-breakpoint
+CREATE TABLE `alerts` (
+	`id` text PRIMARY KEY NOT NULL,
+	`tenant_id` text NOT NULL,
+	`fingerprint` text NOT NULL,
+	`title` text NOT NULL,
+	`severity` text NOT NULL,
+	`severity_rank` integer NOT NULL,
+	`status` text NOT NULL,
+	`classification` text,
+	`assignee` text,
+	`enrichment_status` text NOT NULL,
+	`tags` text NOT NULL,
+	`source_name` text NOT NULL,
+	`source` text NOT NULL,
+	`rule_id` text,
+	`first_seen` integer NOT NULL,
+	`last_seen` integer NOT NULL,
+	`count` integer NOT NULL,
+	`suppress_until` integer,
+	`first_event_id` text NOT NULL,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	`closed_at` integer,
+	FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `alerts_tenant_id` ON `alerts` (`tenant_id`,`id`);--> statement-breakpoint
+CREATE INDEX `alerts_tenant_status` ON `alerts` (`tenant_id`,`status`,`id`);--> statement-breakpoint
+CREATE INDEX `alerts_fingerprint` ON `alerts` (`tenant_id`,`fingerprint`,`last_seen`);--> statement-breakpoint
+CREATE TABLE `heartbeat_flips` (
+	`id` text PRIMARY KEY NOT NULL,
+	`heartbeat_id` text NOT NULL,
+	`at` integer NOT NULL,
+	`from_state` text NOT NULL,
+	`to_state` text NOT NULL,
+	FOREIGN KEY (`heartbeat_id`) REFERENCES `heartbeats`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `heartbeat_flips_hb` ON `heartbeat_flips` (`heartbeat_id`,`id`);--> statement-breakpoint
+CREATE TABLE `heartbeat_pings` (
+	`id` text PRIMARY KEY NOT NULL,
+	`heartbeat_id` text NOT NULL,
+	`at` integer NOT NULL,
+	`kind` text NOT NULL,
+	`exit_code` integer,
+	`method` text,
+	`remote` text,
+	`body` text,
+	`event_id` text,
+	FOREIGN KEY (`heartbeat_id`) REFERENCES `heartbeats`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `heartbeat_pings_hb` ON `heartbeat_pings` (`heartbeat_id`,`id`);--> statement-breakpoint
+CREATE TABLE `heartbeats` (
+	`id` text PRIMARY KEY NOT NULL,
+	`tenant_id` text NOT NULL,
+	`name` text NOT NULL,
+	`token` text NOT NULL,
+	`schedule_kind` text NOT NULL,
+	`period_s` integer,
+	`cron` text,
+	`tz` text,
+	`grace_s` integer NOT NULL,
+	`max_runtime_s` integer,
+	`severity` text NOT NULL,
+	`filter` text,
+	`state` text NOT NULL,
+	`due_at` integer,
+	`down_at` integer,
+	`next_deadline` integer,
+	`last_beat_at` integer,
+	`last_start_at` integer,
+	`alert_id` text,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `heartbeats_token` ON `heartbeats` (`token`);--> statement-breakpoint
+CREATE INDEX `heartbeats_tenant` ON `heartbeats` (`tenant_id`,`id`);--> statement-breakpoint
+CREATE INDEX `heartbeats_deadline` ON `heartbeats` (`next_deadline`) WHERE next_deadline IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `heartbeats_filtered` ON `heartbeats` (`tenant_id`) WHERE filter IS NOT NULL;

@@ -1,0 +1,108 @@
+// Dead-man's-switch heartbeats: schedules, deadlines and state transitions. Pure: every function
+// takes the time it runs at, so tests drive it with a fake clock.
+import { Cron } from "croner";
+
+export const HEARTBEAT_STATES = ["new", "up", "late", "down", "paused"] as const;
+export type HeartbeatState = (typeof HEARTBEAT_STATES)[number];
+
+export type Schedule = { kind: "period"; periodS: number } | { kind: "cron"; cron: string; tz: string };
+
+export function validateCron(expr: string, tz: string): string | null {
+  try {
+    new Cron(expr, { timezone: tz, paused: true }).nextRun();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** When the next beat is due after a beat (or a fresh start) at `after`. */
+export function nextDue(s: Schedule, after: number): number {
+  if (s.kind === "period") return after + s.periodS * 1000;
+  const next = new Cron(s.cron, { timezone: s.tz, paused: true }).nextRun(new Date(after));
+  if (!next) throw new Error(`cron "${s.cron}" has no next run`);
+  return next.getTime();
+}
+
+/** The timing part of a heartbeat's row. */
+export type Timing = {
+  state: HeartbeatState;
+  /** when the next beat is expected; up → late then */
+  dueAt: number | null;
+  /** due + grace; late → down then */
+  downAt: number | null;
+  /** the next time the scheduler must look at this heartbeat (indexed) */
+  nextDeadline: number | null;
+};
+
+export type Transition = { from: HeartbeatState; to: HeartbeatState; at: number };
+
+/**
+ * A successful beat (a ping, a matching event) at `now`. A beat never ends a pause: a paused
+ * heartbeat only records it.
+ */
+export function beat(t: Timing, s: Schedule, graceS: number, now: number): { timing: Timing; flip: Transition | null } {
+  if (t.state === "paused") return { timing: t, flip: null };
+  const dueAt = nextDue(s, now);
+  const downAt = dueAt + graceS * 1000;
+  const timing: Timing = { state: "up", dueAt, downAt, nextDeadline: graceS > 0 ? dueAt : downAt };
+  return { timing, flip: t.state === "up" ? null : { from: t.state, to: "up", at: now } };
+}
+
+/** A start ping with a max runtime: the job must finish (beat) by then. */
+export function started(t: Timing, maxRuntimeS: number | null, now: number): Timing {
+  if (t.state === "paused" || !maxRuntimeS) return t;
+  const limit = now + maxRuntimeS * 1000;
+  const downAt = t.downAt === null ? limit : Math.min(t.downAt, limit);
+  return { ...t, downAt, nextDeadline: t.nextDeadline === null ? downAt : Math.min(t.nextDeadline, downAt) };
+}
+
+/** An explicit failure (a /fail ping or a non-zero exit code): down at once. */
+export function failed(t: Timing, now: number): { timing: Timing; flip: Transition | null } {
+  if (t.state === "paused" || t.state === "down") return { timing: t, flip: null };
+  return { timing: { state: "down", dueAt: t.dueAt, downAt: now, nextDeadline: null }, flip: { from: t.state, to: "down", at: now } };
+}
+
+/**
+ * The scheduler found `nextDeadline <= now`: up → late (at due), late → down (at due + grace).
+ * A down flip is dated at the exact deadline, not at the moment the sweep noticed it.
+ */
+export function deadlinePassed(t: Timing, now: number): { timing: Timing; flip: Transition } | null {
+  if (t.nextDeadline === null || t.nextDeadline > now) return null;
+  if (t.state === "up" && t.dueAt !== null && t.downAt !== null && now < t.downAt)
+    return { timing: { ...t, state: "late", nextDeadline: t.downAt }, flip: { from: "up", to: "late", at: t.dueAt } };
+  if (t.state === "up" || t.state === "late")
+    return { timing: { ...t, state: "down", nextDeadline: null }, flip: { from: t.state, to: "down", at: t.downAt ?? t.nextDeadline } };
+  return null;
+}
+
+export function pause(t: Timing, now: number): { timing: Timing; flip: Transition | null } {
+  if (t.state === "paused") return { timing: t, flip: null };
+  return { timing: { state: "paused", dueAt: null, downAt: null, nextDeadline: null }, flip: { from: t.state, to: "paused", at: now } };
+}
+
+/** Resume: a fresh period from now (up), or `new` when it never had a beat. */
+export function resume(t: Timing, s: Schedule, graceS: number, hadBeat: boolean, now: number): { timing: Timing; flip: Transition | null } {
+  if (t.state !== "paused") return { timing: t, flip: null };
+  if (!hadBeat) return { timing: { state: "new", dueAt: null, downAt: null, nextDeadline: null }, flip: { from: "paused", to: "new", at: now } };
+  const r = beat({ ...t, state: "new" }, s, graceS, now);
+  return { timing: r.timing, flip: { from: "paused", to: "up", at: now } };
+}
+
+/**
+ * After keepwatch itself was not running: time it was down does not count against anyone. A
+ * heartbeat whose deadline passed meanwhile gets a fresh period from `now`, with no flip.
+ */
+export function afterDowntime(t: Timing, s: Schedule, graceS: number, now: number): Timing | null {
+  if ((t.state !== "up" && t.state !== "late") || t.nextDeadline === null || t.nextDeadline > now) return null;
+  return beat({ ...t, state: "up" }, s, graceS, now).timing;
+}

@@ -1,0 +1,52 @@
+// Heartbeat pings: GET|POST|HEAD /ping/:token, /ping/:token/start, /fail, /log, /<exit code 0-255>.
+// The token in the URL is the credential (for cron jobs and scripts that cannot set headers).
+import { Elysia } from "elysia";
+import type { Deps } from "../deps";
+import { ApiError, notFound } from "../http/errors";
+import { commitHooks } from "./hooks";
+import { heartbeatByToken } from "../store/heartbeats";
+import { receivePing, type PingKind } from "../store/heartbeat-transitions";
+import { readBody } from "./body";
+
+export const PING_BODY_KEEP = 10 * 1024;
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+async function handle(deps: Deps, req: Request, token: string, action: string | undefined, remote: string | null): Promise<Response> {
+  try {
+    let kind: PingKind;
+    let exitCode: number | null = null;
+    if (action === undefined) kind = "success";
+    else if (action === "start" || action === "fail" || action === "log") kind = action;
+    else if (/^\d{1,3}$/.test(action) && Number(action) <= 255) {
+      exitCode = Number(action);
+      kind = exitCode === 0 ? "success" : "fail";
+    } else throw notFound(`unknown ping action "${action}" (use start, fail, log or an exit code 0-255)`);
+    const h = heartbeatByToken(deps.db, token);
+    if (!h) throw notFound("no heartbeat with this ping URL");
+    let body: string | null = null;
+    if (req.method === "POST") {
+      const bytes = await readBody(req, deps.config.bodyLimit);
+      if (bytes.byteLength) body = decoder.decode(bytes.subarray(0, PING_BODY_KEEP));
+    }
+    receivePing(deps.db, h.id, { kind, exitCode, method: req.method, remote, body }, commitHooks, deps.clock());
+    deps.heartbeats.arm();
+    return new Response(req.method === "HEAD" ? null : "OK\n", { status: 200, headers: { "content-type": "text/plain" } });
+  } catch (e) {
+    if (e instanceof ApiError) return e.toResponse();
+    throw e;
+  }
+}
+
+export function pingRoutes(deps: Deps) {
+  const remote = (server: { requestIP(r: Request): { address: string } | null } | null, req: Request) => server?.requestIP(req)?.address ?? null;
+  const one = { parse: "none" as const, detail: { summary: "Heartbeat ping (success)", tags: ["heartbeats"] } };
+  const two = { parse: "none" as const, detail: { summary: "Heartbeat ping: start, fail, log, or an exit code 0-255", tags: ["heartbeats"] } };
+  const app = new Elysia({ name: "ping" })
+    .get("/ping/:token", ({ request, params, server }) => handle(deps, request, params.token, undefined, remote(server, request)), one)
+    .post("/ping/:token", ({ request, params, server }) => handle(deps, request, params.token, undefined, remote(server, request)), one)
+    .head("/ping/:token", ({ request, params, server }) => handle(deps, request, params.token, undefined, remote(server, request)), one)
+    .get("/ping/:token/:action", ({ request, params, server }) => handle(deps, request, params.token, params.action, remote(server, request)), two)
+    .post("/ping/:token/:action", ({ request, params, server }) => handle(deps, request, params.token, params.action, remote(server, request)), two)
+    .head("/ping/:token/:action", ({ request, params, server }) => handle(deps, request, params.token, params.action, remote(server, request)), two);
+  return app;
+}

@@ -1,0 +1,103 @@
+// The heartbeat scheduler: one timer, set for the earliest deadline of all heartbeats (an indexed
+// lookup), re-armed whenever a change may have moved it. It never polls every rule: it wakes at a
+// deadline (or after at most MAX_SLEEP_MS, to notice deadlines set by the writer thread), moves
+// the overdue heartbeats with compare-and-set updates, and sleeps again.
+import type { Db } from "../db/client";
+import * as hb from "../core/heartbeats";
+import type { CommitHook } from "../ingest/commit";
+import type { Logger } from "../lib/log";
+import { earliestDeadline, overdueHeartbeats } from "../store/heartbeats";
+import { passDeadline, scheduleOf, timingOf } from "../store/heartbeat-transitions";
+import { casTiming } from "../store/heartbeats";
+
+export const MAX_SLEEP_MS = 1000;
+const BATCH = 500;
+
+export class HeartbeatScheduler {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private armedFor: number | null = null;
+  private stopped = false;
+  /** lateness of each down/late flip noticed (ms after its deadline), for metrics and benchmarks */
+  readonly lateness: number[] = [];
+
+  constructor(
+    private db: Db,
+    private hooks: CommitHook[],
+    private clock: () => number,
+    private log: Logger,
+  ) {}
+
+  /**
+   * At start-up: time keepwatch was not running does not count. Every heartbeat whose deadline
+   * passed meanwhile gets a fresh period from now, with no flip and no alert.
+   */
+  afterStart(): number {
+    const now = this.clock();
+    let moved = 0;
+    for (;;) {
+      const rows = overdueHeartbeats(this.db, now, BATCH);
+      let progress = 0;
+      for (const h of rows) {
+        const t = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
+        if (t && casTiming(this.db, h, t, {}, now)) progress++;
+      }
+      moved += progress;
+      if (rows.length < BATCH || progress === 0) break;
+    }
+    if (moved) this.log.info("heartbeats given a fresh period after downtime", { count: moved });
+    return moved;
+  }
+
+  start(): void {
+    this.arm();
+  }
+
+  /** Re-reads the earliest deadline and sets the timer for it (call after any change). */
+  arm(): void {
+    if (this.stopped) return;
+    const now = this.clock();
+    const d = earliestDeadline(this.db);
+    const at = d === null ? now + MAX_SLEEP_MS : Math.min(d, now + MAX_SLEEP_MS);
+    if (this.timer && this.armedFor !== null && this.armedFor <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - now));
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.armedFor = null;
+    try {
+      this.sweep();
+    } catch (e) {
+      this.log.error("heartbeat sweep failed", { error: String(e) });
+    }
+    this.arm();
+  }
+
+  /** Moves every overdue heartbeat one step (up → late → down). Returns how many moved. */
+  sweep(): number {
+    const now = this.clock();
+    let moved = 0;
+    for (;;) {
+      const rows = overdueHeartbeats(this.db, now, BATCH);
+      let progress = 0;
+      for (const h of rows) {
+        if (passDeadline(this.db, h, this.hooks, now)) {
+          progress++;
+          if (h.nextDeadline !== null) this.lateness.push(now - h.nextDeadline);
+        }
+      }
+      moved += progress;
+      if (rows.length < BATCH || progress === 0) break;
+    }
+    if (this.lateness.length > 10_000) this.lateness.splice(0, this.lateness.length - 10_000);
+    return moved;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,168 @@
+// Heartbeat transitions as transactional writes: the compare-and-set on the timing, the flip, and
+// for down / back up the system event (heartbeat.down / heartbeat.up) that opens or resolves the
+// heartbeat's alert through the same commit hooks as ingest (so outbound delivery sees it too).
+import type { Db } from "../db/client";
+import * as hb from "../core/heartbeats";
+import type { NormalizedEvent } from "../core/event";
+import { isSeverity } from "../core/severity";
+import { matches, type Filter, type Matchable } from "../core/filter";
+import { newId } from "../lib/ids";
+import { iso } from "../lib/time";
+import type { CommitHook } from "../ingest/commit";
+import { storeOne } from "../ingest/commit";
+import { casTiming, filteredHeartbeats, heartbeatById, recordFlip, recordPing, type HeartbeatRow, type PingRow } from "./heartbeats";
+
+export const HEARTBEAT_SOURCE = "heartbeat";
+
+export function scheduleOf(h: HeartbeatRow): hb.Schedule {
+  return h.scheduleKind === "cron" ? { kind: "cron", cron: h.cron!, tz: h.tz ?? "UTC" } : { kind: "period", periodS: h.periodS! };
+}
+
+export function timingOf(h: HeartbeatRow): hb.Timing {
+  return { state: h.state as hb.HeartbeatState, dueAt: h.dueAt, downAt: h.downAt, nextDeadline: h.nextDeadline };
+}
+
+function systemEvent(h: HeartbeatRow, kind: "down" | "up", at: number, now: number): NormalizedEvent {
+  const payload = { heartbeat_id: h.id, name: h.name, at: iso(at), last_beat_at: h.lastBeatAt === null ? null : iso(h.lastBeatAt) };
+  const json = JSON.stringify(payload);
+  return {
+    id: newId(now),
+    tenantId: h.tenantId,
+    receivedAt: now,
+    occurredAt: at,
+    sourceName: HEARTBEAT_SOURCE,
+    source: h.name,
+    type: `heartbeat.${kind}`,
+    module: "heartbeat",
+    title: kind === "down" ? `${h.name} is down` : `${h.name} is up again`,
+    summary: kind === "down" ? `no beat from ${h.name} by ${iso(at)}` : `${h.name} beat again at ${iso(at)}`,
+    severity: kind === "down" && isSeverity(h.severity) ? h.severity : "info",
+    severityRaw: null,
+    host: null,
+    tags: ["heartbeat"],
+    payloadJson: json,
+    rawJson: json,
+    dedupKey: h.id,
+    externalId: null,
+    indicators: [],
+    warnings: [],
+    resolve: kind === "up",
+    opensAlert: true,
+  };
+}
+
+/** Applies a computed transition. Returns false when the row changed meanwhile (nothing written). */
+export function applyTransition(
+  db: Db,
+  h: HeartbeatRow,
+  next: hb.Timing,
+  flip: hb.Transition | null,
+  extra: Partial<Pick<HeartbeatRow, "lastBeatAt" | "lastStartAt">>,
+  hooks: CommitHook[],
+  now: number,
+): boolean {
+  if (!casTiming(db, h, next, extra, now)) return false;
+  if (flip) {
+    recordFlip(db, h.id, flip, now);
+    const kind = flip.to === "down" ? "down" : flip.from === "down" && flip.to === "up" ? "up" : null;
+    if (kind) storeOne(db, { tenantId: h.tenantId, route: "heartbeat", idempotencyKey: null, events: [systemEvent(h, kind, flip.at, now)] }, hooks, now);
+  }
+  return true;
+}
+
+export type PingKind = "success" | "start" | "fail" | "log" | "event";
+
+/**
+ * A ping (or an event counted as a beat) for one heartbeat, in one transaction: the ping is kept
+ * (last 100), the state moves. Retries its compare-and-set against a concurrent sweep.
+ */
+export function receivePing(
+  db: Db,
+  heartbeatId: string,
+  p: { kind: PingKind; exitCode?: number | null; method?: string | null; remote?: string | null; body?: string | null; eventId?: string | null },
+  hooks: CommitHook[],
+  now: number,
+): HeartbeatRow | null {
+  return db.$client.transaction(() => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const h = heartbeatById(db, heartbeatId);
+      if (!h) return null;
+      if (attempt === 0) {
+        const ping: Omit<PingRow, "id"> = {
+          heartbeatId: h.id,
+          at: now,
+          kind: p.kind,
+          exitCode: p.exitCode ?? null,
+          method: p.method ?? null,
+          remote: p.remote ?? null,
+          body: p.body ?? null,
+          eventId: p.eventId ?? null,
+        };
+        recordPing(db, ping, now);
+      }
+      const t = timingOf(h);
+      let ok = true;
+      if (p.kind === "success" || p.kind === "event") {
+        const r = hb.beat(t, scheduleOf(h), h.graceS, now);
+        ok = applyTransition(db, h, r.timing, r.flip, { lastBeatAt: h.state === "paused" ? h.lastBeatAt : now }, hooks, now);
+      } else if (p.kind === "start") {
+        ok = applyTransition(db, h, hb.started(t, h.maxRuntimeS, now), null, { lastStartAt: now }, hooks, now);
+      } else if (p.kind === "fail") {
+        const r = hb.failed(t, now);
+        ok = applyTransition(db, h, r.timing, r.flip, {}, hooks, now);
+      }
+      if (ok) return heartbeatById(db, heartbeatId) ?? null;
+    }
+    throw new Error(`heartbeat ${heartbeatId} kept changing`);
+  })();
+}
+
+/** The scheduler's work for one overdue heartbeat. */
+export function passDeadline(db: Db, h: HeartbeatRow, hooks: CommitHook[], now: number): boolean {
+  const r = hb.deadlinePassed(timingOf(h), now);
+  if (!r) return false;
+  return db.$client.transaction(() => applyTransition(db, h, r.timing, r.flip, {}, hooks, now))();
+}
+
+/**
+ * Commit hook: events that match a heartbeat's filter are beats. Runs inside the ingest
+ * transaction; keepwatch's own heartbeat events never count.
+ */
+export function beatsFromEvents(db: Db, tenantId: string, events: NormalizedEvent[], hooks: CommitHook[], now: number): void {
+  const candidates = events.filter((e) => e.sourceName !== HEARTBEAT_SOURCE);
+  if (!candidates.length) return;
+  const rules = filteredHeartbeats(db, tenantId);
+  if (!rules.length) return;
+  const views = candidates.map(matchable);
+  for (const h of rules) {
+    const f = JSON.parse(h.filter!) as Filter;
+    let last = -1;
+    views.forEach((v, i) => {
+      if (matches(f, v)) last = i;
+    });
+    if (last >= 0) receivePing(db, h.id, { kind: "event", eventId: candidates[last].id }, hooks, now);
+  }
+}
+
+function matchable(e: NormalizedEvent): Matchable {
+  let payload: unknown;
+  let parsed = false;
+  return {
+    type: e.type,
+    source: e.source,
+    sourceName: e.sourceName,
+    module: e.module,
+    title: e.title,
+    summary: e.summary,
+    severity: e.severity,
+    host: e.host,
+    tags: e.tags,
+    get payload() {
+      if (!parsed) {
+        payload = JSON.parse(e.payloadJson);
+        parsed = true;
+      }
+      return payload;
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// Heartbeats: rules, their pings and flips, and the deadline queries of the scheduler.
+import { and, asc, desc, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { heartbeatFlips, heartbeatPings, heartbeats } from "../db/schema";
+import type { Timing, Transition } from "../core/heartbeats";
+import { newId, randomB64url } from "../lib/ids";
+
+export type HeartbeatRow = typeof heartbeats.$inferSelect;
+export type PingRow = typeof heartbeatPings.$inferSelect;
+export type FlipRow = typeof heartbeatFlips.$inferSelect;
+
+export const KEEP_PINGS = 100;
+
+export type NewHeartbeat = Pick<HeartbeatRow, "tenantId" | "name" | "scheduleKind" | "periodS" | "cron" | "tz" | "graceS" | "maxRuntimeS" | "severity" | "filter">;
+
+export function createHeartbeat(db: Db, h: NewHeartbeat, now: number): HeartbeatRow {
+  const row: HeartbeatRow = {
+    ...h,
+    id: newId(now),
+    token: randomB64url(18),
+    state: "new",
+    dueAt: null,
+    downAt: null,
+    nextDeadline: null,
+    lastBeatAt: null,
+    lastStartAt: null,
+    alertId: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  db.insert(heartbeats).values(row).run();
+  return row;
+}
+
+export function getHeartbeat(db: Db, tenantId: string, id: string): HeartbeatRow | undefined {
+  return db.select().from(heartbeats).where(and(eq(heartbeats.tenantId, tenantId), eq(heartbeats.id, id))).get();
+}
+
+export function heartbeatById(db: Db, id: string): HeartbeatRow | undefined {
+  return db.select().from(heartbeats).where(eq(heartbeats.id, id)).get();
+}
+
+export function heartbeatByToken(db: Db, token: string): HeartbeatRow | undefined {
+  return db.select().from(heartbeats).where(eq(heartbeats.token, token)).get();
+}
+
+export function listHeartbeats(db: Db, tenantId: string): HeartbeatRow[] {
+  return db.select().from(heartbeats).where(eq(heartbeats.tenantId, tenantId)).orderBy(asc(heartbeats.name)).all();
+}
+
+/** Heartbeats of a tenant that count matching events as beats. */
+export function filteredHeartbeats(db: Db, tenantId: string): HeartbeatRow[] {
+  return db.$client
+    .prepare(
+      `SELECT id, tenant_id AS tenantId, name, token, schedule_kind AS scheduleKind, period_s AS periodS, cron, tz,
+              grace_s AS graceS, max_runtime_s AS maxRuntimeS, severity, filter, state, due_at AS dueAt, down_at AS downAt,
+              next_deadline AS nextDeadline, last_beat_at AS lastBeatAt, last_start_at AS lastStartAt, alert_id AS alertId,
+              created_at AS createdAt, updated_at AS updatedAt
+         FROM heartbeats WHERE tenant_id = ?1 AND filter IS NOT NULL`,
+    )
+    .all(tenantId) as HeartbeatRow[];
+}
+
+/** Settings a user may change (not the timing, which only transitions change). */
+export function updateHeartbeatSettings(db: Db, id: string, set: Partial<NewHeartbeat>, now: number): void {
+  db.update(heartbeats).set({ ...set, updatedAt: now }).where(eq(heartbeats.id, id)).run();
+}
+
+export function deleteHeartbeat(db: Db, tenantId: string, id: string): boolean {
+  return db.$client.prepare("DELETE FROM heartbeats WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes > 0;
+}
+
+/**
+ * Compare-and-set of the timing: applies only if the row still has the timing the caller read,
+ * so a beat that lands while the scheduler sweeps wins and the sweep's stale flip is dropped.
+ */
+export function casTiming(db: Db, h: HeartbeatRow, t: Timing, extra: Partial<Pick<HeartbeatRow, "lastBeatAt" | "lastStartAt" | "alertId">>, now: number): boolean {
+  const r = db.$client
+    .prepare(
+      `UPDATE heartbeats SET state = ?2, due_at = ?3, down_at = ?4, next_deadline = ?5,
+              last_beat_at = ?6, last_start_at = ?7, alert_id = ?8, updated_at = ?9
+        WHERE id = ?1 AND state = ?10 AND next_deadline IS ?11 AND updated_at = ?12`,
+    )
+    .run(
+      h.id,
+      t.state,
+      t.dueAt,
+      t.downAt,
+      t.nextDeadline,
+      extra.lastBeatAt !== undefined ? extra.lastBeatAt : h.lastBeatAt,
+      extra.lastStartAt !== undefined ? extra.lastStartAt : h.lastStartAt,
+      extra.alertId !== undefined ? extra.alertId : h.alertId,
+      now,
+      h.state,
+      h.nextDeadline,
+      h.updatedAt,
+    );
+  return r.changes > 0;
+}
+
+export function recordFlip(db: Db, heartbeatId: string, f: Transition, now: number): void {
+  db.insert(heartbeatFlips).values({ id: newId(now), heartbeatId, at: f.at, fromState: f.from, toState: f.to }).run();
+}
+
+export function recordPing(db: Db, p: Omit<PingRow, "id">, now: number): void {
+  db.insert(heartbeatPings).values({ ...p, id: newId(now) }).run();
+  // keep the latest KEEP_PINGS
+  db.$client
+    .prepare(
+      `DELETE FROM heartbeat_pings WHERE heartbeat_id = ?1 AND id < (
+         SELECT id FROM heartbeat_pings WHERE heartbeat_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`,
+    )
+    .run(p.heartbeatId, KEEP_PINGS - 1);
+}
+
+export function listPings(db: Db, heartbeatId: string, limit = KEEP_PINGS): PingRow[] {
+  return db.select().from(heartbeatPings).where(eq(heartbeatPings.heartbeatId, heartbeatId)).orderBy(desc(heartbeatPings.id)).limit(limit).all();
+}
+
+export function listFlips(db: Db, heartbeatId: string, limit = 100): FlipRow[] {
+  return db.select().from(heartbeatFlips).where(eq(heartbeatFlips.heartbeatId, heartbeatId)).orderBy(desc(heartbeatFlips.id)).limit(limit).all();
+}
+
+/** The earliest deadline over every heartbeat (one indexed lookup), or null. */
+export function earliestDeadline(db: Db): number | null {
+  const r = db.$client.prepare("SELECT min(next_deadline) AS d FROM heartbeats WHERE next_deadline IS NOT NULL").get() as { d: number | null };
+  return r.d;
+}
+
+/** Heartbeats whose deadline has passed, oldest deadline first. */
+export function overdueHeartbeats(db: Db, now: number, limit: number): HeartbeatRow[] {
+  return db
+    .select()
+    .from(heartbeats)
+    .where(sql`${heartbeats.nextDeadline} IS NOT NULL AND ${heartbeats.nextDeadline} <= ${now}`)
+    .orderBy(asc(heartbeats.nextDeadline))
+    .limit(limit)
+    .all();
+}

@@ -1,0 +1,66 @@
+// Heartbeats on the built binary with the real clock: down within a second of the deadline, and
+// no false alert for time keepwatch itself was not running.
+import { afterAll, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { killSpawned, startBinary, tempDir, type BinServer } from "../helpers";
+
+const dirs: string[] = [];
+afterAll(() => {
+  killSpawned();
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+const call = async (s: BinServer, method: string, path: string, body?: unknown) => {
+  const r = await fetch(s.url + path, {
+    method,
+    headers: { "x-api-key": s.adminKey, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return (await r.json()) as any;
+};
+
+test("period 2 s, grace 1 s: down within 1 s after its deadline, up again after a ping", async () => {
+  const dir = tempDir("kw-hb-");
+  dirs.push(dir);
+  const s = await startBinary(dir);
+  const h = await call(s, "POST", "/v1/heartbeats", { name: "edge-cron", period: 2, grace: 1 });
+  await fetch(h.ping_url);
+  const up = await call(s, "GET", `/v1/heartbeats/${h.id}`);
+  const deadline = new Date(up.down_at).getTime();
+  let state = up.state;
+  while (state !== "down" && Date.now() < deadline + 3000) {
+    await Bun.sleep(25);
+    state = (await call(s, "GET", `/v1/heartbeats/${h.id}`)).state;
+  }
+  const noticed = Date.now();
+  expect(state).toBe("down");
+  expect(noticed - deadline).toBeLessThan(1000);
+  const flips = (await call(s, "GET", `/v1/heartbeats/${h.id}/flips`)).items;
+  expect(new Date(flips[0].at).getTime()).toBe(deadline);
+  await fetch(h.ping_url);
+  expect((await call(s, "GET", `/v1/heartbeats/${h.id}`)).state).toBe("up");
+  s.proc.kill("SIGTERM");
+  expect(await s.proc.exited).toBe(0);
+});
+
+test("time keepwatch was stopped is not counted: no down flip, no alert, a fresh period from start-up", async () => {
+  const dir = tempDir("kw-hb-");
+  dirs.push(dir);
+  const s = await startBinary(dir);
+  const h = await call(s, "POST", "/v1/heartbeats", { name: "while-away", period: 1, grace: 0 });
+  await fetch(h.ping_url);
+  s.proc.kill("SIGTERM");
+  expect(await s.proc.exited).toBe(0);
+  await Bun.sleep(2500); // the deadline passes while keepwatch is down
+  const again = await startBinary(dir);
+  const after = await call({ ...again, adminKey: s.adminKey }, "GET", `/v1/heartbeats/${h.id}`);
+  expect(after.state).toBe("up");
+  expect(new Date(after.due_at).getTime()).toBeGreaterThan(Date.now() - 1000);
+  const flips = (await call({ ...again, adminKey: s.adminKey }, "GET", `/v1/heartbeats/${h.id}/flips`)).items;
+  expect(flips.map((f: any) => f.to)).toEqual(["up"]);
+  expect((await call({ ...again, adminKey: s.adminKey }, "GET", "/v1/alerts?source_name=heartbeat")).items).toEqual([]);
+  // and it still goes down normally afterwards
+  await call({ ...again, adminKey: s.adminKey }, "POST", `/v1/heartbeats/${h.id}/pause`);
+  again.proc.kill("SIGTERM");
+  expect(await again.proc.exited).toBe(0);
+});
