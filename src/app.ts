@@ -1,10 +1,13 @@
 // createApp(deps): the root Elysia instance, the error contract, and every module.
 import { Elysia } from "elysia";
+import type { TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
 import type { Deps } from "./deps";
 import { ApiError } from "./http/errors";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
 import { heartbeatsModule } from "./modules/heartbeats";
+import { rulesModule } from "./modules/rules";
 import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
@@ -22,8 +25,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
         case "VALIDATION": {
           const v = error as any;
           const custom = typeof v.customError === "string" ? (v.customError as string) : null;
-          const all = (v.all ?? []) as { path?: string; message?: string; summary?: string }[];
-          const details = all.slice(0, 50).map((e) => ({ path: e.path ?? "", message: e.summary ?? e.message ?? "invalid" }));
+          const all = (v.all ?? []) as ValueErrorLike[];
+          const details = all.flatMap(drillDown).slice(0, 50);
           if (custom && (!details.length || !details[0].path)) details.splice(0, details.length, { path: "", message: custom });
           const where = v.type === "query" || v.type === "property" ? "query string" : v.type ?? "request";
           const first = custom ?? (details[0] ? `${details[0].path} ${details[0].message}` : "");
@@ -41,7 +44,29 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(eventsModule(deps))
     .use(alertsModule(deps))
     .use(heartbeatsModule(deps))
+    .use(rulesModule(deps))
     .use(pingRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;
+
+type ValueErrorLike = { path?: string; message?: string; summary?: string; schema?: TSchema; value?: unknown };
+
+/**
+ * An error on a union (say, a nullable object) only says "should be one of ...". When the value
+ * is an object and the union has object members, report what is wrong inside it instead, so the
+ * pointer names the bad field.
+ */
+function drillDown(e: ValueErrorLike): { path: string; message: string }[] {
+  const path = e.path ?? "";
+  const variants = (e.schema as { anyOf?: TSchema[] } | undefined)?.anyOf;
+  if (variants && e.value && typeof e.value === "object" && !Array.isArray(e.value)) {
+    const objects = variants.filter((v) => (v as { type?: string }).type === "object");
+    for (const o of objects) {
+      const inner = [...Value.Errors(o, e.value)];
+      if (inner.length)
+        return inner.slice(0, 10).map((i) => ({ path: path + i.path, message: i.value === undefined ? "is required" : i.message.toLowerCase() }));
+    }
+  }
+  return [{ path, message: e.summary ?? e.message ?? "invalid" }];
+}

@@ -1,4 +1,5 @@
 // The normalized event: what every source plugin produces and the store keeps.
+import type { Matchable } from "./filter";
 import type { Indicator } from "./indicators";
 import type { Severity } from "./severity";
 
@@ -34,3 +35,27 @@ export type NormalizedEvent = {
   /** every item of an alert source (POST /v1/ingest/:source) opens or joins an alert */
   opensAlert: boolean;
 };
+
+/** The view of an event that filters and rules evaluate; the payload is parsed only if asked for. */
+export function matchableOf(e: NormalizedEvent): Matchable {
+  let payload: unknown;
+  let parsed = false;
+  return {
+    type: e.type,
+    source: e.source,
+    sourceName: e.sourceName,
+    module: e.module,
+    title: e.title,
+    summary: e.summary,
+    severity: e.severity,
+    host: e.host,
+    tags: e.tags,
+    get payload() {
+      if (!parsed) {
+        payload = JSON.parse(e.payloadJson);
+        parsed = true;
+      }
+      return payload;
+    },
+  };
+}

@@ -104,7 +104,7 @@ export type Matchable = {
   payload: unknown;
 };
 
-function fieldValue(e: Matchable, field: string): unknown {
+export function fieldValue(e: Matchable, field: string): unknown {
   if (field.startsWith("payload.")) {
     let v: unknown = e.payload;
     for (const k of field.slice(8).split(".")) {

@@ -260,3 +260,44 @@ export const heartbeatFlips = sqliteTable(
   },
   (t) => [index("heartbeat_flips_hb").on(t.heartbeatId, t.id)],
 );
+
+export const rules = sqliteTable(
+  "rules",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    /** JSON filter */
+    filter: text("filter").notNull(),
+    /** JSON threshold {count, window, group_by} or null */
+    threshold: text("threshold"),
+    /** JSON action {kind: alert | suppress | tag, ...} */
+    action: text("action").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("rules_tenant").on(t.tenantId, t.id)],
+);
+
+/** Events that matched a threshold rule, for counting within its window across batches. */
+export const ruleHits = sqliteTable(
+  "rule_hits",
+  {
+    ruleId: text("rule_id")
+      .notNull()
+      .references(() => rules.id, { onDelete: "cascade" }),
+    groupKey: text("group_key").notNull(),
+    at: integer("at").notNull(),
+    eventId: text("event_id").notNull(),
+  },
+  (t) => [index("rule_hits_window").on(t.ruleId, t.groupKey, t.at)],
+);
+
+/** Change counters of settings that other threads cache (bumped on every change). */
+export const configVersions = sqliteTable("config_versions", {
+  name: text("name").primaryKey(),
+  version: integer("version").notNull(),
+});

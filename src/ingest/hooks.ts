@@ -1,10 +1,17 @@
 // The commit hooks every group commit runs (see CommitHook in commit.ts), in this order, inside
-// the ingest transaction on the writer thread. Later stages add theirs here: the outbox of
-// outbound webhooks, match rules.
+// the ingest transaction on the writer thread (and for keepwatch's own events, such as heartbeat
+// flips, on the thread that makes them). Later stages add theirs here: the outbox of outbound webhooks.
 import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
 import { alertsFromEvents } from "../store/alerts";
 import { beatsFromEvents } from "../store/heartbeat-transitions";
+import { applyRules, RuleCache } from "../store/rules";
 import type { CommitHook } from "./commit";
+
+/** Match rules: tag, suppress, or open their own alerts (runs first: a suppress stops the source's alert). */
+const ruleCache = new RuleCache();
+const matchRules: CommitHook = (db, tenantId, inserted, now) => {
+  applyRules(db, ruleCache, tenantId, inserted, now);
+};
 
 /** Alert sources open (or join, or resolve) an alert for every item. */
 const sourceAlerts: CommitHook = (db, tenantId, inserted, now) => {
@@ -16,4 +23,4 @@ const heartbeatBeats: CommitHook = (db, tenantId, inserted, now) => {
   beatsFromEvents(db, tenantId, inserted, commitHooks, now);
 };
 
-export const commitHooks: CommitHook[] = [sourceAlerts, heartbeatBeats];
+export const commitHooks: CommitHook[] = [matchRules, sourceAlerts, heartbeatBeats];

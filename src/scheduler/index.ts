@@ -3,6 +3,7 @@
 import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } from "../store/events";
+import { pruneRuleHits } from "../store/rules";
 
 export type Scheduler = { stop(): void; jobs: Cron[] };
 
@@ -19,6 +20,9 @@ export function startScheduler(deps: Deps): Scheduler {
     new Cron("17 * * * *", { name: "idempotency.prune", protect: true }, guard("idempotency.prune", () => {
       const n = pruneIdempotencyKeys(deps.db, deps.clock() - IDEMPOTENCY_WINDOW_MS);
       if (n) deps.log.info("pruned idempotency keys", { count: n });
+    })),
+    new Cron("*/5 * * * *", { name: "rule-hits.prune", protect: true }, guard("rule-hits.prune", () => {
+      pruneRuleHits(deps.db, deps.clock());
     })),
   ];
   return { jobs, stop: () => jobs.forEach((j) => j.stop()) };

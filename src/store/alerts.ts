@@ -6,7 +6,7 @@ import type { Db } from "../db/client";
 import { alertEvents, alerts, alertTimeline, events } from "../db/schema";
 import type { NormalizedEvent } from "../core/event";
 import { sourceFingerprint, type AlertStatus } from "../core/alerts";
-import { SEVERITY_RANK } from "../core/severity";
+import { SEVERITY_RANK, type Severity } from "../core/severity";
 import { newId } from "../lib/ids";
 
 export type AlertRow = typeof alerts.$inferSelect;
@@ -59,35 +59,70 @@ function stmts(db: Db): Stmts {
 
 export type AlertChange = { alertId: string; change: "opened" | "updated" | "closed" };
 
+export type AlertSignal = {
+  fingerprint: string;
+  title: string;
+  severity: Severity;
+  sourceName: string;
+  source: string;
+  ruleId: string | null;
+  tags: string[];
+  /** the event that raised it (linked to the alert) */
+  event: NormalizedEvent;
+  /** the sender said it is over */
+  resolve: boolean;
+};
+
 /**
- * Opens, joins or resolves alerts for events of alert sources. Runs inside the ingest transaction
- * (see src/ingest/hooks.ts), so an alert never exists without the event that made it.
+ * Opens an alert, joins an open one with the same fingerprint seen within `windowMs` (count,
+ * last_seen, worse severity), or resolves it. Runs inside the caller's (ingest) transaction.
  */
-export function alertsFromEvents(db: Db, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): AlertChange[] {
+export function raiseAlert(db: Db, tenantId: string, a: AlertSignal, now: number, windowMs: number): AlertChange | null {
   const s = stmts(db);
+  const e = a.event;
+  const open = s.findOpen.get(tenantId, a.fingerprint, now - windowMs) as { id: string } | null;
+  if (open) {
+    s.link.run(open.id, e.id);
+    if (a.resolve) {
+      s.resolve.run(open.id, now);
+      s.timeline.run(newId(now), open.id, now, "resolved", "system", JSON.stringify({ event_id: e.id, source: e.sourceName }));
+      return { alertId: open.id, change: "closed" };
+    }
+    s.bump.run(open.id, e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt), now, a.severity, SEVERITY_RANK[a.severity]);
+    return { alertId: open.id, change: "updated" };
+  }
+  if (a.resolve) return null; // a resolve for something we never saw open: the event is stored, no alert
+  const id = newId(now);
+  s.insert.run(id, tenantId, a.fingerprint, a.title, a.severity, SEVERITY_RANK[a.severity], JSON.stringify(a.tags), a.sourceName, a.source, e.receivedAt, e.id, now);
+  if (a.ruleId) db.$client.prepare("UPDATE alerts SET rule_id = ?2 WHERE id = ?1").run(id, a.ruleId);
+  s.link.run(id, e.id);
+  s.timeline.run(newId(now), id, now, "opened", "system", JSON.stringify({ event_id: e.id, source: e.sourceName, ...(a.ruleId ? { rule_id: a.ruleId } : {}) }));
+  return { alertId: id, change: "opened" };
+}
+
+/** Alert sources: every item opens, joins or resolves the alert of its fingerprint. */
+export function alertsFromEvents(db: Db, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): AlertChange[] {
   const changes: AlertChange[] = [];
   for (const e of evs) {
     if (!e.opensAlert) continue;
-    const fp = sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title);
-    const open = s.findOpen.get(tenantId, fp, now - windowMs) as { id: string } | null;
-    if (open) {
-      s.link.run(open.id, e.id);
-      if (e.resolve) {
-        s.resolve.run(open.id, now);
-        s.timeline.run(newId(now), open.id, now, "resolved", "system", JSON.stringify({ event_id: e.id, source: e.sourceName }));
-        changes.push({ alertId: open.id, change: "closed" });
-      } else {
-        s.bump.run(open.id, e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt), now, e.severity, SEVERITY_RANK[e.severity]);
-        changes.push({ alertId: open.id, change: "updated" });
-      }
-      continue;
-    }
-    if (e.resolve) continue; // a resolve for something we never saw open: the event is stored, no alert
-    const id = newId(now);
-    s.insert.run(id, tenantId, fp, e.title, e.severity, SEVERITY_RANK[e.severity], JSON.stringify(e.tags), e.sourceName, e.source, e.receivedAt, e.id, now);
-    s.link.run(id, e.id);
-    s.timeline.run(newId(now), id, now, "opened", "system", JSON.stringify({ event_id: e.id, source: e.sourceName }));
-    changes.push({ alertId: id, change: "opened" });
+    const c = raiseAlert(
+      db,
+      tenantId,
+      {
+        fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
+        title: e.title,
+        severity: e.severity,
+        sourceName: e.sourceName,
+        source: e.source,
+        ruleId: null,
+        tags: e.tags,
+        event: e,
+        resolve: e.resolve,
+      },
+      now,
+      windowMs,
+    );
+    if (c) changes.push(c);
   }
   return changes;
 }

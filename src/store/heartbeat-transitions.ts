@@ -3,9 +3,9 @@
 // heartbeat's alert through the same commit hooks as ingest (so outbound delivery sees it too).
 import type { Db } from "../db/client";
 import * as hb from "../core/heartbeats";
-import type { NormalizedEvent } from "../core/event";
+import { matchableOf, type NormalizedEvent } from "../core/event";
 import { isSeverity } from "../core/severity";
-import { matches, type Filter, type Matchable } from "../core/filter";
+import { matches, type Filter } from "../core/filter";
 import { newId } from "../lib/ids";
 import { iso } from "../lib/time";
 import type { CommitHook } from "../ingest/commit";
@@ -133,7 +133,7 @@ export function beatsFromEvents(db: Db, tenantId: string, events: NormalizedEven
   if (!candidates.length) return;
   const rules = filteredHeartbeats(db, tenantId);
   if (!rules.length) return;
-  const views = candidates.map(matchable);
+  const views = candidates.map(matchableOf);
   for (const h of rules) {
     const f = JSON.parse(h.filter!) as Filter;
     let last = -1;
@@ -142,27 +142,4 @@ export function beatsFromEvents(db: Db, tenantId: string, events: NormalizedEven
     });
     if (last >= 0) receivePing(db, h.id, { kind: "event", eventId: candidates[last].id }, hooks, now);
   }
-}
-
-function matchable(e: NormalizedEvent): Matchable {
-  let payload: unknown;
-  let parsed = false;
-  return {
-    type: e.type,
-    source: e.source,
-    sourceName: e.sourceName,
-    module: e.module,
-    title: e.title,
-    summary: e.summary,
-    severity: e.severity,
-    host: e.host,
-    tags: e.tags,
-    get payload() {
-      if (!parsed) {
-        payload = JSON.parse(e.payloadJson);
-        parsed = true;
-      }
-      return payload;
-    },
-  };
 }

@@ -47,6 +47,11 @@ CREATE TABLE `alerts` (
 CREATE INDEX `alerts_tenant_id` ON `alerts` (`tenant_id`,`id`);--> statement-breakpoint
 CREATE INDEX `alerts_tenant_status` ON `alerts` (`tenant_id`,`status`,`id`);--> statement-breakpoint
 CREATE INDEX `alerts_fingerprint` ON `alerts` (`tenant_id`,`fingerprint`,`last_seen`);--> statement-breakpoint
+CREATE TABLE `config_versions` (
+	`name` text PRIMARY KEY NOT NULL,
+	`version` integer NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `heartbeat_flips` (
 	`id` text PRIMARY KEY NOT NULL,
 	`heartbeat_id` text NOT NULL,
@@ -99,4 +104,27 @@ CREATE TABLE `heartbeats` (
 CREATE UNIQUE INDEX `heartbeats_token` ON `heartbeats` (`token`);--> statement-breakpoint
 CREATE INDEX `heartbeats_tenant` ON `heartbeats` (`tenant_id`,`id`);--> statement-breakpoint
 CREATE INDEX `heartbeats_deadline` ON `heartbeats` (`next_deadline`) WHERE next_deadline IS NOT NULL;--> statement-breakpoint
-CREATE INDEX `heartbeats_filtered` ON `heartbeats` (`tenant_id`) WHERE filter IS NOT NULL;
+CREATE INDEX `heartbeats_filtered` ON `heartbeats` (`tenant_id`) WHERE filter IS NOT NULL;--> statement-breakpoint
+CREATE TABLE `rule_hits` (
+	`rule_id` text NOT NULL,
+	`group_key` text NOT NULL,
+	`at` integer NOT NULL,
+	`event_id` text NOT NULL,
+	FOREIGN KEY (`rule_id`) REFERENCES `rules`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `rule_hits_window` ON `rule_hits` (`rule_id`,`group_key`,`at`);--> statement-breakpoint
+CREATE TABLE `rules` (
+	`id` text PRIMARY KEY NOT NULL,
+	`tenant_id` text NOT NULL,
+	`name` text NOT NULL,
+	`enabled` integer NOT NULL,
+	`filter` text NOT NULL,
+	`threshold` text,
+	`action` text NOT NULL,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `rules_tenant` ON `rules` (`tenant_id`,`id`);

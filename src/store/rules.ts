@@ -1,0 +1,150 @@
+// Match rules: CRUD, the cached index the ingest path evaluates, threshold hits, and the actions
+// applied inside the ingest transaction.
+import { and, asc, eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { configVersions, rules } from "../db/schema";
+import { matchableOf, type NormalizedEvent } from "../core/event";
+import { alertSeverity, alertTitle, buildIndex, groupKey, matchingRules, ruleFingerprint, type Rule, type RuleIndex } from "../core/rules";
+import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
+import { newId } from "../lib/ids";
+import { raiseAlert } from "./alerts";
+
+export type RuleRow = typeof rules.$inferSelect;
+
+export const RULES_VERSION = "rules";
+
+/** Marks the rules as changed, so that every thread's cached index is rebuilt. */
+function bump(db: Db): void {
+  db.$client
+    .prepare("INSERT INTO config_versions (name, version) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET version = version + 1")
+    .run(RULES_VERSION);
+}
+
+export function rulesVersion(db: Db): number {
+  const r = db.$client.prepare("SELECT version FROM config_versions WHERE name = ?1").get(RULES_VERSION) as { version: number } | null;
+  return r?.version ?? 0;
+}
+
+export type NewRule = Pick<RuleRow, "tenantId" | "name" | "enabled" | "filter" | "threshold" | "action">;
+
+export function createRule(db: Db, r: NewRule, now: number): RuleRow {
+  const row: RuleRow = { ...r, id: newId(now), createdAt: now, updatedAt: now };
+  db.transaction(() => {
+    db.insert(rules).values(row).run();
+    bump(db);
+  });
+  return row;
+}
+
+export function getRule(db: Db, tenantId: string, id: string): RuleRow | undefined {
+  return db.select().from(rules).where(and(eq(rules.tenantId, tenantId), eq(rules.id, id))).get();
+}
+
+export function listRules(db: Db, tenantId: string): RuleRow[] {
+  return db.select().from(rules).where(eq(rules.tenantId, tenantId)).orderBy(asc(rules.id)).all();
+}
+
+export function updateRule(db: Db, id: string, set: Partial<NewRule>, now: number): void {
+  db.transaction(() => {
+    db.update(rules).set({ ...set, updatedAt: now }).where(eq(rules.id, id)).run();
+    bump(db);
+  });
+}
+
+export function deleteRule(db: Db, tenantId: string, id: string): boolean {
+  return db.transaction(() => {
+    const n = db.$client.prepare("DELETE FROM rules WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes;
+    if (n) bump(db);
+    return n > 0;
+  });
+}
+
+export function toRule(r: RuleRow): Rule {
+  return { id: r.id, name: r.name, filter: JSON.parse(r.filter), threshold: r.threshold ? JSON.parse(r.threshold) : null, action: JSON.parse(r.action) };
+}
+
+/**
+ * The enabled rules of each tenant as an index, rebuilt when the rules change (any thread, any
+ * process: the change counter is in the database and read once per use).
+ */
+export class RuleCache {
+  private version = -1;
+  private byTenant = new Map<string, RuleIndex>();
+
+  get(db: Db, tenantId: string): RuleIndex {
+    const v = rulesVersion(db);
+    if (v !== this.version) {
+      this.byTenant.clear();
+      this.version = v;
+    }
+    let idx = this.byTenant.get(tenantId);
+    if (!idx) {
+      const rows = db.select().from(rules).where(and(eq(rules.tenantId, tenantId), eq(rules.enabled, true))).all();
+      idx = buildIndex(rows.map(toRule));
+      this.byTenant.set(tenantId, idx);
+    }
+    return idx;
+  }
+}
+
+/**
+ * Evaluates the tenant's rules on freshly inserted events, inside the ingest transaction: tag
+ * actions add tags, suppress actions stop the event from opening any alert (the source's too),
+ * alert actions open or join the rule's alert, after the threshold is reached when there is one.
+ */
+export function applyRules(db: Db, cache: RuleCache, tenantId: string, evs: NormalizedEvent[], now: number): void {
+  const idx = cache.get(db, tenantId);
+  if (idx.size === 0) return;
+  for (const e of evs) {
+    const m = matchableOf(e);
+    const hits = matchingRules(idx, m);
+    if (!hits.length) continue;
+    const addTags = hits.flatMap((r) => (r.action.kind === "tag" ? r.action.tags : [])).filter((t) => !e.tags.includes(t));
+    if (addTags.length) {
+      e.tags = [...e.tags, ...new Set(addTags)];
+      db.$client.prepare("UPDATE events SET tags = ?2 WHERE id = ?1").run(e.id, JSON.stringify(e.tags));
+    }
+    if (hits.some((r) => r.action.kind === "suppress")) {
+      e.opensAlert = false;
+      continue;
+    }
+    for (const r of hits) {
+      if (r.action.kind !== "alert") continue;
+      const windowMs = (r.action.dedup_window ?? DEFAULT_DEDUP_WINDOW_MS / 1000) * 1000;
+      let earlier: string[] = [];
+      if (r.threshold) {
+        const g = groupKey(r.threshold.group_by, m);
+        db.$client.prepare("INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (?1, ?2, ?3, ?4)").run(r.id, g, e.receivedAt, e.id);
+        const inWindow = db.$client
+          .prepare("SELECT event_id AS id FROM rule_hits WHERE rule_id = ?1 AND group_key = ?2 AND at > ?3 ORDER BY at")
+          .all(r.id, g, e.receivedAt - r.threshold.window * 1000) as { id: string }[];
+        if (inWindow.length < r.threshold.count) continue;
+        earlier = inWindow.map((x) => x.id).filter((id) => id !== e.id);
+      }
+      const change = raiseAlert(
+        db,
+        tenantId,
+        { fingerprint: ruleFingerprint(r, m), title: alertTitle(r, m), severity: alertSeverity(r, m), sourceName: e.sourceName, source: e.source, ruleId: r.id, tags: e.tags, event: e, resolve: false },
+        now,
+        windowMs,
+      );
+      // a threshold alert carries every event that made it
+      if (change?.change === "opened" && earlier.length) {
+        const link = db.$client.prepare("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)");
+        for (const id of earlier) link.run(change.alertId, id);
+        db.$client.prepare("UPDATE alerts SET count = count + ?2, first_seen = min(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ?1))) WHERE id = ?1").run(change.alertId, earlier.length);
+      }
+    }
+  }
+}
+
+/** Drops threshold hits older than their rule's window. */
+export function pruneRuleHits(db: Db, now: number): number {
+  return db.$client
+    .prepare(
+      `DELETE FROM rule_hits WHERE rowid IN (
+         SELECT h.rowid FROM rule_hits h JOIN rules r ON r.id = h.rule_id
+          WHERE h.at < ?1 - coalesce(json_extract(r.threshold, '$.window'), 0) * 1000)`,
+    )
+    .run(now).changes;
+}
