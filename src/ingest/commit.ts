@@ -4,6 +4,7 @@
 import type { Db } from "../db/client";
 import type { NormalizedEvent } from "../core/event";
 import { storeBatch, type IngestBatch } from "../store/events";
+import { receivePing } from "../store/heartbeat-transitions";
 
 /**
  * Work that must commit atomically with the events (the transactional outbox: enqueueing
@@ -24,6 +25,10 @@ export function isStoreUnavailable(e: unknown): boolean {
 
 /** Stores one request's events and runs the hooks on those it inserted (inside the caller's transaction). */
 export function storeOne(db: Db, b: IngestBatch, hooks: CommitHook[], now: number): string[] {
+  if (b.ping) {
+    receivePing(db, b.ping.heartbeatId, b.ping, hooks, now);
+    return [];
+  }
   const r = storeBatch(db, b, now);
   if (r.inserted.length) for (const h of hooks) h(db, b.tenantId, r.inserted, now);
   return r.ids;

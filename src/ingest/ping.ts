@@ -3,9 +3,8 @@
 import { Elysia } from "elysia";
 import type { Deps } from "../deps";
 import { ApiError, notFound } from "../http/errors";
-import { commitHooks } from "./hooks";
 import { heartbeatByToken } from "../store/heartbeats";
-import { receivePing, type PingKind } from "../store/heartbeat-transitions";
+import type { PingWork } from "../store/events";
 import { readBody } from "./body";
 
 export const PING_BODY_KEEP = 10 * 1024;
@@ -13,7 +12,7 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
 
 async function handle(deps: Deps, req: Request, token: string, action: string | undefined, remote: string | null): Promise<Response> {
   try {
-    let kind: PingKind;
+    let kind: PingWork["kind"];
     let exitCode: number | null = null;
     if (action === undefined) kind = "success";
     else if (action === "start" || action === "fail" || action === "log") kind = action;
@@ -28,7 +27,14 @@ async function handle(deps: Deps, req: Request, token: string, action: string | 
       const bytes = await readBody(req, deps.config.bodyLimit);
       if (bytes.byteLength) body = decoder.decode(bytes.subarray(0, PING_BODY_KEEP));
     }
-    receivePing(deps.db, h.id, { kind, exitCode, method: req.method, remote, body }, commitHooks, deps.clock());
+    // through the group-commit writer: pings share transactions (and fsyncs) with everything else
+    await deps.writer.submit({
+      tenantId: h.tenantId,
+      route: "ping",
+      idempotencyKey: null,
+      events: [],
+      ping: { heartbeatId: h.id, kind, exitCode, method: req.method, remote, body },
+    });
     deps.heartbeats.arm();
     return new Response(req.method === "HEAD" ? null : "OK\n", { status: 200, headers: { "content-type": "text/plain" } });
   } catch (e) {

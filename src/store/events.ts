@@ -15,6 +15,17 @@ export type IngestBatch = {
   route: string;
   idempotencyKey: string | null;
   events: NormalizedEvent[];
+  /** a heartbeat ping, committed in the same group as events (no events then) */
+  ping?: PingWork;
+};
+
+export type PingWork = {
+  heartbeatId: string;
+  kind: "success" | "start" | "fail" | "log";
+  exitCode: number | null;
+  method: string;
+  remote: string | null;
+  body: string | null;
 };
 
 export type EventRow = typeof events.$inferSelect;
