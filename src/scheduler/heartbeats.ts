@@ -36,11 +36,14 @@ export class HeartbeatScheduler {
     let moved = 0;
     for (;;) {
       const rows = overdueHeartbeats(this.db, now, BATCH);
-      let progress = 0;
-      for (const h of rows) {
-        const t = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
-        if (t && casTiming(this.db, h, t, {}, now)) progress++;
-      }
+      const progress = this.db.$client.transaction(() => {
+        let n = 0;
+        for (const h of rows) {
+          const t = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
+          if (t && casTiming(this.db, h, t, {}, now)) n++;
+        }
+        return n;
+      })();
       moved += progress;
       if (rows.length < BATCH || progress === 0) break;
     }
@@ -81,13 +84,17 @@ export class HeartbeatScheduler {
     let moved = 0;
     for (;;) {
       const rows = overdueHeartbeats(this.db, now, BATCH);
-      let progress = 0;
-      for (const h of rows) {
-        if (passDeadline(this.db, h, this.hooks, now)) {
-          progress++;
-          if (h.nextDeadline !== null) this.lateness.push(now - h.nextDeadline);
+      // one transaction (one fsync) per batch of overdue heartbeats
+      const progress = this.db.$client.transaction(() => {
+        let n = 0;
+        for (const h of rows) {
+          if (passDeadline(this.db, h, this.hooks, now)) {
+            n++;
+            if (h.nextDeadline !== null) this.lateness.push(now - h.nextDeadline);
+          }
         }
-      }
+        return n;
+      })();
       moved += progress;
       if (rows.length < BATCH || progress === 0) break;
     }

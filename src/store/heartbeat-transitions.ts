@@ -117,11 +117,11 @@ export function receivePing(
   })();
 }
 
-/** The scheduler's work for one overdue heartbeat. */
+/** The scheduler's work for one overdue heartbeat (inside the caller's transaction). */
 export function passDeadline(db: Db, h: HeartbeatRow, hooks: CommitHook[], now: number): boolean {
   const r = hb.deadlinePassed(timingOf(h), now);
   if (!r) return false;
-  return db.$client.transaction(() => applyTransition(db, h, r.timing, r.flip, {}, hooks, now))();
+  return applyTransition(db, h, r.timing, r.flip, {}, hooks, now);
 }
 
 /**
