@@ -4,14 +4,15 @@
 import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
 import { alertsFromEvents } from "../store/alerts";
 import { beatsFromEvents } from "../store/heartbeat-transitions";
-import { applyRules, RuleCache } from "../store/rules";
+import { RuleCache, rulesAfterInsert, rulesBeforeInsert } from "../store/rules";
 import type { CommitHook } from "./commit";
 
 /** Match rules: tag, suppress, or open their own alerts (runs first: a suppress stops the source's alert). */
 const ruleCache = new RuleCache();
-const matchRules: CommitHook = (db, tenantId, inserted, now) => {
-  applyRules(db, ruleCache, tenantId, inserted, now);
-};
+const matchRules: CommitHook = Object.assign(
+  (db: Parameters<CommitHook>[0], tenantId: string, inserted: Parameters<CommitHook>[2], now: number) => rulesAfterInsert(db, tenantId, inserted, now),
+  { before: (db: Parameters<CommitHook>[0], tenantId: string, events: Parameters<CommitHook>[2]) => rulesBeforeInsert(db, ruleCache, tenantId, events) },
+);
 
 /** Alert sources open (or join, or resolve) an alert for every item. */
 const sourceAlerts: CommitHook = (db, tenantId, inserted, now) => {

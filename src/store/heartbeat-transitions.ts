@@ -10,7 +10,8 @@ import { newId } from "../lib/ids";
 import { iso } from "../lib/time";
 import type { CommitHook } from "../ingest/commit";
 import { storeOne } from "../ingest/commit";
-import { casTiming, filteredHeartbeats, heartbeatById, recordFlip, recordPing, type HeartbeatRow, type PingRow } from "./heartbeats";
+import { startUnit } from "./config-versions";
+import { casTiming, heartbeatById, heartbeatFilterCache, recordFlip, recordPing, type HeartbeatRow, type PingRow } from "./heartbeats";
 
 export const HEARTBEAT_SOURCE = "heartbeat";
 
@@ -63,6 +64,7 @@ export function applyTransition(
 ): boolean {
   if (!casTiming(db, h, next, extra, now)) return false;
   if (flip) {
+    startUnit(); // caches used by the hooks re-check their change counters
     recordFlip(db, h.id, flip, now);
     const kind = flip.to === "down" ? "down" : flip.from === "down" && flip.to === "up" ? "up" : null;
     if (kind) storeOne(db, { tenantId: h.tenantId, route: "heartbeat", idempotencyKey: null, events: [systemEvent(h, kind, flip.at, now)] }, hooks, now);
@@ -131,11 +133,11 @@ export function passDeadline(db: Db, h: HeartbeatRow, hooks: CommitHook[], now: 
 export function beatsFromEvents(db: Db, tenantId: string, events: NormalizedEvent[], hooks: CommitHook[], now: number): void {
   const candidates = events.filter((e) => e.sourceName !== HEARTBEAT_SOURCE);
   if (!candidates.length) return;
-  const rules = filteredHeartbeats(db, tenantId);
+  const rules = heartbeatFilterCache.get(db, tenantId);
   if (!rules.length) return;
   const views = candidates.map(matchableOf);
   for (const h of rules) {
-    const f = JSON.parse(h.filter!) as Filter;
+    const f = JSON.parse(h.filter) as Filter;
     let last = -1;
     views.forEach((v, i) => {
       if (matches(f, v)) last = i;

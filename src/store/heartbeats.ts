@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { heartbeatFlips, heartbeatPings, heartbeats } from "../db/schema";
 import type { Timing, Transition } from "../core/heartbeats";
 import { newId, randomB64url } from "../lib/ids";
+import { bumpVersion, VersionedCache } from "./config-versions";
 
 export type HeartbeatRow = typeof heartbeats.$inferSelect;
 export type PingRow = typeof heartbeatPings.$inferSelect;
@@ -12,6 +13,8 @@ export type FlipRow = typeof heartbeatFlips.$inferSelect;
 export const KEEP_PINGS = 100;
 
 export type NewHeartbeat = Pick<HeartbeatRow, "tenantId" | "name" | "scheduleKind" | "periodS" | "cron" | "tz" | "graceS" | "maxRuntimeS" | "severity" | "filter">;
+
+export const HEARTBEAT_FILTERS_VERSION = "heartbeat-filters";
 
 export function createHeartbeat(db: Db, h: NewHeartbeat, now: number): HeartbeatRow {
   const row: HeartbeatRow = {
@@ -28,7 +31,10 @@ export function createHeartbeat(db: Db, h: NewHeartbeat, now: number): Heartbeat
     createdAt: now,
     updatedAt: now,
   };
-  db.insert(heartbeats).values(row).run();
+  db.transaction(() => {
+    db.insert(heartbeats).values(row).run();
+    if (row.filter) bumpVersion(db, HEARTBEAT_FILTERS_VERSION);
+  });
   return row;
 }
 
@@ -48,27 +54,24 @@ export function listHeartbeats(db: Db, tenantId: string): HeartbeatRow[] {
   return db.select().from(heartbeats).where(eq(heartbeats.tenantId, tenantId)).orderBy(asc(heartbeats.name)).all();
 }
 
-/** Heartbeats of a tenant that count matching events as beats. */
-export function filteredHeartbeats(db: Db, tenantId: string): HeartbeatRow[] {
-  return db.$client
-    .prepare(
-      `SELECT id, tenant_id AS tenantId, name, token, schedule_kind AS scheduleKind, period_s AS periodS, cron, tz,
-              grace_s AS graceS, max_runtime_s AS maxRuntimeS, severity, filter, state, due_at AS dueAt, down_at AS downAt,
-              next_deadline AS nextDeadline, last_beat_at AS lastBeatAt, last_start_at AS lastStartAt, alert_id AS alertId,
-              created_at AS createdAt, updated_at AS updatedAt
-         FROM heartbeats WHERE tenant_id = ?1 AND filter IS NOT NULL`,
-    )
-    .all(tenantId) as HeartbeatRow[];
-}
-
 /** Settings a user may change (not the timing, which only transitions change). */
 export function updateHeartbeatSettings(db: Db, id: string, set: Partial<NewHeartbeat>, now: number): void {
   db.update(heartbeats).set({ ...set, updatedAt: now }).where(eq(heartbeats.id, id)).run();
+  bumpVersion(db, HEARTBEAT_FILTERS_VERSION);
 }
 
 export function deleteHeartbeat(db: Db, tenantId: string, id: string): boolean {
-  return db.$client.prepare("DELETE FROM heartbeats WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes > 0;
+  return db.transaction(() => {
+    const n = db.$client.prepare("DELETE FROM heartbeats WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes;
+    if (n) bumpVersion(db, HEARTBEAT_FILTERS_VERSION);
+    return n > 0;
+  });
 }
+
+/** Id and filter of each heartbeat of a tenant that counts events as beats, cached per change. */
+export const heartbeatFilterCache = new VersionedCache<{ id: string; filter: string }[]>(HEARTBEAT_FILTERS_VERSION, (db, tenantId) =>
+  db.$client.prepare("SELECT id, filter FROM heartbeats WHERE tenant_id = ?1 AND filter IS NOT NULL").all(tenantId) as { id: string; filter: string }[],
+);
 
 /**
  * Compare-and-set of the timing: applies only if the row still has the timing the caller read,

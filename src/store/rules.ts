@@ -2,7 +2,8 @@
 // applied inside the ingest transaction.
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { configVersions, rules } from "../db/schema";
+import { rules } from "../db/schema";
+import { bumpVersion, VersionedCache } from "./config-versions";
 import { matchableOf, type NormalizedEvent } from "../core/event";
 import { alertSeverity, alertTitle, buildIndex, groupKey, matchingRules, ruleFingerprint, type Rule, type RuleIndex } from "../core/rules";
 import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
@@ -13,17 +14,7 @@ export type RuleRow = typeof rules.$inferSelect;
 
 export const RULES_VERSION = "rules";
 
-/** Marks the rules as changed, so that every thread's cached index is rebuilt. */
-function bump(db: Db): void {
-  db.$client
-    .prepare("INSERT INTO config_versions (name, version) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET version = version + 1")
-    .run(RULES_VERSION);
-}
-
-export function rulesVersion(db: Db): number {
-  const r = db.$client.prepare("SELECT version FROM config_versions WHERE name = ?1").get(RULES_VERSION) as { version: number } | null;
-  return r?.version ?? 0;
-}
+const bump = (db: Db) => bumpVersion(db, RULES_VERSION);
 
 export type NewRule = Pick<RuleRow, "tenantId" | "name" | "enabled" | "filter" | "threshold" | "action">;
 
@@ -63,52 +54,51 @@ export function toRule(r: RuleRow): Rule {
   return { id: r.id, name: r.name, filter: JSON.parse(r.filter), threshold: r.threshold ? JSON.parse(r.threshold) : null, action: JSON.parse(r.action) };
 }
 
-/**
- * The enabled rules of each tenant as an index, rebuilt when the rules change (any thread, any
- * process: the change counter is in the database and read once per use).
- */
-export class RuleCache {
-  private version = -1;
-  private byTenant = new Map<string, RuleIndex>();
-
-  get(db: Db, tenantId: string): RuleIndex {
-    const v = rulesVersion(db);
-    if (v !== this.version) {
-      this.byTenant.clear();
-      this.version = v;
-    }
-    let idx = this.byTenant.get(tenantId);
-    if (!idx) {
-      const rows = db.select().from(rules).where(and(eq(rules.tenantId, tenantId), eq(rules.enabled, true))).all();
-      idx = buildIndex(rows.map(toRule));
-      this.byTenant.set(tenantId, idx);
-    }
-    return idx;
+/** The enabled rules of each tenant as an index, rebuilt when any rule changes. */
+export class RuleCache extends VersionedCache<RuleIndex> {
+  constructor() {
+    super(RULES_VERSION, (db, tenantId) =>
+      buildIndex(db.select().from(rules).where(and(eq(rules.tenantId, tenantId), eq(rules.enabled, true))).all().map(toRule)),
+    );
   }
 }
 
+/** Alert rules an event matched in the first phase, for the second (only if it was inserted). */
+const pendingAlerts = new WeakMap<NormalizedEvent, Rule[]>();
+
 /**
- * Evaluates the tenant's rules on freshly inserted events, inside the ingest transaction: tag
- * actions add tags, suppress actions stop the event from opening any alert (the source's too),
- * alert actions open or join the rule's alert, after the threshold is reached when there is one.
+ * First phase, before the events are inserted: tag actions add tags (stored with the event),
+ * suppress actions stop the event from opening any alert (its source's too), and the alert rules
+ * it matched are kept for the second phase.
  */
-export function applyRules(db: Db, cache: RuleCache, tenantId: string, evs: NormalizedEvent[], now: number): void {
+export function rulesBeforeInsert(db: Db, cache: RuleCache, tenantId: string, evs: NormalizedEvent[]): void {
   const idx = cache.get(db, tenantId);
   if (idx.size === 0) return;
   for (const e of evs) {
-    const m = matchableOf(e);
-    const hits = matchingRules(idx, m);
+    const hits = matchingRules(idx, matchableOf(e));
     if (!hits.length) continue;
     const addTags = hits.flatMap((r) => (r.action.kind === "tag" ? r.action.tags : [])).filter((t) => !e.tags.includes(t));
-    if (addTags.length) {
-      e.tags = [...e.tags, ...new Set(addTags)];
-      db.$client.prepare("UPDATE events SET tags = ?2 WHERE id = ?1").run(e.id, JSON.stringify(e.tags));
-    }
+    if (addTags.length) e.tags = [...e.tags, ...new Set(addTags)];
     if (hits.some((r) => r.action.kind === "suppress")) {
       e.opensAlert = false;
       continue;
     }
-    for (const r of hits) {
+    const alerting = hits.filter((r) => r.action.kind === "alert");
+    if (alerting.length) pendingAlerts.set(e, alerting);
+  }
+}
+
+/**
+ * Second phase, for the events that were inserted (inside the ingest transaction): alert rules
+ * open or join their alert, after the threshold is reached when there is one.
+ */
+export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedEvent[], now: number): void {
+  for (const e of inserted) {
+    const rs = pendingAlerts.get(e);
+    if (!rs) continue;
+    pendingAlerts.delete(e);
+    const m = matchableOf(e);
+    for (const r of rs) {
       if (r.action.kind !== "alert") continue;
       const windowMs = (r.action.dedup_window ?? DEFAULT_DEDUP_WINDOW_MS / 1000) * 1000;
       let earlier: string[] = [];
@@ -132,7 +122,9 @@ export function applyRules(db: Db, cache: RuleCache, tenantId: string, evs: Norm
       if (change?.change === "opened" && earlier.length) {
         const link = db.$client.prepare("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)");
         for (const id of earlier) link.run(change.alertId, id);
-        db.$client.prepare("UPDATE alerts SET count = count + ?2, first_seen = min(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ?1))) WHERE id = ?1").run(change.alertId, earlier.length);
+        db.$client
+          .prepare("UPDATE alerts SET count = count + ?2, first_seen = min(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ?1))) WHERE id = ?1")
+          .run(change.alertId, earlier.length);
       }
     }
   }
