@@ -94,7 +94,7 @@ export function raiseAlert(db: Db, tenantId: string, a: AlertSignal, now: number
   if (a.resolve) return null; // a resolve for something we never saw open: the event is stored, no alert
   const id = newId(now);
   s.insert.run(id, tenantId, a.fingerprint, a.title, a.severity, SEVERITY_RANK[a.severity], JSON.stringify(a.tags), a.sourceName, a.source, e.receivedAt, e.id, now);
-  if (a.ruleId) db.$client.prepare("UPDATE alerts SET rule_id = ?2 WHERE id = ?1").run(id, a.ruleId);
+  if (a.ruleId) db.$client.query("UPDATE alerts SET rule_id = ?2 WHERE id = ?1").run(id, a.ruleId);
   s.link.run(id, e.id);
   s.timeline.run(newId(now), id, now, "opened", "system", JSON.stringify({ event_id: e.id, source: e.sourceName, ...(a.ruleId ? { rule_id: a.ruleId } : {}) }));
   return { alertId: id, change: "opened" };
@@ -171,7 +171,7 @@ export function alertEventsOf(db: Db, alertId: string, limit = 100) {
 }
 
 export function rawPayloadOfEvent(db: Db, eventId: string): string | null {
-  const r = db.$client.prepare("SELECT raw_payload AS raw FROM events WHERE id = ?1").get(eventId) as { raw: string } | null;
+  const r = db.$client.query("SELECT raw_payload AS raw FROM events WHERE id = ?1").get(eventId) as { raw: string } | null;
   return r?.raw ?? null;
 }
 

@@ -7,7 +7,7 @@ import type { Db } from "../db/client";
  * that go on meanwhile are either wholly in the copy or not at all).
  */
 export function backupTo(db: Db, file: string): void {
-  db.$client.prepare("VACUUM INTO ?1").run(file);
+  db.$client.query("VACUUM INTO ?1").run(file);
 }
 
 /** Opens a candidate database file read-only and says whether it is a sound keepwatch database. */

@@ -10,7 +10,7 @@ export function bumpVersion(db: Db, name: string): void {
 }
 
 export function readVersion(db: Db, name: string): number {
-  const r = db.$client.prepare("SELECT version FROM config_versions WHERE name = ?1").get(name) as { version: number } | null;
+  const r = db.$client.query("SELECT version FROM config_versions WHERE name = ?1").get(name) as { version: number } | null;
   return r?.version ?? 0;
 }
 

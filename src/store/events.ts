@@ -122,7 +122,7 @@ export function storeBatch(db: Db, b: IngestBatch, now: number): { ids: string[]
 }
 
 export function pruneIdempotencyKeys(db: Db, olderThan: number): number {
-  return db.$client.prepare("DELETE FROM idempotency_keys WHERE created_at < ?1").run(olderThan).changes;
+  return db.$client.query("DELETE FROM idempotency_keys WHERE created_at < ?1").run(olderThan).changes;
 }
 
 export type EventFilter = {

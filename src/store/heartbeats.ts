@@ -11,6 +11,8 @@ export type PingRow = typeof heartbeatPings.$inferSelect;
 export type FlipRow = typeof heartbeatFlips.$inferSelect;
 
 export const KEEP_PINGS = 100;
+const PRUNE_EVERY = 16;
+let pingsSincePrune = 0;
 
 export type NewHeartbeat = Pick<HeartbeatRow, "tenantId" | "name" | "scheduleKind" | "periodS" | "cron" | "tz" | "graceS" | "maxRuntimeS" | "severity" | "filter">;
 
@@ -42,12 +44,19 @@ export function getHeartbeat(db: Db, tenantId: string, id: string): HeartbeatRow
   return db.select().from(heartbeats).where(and(eq(heartbeats.tenantId, tenantId), eq(heartbeats.id, id))).get();
 }
 
+const COLUMNS = `id, tenant_id AS tenantId, name, token, schedule_kind AS scheduleKind, period_s AS periodS, cron, tz,
+  grace_s AS graceS, max_runtime_s AS maxRuntimeS, severity, filter, state, due_at AS dueAt, down_at AS downAt,
+  next_deadline AS nextDeadline, last_beat_at AS lastBeatAt, last_start_at AS lastStartAt, alert_id AS alertId,
+  created_at AS createdAt, updated_at AS updatedAt`;
+
+/** Hot path (every ping): a cached raw statement. */
 export function heartbeatById(db: Db, id: string): HeartbeatRow | undefined {
-  return db.select().from(heartbeats).where(eq(heartbeats.id, id)).get();
+  return (db.$client.query(`SELECT ${COLUMNS} FROM heartbeats WHERE id = ?1`).get(id) as HeartbeatRow | null) ?? undefined;
 }
 
+/** Hot path (every ping): a cached raw statement. */
 export function heartbeatByToken(db: Db, token: string): HeartbeatRow | undefined {
-  return db.select().from(heartbeats).where(eq(heartbeats.token, token)).get();
+  return (db.$client.query(`SELECT ${COLUMNS} FROM heartbeats WHERE token = ?1`).get(token) as HeartbeatRow | null) ?? undefined;
 }
 
 export function listHeartbeats(db: Db, tenantId: string): HeartbeatRow[] {
@@ -62,7 +71,7 @@ export function updateHeartbeatSettings(db: Db, id: string, set: Partial<NewHear
 
 export function deleteHeartbeat(db: Db, tenantId: string, id: string): boolean {
   return db.transaction(() => {
-    const n = db.$client.prepare("DELETE FROM heartbeats WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes;
+    const n = db.$client.query("DELETE FROM heartbeats WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes;
     if (n) bumpVersion(db, HEARTBEAT_FILTERS_VERSION);
     return n > 0;
   });
@@ -70,7 +79,7 @@ export function deleteHeartbeat(db: Db, tenantId: string, id: string): boolean {
 
 /** Id and filter of each heartbeat of a tenant that counts events as beats, cached per change. */
 export const heartbeatFilterCache = new VersionedCache<{ id: string; filter: string }[]>(HEARTBEAT_FILTERS_VERSION, (db, tenantId) =>
-  db.$client.prepare("SELECT id, filter FROM heartbeats WHERE tenant_id = ?1 AND filter IS NOT NULL").all(tenantId) as { id: string; filter: string }[],
+  db.$client.query("SELECT id, filter FROM heartbeats WHERE tenant_id = ?1 AND filter IS NOT NULL").all(tenantId) as { id: string; filter: string }[],
 );
 
 /**
@@ -102,12 +111,16 @@ export function casTiming(db: Db, h: HeartbeatRow, t: Timing, extra: Partial<Pic
 }
 
 export function recordFlip(db: Db, heartbeatId: string, f: Transition, now: number): void {
-  db.insert(heartbeatFlips).values({ id: newId(now), heartbeatId, at: f.at, fromState: f.from, toState: f.to }).run();
+  db.$client.query("INSERT INTO heartbeat_flips (id, heartbeat_id, at, from_state, to_state) VALUES (?1, ?2, ?3, ?4, ?5)").run(newId(now), heartbeatId, f.at, f.from, f.to);
 }
 
 export function recordPing(db: Db, p: Omit<PingRow, "id">, now: number): void {
-  db.insert(heartbeatPings).values({ ...p, id: newId(now) }).run();
-  // keep the latest KEEP_PINGS
+  db.$client
+    .query("INSERT INTO heartbeat_pings (id, heartbeat_id, at, kind, exit_code, method, remote, body, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+    .run(newId(now), p.heartbeatId, p.at, p.kind, p.exitCode, p.method, p.remote, p.body, p.eventId);
+  // keep the latest KEEP_PINGS (pruned every PRUNE_EVERY pings; lists show the latest KEEP_PINGS)
+  if (++pingsSincePrune < PRUNE_EVERY) return;
+  pingsSincePrune = 0;
   db.$client
     .prepare(
       `DELETE FROM heartbeat_pings WHERE heartbeat_id = ?1 AND id < (
@@ -126,7 +139,7 @@ export function listFlips(db: Db, heartbeatId: string, limit = 100): FlipRow[] {
 
 /** The earliest deadline over every heartbeat (one indexed lookup), or null. */
 export function earliestDeadline(db: Db): number | null {
-  const r = db.$client.prepare("SELECT min(next_deadline) AS d FROM heartbeats WHERE next_deadline IS NOT NULL").get() as { d: number | null };
+  const r = db.$client.query("SELECT min(next_deadline) AS d FROM heartbeats WHERE next_deadline IS NOT NULL").get() as { d: number | null };
   return r.d;
 }
 

@@ -47,7 +47,7 @@ const byPrefix = new WeakMap<Db, Statement>();
 export function findKeyByPrefix(db: Db, prefix: string): KeyRow | undefined {
   let st = byPrefix.get(db);
   if (!st) {
-    st = db.$client.prepare(
+    st = db.$client.query(
       `SELECT id, tenant_id AS tenantId, name, prefix, hash, scopes, sources, rate_limit AS rateLimit,
               rate_burst AS rateBurst, expires_at AS expiresAt, revoked_at AS revokedAt,
               last_used_at AS lastUsedAt, rotated_from AS rotatedFrom, created_at AS createdAt
@@ -80,7 +80,7 @@ export function listKeys(db: Db, tenantId?: string): KeyRow[] {
 }
 
 export function revokeKey(db: Db, id: string, now = Date.now()): boolean {
-  return db.$client.prepare("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL").run(now, id).changes > 0;
+  return db.$client.query("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL").run(now, id).changes > 0;
 }
 
 /**
@@ -112,7 +112,7 @@ export function rotateKey(db: Db, old: KeyRow, overlapMs: number, now = Date.now
 /** Writes the batched last-used times (keys used since the last flush). */
 export function touchKeys(db: Db, lastUsed: Map<string, number>): void {
   if (lastUsed.size === 0) return;
-  const stmt = db.$client.prepare(
+  const stmt = db.$client.query(
     "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)",
   );
   db.$client.transaction(() => {

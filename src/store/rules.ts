@@ -44,7 +44,7 @@ export function updateRule(db: Db, id: string, set: Partial<NewRule>, now: numbe
 
 export function deleteRule(db: Db, tenantId: string, id: string): boolean {
   return db.transaction(() => {
-    const n = db.$client.prepare("DELETE FROM rules WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes;
+    const n = db.$client.query("DELETE FROM rules WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes;
     if (n) bump(db);
     return n > 0;
   });
@@ -104,7 +104,7 @@ export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedE
       let earlier: string[] = [];
       if (r.threshold) {
         const g = groupKey(r.threshold.group_by, m);
-        db.$client.prepare("INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (?1, ?2, ?3, ?4)").run(r.id, g, e.receivedAt, e.id);
+        db.$client.query("INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (?1, ?2, ?3, ?4)").run(r.id, g, e.receivedAt, e.id);
         const inWindow = db.$client
           .prepare("SELECT event_id AS id FROM rule_hits WHERE rule_id = ?1 AND group_key = ?2 AND at > ?3 ORDER BY at")
           .all(r.id, g, e.receivedAt - r.threshold.window * 1000) as { id: string }[];
@@ -120,7 +120,7 @@ export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedE
       );
       // a threshold alert carries every event that made it
       if (change?.change === "opened" && earlier.length) {
-        const link = db.$client.prepare("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)");
+        const link = db.$client.query("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)");
         for (const id of earlier) link.run(change.alertId, id);
         db.$client
           .prepare("UPDATE alerts SET count = count + ?2, first_seen = min(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ?1))) WHERE id = ?1")
