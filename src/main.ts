@@ -11,6 +11,7 @@ import { createTenant, getTenant, getTenantByName, listTenants } from "./store/t
 import pkg from "../package.json";
 import { BACKUP_HELP, CliError, RESTORE_HELP, SYSTEMD_HELP, backup, restore, systemdUnit } from "./cli/ops";
 import { PING_HELP, SEND_HELP, ping, send } from "./cli/client";
+import { takeOpt } from "./cli/args";
 import { DataDirBusy } from "./db/lock";
 
 export const VERSION = pkg.version;
@@ -50,20 +51,6 @@ const TENANTS_HELP = `usage:
   keepwatch tenants create NAME     (prints an admin key for the new tenant once)
   keepwatch tenants list
 `;
-
-function takeOpt(args: string[], name: string): string | undefined {
-  const i = args.findIndex((a) => a === name || a.startsWith(name + "="));
-  if (i < 0) return undefined;
-  const a = args[i];
-  if (a.includes("=")) {
-    args.splice(i, 1);
-    return a.slice(a.indexOf("=") + 1);
-  }
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-  args.splice(i, 2);
-  return v;
-}
 
 function noExtra(args: string[]) {
   if (args.length) throw new UsageError(`unexpected argument: ${args[0]}`);

@@ -22,8 +22,13 @@ export type TestServer = Running & {
   key(scopes: Scope[], extra?: Partial<NewKey>): string;
   post(path: string, body: unknown, opts?: { key?: string | null; headers?: Record<string, string> }): Promise<Response>;
   get(path: string, key?: string | null): Promise<Response>;
+  /** a request with the admin key (JSON body when given) */
+  admin(method: string, path: string, body?: unknown): Promise<Response>;
   close(): Promise<void>;
 };
+
+/** The JSON body of a response (or of a pending one). */
+export const json = async (r: Response | Promise<Response>) => (await (await r).json()) as any;
 
 /** A running server on a fresh database with tenant "t1" and an admin, ingest and read key. */
 export async function startTestServer(settings: Partial<Config> = {}, clock?: () => number): Promise<TestServer> {
@@ -48,11 +53,17 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
     });
   const get = (path: string, k: string | null = keys.read) =>
     fetch(running.url + path, { headers: k === null ? {} : { authorization: `Bearer ${k}` } });
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(running.url + path, {
+      method,
+      headers: { "x-api-key": keys.admin, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   const close = async () => {
     await running.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { ...running, dir, tenantId: t.id, keys, key, post, get, close };
+  return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, close };
 }
 
 const spawned = new Set<import("bun").Subprocess>();

@@ -1,4 +1,5 @@
 // keepwatch send | ping: small HTTP clients for shell scripts and cron.
+import { takeOpt } from "./args";
 import { CliError } from "./ops";
 
 export const SEND_HELP = `usage: keepwatch send --type TYPE [--source NAME] [--severity S] [--summary TEXT]
@@ -21,20 +22,6 @@ errors and 5xx answers. For cron: keepwatch ping https://keepwatch.example/ping/
 Exit codes: 0 the server answered 2xx, 1 it did not (after the retries), 2 usage.
 `;
 
-function take(args: string[], name: string): string | undefined {
-  const i = args.findIndex((a) => a === name || a.startsWith(name + "="));
-  if (i < 0) return undefined;
-  const a = args[i];
-  if (a.includes("=")) {
-    args.splice(i, 1);
-    return a.slice(a.indexOf("=") + 1);
-  }
-  const v = args[i + 1];
-  if (v === undefined) throw new CliError(`${name} needs a value`, 2);
-  args.splice(i, 2);
-  return v;
-}
-
 function scalar(v: string): unknown {
   if (v === "true") return true;
   if (v === "false") return false;
@@ -44,14 +31,14 @@ function scalar(v: string): unknown {
 }
 
 export async function send(args: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
-  const type = take(args, "--type");
-  const source = take(args, "--source") ?? "keepwatch-cli";
-  const severity = take(args, "--severity");
-  const summary = take(args, "--summary");
-  const module = take(args, "--module");
-  const id = take(args, "--id");
-  const url = (take(args, "--url") ?? env.KEEPWATCH_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
-  const key = take(args, "--key") ?? env.KEEPWATCH_KEY;
+  const type = takeOpt(args, "--type");
+  const source = takeOpt(args, "--source") ?? "keepwatch-cli";
+  const severity = takeOpt(args, "--severity");
+  const summary = takeOpt(args, "--summary");
+  const module = takeOpt(args, "--module");
+  const id = takeOpt(args, "--id");
+  const url = (takeOpt(args, "--url") ?? env.KEEPWATCH_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+  const key = takeOpt(args, "--key") ?? env.KEEPWATCH_KEY;
   if (!type) throw new CliError(`--type is required\n\n${SEND_HELP}`, 2);
   if (!key) throw new CliError("no API key: pass --key or set KEEPWATCH_KEY", 2);
   const payload: Record<string, unknown> = {};
@@ -85,9 +72,9 @@ export async function send(args: string[], env: Record<string, string | undefine
 }
 
 export async function ping(args: string[]): Promise<number> {
-  const timeout = Number(take(args, "--timeout") ?? 10);
-  const retries = Number(take(args, "--retries") ?? 5);
-  const body = take(args, "--body");
+  const timeout = Number(takeOpt(args, "--timeout") ?? 10);
+  const retries = Number(takeOpt(args, "--retries") ?? 5);
+  const body = takeOpt(args, "--body");
   const url = args.shift();
   if (!url || args.length || !Number.isFinite(timeout) || timeout <= 0 || !Number.isInteger(retries) || retries < 0)
     throw new CliError(PING_HELP, 2);

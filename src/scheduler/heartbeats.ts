@@ -6,7 +6,7 @@ import type { Db } from "../db/client";
 import * as hb from "../core/heartbeats";
 import type { CommitHook } from "../ingest/commit";
 import type { Logger } from "../lib/log";
-import { earliestDeadline, overdueHeartbeats } from "../store/heartbeats";
+import { earliestDeadline, overdueHeartbeats, type HeartbeatRow } from "../store/heartbeats";
 import { passDeadline, scheduleOf, timingOf } from "../store/heartbeat-transitions";
 import { casTiming } from "../store/heartbeats";
 
@@ -32,23 +32,27 @@ export class HeartbeatScheduler {
    * passed meanwhile gets a fresh period from now, with no flip and no alert.
    */
   afterStart(): number {
+    const moved = this.eachOverdue((h, now) => {
+      const t = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
+      return !!t && casTiming(this.db, h, t, {}, now);
+    });
+    if (moved) this.log.info("heartbeats given a fresh period after downtime", { count: moved });
+    return moved;
+  }
+
+  /**
+   * Runs `step` on every overdue heartbeat, a batch per transaction (one fsync per batch);
+   * returns how many it moved. Stops when a batch makes no progress (rows changed underneath).
+   */
+  private eachOverdue(step: (h: HeartbeatRow, now: number) => boolean): number {
     const now = this.clock();
     let moved = 0;
     for (;;) {
       const rows = overdueHeartbeats(this.db, now, BATCH);
-      const progress = this.db.$client.transaction(() => {
-        let n = 0;
-        for (const h of rows) {
-          const t = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
-          if (t && casTiming(this.db, h, t, {}, now)) n++;
-        }
-        return n;
-      })();
+      const progress = this.db.$client.transaction(() => rows.filter((h) => step(h, now)).length)();
       moved += progress;
-      if (rows.length < BATCH || progress === 0) break;
+      if (rows.length < BATCH || progress === 0) return moved;
     }
-    if (moved) this.log.info("heartbeats given a fresh period after downtime", { count: moved });
-    return moved;
   }
 
   start(): void {
@@ -80,24 +84,11 @@ export class HeartbeatScheduler {
 
   /** Moves every overdue heartbeat one step (up → late → down). Returns how many moved. */
   sweep(): number {
-    const now = this.clock();
-    let moved = 0;
-    for (;;) {
-      const rows = overdueHeartbeats(this.db, now, BATCH);
-      // one transaction (one fsync) per batch of overdue heartbeats
-      const progress = this.db.$client.transaction(() => {
-        let n = 0;
-        for (const h of rows) {
-          if (passDeadline(this.db, h, this.hooks, now)) {
-            n++;
-            if (h.nextDeadline !== null) this.lateness.push(now - h.nextDeadline);
-          }
-        }
-        return n;
-      })();
-      moved += progress;
-      if (rows.length < BATCH || progress === 0) break;
-    }
+    const moved = this.eachOverdue((h, now) => {
+      if (!passDeadline(this.db, h, this.hooks, now)) return false;
+      if (h.nextDeadline !== null) this.lateness.push(now - h.nextDeadline);
+      return true;
+    });
     if (this.lateness.length > 10_000) this.lateness.splice(0, this.lateness.length - 10_000);
     return moved;
   }

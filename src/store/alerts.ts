@@ -1,7 +1,6 @@
 // Alerts: opened and de-duplicated inside the ingest transaction (commit hook), and the
 // triage API's queries.
 import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
-import type { Statement } from "bun:sqlite";
 import type { Db } from "../db/client";
 import { alertEvents, alerts, alertTimeline, events } from "../db/schema";
 import type { NormalizedEvent } from "../core/event";
@@ -12,50 +11,24 @@ import { newId } from "../lib/ids";
 export type AlertRow = typeof alerts.$inferSelect;
 export type TimelineRow = typeof alertTimeline.$inferSelect;
 
-type Stmts = {
-  findOpen: Statement;
-  insert: Statement;
-  bump: Statement;
-  resolve: Statement;
-  link: Statement;
-  timeline: Statement;
-};
-const cache = new WeakMap<Db, Stmts>();
-
-function stmts(db: Db): Stmts {
-  let s = cache.get(db);
-  if (!s) {
-    const c = db.$client;
-    s = {
-      findOpen: c.prepare(
-        `SELECT id, last_seen AS lastSeen, severity_rank AS severityRank FROM alerts
+// Statements of the ingest path; bun:sqlite's query() compiles each once per connection and caches it.
+const STMT = {
+  findOpen: `SELECT id, last_seen AS lastSeen, severity_rank AS severityRank FROM alerts
           WHERE tenant_id = ?1 AND fingerprint = ?2 AND status != 'closed' AND last_seen >= ?3
           ORDER BY last_seen DESC LIMIT 1`,
-      ),
-      insert: c.prepare(
-        `INSERT INTO alerts (id, tenant_id, fingerprint, title, severity, severity_rank, status, classification, assignee,
+  insert: `INSERT INTO alerts (id, tenant_id, fingerprint, title, severity, severity_rank, status, classification, assignee,
            enrichment_status, tags, source_name, source, rule_id, first_seen, last_seen, count, suppress_until,
            first_event_id, created_at, updated_at, closed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', NULL, NULL, 'pending', ?7, ?8, ?9, NULL, ?10, ?10, 1, NULL, ?11, ?12, ?12, NULL)`,
-      ),
-      // a repeat: count, last seen, and the severity rises with the worst repeat
-      bump: c.prepare(
-        `UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?2), updated_at = ?3,
+  bump: `UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?2), updated_at = ?3,
            severity = CASE WHEN ?5 > severity_rank THEN ?4 ELSE severity END,
            severity_rank = max(severity_rank, ?5)
          WHERE id = ?1`,
-      ),
-      resolve: c.prepare(
-        `UPDATE alerts SET status = 'closed', classification = 'resolved', closed_at = ?2, updated_at = ?2,
+  resolve: `UPDATE alerts SET status = 'closed', classification = 'resolved', closed_at = ?2, updated_at = ?2,
            last_seen = max(last_seen, ?2) WHERE id = ?1`,
-      ),
-      link: c.prepare("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)"),
-      timeline: c.prepare("INSERT INTO alert_timeline (id, alert_id, at, kind, actor, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
+  link: "INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)",
+  timeline: "INSERT INTO alert_timeline (id, alert_id, at, kind, actor, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+};
 
 export type AlertChange = { alertId: string; change: "opened" | "updated" | "closed" };
 
@@ -78,25 +51,25 @@ export type AlertSignal = {
  * last_seen, worse severity), or resolves it. Runs inside the caller's (ingest) transaction.
  */
 export function raiseAlert(db: Db, tenantId: string, a: AlertSignal, now: number, windowMs: number): AlertChange | null {
-  const s = stmts(db);
+  const q = (sql: string) => db.$client.query(sql);
   const e = a.event;
-  const open = s.findOpen.get(tenantId, a.fingerprint, now - windowMs) as { id: string } | null;
+  const open = q(STMT.findOpen).get(tenantId, a.fingerprint, now - windowMs) as { id: string } | null;
   if (open) {
-    s.link.run(open.id, e.id);
+    q(STMT.link).run(open.id, e.id);
     if (a.resolve) {
-      s.resolve.run(open.id, now);
-      s.timeline.run(newId(now), open.id, now, "resolved", "system", JSON.stringify({ event_id: e.id, source: e.sourceName }));
+      q(STMT.resolve).run(open.id, now);
+      q(STMT.timeline).run(newId(now), open.id, now, "resolved", "system", JSON.stringify({ event_id: e.id, source: e.sourceName }));
       return { alertId: open.id, change: "closed" };
     }
-    s.bump.run(open.id, e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt), now, a.severity, SEVERITY_RANK[a.severity]);
+    q(STMT.bump).run(open.id, e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt), now, a.severity, SEVERITY_RANK[a.severity]);
     return { alertId: open.id, change: "updated" };
   }
   if (a.resolve) return null; // a resolve for something we never saw open: the event is stored, no alert
   const id = newId(now);
-  s.insert.run(id, tenantId, a.fingerprint, a.title, a.severity, SEVERITY_RANK[a.severity], JSON.stringify(a.tags), a.sourceName, a.source, e.receivedAt, e.id, now);
+  q(STMT.insert).run(id, tenantId, a.fingerprint, a.title, a.severity, SEVERITY_RANK[a.severity], JSON.stringify(a.tags), a.sourceName, a.source, e.receivedAt, e.id, now);
   if (a.ruleId) db.$client.query("UPDATE alerts SET rule_id = ?2 WHERE id = ?1").run(id, a.ruleId);
-  s.link.run(id, e.id);
-  s.timeline.run(newId(now), id, now, "opened", "system", JSON.stringify({ event_id: e.id, source: e.sourceName, ...(a.ruleId ? { rule_id: a.ruleId } : {}) }));
+  q(STMT.link).run(id, e.id);
+  q(STMT.timeline).run(newId(now), id, now, "opened", "system", JSON.stringify({ event_id: e.id, source: e.sourceName, ...(a.ruleId ? { rule_id: a.ruleId } : {}) }));
   return { alertId: id, change: "opened" };
 }
 
@@ -227,7 +200,7 @@ export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, n
         a.updatedAt,
       );
     if (r.changes === 0) return false;
-    const t = stmts(db).timeline;
+    const t = db.$client.query(STMT.timeline);
     for (const e of entries) t.run(newId(now), a.id, now, e.kind, actor, JSON.stringify(e.data));
     return true;
   });
@@ -235,6 +208,6 @@ export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, n
 
 export function addComment(db: Db, alertId: string, body: string, actor: string, now: number): TimelineRow {
   const row = { id: newId(now), alertId, at: now, kind: "comment", actor, data: JSON.stringify({ body }) };
-  stmts(db).timeline.run(row.id, row.alertId, row.at, row.kind, row.actor, row.data);
+  db.$client.query(STMT.timeline).run(row.id, row.alertId, row.at, row.kind, row.actor, row.data);
   return row;
 }

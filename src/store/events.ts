@@ -1,6 +1,5 @@
 // Events: the group-commit write (hot path, raw prepared statements) and the read API queries.
 import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
-import type { Statement } from "bun:sqlite";
 import type { Db } from "../db/client";
 import { eventIndicators, events } from "../db/schema";
 import type { NormalizedEvent } from "../core/event";
@@ -30,45 +29,17 @@ export type PingWork = {
 
 export type EventRow = typeof events.$inferSelect;
 
-type Stmts = {
-  insertEvent: Statement;
-  insertIndicator: Statement;
-  existingByExternal: Statement;
-  getIdem: Statement;
-  putIdem: Statement;
-};
-
-const cache = new WeakMap<Db, Stmts>();
-
-function stmts(db: Db): Stmts {
-  let s = cache.get(db);
-  if (!s) {
-    const c = db.$client;
-    s = {
-      insertEvent: c.prepare(
-        `INSERT INTO events (id, tenant_id, received_at, occurred_at, source_name, source, type, module, title, summary,
+// Statements of the hot path; bun:sqlite's query() compiles each once per connection and caches it.
+const STMT = {
+  insertEvent: `INSERT INTO events (id, tenant_id, received_at, occurred_at, source_name, source, type, module, title, summary,
            severity, severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
          ON CONFLICT DO NOTHING`,
-      ),
-      insertIndicator: c.prepare(
-        "INSERT OR IGNORE INTO event_indicators (event_id, tenant_id, type, value, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
-      ),
-      existingByExternal: c.prepare(
-        "SELECT id FROM events WHERE tenant_id = ?1 AND source_name = ?2 AND external_id = ?3",
-      ),
-      getIdem: c.prepare(
-        "SELECT ids FROM idempotency_keys WHERE tenant_id = ?1 AND route = ?2 AND key = ?3 AND created_at >= ?4",
-      ),
-      // REPLACE: an expired key that the hourly prune has not removed yet is simply reused.
-      putIdem: c.prepare(
-        "INSERT OR REPLACE INTO idempotency_keys (tenant_id, route, key, ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-      ),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
+  insertIndicator: "INSERT OR IGNORE INTO event_indicators (event_id, tenant_id, type, value, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
+  existingByExternal: "SELECT id FROM events WHERE tenant_id = ?1 AND source_name = ?2 AND external_id = ?3",
+  getIdem: "SELECT ids FROM idempotency_keys WHERE tenant_id = ?1 AND route = ?2 AND key = ?3 AND created_at >= ?4",
+  putIdem: "INSERT OR REPLACE INTO idempotency_keys (tenant_id, route, key, ids, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+};
 
 /**
  * Stores one request's events (inside the caller's transaction). Returns the ids to answer with:
@@ -76,15 +47,15 @@ function stmts(db: Db): Stmts {
  * repeated Idempotency-Key, the first request's ids.
  */
 export function storeBatch(db: Db, b: IngestBatch, now: number): { ids: string[]; inserted: NormalizedEvent[] } {
-  const s = stmts(db);
+  const q = (sql: string) => db.$client.query(sql);
   if (b.idempotencyKey) {
-    const prev = s.getIdem.get(b.tenantId, b.route, b.idempotencyKey, now - IDEMPOTENCY_WINDOW_MS) as { ids: string } | null;
+    const prev = q(STMT.getIdem).get(b.tenantId, b.route, b.idempotencyKey, now - IDEMPOTENCY_WINDOW_MS) as { ids: string } | null;
     if (prev) return { ids: JSON.parse(prev.ids), inserted: [] };
   }
   const ids: string[] = [];
   const inserted: NormalizedEvent[] = [];
   for (const e of b.events) {
-    const r = s.insertEvent.run(
+    const r = q(STMT.insertEvent).run(
       e.id,
       e.tenantId,
       e.receivedAt,
@@ -108,16 +79,16 @@ export function storeBatch(db: Db, b: IngestBatch, now: number): { ids: string[]
     );
     if (r.changes === 0) {
       // Only the external-id index can conflict (ids are fresh ULIDs): answer with the stored one.
-      const row = s.existingByExternal.get(e.tenantId, e.sourceName, e.externalId) as { id: string } | null;
+      const row = q(STMT.existingByExternal).get(e.tenantId, e.sourceName, e.externalId) as { id: string } | null;
       if (!row) throw new Error(`event ${e.id} was neither inserted nor found by external id`);
       ids.push(row.id);
       continue;
     }
-    for (const i of e.indicators) s.insertIndicator.run(e.id, e.tenantId, i.type, i.value, i.origin);
+    for (const i of e.indicators) q(STMT.insertIndicator).run(e.id, e.tenantId, i.type, i.value, i.origin);
     ids.push(e.id);
     inserted.push(e);
   }
-  if (b.idempotencyKey) s.putIdem.run(b.tenantId, b.route, b.idempotencyKey, JSON.stringify(ids), now);
+  if (b.idempotencyKey) q(STMT.putIdem).run(b.tenantId, b.route, b.idempotencyKey, JSON.stringify(ids), now);
   return { ids, inserted };
 }
 

@@ -1,7 +1,7 @@
 // Heartbeats over real HTTP with the real clock: the API, ping URLs, the scheduler going down
 // within a second of the deadline, the alert it opens and the beat that resolves it, event beats.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { event, startTestServer, type TestServer } from "../helpers";
+import { event, json, startTestServer, type TestServer } from "../helpers";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -9,13 +9,6 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
-const admin = (method: string, path: string, body?: unknown) =>
-  fetch(s.url + path, {
-    method,
-    headers: { "x-api-key": s.keys.admin, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-const json = async (r: Response | Promise<Response>) => (await (await r).json()) as any;
 
 async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
@@ -28,7 +21,7 @@ async function waitFor<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 5000)
 
 describe("API", () => {
   test("create with a period; the ping URL is part of the answer; bad settings are 422 naming the field", async () => {
-    const r = await admin("POST", "/v1/heartbeats", { name: "every-minute", period: 60, grace: 30 });
+    const r = await s.admin("POST", "/v1/heartbeats", { name: "every-minute", period: 60, grace: 30 });
     expect(r.status).toBe(201);
     const h = await r.json() as any;
     expect(h.state).toBe("new");
@@ -43,14 +36,14 @@ describe("API", () => {
       [{ name: "x", period: 60, colour: "red" }, "/colour"],
     ];
     for (const [body, path] of cases) {
-      const bad = await admin("POST", "/v1/heartbeats", body);
+      const bad = await s.admin("POST", "/v1/heartbeats", body);
       expect({ body, status: bad.status }).toEqual({ body, status: 422 });
       expect(JSON.stringify((await bad.json() as any).error.details)).toContain(path);
     }
   });
 
   test("a cron schedule with a time zone", async () => {
-    const h = await json(admin("POST", "/v1/heartbeats", { name: "nightly-backup", cron: "0 2 * * *", tz: "Europe/Berlin", grace: 1800 }));
+    const h = await json(s.admin("POST", "/v1/heartbeats", { name: "nightly-backup", cron: "0 2 * * *", tz: "Europe/Berlin", grace: 1800 }));
     expect(h.cron).toBe("0 2 * * *");
     expect(h.tz).toBe("Europe/Berlin");
     await fetch(h.ping_url);
@@ -65,7 +58,7 @@ describe("API", () => {
 
 describe("pings and the scheduler", () => {
   test("period 1 s, grace 1 s: down within a second of the deadline, alert opened; a ping brings it back up and resolves the alert", async () => {
-    const h = await json(admin("POST", "/v1/heartbeats", { name: "fast", period: 1, grace: 1, severity: "critical" }));
+    const h = await json(s.admin("POST", "/v1/heartbeats", { name: "fast", period: 1, grace: 1, severity: "critical" }));
     const ping = await fetch(h.ping_url, { method: "POST", body: "backup done: 3 files" });
     expect(ping.status).toBe(200);
     const up = await json(s.get(`/v1/heartbeats/${h.id}`));
@@ -94,11 +87,11 @@ describe("pings and the scheduler", () => {
     expect((await json(s.get("/v1/events?source_name=heartbeat&source=fast"))).items.map((e: any) => e.type)).toEqual(["heartbeat.up", "heartbeat.down"]);
     const pings = (await json(s.get(`/v1/heartbeats/${h.id}/pings`))).items;
     expect(pings.at(-1)).toMatchObject({ kind: "success", method: "POST", body: "backup done: 3 files" });
-    await admin("POST", `/v1/heartbeats/${h.id}/pause`);
+    await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
   });
 
   test("/fail and non-zero exit codes are down at once; /start and /log are recorded; /0 is success", async () => {
-    const h = await json(admin("POST", "/v1/heartbeats", { name: "job", period: 3600 }));
+    const h = await json(s.admin("POST", "/v1/heartbeats", { name: "job", period: 3600 }));
     expect((await fetch(h.ping_url + "/start")).status).toBe(200);
     expect((await fetch(h.ping_url + "/log", { method: "POST", body: "x".repeat(20_000) })).status).toBe(200);
     expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("new");
@@ -118,7 +111,7 @@ describe("pings and the scheduler", () => {
   });
 
   test("only the last 100 pings are kept", async () => {
-    const h = await json(admin("POST", "/v1/heartbeats", { name: "chatty", period: 3600 }));
+    const h = await json(s.admin("POST", "/v1/heartbeats", { name: "chatty", period: 3600 }));
     for (let i = 0; i < 105; i++) await fetch(h.ping_url + "/log", { method: "POST", body: `line ${i}` });
     const pings = (await json(s.get(`/v1/heartbeats/${h.id}/pings`))).items;
     expect(pings.length).toBe(100);
@@ -127,22 +120,22 @@ describe("pings and the scheduler", () => {
   });
 
   test("pause: no alert while paused; resume starts a fresh period", async () => {
-    const h = await json(admin("POST", "/v1/heartbeats", { name: "maintenance", period: 1, grace: 0 }));
+    const h = await json(s.admin("POST", "/v1/heartbeats", { name: "maintenance", period: 1, grace: 0 }));
     await fetch(h.ping_url);
-    const p = await json(admin("POST", `/v1/heartbeats/${h.id}/pause`));
+    const p = await json(s.admin("POST", `/v1/heartbeats/${h.id}/pause`));
     expect(p.state).toBe("paused");
     await Bun.sleep(1500);
     expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("paused");
     expect((await json(s.get("/v1/alerts?source=maintenance"))).items.length).toBe(0);
-    const r = await json(admin("POST", `/v1/heartbeats/${h.id}/resume`));
+    const r = await json(s.admin("POST", `/v1/heartbeats/${h.id}/resume`));
     expect(r.state).toBe("up");
     expect(new Date(r.due_at).getTime()).toBeGreaterThan(Date.now() - 200);
-    await admin("POST", `/v1/heartbeats/${h.id}/pause`);
+    await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
   });
 
   test("events matching a heartbeat's filter are beats", async () => {
     const h = await json(
-      admin("POST", "/v1/heartbeats", {
+      s.admin("POST", "/v1/heartbeats", {
         name: "nightly-backup-events",
         period: 3600,
         filter: { all: [{ field: "type", op: "eq", value: "heartbeat" }, { field: "source", op: "eq", value: "nightly-backup" }] },
@@ -160,7 +153,7 @@ describe("pings and the scheduler", () => {
   test("another tenant cannot see or change these heartbeats; reads need read, changes need admin", async () => {
     const list = (await json(s.get("/v1/heartbeats"))).items;
     expect(list.length).toBeGreaterThan(3);
-    expect((await admin("DELETE", `/v1/heartbeats/${list[0].id}`)).status).toBe(204);
+    expect((await s.admin("DELETE", `/v1/heartbeats/${list[0].id}`)).status).toBe(204);
     expect((await s.get(`/v1/heartbeats/${list[0].id}`)).status).toBe(404);
     const r = await fetch(`${s.url}/v1/heartbeats`, { method: "POST", headers: { "x-api-key": s.keys.read, "content-type": "application/json" }, body: JSON.stringify({ name: "x", period: 5 }) });
     expect(r.status).toBe(403);

@@ -1,7 +1,7 @@
 // Match rules on the ingest path: alert actions with templates, thresholds across group-commit
 // batches, suppress and tag, enable/disable, validation that points at the bad part, the dry run.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { event, startTestServer, type TestServer } from "../helpers";
+import { event, json, startTestServer, type TestServer } from "../helpers";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -9,13 +9,6 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
-const admin = (method: string, path: string, body?: unknown) =>
-  fetch(s.url + path, {
-    method,
-    headers: { "x-api-key": s.keys.admin, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-const json = async (r: Response | Promise<Response>) => (await (await r).json()) as any;
 
 const deployRule = {
   name: "prod deploy failed",
@@ -32,7 +25,7 @@ const deployRule = {
 describe("alert rules", () => {
   let ruleId: string;
   test("create; a matching event opens one critical alert titled from the template; repeats join it", async () => {
-    const r = await admin("POST", "/v1/rules", deployRule);
+    const r = await s.admin("POST", "/v1/rules", deployRule);
     expect(r.status).toBe(201);
     ruleId = ((await r.json()) as any).id;
     const deploy = (service: string, env = "prod") =>
@@ -47,11 +40,11 @@ describe("alert rules", () => {
   });
 
   test("disabled rules do nothing; enabling takes effect on the next event", async () => {
-    const d = await json(admin("PATCH", `/v1/rules/${ruleId}`, { enabled: false }));
+    const d = await json(s.admin("PATCH", `/v1/rules/${ruleId}`, { enabled: false }));
     expect(d.enabled).toBe(false);
     await s.post("/api/v1/events", event(0, { type: "deploy.failed", source: "github-actions", payload: { service: "batch", env: "prod" } }));
     expect((await json(s.get(`/v1/alerts?rule=${ruleId}&q=batch`))).items.length).toBe(0);
-    await admin("PATCH", `/v1/rules/${ruleId}`, { enabled: true });
+    await s.admin("PATCH", `/v1/rules/${ruleId}`, { enabled: true });
     await s.post("/api/v1/events", event(0, { type: "deploy.failed", source: "github-actions", payload: { service: "batch", env: "prod" } }));
     expect((await json(s.get(`/v1/alerts?rule=${ruleId}&q=batch`))).items.length).toBe(1);
   });
@@ -60,7 +53,7 @@ describe("alert rules", () => {
 describe("threshold rules", () => {
   test("5 auth.failed for the same account within a minute → one alert with all five events, across batches", async () => {
     const r = await json(
-      admin("POST", "/v1/rules", {
+      s.admin("POST", "/v1/rules", {
         name: "brute force",
         filter: { field: "type", op: "eq", value: "auth.failed" },
         threshold: { count: 5, window: 60, group_by: ["payload.account"] },
@@ -80,14 +73,14 @@ describe("threshold rules", () => {
     expect((await json(s.get(`/v1/alerts/${alerts[0].id}`))).events.length).toBe(5);
     await s.post("/api/v1/events", fail("alice")); // the sixth joins
     expect((await json(s.get(`/v1/alerts?rule=${r.id}`))).items[0].count).toBe(6);
-    await admin("DELETE", `/v1/rules/${r.id}`);
+    await s.admin("DELETE", `/v1/rules/${r.id}`);
   });
 });
 
 describe("suppress and tag", () => {
   test("suppress stops a source's alert; tag adds tags to the stored event", async () => {
-    await admin("POST", "/v1/rules", { name: "mute test alerts", filter: { field: "title", op: "prefix", value: "[test]" }, action: { kind: "suppress" } });
-    await admin("POST", "/v1/rules", { name: "tag vpn", filter: { field: "source", op: "eq", value: "vpn-gw" }, action: { kind: "tag", tags: ["network", "vpn"] } });
+    await s.admin("POST", "/v1/rules", { name: "mute test alerts", filter: { field: "title", op: "prefix", value: "[test]" }, action: { kind: "suppress" } });
+    await s.admin("POST", "/v1/rules", { name: "tag vpn", filter: { field: "source", op: "eq", value: "vpn-gw" }, action: { kind: "tag", tags: ["network", "vpn"] } });
     await s.post("/v1/ingest/generic", { title: "[test] ignore me", source: "muted" });
     expect((await json(s.get("/v1/alerts?source=muted"))).items.length).toBe(0);
     expect((await json(s.get("/v1/events?source=muted"))).items.length).toBe(1); // stored all the same
@@ -106,7 +99,7 @@ describe("validation and the dry run", () => {
       [{ ...deployRule, filter: { field: "payload.x", op: "regex", value: "[" } }, "/filter/value"],
     ];
     for (const [body, path] of cases) {
-      const r = await admin("POST", "/v1/rules", body);
+      const r = await s.admin("POST", "/v1/rules", body);
       expect({ path, status: r.status }).toEqual({ path, status: 422 });
       expect(JSON.stringify(((await r.json()) as any).error)).toContain(path);
     }
@@ -116,12 +109,12 @@ describe("validation and the dry run", () => {
   test("test on a sample event and on the last N stored events; nothing is stored", async () => {
     const alertsBefore = (await json(s.get("/v1/alerts"))).items.length;
     const one = await json(
-      admin("POST", "/v1/rules/test", { rule: deployRule, event: { type: "deploy.failed", source: "github-actions", payload: { env: "prod", service: "api" } } }),
+      s.admin("POST", "/v1/rules/test", { rule: deployRule, event: { type: "deploy.failed", source: "github-actions", payload: { env: "prod", service: "api" } } }),
     );
     expect(one).toMatchObject({ matched: true, action: "alert", title: "api deploy failed", severity: "critical" });
-    const no = await json(admin("POST", "/v1/rules/test", { rule: deployRule, event: { type: "deploy.failed", source: "github-actions", payload: { env: "dev" } } }));
+    const no = await json(s.admin("POST", "/v1/rules/test", { rule: deployRule, event: { type: "deploy.failed", source: "github-actions", payload: { env: "dev" } } }));
     expect(no.matched).toBe(false);
-    const last = await json(admin("POST", "/v1/rules/test", { rule: deployRule, last: 200 }));
+    const last = await json(s.admin("POST", "/v1/rules/test", { rule: deployRule, last: 200 }));
     expect(last.evaluated).toBeGreaterThan(10);
     expect(last.alerts.map((a: any) => a.title).sort()).toEqual(["api deploy failed", "batch deploy failed", "web deploy failed"]);
     expect((await json(s.get("/v1/alerts"))).items.length).toBe(alertsBefore);

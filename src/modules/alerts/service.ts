@@ -3,8 +3,8 @@ import type { Deps } from "../../deps";
 import { allowedNext, canTransition, type AlertStatus } from "../../core/alerts";
 import { SEVERITY_RANK } from "../../core/severity";
 import { ApiError, notFound } from "../../http/errors";
-import { isUlid } from "../../lib/ids";
-import { iso, parseTime } from "../../lib/time";
+import { checkCursor, page, timeParam } from "../../http/paging";
+import { iso } from "../../lib/time";
 import { addComment, alertEventsOf, getAlert, listAlerts, rawPayloadOfEvent, timelineOf, updateAlert, type AlertRow, type TimelineRow } from "../../store/alerts";
 import type { AlertPatchBody, AlertQuery } from "./model";
 
@@ -37,14 +37,6 @@ export function summary(a: AlertRow) {
 const timeline = (r: TimelineRow) => ({ id: r.id, at: iso(r.at), kind: r.kind, actor: r.actor, data: JSON.parse(r.data) });
 
 export function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>) {
-  if (q.cursor !== undefined && !isUlid(q.cursor))
-    throw new ApiError(422, "invalid_query", "cursor is not one this API returned", [{ path: "/cursor", message: "invalid cursor" }]);
-  let since: number | undefined;
-  if (q.since !== undefined) {
-    const t = parseTime(q.since);
-    if (!t) throw new ApiError(422, "invalid_query", "since is not a timestamp", [{ path: "/since", message: "expected ISO 8601 or epoch" }]);
-    since = t.ms;
-  }
   const limit = q.limit ?? 50;
   const rows = listAlerts(deps.db, tenantId, {
     status: q.status,
@@ -52,14 +44,12 @@ export function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>)
     sourceName: q.source_name,
     source: q.source,
     ruleId: q.rule,
-    since,
+    since: timeParam("since", q.since),
     text: q.q,
-    before: q.cursor,
+    before: checkCursor(q.cursor),
     limit: limit + 1,
   });
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
-  return { items: page.map(summary), next_cursor: more ? page[page.length - 1].id : null };
+  return page(rows, limit, summary);
 }
 
 function mustGet(deps: Deps, tenantId: string, id: string): AlertRow {

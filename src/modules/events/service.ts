@@ -1,8 +1,8 @@
 import type { Deps } from "../../deps";
 import { SEVERITY_RANK } from "../../core/severity";
-import { ApiError, notFound } from "../../http/errors";
-import { isUlid } from "../../lib/ids";
-import { iso, parseTime } from "../../lib/time";
+import { notFound } from "../../http/errors";
+import { checkCursor, page, timeParam } from "../../http/paging";
+import { iso } from "../../lib/time";
 import { eventIndicatorsOf, getEvent, listEvents, type EventRow } from "../../store/events";
 import type { EventQuery } from "./model";
 
@@ -26,16 +26,7 @@ function summary(r: EventRow) {
   };
 }
 
-function timeParam(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const t = parseTime(v);
-  if (!t) throw new ApiError(422, "invalid_query", `${name} is not a timestamp`, [{ path: `/${name}`, message: "expected ISO 8601 or epoch" }]);
-  return t.ms;
-}
-
 export function list(deps: Deps, tenantId: string, q: EventQuery) {
-  if (q.cursor !== undefined && !isUlid(q.cursor))
-    throw new ApiError(422, "invalid_query", "cursor is not one this API returned", [{ path: "/cursor", message: "invalid cursor" }]);
   const limit = q.limit ?? 50;
   const rows = listEvents(deps.db, tenantId, {
     sourceName: q.source_name,
@@ -45,12 +36,10 @@ export function list(deps: Deps, tenantId: string, q: EventQuery) {
     since: timeParam("since", q.since),
     until: timeParam("until", q.until),
     text: q.q,
-    before: q.cursor,
+    before: checkCursor(q.cursor),
     limit: limit + 1,
   });
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
-  return { items: page.map(summary), next_cursor: more ? page[page.length - 1].id : null };
+  return page(rows, limit, summary);
 }
 
 export function detail(deps: Deps, tenantId: string, id: string) {
