@@ -6,6 +6,7 @@ import type { DataDirLock } from "./db/lock";
 import type { Authenticator } from "./http/auth";
 import type { GroupWriter } from "./ingest/writer";
 import type { Logger } from "./lib/log";
+import type { Metrics } from "./metrics";
 import type { HeartbeatScheduler } from "./scheduler/heartbeats";
 
 export type Deps = {
@@ -18,4 +19,5 @@ export type Deps = {
   checkpointer: Checkpointer;
   dataDirLock: DataDirLock;
   heartbeats: HeartbeatScheduler;
+  metrics: Metrics;
 };

@@ -10,6 +10,7 @@ import { lockDataDir } from "./db/lock";
 import { startScheduler } from "./scheduler";
 import { HeartbeatScheduler } from "./scheduler/heartbeats";
 import { commitHooks } from "./ingest/hooks";
+import { Metrics } from "./metrics";
 import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
 import { GroupWriter } from "./ingest/writer";
@@ -47,7 +48,12 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir));
   const heartbeats = new HeartbeatScheduler(db, commitHooks, clock, log);
-  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats };
+  const metrics = new Metrics(db, dbFile(config.dataDir));
+  writer.onCommit = (requests, events) => {
+    metrics.groupCommitRequests.observe(requests);
+    metrics.eventsStored.inc(events);
+  };
+  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {

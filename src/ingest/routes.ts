@@ -13,6 +13,14 @@ import { isJsonContentType, parseJsonBody, readBody } from "./body";
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
 export async function ingest(deps: Deps, req: Request, plugin: SourcePlugin, route: string): Promise<Response> {
+  const t0 = performance.now();
+  const res = await ingestOnce(deps, req, plugin, route);
+  deps.metrics.ingestRequests.inc({ route, status: res.status });
+  deps.metrics.ingestDuration.observe({ route }, (performance.now() - t0) / 1000);
+  return res;
+}
+
+async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route: string): Promise<Response> {
   try {
     const principal = deps.auth.authorize(req.headers, "ingest", plugin.name);
     if (!isJsonContentType(req.headers.get("content-type")))

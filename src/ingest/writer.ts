@@ -28,6 +28,8 @@ export class GroupWriter {
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   readonly stats: WriterStats = { flushes: 0, requests: 0, events: 0, lastBatchRequests: 0 };
+  /** called after each group commit with how many requests it held and how many events they stored */
+  onCommit: (requests: number, events: number) => void = () => {};
 
   constructor(
     private opts: WriterOptions,
@@ -95,6 +97,9 @@ export class GroupWriter {
   private onDone(m: Extract<FromWriter, { type: "done" }>) {
     this.stats.flushes = m.flush;
     this.stats.lastBatchRequests = m.results.length;
+    let stored = 0;
+    for (const r of m.results) if (r.ok) stored += r.ids!.length;
+    this.onCommit(m.results.length, stored);
     for (const r of m.results) {
       const w = this.waiting.get(r.seq);
       if (!w) continue;

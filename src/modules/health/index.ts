@@ -1,4 +1,5 @@
 // /healthz: the process is up. /readyz: the database answers and can take a write lock.
+// /metrics: Prometheus text format.
 import { Elysia } from "elysia";
 import type { Deps } from "../../deps";
 import { checkWritable } from "../../store/health";
@@ -21,5 +22,10 @@ export function healthModule(deps: Deps, state: { draining: boolean }) {
         return { status: "ready" };
       },
       { detail: { summary: "Readiness: the database is writable", tags: ["operations"] } },
+    )
+    .get(
+      "/metrics",
+      async () => new Response(await deps.metrics.text(), { headers: { "content-type": deps.metrics.registry.contentType } }),
+      { detail: { summary: "Prometheus metrics", tags: ["operations"] } },
     );
 }

@@ -1,0 +1,84 @@
+// Prometheus metrics (prom-client). One registry per running server; /metrics serves it.
+// Counters and histograms are updated where things happen; gauges that describe stored state
+// (heartbeat states, open alerts, database size) are read from the database when scraped.
+import { statSync } from "node:fs";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Db } from "./db/client";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly ingestRequests = new Counter({
+    name: "keepwatch_ingest_requests_total",
+    help: "Ingest requests by route and HTTP status",
+    labelNames: ["route", "status"] as const,
+    registers: [this.registry],
+  });
+  readonly ingestDuration = new Histogram({
+    name: "keepwatch_ingest_request_duration_seconds",
+    help: "Time from the start of an ingest request to its answer",
+    labelNames: ["route"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly groupCommitRequests = new Histogram({
+    name: "keepwatch_group_commit_requests",
+    help: "Requests committed together in one transaction by the writer",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers: [this.registry],
+  });
+  readonly eventsStored = new Counter({
+    name: "keepwatch_events_stored_total",
+    help: "Events committed to the database (repeats of known ids not counted)",
+    registers: [this.registry],
+  });
+
+  constructor(db: Db, dbPath: string) {
+    const q = (sql: string) => db.$client.query(sql);
+    new Gauge({
+      name: "keepwatch_heartbeats",
+      help: "Heartbeats by state",
+      labelNames: ["state"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of ["new", "up", "late", "down", "paused"]) this.set({ state: s }, 0);
+        for (const r of q("SELECT state, count(*) AS n FROM heartbeats GROUP BY state").all() as { state: string; n: number }[])
+          this.set({ state: r.state }, r.n);
+      },
+    });
+    new Gauge({
+      name: "keepwatch_alerts",
+      help: "Alerts that are not closed, by status and severity",
+      labelNames: ["status", "severity"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const r of q("SELECT status, severity, count(*) AS n FROM alerts WHERE status != 'closed' GROUP BY status, severity").all() as {
+          status: string;
+          severity: string;
+          n: number;
+        }[])
+          this.set({ status: r.status, severity: r.severity }, r.n);
+      },
+    });
+    new Gauge({
+      name: "keepwatch_database_size_bytes",
+      help: "Size of the database file and its write-ahead log",
+      labelNames: ["file"] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [file, path] of [["db", dbPath], ["wal", `${dbPath}-wal`]] as const) {
+          let size = 0;
+          try {
+            size = statSync(path).size;
+          } catch {}
+          this.set({ file }, size);
+        }
+      },
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
