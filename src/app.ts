@@ -8,6 +8,7 @@ import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
 import { heartbeatsModule } from "./modules/heartbeats";
 import { rulesModule } from "./modules/rules";
+import { sourcesModule } from "./modules/sources";
 import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
@@ -45,6 +46,7 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(alertsModule(deps))
     .use(heartbeatsModule(deps))
     .use(rulesModule(deps))
+    .use(sourcesModule(deps))
     .use(pingRoutes(deps));
 }
 

@@ -43,7 +43,7 @@ async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route:
 
 /** Splits, validates and normalizes every item; throws 422 listing every bad item (nothing is stored). */
 export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, tenantId: string, bodyText?: string): NormalizedEvent[] {
-  const items = plugin.items ? plugin.items(body) : Array.isArray(body) ? body : [body];
+  const items = Array.isArray(body) ? body : [body];
   if (items.length === 0) throw unprocessable("the request holds no items: send an object or a non-empty array", [{ path: "", message: "empty array" }]);
   if (items.length > deps.config.maxItems)
     throw unprocessable(`too many items in one request: ${items.length} (at most ${deps.config.maxItems})`, [
@@ -74,9 +74,14 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
     );
   }
   const now = deps.clock();
+  const units = plugin.expand ? items.flatMap((i) => plugin.expand!(i)) : items;
+  if (units.length > deps.config.maxItems)
+    throw unprocessable(`too many events in one request: ${units.length} (at most ${deps.config.maxItems})`, [
+      { path: "", message: `at most ${deps.config.maxItems} events` },
+    ]);
   // A single object that is the whole body is kept byte for byte as the sender wrote it.
-  const wholeBody = bodyText !== undefined && items.length === 1 && items[0] === body && !droppedTenant ? bodyText : null;
-  return items.map((item) => {
+  const wholeBody = bodyText !== undefined && units.length === 1 && units[0] === body && !droppedTenant ? bodyText : null;
+  return units.map((item) => {
     const n = plugin.normalize(item, now);
     const rawJson = wholeBody ?? JSON.stringify(item);
     return {

@@ -80,3 +80,22 @@ export function uniqueTags(tags: unknown): string[] {
   if (!Array.isArray(tags)) return [];
   return [...new Set(tags.filter((t): t is string => typeof t === "string" && t !== ""))];
 }
+
+/**
+ * A timestamp inside a vendor's payload: when it does not parse, the event keeps the received time
+ * and says so in a warning (never silently).
+ */
+export function vendorTime(v: unknown, field: string, warnings: string[]): number | null {
+  if (v === undefined || v === null || v === "") return null;
+  const t = parseTime(v);
+  if (t) return t.ms;
+  warnings.push(`${field} ${JSON.stringify(v).slice(0, 80)} is not a timestamp; occurred_at is the received time`);
+  return null;
+}
+
+/** Labels as tags ("key=value"), the most telling first, at most `max`. */
+export function labelTags(labels: Record<string, string> | undefined, first: string[] = [], max = 20): string[] {
+  if (!labels) return [];
+  const keys = [...first.filter((k) => k in labels), ...Object.keys(labels).filter((k) => !first.includes(k)).sort()];
+  return keys.slice(0, max).map((k) => `${k}=${labels[k]}`);
+}

@@ -2,8 +2,9 @@
 import type { SourcePlugin } from "./types";
 import { generic } from "./generic";
 import { eventsEnvelope } from "./events";
+import { alertmanager } from "./alertmanager";
 
-const all: SourcePlugin[] = [generic, eventsEnvelope];
+const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager];
 
 const byName = new Map(all.map((s) => [s.name, s]));
 

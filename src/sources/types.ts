@@ -40,10 +40,12 @@ export type SourcePlugin = {
   /** the typebox schema of one item (documentation and validation) */
   schema: TSchema;
   /**
-   * Splits a parsed body into items. Default: an array is its elements, anything else is one item.
-   * A source whose documents carry several alerts (Alertmanager) expands them here.
+   * A request's body is one item or an array of items; each is validated as a whole (so error
+   * pointers point into what the sender sent). A source whose documents carry several alerts
+   * (Alertmanager's `alerts[]`) then expands a valid item into one sub-item per event here; each
+   * sub-item is normalized and stored as that event's raw payload.
    */
-  items?(body: unknown): unknown[];
+  expand?(item: any): unknown[];
   /** Checks one item; an empty list means it can be normalized. */
   validate(item: unknown): ItemIssue[];
   normalize(item: any, receivedAt: number): NormalizedFields;
