@@ -6,7 +6,7 @@ import type { Deps } from "../deps";
 import type { NormalizedEvent } from "../core/event";
 import { ApiError, json, notFound, unprocessable, type ErrorDetail } from "../http/errors";
 import { newId } from "../lib/ids";
-import { alertSourceNames, getSource } from "../sources/registry";
+import { alertSourceNames, connectorNames, getSource, guessSource, routeOf } from "../sources/registry";
 import type { SourcePlugin } from "../sources/types";
 import { isJsonContentType, parseJsonBody, readBody } from "./body";
 
@@ -67,9 +67,11 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
   if (details.length) {
     const bad = new Set(details.map((d) => d.index)).size;
     const first = details[0];
+    const other = guessSource(items[first.index ?? 0], plugin.name);
     throw unprocessable(
       `${bad} of ${items.length} item${items.length === 1 ? "" : "s"} ${bad === 1 ? "is" : "are"} invalid for source "${plugin.name}"; nothing was stored` +
-        (first ? ` (${multi ? `item ${first.index} ` : ""}${first.path || "(root)"}: ${first.message})` : ""),
+        (first ? ` (${multi ? `item ${first.index} ` : ""}${first.path || "(root)"}: ${first.message})` : "") +
+        (other ? `. This looks like a payload for the "${other.name}" source: send it to ${routeOf(other)}` : ""),
       details.slice(0, 100),
     );
   }
@@ -127,5 +129,15 @@ export function ingestRoutes(deps: Deps) {
         return ingest(deps, request, plugin, `/v1/ingest/${plugin.name}`);
       },
       { parse: "none", detail: { summary: "Send alerts from a source plugin, one object or an array", tags: ["ingest"] } },
+    )
+    .post(
+      "/api/v1/webhooks/:connector",
+      ({ request, params }) => {
+        const plugin = getSource(params.connector);
+        if (!plugin || plugin.kind !== "connector")
+          return notFound(`unknown connector "${params.connector}"; known connectors: ${connectorNames().join(", ")}`).toResponse();
+        return ingest(deps, request, plugin, `/api/v1/webhooks/${plugin.name}`);
+      },
+      { parse: "none", detail: { summary: "Custom telemetry through a connector, one object or an array", tags: ["ingest"] } },
     );
 }

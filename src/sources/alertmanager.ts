@@ -81,6 +81,7 @@ export const alertmanager: SourcePlugin = {
     { path: "alerts[].status = resolved", maps_to: "resolve signal: closes the alert as resolved" },
     { path: "receiver", maps_to: "source" },
   ],
+  looksLike: (x) => Array.isArray(x.alerts) && typeof x.status === "string" && !("orgId" in x),
   validate: check,
   expand(w) {
     const ctx = { receiver: w.receiver, groupKey: w.groupKey, externalURL: w.externalURL, truncatedAlerts: w.truncatedAlerts, commonLabels: w.commonLabels };

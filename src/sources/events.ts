@@ -54,6 +54,7 @@ export const eventsEnvelope: SourcePlugin = {
     { path: "occurred_at", maps_to: "occurred_at", note: "default now" },
     { path: "id", maps_to: "dedup key (a repeat is stored once)" },
   ],
+  looksLike: (x) => typeof x.type === "string" && typeof x.source === "string",
   validate(item) {
     const issues = check(item);
     if (issues.length) return issues;

@@ -55,6 +55,7 @@ export const generic: SourcePlugin = {
     { path: "indicators[]", maps_to: "indicators (explicit)" },
     { path: "id | event_id", maps_to: "dedup key (a repeat is stored once)" },
   ],
+  looksLike: (x) => typeof x.title === "string" && !("alerts" in x),
   validate(item) {
     const issues = check(item);
     if (issues.length) return issues;

@@ -3,8 +3,9 @@ import type { SourcePlugin } from "./types";
 import { generic } from "./generic";
 import { eventsEnvelope } from "./events";
 import { alertmanager } from "./alertmanager";
+import { syslog } from "./syslog";
 
-const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager];
+const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, syslog];
 
 const byName = new Map(all.map((s) => [s.name, s]));
 
@@ -17,6 +18,21 @@ export function alertSourceNames(): string[] {
   return all.filter((s) => s.kind === "alert").map((s) => s.name);
 }
 
+export function connectorNames(): string[] {
+  return all.filter((s) => s.kind === "connector").map((s) => s.name);
+}
+
 export function listSources(): SourcePlugin[] {
   return all;
+}
+
+/** The route for a source's payloads. */
+export function routeOf(s: SourcePlugin): string {
+  return s.kind === "alert" ? `/v1/ingest/${s.name}` : s.kind === "connector" ? `/api/v1/webhooks/${s.name}` : "/api/v1/events";
+}
+
+/** Another source whose shape an item has, to name the right route when it came to the wrong one. */
+export function guessSource(item: unknown, not: string): SourcePlugin | undefined {
+  if (!item || typeof item !== "object" || Array.isArray(item)) return undefined;
+  return all.find((s) => s.name !== not && s.looksLike?.(item as Record<string, unknown>));
 }

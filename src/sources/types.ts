@@ -33,8 +33,13 @@ export type SourcePlugin = {
   name: string;
   /** one line for GET /v1/sources */
   describe: string;
-  /** `alert` sources open alerts for every item; `event` sources leave that to rules */
-  kind: "alert" | "event";
+  /**
+   * `alert` sources (POST /v1/ingest/:name) open alerts for every item; `connector` sources
+   * (POST /api/v1/webhooks/:name) and the `event` envelope leave that to rules
+   */
+  kind: "alert" | "event" | "connector";
+  /** a quick guess whether an item has this source's shape, to name the right route in a 422 */
+  looksLike?(item: Record<string, unknown>): boolean;
   /** the fields the plugin reads and what each becomes, for GET /v1/sources */
   fields: { path: string; maps_to: string; note?: string }[];
   /** the typebox schema of one item (documentation and validation) */

@@ -2,12 +2,12 @@
 // sender can see how its payload will be mapped.
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
-import { listSources } from "../../sources/registry";
+import { listSources, routeOf } from "../../sources/registry";
 
 const Source = t.Object({
   name: t.String(),
   describe: t.String(),
-  kind: t.String({ description: "alert: every item opens an alert; event: rules decide" }),
+  kind: t.String({ description: "alert: every item opens an alert; event and connector: rules decide" }),
   route: t.String(),
   fields: t.Array(t.Object({ path: t.String(), maps_to: t.String(), note: t.Optional(t.String()) })),
 });
@@ -22,7 +22,7 @@ export function sourcesModule(deps: Deps) {
           name: s.name,
           describe: s.describe,
           kind: s.kind,
-          route: s.kind === "alert" ? `/v1/ingest/${s.name}` : "/api/v1/events",
+          route: routeOf(s),
           fields: s.fields,
         })),
       };
