@@ -5,6 +5,7 @@ import { ApiError } from "./http/errors";
 import { ingestRoutes } from "./ingest/routes";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
+import { webhooksModule } from "./modules/webhooks";
 
 export type AppState = { draining: boolean };
 
@@ -30,7 +31,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     })
     .use(healthModule(deps, state))
     .use(ingestRoutes(deps))
-    .use(eventsModule(deps));
+    .use(eventsModule(deps))
+    .use(webhooksModule(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

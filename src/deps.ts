@@ -3,6 +3,8 @@ import type { Config } from "./config";
 import type { Db } from "./db/client";
 import type { Authenticator } from "./http/auth";
 import type { GroupWriter } from "./ingest/writer";
+import type { WebhookDispatcher } from "./jobs/handlers/webhooks";
+import type { Worker } from "./jobs/worker";
 import type { Logger } from "./lib/log";
 
 export type Deps = {
@@ -12,4 +14,8 @@ export type Deps = {
   log: Logger;
   auth: Authenticator;
   writer: GroupWriter;
+  /** outbound webhooks: outbox, delivery handlers, webhook cache */
+  webhooks: WebhookDispatcher;
+  /** the worker of the "webhooks" queue (started by startServer) */
+  worker: Worker;
 };

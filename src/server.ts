@@ -8,6 +8,10 @@ import { migrate } from "./db/migrate";
 import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
 import { GroupWriter } from "./ingest/writer";
+import { WEBHOOK_QUEUE, WebhookDispatcher } from "./jobs/handlers/webhooks";
+import { Worker } from "./jobs/worker";
+import { parseAllowList } from "./core/netrange";
+import { startScheduler } from "./scheduler";
 import { createLogger, type Logger } from "./lib/log";
 import { createKey } from "./store/keys";
 import { countTenants, createTenant } from "./store/tenants";
@@ -32,7 +36,26 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   migrate(db);
   const auth = new Authenticator(db, { defaultRate: config.rateLimit, defaultBurst: config.rateBurst, clock });
   const writer = new GroupWriter(db, clock, log);
-  return { config, db, clock, log, auth, writer };
+  const leaseMs = config.jobLease * 1000;
+  const webhooks = new WebhookDispatcher(db, {
+    allow: parseAllowList(config.outboundAllow),
+    leaseMs,
+    autoDisableAfter: config.webhookAutoDisable,
+    clock,
+    log,
+  });
+  // The transactional outbox: deliveries are enqueued in the ingest transaction.
+  writer.onInsert = webhooks.onEventsInserted;
+  const worker = new Worker(db, {
+    queue: WEBHOOK_QUEUE,
+    handlers: webhooks.handlers(),
+    concurrency: config.webhookConcurrency,
+    leaseMs,
+    clock,
+    log,
+  });
+  webhooks.wake = () => worker.notify();
+  return { config, db, clock, log, auth, writer, webhooks, worker };
 }
 
 export function startServer(deps: Deps): Running {
@@ -47,6 +70,8 @@ export function startServer(deps: Deps): Running {
   });
   const server = app.server!;
   const touch = setInterval(() => deps.auth.flushLastUsed(), 30_000);
+  deps.worker.start();
+  const scheduler = startScheduler(deps);
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
@@ -56,6 +81,9 @@ export function startServer(deps: Deps): Running {
       const inflight = server.stop(false);
       await Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]);
       await deps.writer.drain();
+      scheduler.stop();
+      // Let running deliveries finish (bounded); the rest stay queued for the next start.
+      await deps.worker.stop(deps.config.shutdownTimeout);
       deps.auth.flushLastUsed();
       deps.db.$client.close();
     })());
