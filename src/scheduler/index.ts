@@ -14,7 +14,7 @@ export function pruneOutbound(deps: Deps, now = deps.clock()): { deliveries: num
 
 export function startScheduler(deps: Deps): { stop: () => void } {
   const jobs = [
-    new Cron("17 * * * *", { name: "prune-deliveries", protect: true, catch: (e) => deps.log.error("prune failed", { error: String(e) }) }, () => {
+    new Cron("17 * * * *", { protect: true, catch: (e) => deps.log.error("prune failed", { error: String(e) }) }, () => {
       const r = pruneOutbound(deps);
       if (r.deliveries || r.jobs) deps.log.info("pruned outbound history", r);
     }),

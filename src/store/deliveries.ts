@@ -251,3 +251,10 @@ export function countDeliveries(db: Db, webhookId: string, status?: DeliveryStat
       .get(webhookId, status ?? null) as { n: number }
   ).n;
 }
+
+/** When the webhook's latest batch was made (batched mode spaces POSTs by the interval). */
+export function lastBatchAt(db: Db, webhookId: string): number | null {
+  return (
+    db.$client.query("SELECT max(created_at) AS t FROM deliveries WHERE webhook_id = ?1 AND kind = 'batch'").get(webhookId) as { t: number | null }
+  ).t;
+}

@@ -127,7 +127,7 @@ export function snoozeJob(db: Db, id: number, token: string, runAt: number): boo
 
 /** The earliest time something in the queue becomes claimable, or null when nothing will. */
 export function nextDue(db: Db, queue: string): number | null {
-  return (stmts(db).nextRunAt.get(queue, queue) as { t: number | null }).t;
+  return (stmts(db).nextRunAt.get(queue) as { t: number | null }).t;
 }
 
 /** Makes an available job due now (used to wake the next message of an ordered webhook). */

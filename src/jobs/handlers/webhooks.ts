@@ -17,6 +17,7 @@ import {
   batchMembers,
   getDelivery,
   heldMessages,
+  lastBatchAt,
   insertAttempt,
   insertDelivery,
   markBatchMembers,
@@ -211,6 +212,10 @@ export class WebhookDispatcher {
     if (!h || h.row.mode !== "batched" || h.row.state !== "active") return { result: "success" };
     // One batch at a time: while one is being retried, the next waits (this keeps batches in order).
     if (openBatch(this.db, webhookId)) return { result: "success" };
+    // At most one POST per interval.
+    const last = lastBatchAt(this.db, webhookId);
+    const wait = last === null ? 0 : last + h.row.intervalS * 1000 - clock();
+    if (wait > 0) return { result: "snooze", delayMs: wait };
     const members = unbatched(this.db, webhookId, h.row.maxBatch);
     if (members.length === 0) return { result: "success" };
     return {
@@ -296,7 +301,7 @@ export class WebhookDispatcher {
     };
     const next = (db: Db, t: number) => {
       if (d.kind === "batch") {
-        // the next batch may go now
+        // the next batch goes one interval after this one was made (flush waits for that)
         this.scheduleFlush(db, w, t, true);
         queueMicrotask(() => this.wake());
       } else if (w.ordered) {

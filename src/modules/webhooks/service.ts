@@ -63,10 +63,8 @@ function checkUrl(deps: Deps, url: string): string {
   if (isIP(host)) {
     const why = refusedReason(host, parseAllowList(deps.config.outboundAllow));
     if (why) throw invalid("/url", `${why}; list it in KEEPWATCH_OUTBOUND_ALLOW to allow it`);
-  } else if (host === "localhost" || host.endsWith(".localhost")) {
-    const why = refusedReason("127.0.0.1", parseAllowList(deps.config.outboundAllow));
-    if (why) throw invalid("/url", `${why}; list it in KEEPWATCH_OUTBOUND_ALLOW to allow it`);
   }
+  // Names are resolved and checked on every attempt (what a name points at can change).
   return u.toString();
 }
 
