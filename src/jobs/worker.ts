@@ -173,9 +173,13 @@ export class Worker {
     if (batch.length === 0) return this.afterCommit();
     this.done = [];
     const now = this.clock();
+    let claimed: JobRow[] = [];
     try {
       this.db.$client.transaction(() => {
         for (const d of batch) this.apply(d, now);
+        // Claim the next jobs in the same transaction: one fsync for both.
+        const room = this.opts.concurrency - this.inflight;
+        if (this.running && room > 0) claimed = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, randomHex(12), room);
       }).immediate();
     } catch (e) {
       // The store is busy: keep the outcomes and try again shortly (the leases still hold).
@@ -185,6 +189,8 @@ export class Worker {
       setTimeout(() => this.commit(), 100);
       return;
     }
+    this.stats.claimed += claimed.length;
+    for (const job of claimed) this.run(job);
     this.afterCommit();
   }
 

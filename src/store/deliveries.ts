@@ -115,7 +115,7 @@ export function markDelivery(
 /** Members of a batch follow it. */
 export function markBatchMembers(db: Db, batchId: string, status: DeliveryStatus, now: number, o: { statusCode?: number | null; error?: string | null } = {}): void {
   db.$client
-    .prepare(
+    .query(
       `UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_status_code = coalesce(?3, last_status_code), last_error = ?4, updated_at = ?5
        WHERE batch_id = ?1`,
     )
@@ -167,13 +167,13 @@ export function openBatch(db: Db, webhookId: string): DeliveryRow | null {
 }
 
 export function assignBatch(db: Db, batchId: string, ids: string[]): void {
-  const st = db.$client.prepare("UPDATE deliveries SET batch_id = ?1 WHERE id = ?2");
+  const st = db.$client.query("UPDATE deliveries SET batch_id = ?1 WHERE id = ?2");
   for (const id of ids) st.run(batchId, id);
 }
 
 /** Takes the members out of a batch again (the webhook went inactive): they are held. */
 export function releaseBatch(db: Db, batchId: string, status: DeliveryStatus, now: number): void {
-  db.$client.prepare("UPDATE deliveries SET batch_id = NULL, status = ?2, updated_at = ?3 WHERE batch_id = ?1").run(batchId, status, now);
+  db.$client.query("UPDATE deliveries SET batch_id = NULL, status = ?2, updated_at = ?3 WHERE batch_id = ?1").run(batchId, status, now);
 }
 
 export function batchMembers(db: Db, batchId: string): DeliveryRow[] {
@@ -224,7 +224,7 @@ export function lastAttempt(db: Db, webhookId: string): AttemptRow | null {
 
 export function countReplay(db: Db, id: string, now: number): number {
   const r = db.$client
-    .prepare("UPDATE deliveries SET replays = replays + 1, status = 'pending', updated_at = ?2 WHERE id = ?1 RETURNING replays")
+    .query("UPDATE deliveries SET replays = replays + 1, status = 'pending', updated_at = ?2 WHERE id = ?1 RETURNING replays")
     .get(id, now) as { replays: number };
   return r.replays;
 }
@@ -234,13 +234,13 @@ export function pruneDeliveries(db: Db, before: number, chunk = 5000): number {
   let total = 0;
   for (;;) {
     const n = db.$client
-      .prepare("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created_at < ?1 AND status <> 'pending' LIMIT ?2)")
+      .query("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created_at < ?1 AND status <> 'pending' LIMIT ?2)")
       .run(before, chunk).changes;
     total += n;
     if (n < chunk) break;
   }
   // attempts of deliveries still retrying are kept with them; stray old attempts go too
-  db.$client.prepare("DELETE FROM delivery_attempts WHERE started_at < ?1").run(before);
+  db.$client.query("DELETE FROM delivery_attempts WHERE started_at < ?1").run(before);
   return total;
 }
 
@@ -257,4 +257,9 @@ export function lastBatchAt(db: Db, webhookId: string): number | null {
   return (
     db.$client.query("SELECT max(created_at) AS t FROM deliveries WHERE webhook_id = ?1 AND kind = 'batch'").get(webhookId) as { t: number | null }
   ).t;
+}
+
+/** A batched webhook's message goes back to wait for the next batch. */
+export function unbatchForReplay(db: Db, id: string, now: number): void {
+  db.$client.query("UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ?2 WHERE id = ?1").run(id, now);
 }

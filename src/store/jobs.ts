@@ -153,6 +153,6 @@ export function countJobsByState(db: Db, queue?: string): Record<JobState, numbe
 /** Deletes finished jobs older than `before`. */
 export function pruneJobs(db: Db, before: number): number {
   return db.$client
-    .prepare("DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'dead') AND finished_at < ?1")
+    .query("DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'dead') AND finished_at < ?1")
     .run(before).changes;
 }

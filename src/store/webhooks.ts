@@ -30,7 +30,7 @@ export function listWebhooks(db: Db, tenantId: string): WebhookRow[] {
 export function updateWebhook(db: Db, row: WebhookRow): boolean {
   return (
     db.$client
-      .prepare(
+      .query(
         `UPDATE webhooks SET name = ?3, url = ?4, state = ?5, disabled_reason = ?6, disabled_at = ?7, headers = ?8,
            triggers = ?9, filters = ?10, mode = ?11, interval_s = ?12, max_batch = ?13, rate_limit = ?14,
            timeout_ms = ?15, retry = ?16, ordered = ?17, secret = ?18, previous_secret = ?19,
@@ -65,17 +65,17 @@ export function updateWebhook(db: Db, row: WebhookRow): boolean {
 }
 
 export function deleteWebhook(db: Db, tenantId: string, id: string): boolean {
-  return db.$client.prepare("DELETE FROM webhooks WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes === 1;
+  return db.$client.query("DELETE FROM webhooks WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes === 1;
 }
 
 /** A delivered message: the failure streak ends. */
 export function resetFailures(db: Db, id: string): void {
-  db.$client.prepare("UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0").run(id);
+  db.$client.query("UPDATE webhooks SET consecutive_failures = 0 WHERE id = ?1 AND consecutive_failures <> 0").run(id);
 }
 
 /** A message failed for good: returns the new streak. */
 export function addFailure(db: Db, id: string): number {
-  const r = db.$client.prepare("UPDATE webhooks SET consecutive_failures = consecutive_failures + 1 WHERE id = ?1 RETURNING consecutive_failures AS n").get(id) as
+  const r = db.$client.query("UPDATE webhooks SET consecutive_failures = consecutive_failures + 1 WHERE id = ?1 RETURNING consecutive_failures AS n").get(id) as
     | { n: number }
     | null;
   return r?.n ?? 0;
@@ -85,7 +85,7 @@ export function addFailure(db: Db, id: string): number {
 export function disableWebhook(db: Db, id: string, reason: string, now: number): boolean {
   return (
     db.$client
-      .prepare("UPDATE webhooks SET state = 'inactive', disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 WHERE id = ?1 AND state = 'active'")
+      .query("UPDATE webhooks SET state = 'inactive', disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 WHERE id = ?1 AND state = 'active'")
       .run(id, reason, now).changes === 1
   );
 }

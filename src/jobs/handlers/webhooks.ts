@@ -15,6 +15,7 @@ import { iso } from "../../lib/time";
 import {
   assignBatch,
   batchMembers,
+  countReplay,
   getDelivery,
   heldMessages,
   lastBatchAt,
@@ -27,6 +28,7 @@ import {
   releaseBatch,
   setDeliveryJob,
   unbatched,
+  unbatchForReplay,
   type DeliveryRow,
 } from "../../store/deliveries";
 import { storeBatch } from "../../store/events";
@@ -181,16 +183,14 @@ export class WebhookDispatcher {
   /** Puts a delivery back in the queue (replay, release). Same message id, so the same webhook-id. */
   requeue(db: Db, h: CompiledWebhook, d: DeliveryRow, now: number): void {
     if (h.row.mode === "batched" && d.kind === "message") {
-      db.$client.prepare("UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ?2 WHERE id = ?1").run(d.id, now);
+      unbatchForReplay(db, d.id, now);
       this.scheduleFlush(db, h.row, now, true);
       return;
     }
-    const r = db.$client.prepare("UPDATE deliveries SET replays = replays + 1, status = 'pending', updated_at = ?2 WHERE id = ?1 RETURNING replays").get(d.id, now) as {
-      replays: number;
-    };
+    const replays = countReplay(db, d.id, now);
     const job = enqueue(
       db,
-      { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: d.id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: `${d.id}#${r.replays}` },
+      { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: d.id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: `${d.id}#${replays}` },
       now,
     );
     setDeliveryJob(db, d.id, job.id);
