@@ -44,6 +44,7 @@ type Done = { job: JobRow; token: string; outcome: Outcome };
 
 export class Worker {
   private running = false;
+  private closed = false;
   private inflight = 0;
   private done: Done[] = [];
   private commitScheduled = false;
@@ -67,6 +68,7 @@ export class Worker {
 
   start(): void {
     if (this.running) return;
+    this.closed = false;
     this.running = true;
     this.notify();
   }
@@ -89,6 +91,8 @@ export class Worker {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), Bun.sleep(timeoutMs)]);
     }
     this.commit();
+    // Outcomes of jobs still running now are dropped: their leases run out and they run again.
+    this.closed = true;
   }
 
   private pump(): void {
@@ -169,6 +173,7 @@ export class Worker {
   /** Commits every finished outcome in one transaction. */
   private commit(): void {
     this.commitScheduled = false;
+    if (this.closed) return;
     const batch = this.done;
     if (batch.length === 0) return this.afterCommit();
     this.done = [];

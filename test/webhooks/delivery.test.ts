@@ -159,6 +159,46 @@ describe("retries", () => {
   });
 });
 
+describe("rate limit and connection errors", () => {
+  test("the per-webhook rate limit spaces messages without spending attempts", async () => {
+    const r = receiver();
+    const w = await hook(r.url, { rate_limit: 5, filters: { sources: ["rl"] } });
+    expect((await s.post("/api/v1/events", Array.from({ length: 10 }, (_, i) => event(300 + i, { source: "rl" })))).status).toBe(202);
+    const got = await r.waitFor(10, 8000);
+    // a burst of 5, then 5 more at 5/s: the last one at least ~1 s after the first
+    expect(got[9].at - got[0].at).toBeGreaterThanOrEqual(900);
+    const items = await until(async () => {
+      const x = await deliveriesOf(w.id, "?status=succeeded");
+      return x.length === 10 ? x : null;
+    }, 3000, "10 succeeded");
+    expect(items.every((d: any) => d.attempt_count === 1)).toBe(true);
+  });
+
+  test("a refused connection is recorded and retried", async () => {
+    const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const port = closed.port;
+    closed.stop(true);
+    const w = await hook(`http://127.0.0.1:${port}/nobody`, { filters: { sources: ["refused"] }, retry: { max_attempts: 2, initial_interval: 0.05, max_interval: 0.05 } });
+    await ingest(400, { source: "refused" });
+    const d = await until(async () => (await deliveriesOf(w.id, "?status=failed"))[0], 5000, "failed");
+    const detail = await adminJson(`/v1/deliveries/${d.id}`);
+    expect(detail.attempts).toHaveLength(2);
+    expect(detail.attempts[0].response).toBeNull();
+    expect(detail.attempts[0].error.length).toBeGreaterThan(0);
+  });
+
+  test("X-Keepwatch-Signature checks with openssl dgst -hmac, as the docs say", async () => {
+    const r = receiver();
+    const w = await hook(r.url, { filters: { sources: ["openssl"] } });
+    await ingest(401, { source: "openssl" });
+    const [got] = await r.waitFor(1);
+    const p = Bun.spawn(["openssl", "dgst", "-sha256", "-hmac", w.secret_value], { stdin: new TextEncoder().encode(got.body), stdout: "pipe" });
+    const out = (await new Response(p.stdout).text()).trim().split(/\s+/).pop();
+    expect(await p.exited).toBe(0);
+    expect(got.headers["x-keepwatch-signature"]).toBe(`sha256=${out}`);
+  });
+});
+
 describe("the webhook goes away", () => {
   test("410 Gone disables the webhook with the reason, and a webhook.disabled event is in the events list", async () => {
     const r = receiver(() => new Response("gone", { status: 410 }));
