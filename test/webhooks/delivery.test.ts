@@ -335,6 +335,17 @@ describe("state, triggers, modes", () => {
     expect(members.length).toBe(5);
   });
 
+  test("switching from batched to immediate sends what waited for the next batch", async () => {
+    const r = receiver();
+    const w = await hook(r.url, { mode: "batched", interval: 3600, filters: { sources: ["switch"] } });
+    expect((await s.post("/api/v1/events", [event(500, { source: "switch" }), event(501, { source: "switch" })])).status).toBe(202);
+    await Bun.sleep(150);
+    expect(r.got).toHaveLength(0);
+    await adminJson(`/v1/webhooks/${w.id}`, "PATCH", { mode: "immediate" });
+    const got = await r.waitFor(2);
+    expect(got.every((g) => !Array.isArray(g.json))).toBe(true);
+  });
+
   test("ordered: a failing head blocks the rest, which then follow in order", async () => {
     const r = receiver((n) => new Response(null, { status: n < 2 ? 500 : 200 }));
     await hook(r.url, { ordered: true, filters: { sources: ["ordered-src"] }, retry: { max_attempts: 5, initial_interval: 0.1, max_interval: 0.1 } });

@@ -14,6 +14,7 @@ import {
   listAttempts,
   listDeliveries,
   scanDeliveries,
+  unbatched,
   type AttemptRow,
   type DeliveryRow,
   type DeliveryStatus,
@@ -183,6 +184,11 @@ export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdat
     deps.webhooks.invalidate();
     // Re-activating sends what was held meanwhile.
     if (reactivated) deps.webhooks.release(deps.db, next, now);
+    // From batched to immediate: what waited for the next batch gets a job of its own.
+    if (w.mode === "batched" && next.mode === "immediate" && next.state === "active") {
+      const h = compile(next);
+      for (const d of unbatched(deps.db, next.id, 1_000_000)) deps.webhooks.requeue(deps.db, h, d, now);
+    }
     return view(next, now);
   }).immediate();
 }
