@@ -41,6 +41,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     allow: parseAllowList(config.outboundAllow),
     leaseMs,
     autoDisableAfter: config.webhookAutoDisable,
+    maxInflightPerWebhook: config.webhookMaxInflight,
     clock,
     log,
   });

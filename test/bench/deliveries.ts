@@ -39,6 +39,7 @@ const kw = await startBinary(dir, [], {
   KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8",
   KEEPWATCH_WEBHOOK_CONCURRENCY: CONCURRENCY,
   ...(process.env.KEEPWATCH_DURABILITY ? { KEEPWATCH_DURABILITY: process.env.KEEPWATCH_DURABILITY } : {}),
+  ...(process.env.KEEPWATCH_WEBHOOK_MAX_INFLIGHT ? { KEEPWATCH_WEBHOOK_MAX_INFLIGHT: process.env.KEEPWATCH_WEBHOOK_MAX_INFLIGHT } : {}),
 });
 const admin = (path: string, method: string, body?: unknown) =>
   fetch(kw.url + path, {

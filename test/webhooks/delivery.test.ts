@@ -263,6 +263,34 @@ describe("slow and huge receivers", () => {
     expect(detail.attempts[0].duration_ms).toBeLessThan(3000);
   });
 
+  test("many messages to a hanging receiver: once it is known slow it gets at most its share of the worker", async () => {
+    const s2 = await startTestServer({ outboundAllow: "127.0.0.0/8", webhookConcurrency: 4, webhookMaxInflight: 2 });
+    try {
+      const hang = startReceiver(() => new Promise<Response>(() => {}));
+      const fine = startReceiver();
+      receivers.push(hang, fine);
+      const mk = (url: string, extra: object) =>
+        fetch(s2.url + "/v1/webhooks", {
+          method: "POST",
+          headers: { authorization: `Bearer ${s2.keys.admin}`, "content-type": "application/json" },
+          body: JSON.stringify({ url, rate_limit: 0, ...extra }),
+        });
+      expect((await mk(hang.url, { timeout: 1.2, retry: { max_attempts: 1 }, filters: { sources: ["slow"] } })).status).toBe(201);
+      expect((await mk(fine.url, { filters: { sources: ["fast"] } })).status).toBe(201);
+      expect((await s2.post("/api/v1/events", Array.from({ length: 12 }, (_, i) => event(i, { source: "slow" })))).status).toBe(202);
+      // the first round takes every slot until it times out; after that the receiver is known slow
+      await hang.waitFor(5, 5000);
+      await Bun.sleep(100);
+      expect(hang.got.length).toBeLessThanOrEqual(6);
+      const t0 = Date.now();
+      expect((await s2.post("/api/v1/events", event(99, { source: "fast" }))).status).toBe(202);
+      await fine.waitFor(1, 3000);
+      expect(Date.now() - t0).toBeLessThan(700);
+    } finally {
+      await s2.close();
+    }
+  });
+
   test("a 50 MB response body is read only up to 16 KiB", async () => {
     const big = receiver(() => {
       let sent = 0;

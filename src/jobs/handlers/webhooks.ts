@@ -39,6 +39,8 @@ import type { Effects, Handler, Outcome } from "../worker";
 import { MAX_RECORDED, send } from "./http";
 
 export const WEBHOOK_QUEUE = "webhooks";
+const SLOW_MS = 1_000;
+const SLOW_FOR_MS = 60_000;
 
 export type RetryJson = { max_attempts: number; initial_interval: number; max_interval: number };
 
@@ -66,6 +68,8 @@ export type DispatcherOptions = {
   allow: Cidr[];
   leaseMs: number;
   autoDisableAfter: number;
+  /** deliveries in flight to one webhook at once */
+  maxInflightPerWebhook?: number;
   clock: () => number;
   log: Logger;
   random?: () => number;
@@ -84,6 +88,8 @@ export class WebhookDispatcher {
   /** webhooks per tenant, loaded on first use, dropped on any change */
   private byTenant = new Map<string, CompiledWebhook[]>();
   private buckets = new Map<string, Bucket>();
+  private inflight = new Map<string, number>();
+  private slowUntil = new Map<string, number>();
   /** called after a commit that enqueued jobs (the worker looks at the table) */
   wake: () => void = () => {};
   readonly stats = { messages: 0, attempts: 0, succeeded: 0, failed: 0 };
@@ -197,7 +203,7 @@ export class WebhookDispatcher {
   }
 
   handlers(): Record<string, Handler> {
-    return { deliver: (ctx) => this.deliver(ctx.job.attempt, ctx.payload.d, ctx.now), flush: (ctx) => this.flush(ctx.payload.w, ctx.now) };
+    return { deliver: (ctx) => this.deliverBounded(ctx.job.attempt, ctx.payload.d, ctx.now), flush: (ctx) => this.flush(ctx.payload.w, ctx.now) };
   }
 
   private webhook(id: string): CompiledWebhook | null {
@@ -229,6 +235,29 @@ export class WebhookDispatcher {
         queueMicrotask(() => this.wake());
       },
     };
+  }
+
+  /**
+   * A slow receiver (an attempt took over SLOW_MS or timed out in the last SLOW_FOR_MS) may hold at
+   * most maxInflightPerWebhook worker slots; its other messages wait. Fast receivers are not capped.
+   */
+  private async deliverBounded(attempt: number, deliveryId: string, clock: () => number): Promise<Outcome> {
+    const d = getDelivery(this.db, deliveryId);
+    const key = d?.webhook_id ?? "";
+    const n = this.inflight.get(key) ?? 0;
+    const cap = this.o.maxInflightPerWebhook ?? Infinity;
+    const started = clock();
+    if (d && n >= cap && (this.slowUntil.get(key) ?? 0) > started) return { result: "snooze", delayMs: 500 };
+    this.inflight.set(key, n + 1);
+    try {
+      return await this.deliver(attempt, deliveryId, clock);
+    } finally {
+      const m = (this.inflight.get(key) ?? 1) - 1;
+      if (m <= 0) this.inflight.delete(key);
+      else this.inflight.set(key, m);
+      const end = clock();
+      if (end - started > SLOW_MS) this.slowUntil.set(key, end + SLOW_FOR_MS);
+    }
   }
 
   private async deliver(attempt: number, deliveryId: string, clock: () => number): Promise<Outcome> {
