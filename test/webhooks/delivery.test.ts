@@ -71,6 +71,36 @@ describe("immediate delivery", () => {
   });
 });
 
+describe("transactional outbox", () => {
+  test("the message is committed with the event: present at the 202, gone with a rolled-back transaction", async () => {
+    const r = receiver();
+    const w = await hook(r.url, { state: "inactive", filters: { sources: ["outbox"] } });
+    const q = (sql: string, ...args: any[]) => (s.deps.db.$client.query(sql).get(...args) as any).n as number;
+    const id = await ingest(600, { source: "outbox" });
+    // at the moment of the 202 the delivery exists (held: the webhook is inactive)
+    expect(q("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?1 AND body LIKE ?2", w.id, `%${id}%`)).toBe(1);
+    const before = q("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?1", w.id);
+    const jobsBefore = q("SELECT count(*) AS n FROM jobs");
+    const { normalizeAll } = await import("../../src/ingest/routes");
+    const { getSource } = await import("../../src/sources/registry");
+    const { storeBatch } = await import("../../src/store/events");
+    const evs = normalizeAll(s.deps, getSource("events")!, event(601, { source: "outbox" }), s.tenantId);
+    await adminJson(`/v1/webhooks/${w.id}`, "PATCH", { state: "active" });
+    await r.waitFor(1);
+    expect(() =>
+      s.deps.db.$client.transaction(() => {
+        const res = storeBatch(s.deps.db, { tenantId: s.tenantId, route: "test", idempotencyKey: null, events: evs }, Date.now());
+        s.deps.webhooks.onEventsInserted(s.deps.db, res.inserted);
+        throw new Error("the ingest transaction fails after the outbox wrote");
+      })(),
+    ).toThrow("after the outbox wrote");
+    expect(q("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?1", w.id)).toBe(before);
+    expect(q("SELECT count(*) AS n FROM jobs")).toBe(jobsBefore + 1); // the release job only
+    await Bun.sleep(100);
+    expect(r.got).toHaveLength(1);
+  });
+});
+
 describe("retries", () => {
   test("500 for the first k attempts then 200: one success, attempts spaced by the policy, same webhook-id", async () => {
     const k = 3;
