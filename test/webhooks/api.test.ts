@@ -51,6 +51,7 @@ describe("CRUD", () => {
     expect(got.secret).not.toBe(created.secret_value);
     expect(JSON.stringify(got)).not.toContain(created.secret_value.slice(6));
     expect(got.secret_value).toBeUndefined();
+    expect(got.last_attempt).toBeNull();
     const list = await ok(call("/v1/webhooks"));
     expect(list.items.map((w: any) => w.id)).toContain(created.id);
     expect(JSON.stringify(list)).not.toContain(created.secret_value.slice(6));

@@ -68,6 +68,8 @@ describe("immediate delivery", () => {
     expect(detail.attempts[0].response.body).toBe("ok");
     expect(detail.attempts[0].request.headers["webhook-id"]).toBe(d.id);
     expect(detail.attempts[0].request.body).toBe(got.body);
+    const wd = await adminJson(`/v1/webhooks/${w.id}`);
+    expect(wd.last_attempt).toMatchObject({ delivery_id: d.id, attempt: 1, outcome: "succeeded", response_status: 200, error: null });
   });
 });
 

@@ -11,6 +11,7 @@ import {
   Webhook,
   WebhookCreate,
   WebhookCreated,
+  WebhookDetail,
   WebhookList,
   WebhookUpdate,
 } from "./model";
@@ -34,8 +35,8 @@ export function webhooksModule(deps: Deps) {
     .get("/v1/webhooks", ({ request }) => service.list(deps, admin(request)), { response: WebhookList, detail: { summary: "List webhooks", tags } })
     .get("/v1/webhooks/:id", ({ request, params }) => service.get(deps, admin(request), params.id), {
       params: Id,
-      response: Webhook,
-      detail: { summary: "One webhook (secret masked)", tags },
+      response: WebhookDetail,
+      detail: { summary: "One webhook (secret masked) with its latest attempt", tags },
     })
     .patch("/v1/webhooks/:id", ({ request, params, body }) => service.update(deps, admin(request), params.id, body), {
       params: Id,

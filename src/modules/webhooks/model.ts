@@ -89,6 +89,19 @@ export const Webhook = t.Object({
   updated_at: t.String(),
 });
 
+export const LastAttempt = t.Object({
+  delivery_id: t.String(),
+  attempt: t.Integer(),
+  started_at: t.String(),
+  outcome: t.String(),
+  response_status: t.Nullable(t.Integer()),
+  duration_ms: t.Integer(),
+  error: t.Nullable(t.String()),
+});
+
+/** The detail view adds the latest attempt (GET /v1/deliveries/:id has its request and response). */
+export const WebhookDetail = t.Composite([Webhook, t.Object({ last_attempt: t.Nullable(LastAttempt) })]);
+
 export const WebhookCreated = t.Composite([Webhook, t.Object({ secret_value: t.String({ description: "the signing secret, shown once here" }) })]);
 export const WebhookList = t.Object({ items: t.Array(Webhook) });
 export const Secret = t.Object({ secret: t.String(), previous_secret: t.Nullable(t.String()), previous_secret_expires_at: t.Nullable(t.String()) });

@@ -11,6 +11,7 @@ import { isIP } from "node:net";
 import {
   batchMembers,
   getDelivery,
+  lastAttempt,
   listAttempts,
   listDeliveries,
   scanDeliveries,
@@ -153,7 +154,22 @@ export function list(deps: Deps, tenantId: string) {
 }
 
 export function get(deps: Deps, tenantId: string, id: string) {
-  return view(load(deps, tenantId, id), deps.clock());
+  const w = load(deps, tenantId, id);
+  const a = lastAttempt(deps.db, w.id);
+  return {
+    ...view(w, deps.clock()),
+    last_attempt: a
+      ? {
+          delivery_id: a.delivery_id,
+          attempt: a.attempt,
+          started_at: iso(a.started_at),
+          outcome: a.outcome,
+          response_status: a.response_status,
+          duration_ms: a.duration_ms,
+          error: a.error,
+        }
+      : null,
+  };
 }
 
 export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdate) {
