@@ -9,6 +9,7 @@ import { alertsModule } from "./modules/alerts";
 import { heartbeatsModule } from "./modules/heartbeats";
 import { rulesModule } from "./modules/rules";
 import { sourcesModule } from "./modules/sources";
+import { webhooksModule } from "./modules/webhooks";
 import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
@@ -47,6 +48,7 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(heartbeatsModule(deps))
     .use(rulesModule(deps))
     .use(sourcesModule(deps))
+    .use(webhooksModule(deps))
     .use(pingRoutes(deps));
 }
 

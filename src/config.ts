@@ -2,6 +2,7 @@
 // A bad value stops start-up with one line naming the setting.
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { parseAllowList } from "./core/netrange";
 
 export const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: "TCP port to listen on" }),
@@ -22,6 +23,16 @@ export const ConfigSchema = Type.Object({
   busyTimeout: Type.Integer({ minimum: 0, maximum: 600_000, default: 5000, description: "ms a write waits for a lock before answering 503" }),
   keyOverlap: Type.Number({ minimum: 0, default: 24, description: "hours a rotated key keeps working" }),
   shutdownTimeout: Type.Integer({ minimum: 0, default: 10_000, description: "ms SIGTERM waits for in-flight work" }),
+  outboundAllow: Type.String({
+    default: "",
+    description: "CIDRs outbound webhooks may reach although private/loopback/link-local (comma-separated)",
+  }),
+  webhookConcurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: "deliveries in flight at once" }),
+  webhookMaxInflight: Type.Integer({ minimum: 1, maximum: 1024, default: 32, description: "deliveries in flight to one webhook at once (keeps a slow receiver from taking every slot)" }),
+  jobLease: Type.Number({ minimum: 1, maximum: 3600, default: 120, description: "seconds a claimed job is leased before another worker may take it" }),
+  secretOverlap: Type.Number({ minimum: 0, default: 24, description: "hours a rotated webhook secret keeps signing" }),
+  deliveryRetention: Type.Number({ minimum: 0.001, default: 30, description: "days of webhook delivery history kept" }),
+  webhookAutoDisable: Type.Integer({ minimum: 0, default: 100, description: "consecutive failed messages that disable a webhook (0 = never)" }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -39,6 +50,13 @@ export const SETTINGS: Record<keyof Config, { flag: string; env: string }> = {
   busyTimeout: { flag: "--busy-timeout", env: "KEEPWATCH_BUSY_TIMEOUT" },
   keyOverlap: { flag: "--key-overlap", env: "KEEPWATCH_KEY_OVERLAP" },
   shutdownTimeout: { flag: "--shutdown-timeout", env: "KEEPWATCH_SHUTDOWN_TIMEOUT" },
+  outboundAllow: { flag: "--outbound-allow", env: "KEEPWATCH_OUTBOUND_ALLOW" },
+  webhookConcurrency: { flag: "--webhook-concurrency", env: "KEEPWATCH_WEBHOOK_CONCURRENCY" },
+  webhookMaxInflight: { flag: "--webhook-max-inflight", env: "KEEPWATCH_WEBHOOK_MAX_INFLIGHT" },
+  jobLease: { flag: "--job-lease", env: "KEEPWATCH_JOB_LEASE" },
+  secretOverlap: { flag: "--secret-overlap", env: "KEEPWATCH_SECRET_OVERLAP" },
+  deliveryRetention: { flag: "--delivery-retention", env: "KEEPWATCH_DELIVERY_RETENTION" },
+  webhookAutoDisable: { flag: "--webhook-auto-disable", env: "KEEPWATCH_WEBHOOK_AUTO_DISABLE" },
 };
 
 export class ConfigError extends Error {}
@@ -109,6 +127,11 @@ export function loadConfig(
     throw new ConfigError(
       `invalid setting ${where}=${JSON.stringify(raw[name])}: ${why}${sch?.description ? ` (${sch.description})` : ""}`,
     );
+  }
+  try {
+    parseAllowList((withDefaults as Config).outboundAllow);
+  } catch (e) {
+    throw new ConfigError(`invalid setting ${from.outboundAllow ?? "KEEPWATCH_OUTBOUND_ALLOW"}: ${(e as Error).message} (expected CIDRs such as 127.0.0.0/8, fd00::/8)`);
   }
   return { config: withDefaults as Config, rest, explicit: new Set(Object.keys(from) as (keyof Config)[]) };
 }

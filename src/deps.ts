@@ -5,6 +5,8 @@ import type { Db } from "./db/client";
 import type { DataDirLock } from "./db/lock";
 import type { Authenticator } from "./http/auth";
 import type { GroupWriter } from "./ingest/writer";
+import type { WebhookDispatcher } from "./jobs/handlers/webhooks";
+import type { Worker } from "./jobs/worker";
 import type { Logger } from "./lib/log";
 import type { Metrics } from "./metrics";
 import type { HeartbeatScheduler } from "./scheduler/heartbeats";
@@ -20,4 +22,8 @@ export type Deps = {
   dataDirLock: DataDirLock;
   heartbeats: HeartbeatScheduler;
   metrics: Metrics;
+  /** outbound webhooks: outbox, delivery handlers, webhook cache */
+  webhooks: WebhookDispatcher;
+  /** the worker of the "webhooks" queue (started by startServer) */
+  worker: Worker;
 };

@@ -9,7 +9,10 @@ import { Checkpointer } from "./db/checkpointer";
 import { lockDataDir } from "./db/lock";
 import { startScheduler } from "./scheduler";
 import { HeartbeatScheduler } from "./scheduler/heartbeats";
-import { commitHooks } from "./ingest/hooks";
+import { commitHooks, setOutbox } from "./ingest/hooks";
+import { WEBHOOK_QUEUE, WebhookDispatcher } from "./jobs/handlers/webhooks";
+import { Worker } from "./jobs/worker";
+import { parseAllowList } from "./core/netrange";
 import { Metrics } from "./metrics";
 import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
@@ -49,11 +52,35 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   const checkpointer = new Checkpointer(dbFile(config.dataDir));
   const heartbeats = new HeartbeatScheduler(db, commitHooks, clock, log);
   const metrics = new Metrics(db, dbFile(config.dataDir));
+  const leaseMs = config.jobLease * 1000;
+  const webhooks = new WebhookDispatcher(db, {
+    allow: parseAllowList(config.outboundAllow),
+    leaseMs,
+    autoDisableAfter: config.webhookAutoDisable,
+    maxInflightPerWebhook: config.webhookMaxInflight,
+    clock,
+    log,
+  });
+  // The transactional outbox: messages are enqueued by the commit hooks, in the transaction of
+  // what caused them; on this thread (API changes, heartbeat flips) through `webhooks`, on the
+  // writer thread through its own outbox (writer-thread.ts).
+  setOutbox(webhooks);
+  const worker = new Worker(db, {
+    queue: WEBHOOK_QUEUE,
+    handlers: webhooks.handlers(),
+    concurrency: config.webhookConcurrency,
+    leaseMs,
+    clock,
+    log,
+  });
+  webhooks.wake = () => worker.notify();
   writer.onCommit = (requests, events) => {
     metrics.groupCommitRequests.observe(requests);
     metrics.eventsStored.inc(events);
+    // the writer thread may have enqueued deliveries: the worker looks at the table
+    if (events > 0 || requests > 0) worker.notify();
   };
-  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics };
+  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
@@ -68,6 +95,7 @@ export async function startServer(deps: Deps): Promise<Running> {
     maxRequestBodySize: Math.max(deps.config.bodyLimit * 2, 8 * 1024 * 1024),
   });
   const server = app.server!;
+  deps.worker.start();
   const scheduler = startScheduler(deps);
   deps.heartbeats.afterStart();
   deps.heartbeats.start();
@@ -77,6 +105,8 @@ export async function startServer(deps: Deps): Promise<Running> {
       state.draining = true;
       scheduler.stop();
       deps.heartbeats.stop();
+      // Let running deliveries finish (bounded); the rest stay queued for the next start.
+      await deps.worker.stop(deps.config.shutdownTimeout);
       // Stop accepting; let in-flight requests finish (bounded), then flush what they queued.
       const inflight = server.stop(false);
       await Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]);

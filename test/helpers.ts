@@ -2,7 +2,7 @@
 // port on 127.0.0.1, and the built binary for the tests that need a separate process.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { loadConfig, type Config } from "../src/config";
 import type { Scope } from "../src/core/keys";
 import { silentLogger } from "../src/lib/log";
@@ -75,7 +75,8 @@ export function killSpawned(): void {
 }
 process.on("exit", killSpawned);
 
-export const BIN = process.env.KEEPWATCH_BIN ?? join(import.meta.dir, "..", "dist", "keepwatch");
+// resolved now: the binary runs with its data directory as the working directory
+export const BIN = process.env.KEEPWATCH_BIN ? resolve(process.env.KEEPWATCH_BIN) : join(import.meta.dir, "..", "dist", "keepwatch");
 
 export type BinServer = {
   proc: import("bun").Subprocess<"ignore", "pipe", "pipe">;

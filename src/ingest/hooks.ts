@@ -1,22 +1,51 @@
 // The commit hooks every group commit runs (see CommitHook in commit.ts), in this order, inside
 // the ingest transaction on the writer thread (and for keepwatch's own events, such as heartbeat
-// flips, on the thread that makes them). Later stages add theirs here: the outbox of outbound webhooks.
+// flips, on the thread that makes them):
+//   match rules → alerts of alert sources → heartbeat beats → outbound messages (the outbox).
+import type { Db } from "../db/client";
 import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
-import { alertsFromEvents } from "../store/alerts";
-import { beatsFromEvents } from "../store/heartbeat-transitions";
+import type { NormalizedEvent } from "../core/event";
+import type { Severity } from "../core/severity";
+import { alertById, alertsFromEvents, alertView, type AlertChange } from "../store/alerts";
+import { beatsFromEvents, HEARTBEAT_SOURCE } from "../store/heartbeat-transitions";
 import { RuleCache, rulesAfterInsert, rulesBeforeInsert } from "../store/rules";
 import type { CommitHook } from "./commit";
+
+/** Where outbound messages go: the webhook outbox of the thread the hooks run on. */
+export type Outbox = {
+  onEventsInserted(db: Db, events: NormalizedEvent[]): void;
+  emit(db: Db, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number): number;
+};
+
+let outbox: Outbox | null = null;
+
+/** Each thread that commits events sets its outbox once (server.ts, writer-thread.ts). */
+export function setOutbox(o: Outbox | null): void {
+  outbox = o;
+}
+
+/** alert.opened / alert.updated / alert.closed for every alert a commit changed. */
+function announceAlerts(db: Db, tenantId: string, changes: AlertChange[], now: number): void {
+  if (!outbox) return;
+  for (const c of changes) {
+    const a = alertById(db, c.alertId);
+    if (!a) continue;
+    // suppress_until silences re-notification of repeats
+    if (c.change === "updated" && a.suppressUntil !== null && a.suppressUntil > now) continue;
+    outbox.emit(db, tenantId, { type: `alert.${c.change}`, data: alertView(a), severity: a.severity as Severity, source: a.source, tags: JSON.parse(a.tags) }, now);
+  }
+}
 
 /** Match rules: tag, suppress, or open their own alerts (runs first: a suppress stops the source's alert). */
 const ruleCache = new RuleCache();
 const matchRules: CommitHook = Object.assign(
-  (db: Parameters<CommitHook>[0], tenantId: string, inserted: Parameters<CommitHook>[2], now: number) => rulesAfterInsert(db, tenantId, inserted, now),
-  { before: (db: Parameters<CommitHook>[0], tenantId: string, events: Parameters<CommitHook>[2]) => rulesBeforeInsert(db, ruleCache, tenantId, events) },
+  (db: Db, tenantId: string, inserted: NormalizedEvent[], now: number) => announceAlerts(db, tenantId, rulesAfterInsert(db, tenantId, inserted, now), now),
+  { before: (db: Db, tenantId: string, events: NormalizedEvent[]) => rulesBeforeInsert(db, ruleCache, tenantId, events) },
 );
 
 /** Alert sources open (or join, or resolve) an alert for every item. */
 const sourceAlerts: CommitHook = (db, tenantId, inserted, now) => {
-  alertsFromEvents(db, tenantId, inserted, now, DEFAULT_DEDUP_WINDOW_MS);
+  announceAlerts(db, tenantId, alertsFromEvents(db, tenantId, inserted, now, DEFAULT_DEDUP_WINDOW_MS), now);
 };
 
 /** Events that match a heartbeat's filter are beats (and may resolve its alert). */
@@ -24,4 +53,17 @@ const heartbeatBeats: CommitHook = (db, tenantId, inserted, now) => {
   beatsFromEvents(db, tenantId, inserted, commitHooks, now);
 };
 
-export const commitHooks: CommitHook[] = [matchRules, sourceAlerts, heartbeatBeats];
+/**
+ * The transactional outbox: `event.received` for stored events, `heartbeat.down` / `heartbeat.up`
+ * for keepwatch's own heartbeat events, to every matching webhook, in the same transaction.
+ */
+const outboundMessages: CommitHook = (db, tenantId, inserted, now) => {
+  if (!outbox) return;
+  const plain = inserted.filter((e) => e.sourceName !== HEARTBEAT_SOURCE);
+  if (plain.length) outbox.onEventsInserted(db, plain);
+  for (const e of inserted)
+    if (e.sourceName === HEARTBEAT_SOURCE)
+      outbox.emit(db, tenantId, { type: e.type, data: JSON.parse(e.payloadJson), severity: e.severity, source: e.source, tags: e.tags }, now);
+};
+
+export const commitHooks: CommitHook[] = [matchRules, sourceAlerts, heartbeatBeats, outboundMessages];

@@ -3,7 +3,9 @@
 // takes all of them. The event loop of the HTTP thread never waits for the disk.
 import { openDatabase, type Db, type Durability } from "../db/client";
 import { commitGroup } from "./commit";
-import { commitHooks } from "./hooks";
+import { commitHooks, setOutbox } from "./hooks";
+import { WebhookDispatcher } from "../jobs/handlers/webhooks";
+import { silentLogger } from "../lib/log";
 import type { IngestBatch } from "../store/events";
 
 declare var self: Worker;
@@ -44,6 +46,8 @@ self.onmessage = (e: MessageEvent<ToWriter | string>) => {
     case "init":
       try {
         db = openDatabase(m.file, { busyTimeoutMs: m.busyTimeoutMs, durability: m.durability, autoCheckpoint: false });
+        // this thread's outbox: it only enqueues (the HTTP thread's worker delivers)
+        setOutbox(new WebhookDispatcher(db, { allow: [], leaseMs: 0, autoDisableAfter: 0, clock: Date.now, log: silentLogger }));
         postMessage({ type: "ready" } satisfies FromWriter);
       } catch (err) {
         postMessage({ type: "fatal", message: String(err) } satisfies FromWriter);

@@ -7,6 +7,7 @@ import type { NormalizedEvent } from "../core/event";
 import { sourceFingerprint, type AlertStatus } from "../core/alerts";
 import { SEVERITY_RANK, type Severity } from "../core/severity";
 import { newId } from "../lib/ids";
+import { iso } from "../lib/time";
 
 export type AlertRow = typeof alerts.$inferSelect;
 export type TimelineRow = typeof alertTimeline.$inferSelect;
@@ -100,6 +101,37 @@ export function alertsFromEvents(db: Db, tenantId: string, evs: NormalizedEvent[
   return changes;
 }
 
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+/** An alert as the API shows it and as outbound `alert.*` messages carry it. */
+export function alertView(a: AlertRow) {
+  return {
+    id: a.id,
+    fingerprint: a.fingerprint,
+    title: a.title,
+    severity: a.severity,
+    status: a.status,
+    classification: a.classification,
+    assignee: a.assignee,
+    enrichment_status: a.enrichmentStatus,
+    tags: JSON.parse(a.tags) as string[],
+    source_name: a.sourceName,
+    source: a.source,
+    rule_id: a.ruleId,
+    first_seen: iso(a.firstSeen),
+    last_seen: iso(a.lastSeen),
+    count: a.count,
+    suppress_until: isoOrNull(a.suppressUntil),
+    created_at: iso(a.createdAt),
+    updated_at: iso(a.updatedAt),
+    closed_at: isoOrNull(a.closedAt),
+  };
+}
+
+export function alertById(db: Db, id: string): AlertRow | undefined {
+  return db.select().from(alerts).where(eq(alerts.id, id)).get();
+}
+
 export type AlertFilter = {
   status?: AlertStatus;
   minSeverityRank?: number;
@@ -158,7 +190,7 @@ export type AlertPatch = { status?: AlertStatus; classification?: string | null;
  * Applies a triage change with a compare-and-set on the status the caller saw, and writes one
  * timeline entry per changed field. Returns false when the alert changed underneath (retry).
  */
-export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, now: number): boolean {
+export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, now: number, then?: (after: AlertRow) => void): boolean {
   return db.transaction(() => {
     const set: Record<string, unknown> = { updatedAt: now };
     const entries: { kind: string; data: unknown }[] = [];
@@ -202,6 +234,7 @@ export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, n
     if (r.changes === 0) return false;
     const t = db.$client.query(STMT.timeline);
     for (const e of entries) t.run(newId(now), a.id, now, e.kind, actor, JSON.stringify(e.data));
+    then?.(alertById(db, a.id)!);
     return true;
   });
 }

@@ -32,6 +32,18 @@ export class VersionedCache<T> {
     private load: (db: Db, tenantId: string) => T,
   ) {}
 
+  /** Forgets everything: the next get() re-reads the counter and reloads. */
+  invalidate(): void {
+    this.version = -1;
+    this.checkedIn = -1;
+    this.byTenant.clear();
+  }
+
+  /** The cached value, if any, without checking the counter. */
+  peek(tenantId: string): T | undefined {
+    return this.byTenant.get(tenantId);
+  }
+
   get(db: Db, tenantId: string): T {
     if (this.checkedIn !== group) {
       this.checkedIn = group;

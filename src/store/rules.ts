@@ -8,7 +8,7 @@ import { matchableOf, type NormalizedEvent } from "../core/event";
 import { alertSeverity, alertTitle, buildIndex, groupKey, matchingRules, ruleFingerprint, type Rule, type RuleIndex } from "../core/rules";
 import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
 import { newId } from "../lib/ids";
-import { raiseAlert } from "./alerts";
+import { raiseAlert, type AlertChange } from "./alerts";
 
 export type RuleRow = typeof rules.$inferSelect;
 
@@ -92,7 +92,8 @@ export function rulesBeforeInsert(db: Db, cache: RuleCache, tenantId: string, ev
  * Second phase, for the events that were inserted (inside the ingest transaction): alert rules
  * open or join their alert, after the threshold is reached when there is one.
  */
-export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedEvent[], now: number): void {
+export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedEvent[], now: number): AlertChange[] {
+  const changes: AlertChange[] = [];
   for (const e of inserted) {
     const rs = pendingAlerts.get(e);
     if (!rs) continue;
@@ -118,6 +119,7 @@ export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedE
         now,
         windowMs,
       );
+      if (change) changes.push(change);
       // a threshold alert carries every event that made it
       if (change?.change === "opened" && earlier.length) {
         const link = db.$client.query("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)");
@@ -128,6 +130,7 @@ export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedE
       }
     }
   }
+  return changes;
 }
 
 /** Drops threshold hits older than their rule's window. */

@@ -1,38 +1,14 @@
 import type { Static } from "elysia";
 import type { Deps } from "../../deps";
 import { allowedNext, canTransition, type AlertStatus } from "../../core/alerts";
-import { SEVERITY_RANK } from "../../core/severity";
+import { SEVERITY_RANK, type Severity } from "../../core/severity";
 import { ApiError, notFound } from "../../http/errors";
 import { checkCursor, page, timeParam } from "../../http/paging";
 import { iso } from "../../lib/time";
-import { addComment, alertEventsOf, getAlert, listAlerts, rawPayloadOfEvent, timelineOf, updateAlert, type AlertRow, type TimelineRow } from "../../store/alerts";
+import { addComment, alertEventsOf, alertView, getAlert, listAlerts, rawPayloadOfEvent, timelineOf, updateAlert, type AlertRow, type TimelineRow } from "../../store/alerts";
 import type { AlertPatchBody, AlertQuery } from "./model";
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
-
-export function summary(a: AlertRow) {
-  return {
-    id: a.id,
-    fingerprint: a.fingerprint,
-    title: a.title,
-    severity: a.severity,
-    status: a.status,
-    classification: a.classification,
-    assignee: a.assignee,
-    enrichment_status: a.enrichmentStatus,
-    tags: JSON.parse(a.tags) as string[],
-    source_name: a.sourceName,
-    source: a.source,
-    rule_id: a.ruleId,
-    first_seen: iso(a.firstSeen),
-    last_seen: iso(a.lastSeen),
-    count: a.count,
-    suppress_until: isoOrNull(a.suppressUntil),
-    created_at: iso(a.createdAt),
-    updated_at: iso(a.updatedAt),
-    closed_at: isoOrNull(a.closedAt),
-  };
-}
+export const summary = alertView;
 
 const timeline = (r: TimelineRow) => ({ id: r.id, at: iso(r.at), kind: r.kind, actor: r.actor, data: JSON.parse(r.data) });
 
@@ -93,7 +69,11 @@ export function patch(deps: Deps, tenantId: string, id: string, body: Static<typ
       throw new ApiError(422, "invalid_body", "a classification is given when closing an alert", [
         { path: "/classification", message: "only with status closed" },
       ]);
-    if (updateAlert(deps.db, a, { status: to, classification: body.classification, assignee: body.assignee }, actor, deps.clock()))
+    const now = deps.clock();
+    // the outbound message commits with the change (transactional outbox)
+    const announce = (after: AlertRow) =>
+      deps.webhooks.emit(deps.db, tenantId, { type: after.status === "closed" ? "alert.closed" : "alert.updated", data: alertView(after), severity: after.severity as Severity, source: after.source, tags: JSON.parse(after.tags) }, now);
+    if (updateAlert(deps.db, a, { status: to, classification: body.classification, assignee: body.assignee }, actor, now, announce))
       return detail(deps, tenantId, id);
   }
   throw new ApiError(409, "conflict", "the alert kept changing while it was updated; retry");

@@ -1,0 +1,37 @@
+// Which webhooks a message goes to: type patterns with wildcards and filters on severity, source
+// and tags. Pure.
+import { SEVERITY_RANK, type Severity } from "./severity";
+
+export const MESSAGE_TYPES = [
+  "event.received",
+  "alert.opened",
+  "alert.updated",
+  "alert.closed",
+  "heartbeat.down",
+  "heartbeat.up",
+  "webhook.disabled",
+] as const;
+
+/** A pattern is a dotted type where `*` stands for one or more segments' worth of text ("alert.*", "*"). */
+export const TRIGGER_RE = /^(\*|[a-z0-9_]+(\.([a-z0-9_]+|\*))*)$/;
+
+export function typeMatches(pattern: string, type: string): boolean {
+  if (pattern === "*" || pattern === type) return true;
+  if (!pattern.includes("*")) return false;
+  const re = new RegExp("^" + pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".+") + "$");
+  return re.test(type);
+}
+
+export type Filters = { min_severity?: Severity; sources?: string[]; tags?: string[] };
+
+/** What a message says about itself for filtering. */
+export type MessageAttrs = { type: string; severity?: Severity | null; source?: string | null; tags?: string[] };
+
+export function messageMatches(triggers: string[], filters: Filters, m: MessageAttrs): boolean {
+  if (!triggers.some((p) => typeMatches(p, m.type))) return false;
+  if (filters.min_severity && (m.severity == null || SEVERITY_RANK[m.severity] < SEVERITY_RANK[filters.min_severity])) return false;
+  if (filters.sources && filters.sources.length && (m.source == null || !filters.sources.includes(m.source))) return false;
+  // tags: the message must carry at least one of them
+  if (filters.tags && filters.tags.length && !(m.tags ?? []).some((t) => filters.tags!.includes(t))) return false;
+  return true;
+}

@@ -1,0 +1,339 @@
+// The webhooks API's logic: validation beyond the schema, CRUD, rotation, history, replay.
+import type { Deps } from "../../deps";
+import { DEFAULT_RETRY } from "../../core/backoff";
+import { parseAllowList, refusedReason } from "../../core/netrange";
+import { generateSecret, isSecret, maskSecret, RESERVED_HEADERS } from "../../core/signing";
+import { ApiError, notFound } from "../../http/errors";
+import { compile, type RetryJson } from "../../jobs/handlers/webhooks";
+import { newId } from "../../lib/ids";
+import { iso, parseTime } from "../../lib/time";
+import { isIP } from "node:net";
+import {
+  batchMembers,
+  getDelivery,
+  lastAttempt,
+  listAttempts,
+  listDeliveries,
+  scanDeliveries,
+  unbatched,
+  type AttemptRow,
+  type DeliveryRow,
+  type DeliveryStatus,
+} from "../../store/deliveries";
+import { deleteWebhook, getWebhook, insertWebhook, listWebhooks, updateWebhook, type WebhookRow } from "../../store/webhooks";
+import type { DeliveryQuery, WebhookCreate, WebhookUpdate } from "./model";
+
+const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const invalid = (path: string, message: string) => new ApiError(422, "invalid_body", `${path.slice(1)}: ${message}`, [{ path, message }]);
+
+/** Custom headers as lines ("Name: value") or a map; names checked, reserved ones refused. */
+export function parseHeaders(h: string | Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const entries: [string, string][] =
+    typeof h === "string"
+      ? h
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .filter((l) => l !== "")
+          .map((l, i) => {
+            const c = l.indexOf(":");
+            if (c <= 0) throw invalid("/headers", `line ${i + 1} is not "Name: value"`);
+            return [l.slice(0, c).trim(), l.slice(c + 1).trim()];
+          })
+      : Object.entries(h);
+  for (const [name, value] of entries) {
+    if (!HEADER_NAME_RE.test(name)) throw invalid("/headers", `"${name}" is not a valid header name`);
+    if (RESERVED_HEADERS.has(name.toLowerCase())) throw invalid("/headers", `"${name}" is set by keepwatch and cannot be overridden`);
+    if (/[\r\n\0]/.test(value)) throw invalid("/headers", `the value of "${name}" holds a line break`);
+    out[name] = value;
+  }
+  if (Object.keys(out).length > 50) throw invalid("/headers", "at most 50 headers");
+  return out;
+}
+
+function checkUrl(deps: Deps, url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw invalid("/url", "not a URL");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw invalid("/url", "must be http or https");
+  if (u.username || u.password) throw invalid("/url", "credentials in the URL are not allowed; use a header");
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (isIP(host)) {
+    const why = refusedReason(host, parseAllowList(deps.config.outboundAllow));
+    if (why) throw invalid("/url", `${why}; list it in KEEPWATCH_OUTBOUND_ALLOW to allow it`);
+  }
+  // Names are resolved and checked on every attempt (what a name points at can change).
+  return u.toString();
+}
+
+function retryOf(mode: string, r: WebhookCreate["retry"], prev?: RetryJson): RetryJson {
+  const base: RetryJson = prev ?? {
+    max_attempts: mode === "batched" ? 0 : DEFAULT_RETRY.maxAttempts,
+    initial_interval: DEFAULT_RETRY.initialMs / 1000,
+    max_interval: DEFAULT_RETRY.maxMs / 1000,
+  };
+  const out = { ...base, ...(r ?? {}) };
+  if (out.max_interval < out.initial_interval) throw invalid("/retry/max_interval", "must be at least initial_interval");
+  return out;
+}
+
+export function view(w: WebhookRow, now: number) {
+  const rotating = w.previousSecret && w.previousSecretUntil && w.previousSecretUntil > now;
+  return {
+    id: w.id,
+    name: w.name,
+    url: w.url,
+    state: w.state,
+    disabled_reason: w.disabledReason,
+    disabled_at: w.disabledAt === null ? null : iso(w.disabledAt),
+    headers: JSON.parse(w.headers),
+    triggers: JSON.parse(w.triggers),
+    filters: JSON.parse(w.filters),
+    mode: w.mode,
+    interval: w.intervalS,
+    max_batch: w.maxBatch,
+    rate_limit: w.rateLimit,
+    timeout: w.timeoutMs / 1000,
+    retry: JSON.parse(w.retry),
+    ordered: !!w.ordered,
+    secret: maskSecret(w.secret),
+    previous_secret_expires_at: rotating ? iso(w.previousSecretUntil!) : null,
+    consecutive_failures: w.consecutiveFailures,
+    created_at: iso(w.createdAt),
+    updated_at: iso(w.updatedAt),
+  };
+}
+
+function load(deps: Deps, tenantId: string, id: string): WebhookRow {
+  const w = getWebhook(deps.db, tenantId, id);
+  if (!w) throw notFound(`no webhook ${id}`);
+  return w;
+}
+
+export function create(deps: Deps, tenantId: string, b: WebhookCreate) {
+  const now = deps.clock();
+  if (b.secret !== undefined && !isSecret(b.secret)) throw invalid("/secret", "must be whsec_ followed by the base64 of at least 24 bytes");
+  const mode = b.mode ?? "immediate";
+  const row: WebhookRow = {
+    id: "wh_" + newId(now),
+    tenantId,
+    name: b.name ?? new URL(checkUrl(deps, b.url)).host,
+    url: checkUrl(deps, b.url),
+    state: b.state ?? "active",
+    disabledReason: null,
+    disabledAt: null,
+    headers: JSON.stringify(parseHeaders(b.headers ?? {})),
+    triggers: JSON.stringify(b.triggers ?? ["event.received"]),
+    filters: JSON.stringify(b.filters ?? {}),
+    mode,
+    intervalS: b.interval ?? 60,
+    maxBatch: b.max_batch ?? 100,
+    rateLimit: b.rate_limit ?? 50,
+    timeoutMs: Math.round((b.timeout ?? 10) * 1000),
+    retry: JSON.stringify(retryOf(mode, b.retry)),
+    ordered: b.ordered ? 1 : 0,
+    secret: b.secret ?? generateSecret(),
+    previousSecret: null,
+    previousSecretUntil: null,
+    consecutiveFailures: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+  insertWebhook(deps.db, row);
+  deps.webhooks.invalidate();
+  return { ...view(row, now), secret_value: row.secret };
+}
+
+export function list(deps: Deps, tenantId: string) {
+  const now = deps.clock();
+  return { items: listWebhooks(deps.db, tenantId).map((w) => view(w, now)) };
+}
+
+export function get(deps: Deps, tenantId: string, id: string) {
+  const w = load(deps, tenantId, id);
+  const a = lastAttempt(deps.db, w.id);
+  return {
+    ...view(w, deps.clock()),
+    last_attempt: a
+      ? {
+          delivery_id: a.delivery_id,
+          attempt: a.attempt,
+          started_at: iso(a.started_at),
+          outcome: a.outcome,
+          response_status: a.response_status,
+          duration_ms: a.duration_ms,
+          error: a.error,
+        }
+      : null,
+  };
+}
+
+export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdate) {
+  const now = deps.clock();
+  return deps.db.$client.transaction(() => {
+    const w = load(deps, tenantId, id);
+    const next: WebhookRow = { ...w, updatedAt: Math.max(now, w.updatedAt + 1) };
+    if (b.name !== undefined) next.name = b.name;
+    if (b.url !== undefined) next.url = checkUrl(deps, b.url);
+    if (b.headers !== undefined) next.headers = JSON.stringify(parseHeaders(b.headers));
+    if (b.triggers !== undefined) next.triggers = JSON.stringify(b.triggers);
+    if (b.filters !== undefined) next.filters = JSON.stringify(b.filters);
+    if (b.mode !== undefined) next.mode = b.mode;
+    if (b.interval !== undefined) next.intervalS = b.interval;
+    if (b.max_batch !== undefined) next.maxBatch = b.max_batch;
+    if (b.rate_limit !== undefined) next.rateLimit = b.rate_limit;
+    if (b.timeout !== undefined) next.timeoutMs = Math.round(b.timeout * 1000);
+    if (b.retry !== undefined) next.retry = JSON.stringify(retryOf(next.mode, b.retry, JSON.parse(w.retry)));
+    if (b.ordered !== undefined) next.ordered = b.ordered ? 1 : 0;
+    const reactivated = b.state === "active" && w.state !== "active";
+    if (b.state !== undefined) next.state = b.state;
+    if (reactivated) {
+      next.disabledReason = null;
+      next.disabledAt = null;
+      next.consecutiveFailures = 0;
+    }
+    updateWebhook(deps.db, next);
+    deps.webhooks.invalidate();
+    // Re-activating sends what was held meanwhile.
+    if (reactivated) deps.webhooks.release(deps.db, next, now);
+    // From batched to immediate: what waited for the next batch gets a job of its own.
+    if (w.mode === "batched" && next.mode === "immediate" && next.state === "active") {
+      const h = compile(next);
+      for (const d of unbatched(deps.db, next.id, 1_000_000)) deps.webhooks.requeue(deps.db, h, d, now);
+    }
+    return view(next, now);
+  }).immediate();
+}
+
+export function remove(deps: Deps, tenantId: string, id: string) {
+  if (!deleteWebhook(deps.db, tenantId, id)) throw notFound(`no webhook ${id}`);
+  deps.webhooks.invalidate();
+}
+
+export function rotate(deps: Deps, tenantId: string, id: string) {
+  const now = deps.clock();
+  const w = load(deps, tenantId, id);
+  const next: WebhookRow = {
+    ...w,
+    secret: generateSecret(),
+    previousSecret: w.secret,
+    previousSecretUntil: now + deps.config.secretOverlap * 3_600_000,
+    updatedAt: Math.max(now, w.updatedAt + 1),
+  };
+  updateWebhook(deps.db, next);
+  deps.webhooks.invalidate();
+  return secretView(next, now);
+}
+
+function secretView(w: WebhookRow, now: number) {
+  const rotating = !!(w.previousSecret && w.previousSecretUntil && w.previousSecretUntil > now);
+  return {
+    secret: w.secret,
+    previous_secret: rotating ? w.previousSecret : null,
+    previous_secret_expires_at: rotating ? iso(w.previousSecretUntil!) : null,
+  };
+}
+
+export function secret(deps: Deps, tenantId: string, id: string) {
+  return secretView(load(deps, tenantId, id), deps.clock());
+}
+
+function deliveryView(d: DeliveryRow) {
+  return {
+    id: d.id,
+    webhook_id: d.webhook_id,
+    kind: d.kind,
+    type: d.type,
+    status: d.status,
+    attempt_count: d.attempts,
+    batch_id: d.batch_id,
+    last_status_code: d.last_status_code,
+    last_error: d.last_error,
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
+  };
+}
+
+function attemptView(a: AttemptRow) {
+  return {
+    attempt: a.attempt,
+    started_at: iso(a.started_at),
+    duration_ms: a.duration_ms,
+    url: a.url,
+    outcome: a.outcome,
+    request: { headers: JSON.parse(a.request_headers), body: a.request_body },
+    response:
+      a.response_status === null
+        ? null
+        : { status: a.response_status, headers: a.response_headers ? JSON.parse(a.response_headers) : {}, body: a.response_body ?? "" },
+    error: a.error,
+  };
+}
+
+export function deliveries(deps: Deps, tenantId: string, id: string, q: DeliveryQuery) {
+  load(deps, tenantId, id);
+  const limit = q.limit ?? 100;
+  const rows = listDeliveries(deps.db, id, { status: q.status as DeliveryStatus | undefined, before: q.cursor, limit: limit + 1 });
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  return { items: page.map(deliveryView), next_cursor: more ? page[page.length - 1].id : null };
+}
+
+function loadDelivery(deps: Deps, tenantId: string, id: string): DeliveryRow {
+  const d = getDelivery(deps.db, id);
+  if (!d || d.tenant_id !== tenantId) throw notFound(`no delivery ${id}`);
+  return d;
+}
+
+export function delivery(deps: Deps, tenantId: string, id: string) {
+  const d = loadDelivery(deps, tenantId, id);
+  const members = d.kind === "batch" ? batchMembers(deps.db, d.id) : [];
+  return {
+    ...deliveryView(d),
+    body: d.kind === "batch" ? members.map((m) => JSON.parse(m.body)) : JSON.parse(d.body),
+    members: members.map((m) => m.id),
+    attempts: listAttempts(deps.db, d.id).map(attemptView),
+  };
+}
+
+export function replayOne(deps: Deps, tenantId: string, id: string) {
+  const now = deps.clock();
+  deps.db.$client.transaction(() => {
+    const d = loadDelivery(deps, tenantId, id);
+    if (d.kind === "batch") throw new ApiError(409, "conflict", "replay the messages of a batch, not the batch");
+    if (d.status === "pending") throw new ApiError(409, "conflict", `delivery ${id} is already queued`);
+    const w = load(deps, tenantId, d.webhook_id);
+    if (w.state !== "active") throw new ApiError(409, "conflict", `webhook ${w.id} is inactive; activate it first`);
+    deps.webhooks.requeue(deps.db, compile(w), d, now);
+  }).immediate();
+  deps.worker.notify();
+  return delivery(deps, tenantId, id);
+}
+
+/** Replays every matching message since a time, a page at a time (no cap). */
+export function replayMany(deps: Deps, tenantId: string, id: string, q: { since: string; status?: string }) {
+  const since = parseTime(q.since);
+  if (!since) throw new ApiError(422, "invalid_query", "since is not a timestamp", [{ path: "/since", message: "expected ISO 8601 or epoch" }]);
+  const w = load(deps, tenantId, id);
+  if (w.state !== "active") throw new ApiError(409, "conflict", `webhook ${w.id} is inactive; activate it first`);
+  const h = compile(w);
+  const status = (q.status ?? "failed") as DeliveryStatus;
+  const now = deps.clock();
+  let after: string | null = null;
+  let n = 0;
+  for (;;) {
+    const page = scanDeliveries(deps.db, id, { status, since: since.ms, after, limit: 500 });
+    if (page.length === 0) break;
+    deps.db.$client.transaction(() => {
+      for (const d of page) deps.webhooks.requeue(deps.db, h, d, now);
+    }).immediate();
+    n += page.length;
+    after = page[page.length - 1].id;
+  }
+  deps.worker.notify();
+  return { replayed: n };
+}

@@ -1,0 +1,265 @@
+// Deliveries (one message to one webhook, or one batch of them) and their attempts.
+import type { Statement } from "bun:sqlite";
+import type { Db } from "../db/client";
+
+export type DeliveryStatus = "held" | "pending" | "succeeded" | "failed";
+
+export type DeliveryRow = {
+  id: string;
+  tenant_id: string;
+  webhook_id: string;
+  kind: "message" | "batch";
+  type: string;
+  body: string;
+  status: DeliveryStatus;
+  attempts: number;
+  batch_id: string | null;
+  job_id: number | null;
+  replays: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+export type AttemptRow = {
+  id: number;
+  delivery_id: string;
+  webhook_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  url: string;
+  request_headers: string;
+  request_body: string;
+  response_status: number | null;
+  response_headers: string | null;
+  response_body: string | null;
+  error: string | null;
+  outcome: "succeeded" | "failed";
+};
+
+type Stmts = {
+  insert: Statement;
+  setJob: Statement;
+  get: Statement;
+  mark: Statement;
+  insertAttempt: Statement;
+  head: Statement;
+};
+const cache = new WeakMap<Db, Stmts>();
+
+function stmts(db: Db): Stmts {
+  let s = cache.get(db);
+  if (!s) {
+    const c = db.$client;
+    s = {
+      insert: c.prepare(
+        `INSERT INTO deliveries (id, tenant_id, webhook_id, kind, type, body, status, attempts, batch_id, job_id, replays, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, NULL, ?8, 0, ?9, ?9)`,
+      ),
+      setJob: c.prepare("UPDATE deliveries SET job_id = ?2 WHERE id = ?1"),
+      get: c.prepare("SELECT * FROM deliveries WHERE id = ?1"),
+      mark: c.prepare(
+        `UPDATE deliveries SET status = ?2, attempts = attempts + ?3, last_status_code = coalesce(?4, last_status_code),
+           last_error = ?5, updated_at = ?6 WHERE id = ?1`,
+      ),
+      insertAttempt: c.prepare(
+        `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers,
+           request_body, response_status, response_headers, response_body, error, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+      ),
+      head: c.prepare(
+        `SELECT id, job_id FROM deliveries WHERE webhook_id = ?1 AND kind = 'message' AND status = 'pending' ORDER BY id LIMIT 2`,
+      ),
+    };
+    cache.set(db, s);
+  }
+  return s;
+}
+
+export type NewDelivery = {
+  id: string;
+  tenantId: string;
+  webhookId: string;
+  kind: "message" | "batch";
+  type: string;
+  body: string;
+  status: DeliveryStatus;
+  jobId?: number | null;
+};
+
+export function insertDelivery(db: Db, d: NewDelivery, now: number): void {
+  stmts(db).insert.run(d.id, d.tenantId, d.webhookId, d.kind, d.type, d.body, d.status, d.jobId ?? null, now);
+}
+
+export function setDeliveryJob(db: Db, id: string, jobId: number): void {
+  stmts(db).setJob.run(id, jobId);
+}
+
+export function getDelivery(db: Db, id: string): DeliveryRow | null {
+  return stmts(db).get.get(id) as DeliveryRow | null;
+}
+
+/** Sets the status; `attempted` adds one to the attempt count. */
+export function markDelivery(
+  db: Db,
+  id: string,
+  status: DeliveryStatus,
+  now: number,
+  o: { attempted?: boolean; statusCode?: number | null; error?: string | null } = {},
+): void {
+  stmts(db).mark.run(id, status, o.attempted ? 1 : 0, o.statusCode ?? null, o.error ?? null, now);
+}
+
+/** Members of a batch follow it. */
+export function markBatchMembers(db: Db, batchId: string, status: DeliveryStatus, now: number, o: { statusCode?: number | null; error?: string | null } = {}): void {
+  db.$client
+    .query(
+      `UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_status_code = coalesce(?3, last_status_code), last_error = ?4, updated_at = ?5
+       WHERE batch_id = ?1`,
+    )
+    .run(batchId, status, o.statusCode ?? null, o.error ?? null, now);
+}
+
+export type NewAttempt = Omit<AttemptRow, "id">;
+
+export function insertAttempt(db: Db, a: NewAttempt): void {
+  stmts(db).insertAttempt.run(
+    a.delivery_id,
+    a.webhook_id,
+    a.attempt,
+    a.started_at,
+    a.duration_ms,
+    a.url,
+    a.request_headers,
+    a.request_body,
+    a.response_status,
+    a.response_headers,
+    a.response_body,
+    a.error,
+    a.outcome,
+  );
+}
+
+/** The oldest open messages of a webhook (ordered mode: only the head may be attempted). */
+export function openHead(db: Db, webhookId: string): { id: string; job_id: number | null }[] {
+  return stmts(db).head.all(webhookId) as { id: string; job_id: number | null }[];
+}
+
+export function heldMessages(db: Db, webhookId: string): DeliveryRow[] {
+  return db.$client
+    .query("SELECT * FROM deliveries WHERE webhook_id = ?1 AND status = 'held' AND kind = 'message' ORDER BY id")
+    .all(webhookId) as DeliveryRow[];
+}
+
+/** Messages of a batched webhook waiting for the next batch, oldest first. */
+export function unbatched(db: Db, webhookId: string, limit: number): DeliveryRow[] {
+  return db.$client
+    .query("SELECT * FROM deliveries WHERE webhook_id = ?1 AND status = 'pending' AND kind = 'message' AND batch_id IS NULL ORDER BY id LIMIT ?2")
+    .all(webhookId, limit) as DeliveryRow[];
+}
+
+export function openBatch(db: Db, webhookId: string): DeliveryRow | null {
+  return db.$client
+    .query("SELECT * FROM deliveries WHERE webhook_id = ?1 AND kind = 'batch' AND status = 'pending' ORDER BY id LIMIT 1")
+    .get(webhookId) as DeliveryRow | null;
+}
+
+export function assignBatch(db: Db, batchId: string, ids: string[]): void {
+  const st = db.$client.query("UPDATE deliveries SET batch_id = ?1 WHERE id = ?2");
+  for (const id of ids) st.run(batchId, id);
+}
+
+/** Takes the members out of a batch again (the webhook went inactive): they are held. */
+export function releaseBatch(db: Db, batchId: string, status: DeliveryStatus, now: number): void {
+  db.$client.query("UPDATE deliveries SET batch_id = NULL, status = ?2, updated_at = ?3 WHERE batch_id = ?1").run(batchId, status, now);
+}
+
+export function batchMembers(db: Db, batchId: string): DeliveryRow[] {
+  return db.$client.query("SELECT * FROM deliveries WHERE batch_id = ?1 ORDER BY id").all(batchId) as DeliveryRow[];
+}
+
+export type DeliveryFilter = { status?: DeliveryStatus; before?: string; since?: number; limit: number };
+
+/** Newest first; keyset on id (ULID-based, so time-ordered). Batches are listed with the messages. */
+export function listDeliveries(db: Db, webhookId: string, f: DeliveryFilter): DeliveryRow[] {
+  const where = ["webhook_id = ?1"];
+  const args: (string | number)[] = [webhookId];
+  if (f.status) {
+    args.push(f.status);
+    where.push(`status = ?${args.length}`);
+  }
+  if (f.before) {
+    args.push(f.before);
+    where.push(`id < ?${args.length}`);
+  }
+  if (f.since !== undefined) {
+    args.push(f.since);
+    where.push(`created_at >= ?${args.length}`);
+  }
+  args.push(f.limit);
+  return db.$client
+    .query(`SELECT * FROM deliveries WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?${args.length}`)
+    .all(...args) as DeliveryRow[];
+}
+
+/** Oldest first from `after` (replay pages through with this). */
+export function scanDeliveries(db: Db, webhookId: string, f: { status?: DeliveryStatus; since: number; after: string | null; limit: number }): DeliveryRow[] {
+  return db.$client
+    .query(
+      `SELECT * FROM deliveries WHERE webhook_id = ?1 AND kind = 'message' AND created_at >= ?2 AND id > ?3
+         AND (?4 IS NULL OR status = ?4) ORDER BY id LIMIT ?5`,
+    )
+    .all(webhookId, f.since, f.after ?? "", f.status ?? null, f.limit) as DeliveryRow[];
+}
+
+export function listAttempts(db: Db, deliveryId: string): AttemptRow[] {
+  return db.$client.query("SELECT * FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY id").all(deliveryId) as AttemptRow[];
+}
+
+export function lastAttempt(db: Db, webhookId: string): AttemptRow | null {
+  return db.$client.query("SELECT * FROM delivery_attempts WHERE webhook_id = ?1 ORDER BY id DESC LIMIT 1").get(webhookId) as AttemptRow | null;
+}
+
+export function countReplay(db: Db, id: string, now: number): number {
+  const r = db.$client
+    .query("UPDATE deliveries SET replays = replays + 1, status = 'pending', updated_at = ?2 WHERE id = ?1 RETURNING replays")
+    .get(id, now) as { replays: number };
+  return r.replays;
+}
+
+/** Deletes deliveries (and by cascade their attempts) created before `before`, in chunks. */
+export function pruneDeliveries(db: Db, before: number, chunk = 5000): number {
+  let total = 0;
+  for (;;) {
+    const n = db.$client
+      .query("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created_at < ?1 AND status <> 'pending' LIMIT ?2)")
+      .run(before, chunk).changes;
+    total += n;
+    if (n < chunk) break;
+  }
+  // attempts of deliveries still retrying are kept with them; stray old attempts go too
+  db.$client.query("DELETE FROM delivery_attempts WHERE started_at < ?1").run(before);
+  return total;
+}
+
+export function countDeliveries(db: Db, webhookId: string, status?: DeliveryStatus): number {
+  return (
+    db.$client
+      .query("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?1 AND kind = 'message' AND (?2 IS NULL OR status = ?2)")
+      .get(webhookId, status ?? null) as { n: number }
+  ).n;
+}
+
+/** When the webhook's latest batch was made (batched mode spaces POSTs by the interval). */
+export function lastBatchAt(db: Db, webhookId: string): number | null {
+  return (
+    db.$client.query("SELECT max(created_at) AS t FROM deliveries WHERE webhook_id = ?1 AND kind = 'batch'").get(webhookId) as { t: number | null }
+  ).t;
+}
+
+/** A batched webhook's message goes back to wait for the next batch. */
+export function unbatchForReplay(db: Db, id: string, now: number): void {
+  db.$client.query("UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ?2 WHERE id = ?1").run(id, now);
+}
