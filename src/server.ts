@@ -70,6 +70,8 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     handlers: webhooks.handlers(),
     concurrency: config.webhookConcurrency,
     leaseMs,
+    // outcomes finishing within 4 ms share a commit: fewer fsyncs competing with ingest
+    batchMs: 4,
     clock,
     log,
   });

@@ -34,6 +34,8 @@ export type WorkerOptions = {
   leaseMs: number;
   /** longest sleep between looks at the table when idle */
   pollMs?: number;
+  /** how long outcomes and wake-ups are gathered before one commit/claim (ms; 0 = next turn) */
+  batchMs?: number;
   clock?: () => number;
   random?: () => number;
   policy?: RetryPolicy;
@@ -44,6 +46,7 @@ type Done = { job: JobRow; token: string; outcome: Outcome };
 
 export class Worker {
   private running = false;
+  private notifyScheduled = false;
   private closed = false;
   private inflight = 0;
   private done: Done[] = [];
@@ -76,7 +79,13 @@ export class Worker {
   /** Something was enqueued (or became due): look at the table soon. */
   notify(): void {
     if (!this.running) return;
-    setImmediate(() => this.pump());
+    // Coalesce: many notifications in a short window make one claim (one write, one fsync).
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    setTimeout(() => {
+      this.notifyScheduled = false;
+      this.pump();
+    }, this.opts.batchMs ?? 0);
   }
 
   /**
@@ -165,7 +174,8 @@ export class Worker {
         this.done.push({ job, token, outcome });
         if (!this.commitScheduled) {
           this.commitScheduled = true;
-          setImmediate(() => this.commit());
+          // Outcomes that finish within batchMs share one transaction (one fsync).
+          setTimeout(() => this.commit(), this.opts.batchMs ?? 0);
         }
       });
   }

@@ -112,10 +112,33 @@ try {
   const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))];
   db.close();
 
+  // ---- ingest with and without deliveries running: the same closed loop, 32 senders
+  const INGEST_N = Number(process.env.BENCH_INGEST_N ?? 4000);
+  const ingestRate = async (source: string) => {
+    let next = 0;
+    const t = performance.now();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < INGEST_N) {
+          const i = next++;
+          const r = await ingest([ev(i, source)]);
+          if (r.status !== 202) throw new Error(`ingest: ${r.status}`);
+          await r.arrayBuffer();
+        }
+      }),
+    );
+    return INGEST_N / ((performance.now() - t) / 1000);
+  };
+  const before = count;
+  const quiet = await ingestRate("nohook"); // matches no webhook
+  const busy = await ingestRate("lag"); // every event is also a signed delivery
+  await deadline(() => count - before >= INGEST_N, 30_000, "ingest-phase deliveries");
+
   const cpu = cpus();
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? "cpu"}, bun ${Bun.version}`);
   console.log(`throughput: ${N} signed deliveries, first to last receipt ${sendSecs.toFixed(2)} s = ${Math.round(N / sendSecs)} deliveries/s (concurrency ${CONCURRENCY})`);
   console.log(`  from activation, incl. queueing the ${N} held messages (${Math.round(releaseMs)} ms): ${secs.toFixed(2)} s = ${Math.round(N / secs)}/s; every attempt recorded after ${recordedSecs.toFixed(2)} s = ${Math.round(N / recordedSecs)}/s`);
+  console.log(`ingest (32 senders, 1 event/request): ${Math.round(quiet)} req/s with no matching webhook, ${Math.round(busy)} req/s with a delivery per event = ${(busy / quiet).toFixed(2)}×`);
   console.log(`lag ingest 202 → receipt at ${RATE} events/s for ${SECONDS} s (${lags.length} events): p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${lags[lags.length - 1].toFixed(1)} ms`);
 } finally {
   kw.proc.kill("SIGTERM");
