@@ -3,6 +3,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { killSpawned, startBinary, tempDir, type BinServer } from "../helpers";
+import { startReceiver, until } from "../webhooks/receiver";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -19,10 +20,12 @@ const call = async (s: BinServer, method: string, path: string, body?: unknown) 
   return (await r.json()) as any;
 };
 
-test("period 2 s, grace 1 s: down within 1 s after its deadline, up again after a ping", async () => {
+test("period 2 s, grace 1 s: down within 1 s after its deadline and a receiver gets heartbeat.down, then heartbeat.up after a ping", async () => {
   const dir = tempDir("kw-hb-");
   dirs.push(dir);
-  const s = await startBinary(dir);
+  const rx = startReceiver();
+  const s = await startBinary(dir, [], { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8" });
+  await call(s, "POST", "/v1/webhooks", { url: rx.url, triggers: ["heartbeat.*"] });
   const h = await call(s, "POST", "/v1/heartbeats", { name: "edge-cron", period: 2, grace: 1 });
   await fetch(h.ping_url);
   const up = await call(s, "GET", `/v1/heartbeats/${h.id}`);
@@ -37,10 +40,16 @@ test("period 2 s, grace 1 s: down within 1 s after its deadline, up again after 
   expect(noticed - deadline).toBeLessThan(1000);
   const flips = (await call(s, "GET", `/v1/heartbeats/${h.id}/flips`)).items;
   expect(new Date(flips[0].at).getTime()).toBe(deadline);
+  const down = await until(() => rx.got.find((g) => g.json?.type === "heartbeat.down"), 5000, "heartbeat.down");
+  expect(down.at - deadline).toBeLessThan(1500);
+  expect(down.json.data).toMatchObject({ heartbeat_id: h.id, name: "edge-cron" });
   await fetch(h.ping_url);
   expect((await call(s, "GET", `/v1/heartbeats/${h.id}`)).state).toBe("up");
+  const back = await until(() => rx.got.find((g) => g.json?.type === "heartbeat.up"), 5000, "heartbeat.up");
+  expect(back.json.data.heartbeat_id).toBe(h.id);
   s.proc.kill("SIGTERM");
   expect(await s.proc.exited).toBe(0);
+  rx.stop();
 });
 
 test("time keepwatch was stopped is not counted: no down flip, no alert, a fresh period from start-up", async () => {
