@@ -76,11 +76,11 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     log,
   });
   webhooks.wake = () => worker.notify();
-  writer.onCommit = (requests, events) => {
+  writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);
     metrics.eventsStored.inc(events);
-    // the writer thread may have enqueued deliveries: the worker looks at the table
-    if (events > 0 || requests > 0) worker.notify();
+    // the writer thread enqueued deliveries: the worker looks at the table
+    if (enqueued > 0) worker.notify();
   };
   return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker };
 }
@@ -107,11 +107,10 @@ export async function startServer(deps: Deps): Promise<Running> {
       state.draining = true;
       scheduler.stop();
       deps.heartbeats.stop();
-      // Let running deliveries finish (bounded); the rest stay queued for the next start.
-      await deps.worker.stop(deps.config.shutdownTimeout);
-      // Stop accepting; let in-flight requests finish (bounded), then flush what they queued.
+      // Stop accepting; let in-flight requests finish and running deliveries end (both bounded;
+      // deliveries not started stay queued for the next start), then commit what requests queued.
       const inflight = server.stop(false);
-      await Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]);
+      await Promise.all([Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]), deps.worker.stop(deps.config.shutdownTimeout)]);
       await deps.writer.close();
       deps.auth.flushLastUsed();
       await deps.checkpointer.close();

@@ -13,6 +13,8 @@ import type { CommitHook } from "./commit";
 
 /** Where outbound messages go: the webhook outbox of the thread the hooks run on. */
 export type Outbox = {
+  /** whether any webhook of the tenant takes messages of this type (cheap: cached) */
+  wants(db: Db, tenantId: string, type: string): boolean;
   onEventsInserted(db: Db, events: NormalizedEvent[]): void;
   emit(db: Db, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number): number;
 };
@@ -26,8 +28,9 @@ export function setOutbox(o: Outbox | null): void {
 
 /** alert.opened / alert.updated / alert.closed for every alert a commit changed. */
 function announceAlerts(db: Db, tenantId: string, changes: AlertChange[], now: number): void {
-  if (!outbox) return;
+  if (!outbox || !changes.length) return;
   for (const c of changes) {
+    if (!outbox.wants(db, tenantId, `alert.${c.change}`)) continue;
     const a = alertById(db, c.alertId);
     if (!a) continue;
     // suppress_until silences re-notification of repeats

@@ -17,7 +17,7 @@ export type ToWriter =
 
 export type FromWriter =
   | { type: "ready" }
-  | { type: "done"; flush: number; results: { seq: number; ok: boolean; ids?: string[]; unavailable?: boolean; message?: string }[] }
+  | { type: "done"; flush: number; enqueued: number; results: { seq: number; ok: boolean; ids?: string[]; unavailable?: boolean; message?: string }[] }
   | { type: "fatal"; message: string }
   | { type: "closed" };
 
@@ -25,17 +25,21 @@ let db: Db | null = null;
 let pending: { seq: number; batch: IngestBatch }[] = [];
 let scheduled = false;
 let flushNo = 0;
+let outbox: WebhookDispatcher | null = null;
 
 function flush() {
   scheduled = false;
   const work = pending;
   pending = [];
   if (!work.length || !db) return;
+  const before = outbox?.stats.messages ?? 0;
   const results = commitGroup(db, work.map((w) => w.batch), commitHooks, Date.now());
   flushNo++;
   postMessage({
     type: "done",
     flush: flushNo,
+    // outbound messages this commit enqueued (the HTTP thread wakes its delivery worker only then)
+    enqueued: (outbox?.stats.messages ?? 0) - before,
     results: results.map((r, i) => (r.ok ? { seq: work[i].seq, ok: true, ids: r.ids } : { seq: work[i].seq, ok: false, unavailable: r.unavailable, message: r.message })),
   } satisfies FromWriter);
 }
@@ -47,7 +51,8 @@ self.onmessage = (e: MessageEvent<ToWriter | string>) => {
       try {
         db = openDatabase(m.file, { busyTimeoutMs: m.busyTimeoutMs, durability: m.durability, autoCheckpoint: false });
         // this thread's outbox: it only enqueues (the HTTP thread's worker delivers)
-        setOutbox(new WebhookDispatcher(db, { allow: [], leaseMs: 0, autoDisableAfter: 0, clock: Date.now, log: silentLogger }));
+        outbox = new WebhookDispatcher(db, { allow: [], leaseMs: 0, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
+        setOutbox(outbox);
         postMessage({ type: "ready" } satisfies FromWriter);
       } catch (err) {
         postMessage({ type: "fatal", message: String(err) } satisfies FromWriter);

@@ -28,8 +28,8 @@ export class GroupWriter {
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   readonly stats: WriterStats = { flushes: 0, requests: 0, events: 0, lastBatchRequests: 0 };
-  /** called after each group commit with how many requests it held and how many events they stored */
-  onCommit: (requests: number, events: number) => void = () => {};
+  /** called after each group commit: requests it held, events they stored, outbound messages enqueued */
+  onCommit: (requests: number, events: number, enqueued: number) => void = () => {};
 
   constructor(
     private opts: WriterOptions,
@@ -99,7 +99,7 @@ export class GroupWriter {
     this.stats.lastBatchRequests = m.results.length;
     let stored = 0;
     for (const r of m.results) if (r.ok) stored += r.ids!.length;
-    this.onCommit(m.results.length, stored);
+    this.onCommit(m.results.length, stored, m.enqueued);
     for (const r of m.results) {
       const w = this.waiting.get(r.seq);
       if (!w) continue;

@@ -118,6 +118,10 @@ export class Worker {
           const now = this.clock();
           let jobs: JobRow[];
           try {
+            // A read first: claiming is a write, and a write on this thread waits (blocking the
+            // event loop) while the ingest writer holds the lock. Only claim when something is due.
+            const due = nextDue(this.db, this.opts.queue);
+            if (due === null || due > now) break;
             jobs = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, randomHex(12), this.opts.concurrency - this.inflight);
           } catch (e) {
             this.opts.log.warn("job claim failed", { queue: this.opts.queue, error: String(e) });

@@ -8,7 +8,7 @@ import type { Cidr } from "../../core/netrange";
 import { newBucket, take, type Bucket } from "../../core/ratelimit";
 import type { Severity } from "../../core/severity";
 import { signatureHeaders } from "../../core/signing";
-import { messageMatches, type Filters } from "../../core/triggers";
+import { messageMatches, typeMatches, type Filters } from "../../core/triggers";
 import { newId } from "../../lib/ids";
 import type { Logger } from "../../lib/log";
 import { iso } from "../../lib/time";
@@ -106,6 +106,11 @@ export class WebhookDispatcher {
 
   webhooksOf(db: Db, tenantId: string): CompiledWebhook[] {
     return this.cache.get(db, tenantId);
+  }
+
+  /** Whether any webhook of the tenant subscribes to this message type (filters aside). */
+  wants(db: Db, tenantId: string, type: string): boolean {
+    return this.webhooksOf(db, tenantId).some((h) => h.triggers.some((p) => typeMatches(p, type)));
   }
 
   /** The ingest outbox hook: `event.received` messages for the new events (inside the ingest transaction). */
