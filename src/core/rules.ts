@@ -2,7 +2,7 @@
 // action (open an alert, suppress, tag). Rules are indexed by the event type and source their
 // filter requires, so that an event is only checked against the rules that can match it.
 import { Type, type Static } from "@sinclair/typebox";
-import { fieldValue, FIELDS, matches, validateFilter, type Filter, type Matchable } from "./filter";
+import { fieldValue, FIELDS, matches, type Filter, type Matchable } from "./filter";
 import { SEVERITIES, type Severity } from "./severity";
 import { sha256Hex } from "../lib/crypto";
 
@@ -129,9 +129,4 @@ export function alertTitle(rule: Rule, e: Matchable): string {
 export function alertSeverity(rule: Rule, e: Matchable): Severity {
   const a = rule.action.kind === "alert" ? rule.action : null;
   return (a?.severity ?? e.severity) as Severity;
-}
-
-/** Semantic checks the schema cannot make; each names the JSON pointer of the problem. */
-export function validateRuleParts(filter: unknown): { path: string; message: string }[] {
-  return validateFilter(filter, "/filter");
 }

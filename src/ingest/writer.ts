@@ -90,10 +90,6 @@ export class GroupWriter {
     if (items.length) this.worker.postMessage(JSON.stringify({ type: "commit", items } satisfies ToWriter));
   };
 
-  get queued(): number {
-    return this.waiting.size;
-  }
-
   private onDone(m: Extract<FromWriter, { type: "done" }>) {
     this.stats.flushes = m.flush;
     this.stats.lastBatchRequests = m.results.length;

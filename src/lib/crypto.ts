@@ -1,12 +1,8 @@
 // Small hashing helpers over node:crypto (which Bun implements natively).
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
-}
-
-export function hmacSha256(key: string | Uint8Array, data: string | Uint8Array): Buffer {
-  return createHmac("sha256", key).update(data).digest();
 }
 
 /** Constant-time comparison of two strings; unequal lengths compare as unequal without early exit on content. */

@@ -9,24 +9,6 @@ export function newId(now: number = Date.now()): string {
   return mono(now);
 }
 
-const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/** The smallest ULID whose time part is `ms` (for keyset ranges on time). */
-export function ulidFloor(ms: number): string {
-  let t = Math.max(0, Math.floor(ms));
-  let s = "";
-  for (let i = 0; i < 10; i++) {
-    s = CROCKFORD[t % 32] + s;
-    t = Math.floor(t / 32);
-  }
-  return s + "0".repeat(16);
-}
-
-/** The largest ULID whose time part is `ms`. */
-export function ulidCeil(ms: number): string {
-  return ulidFloor(ms).slice(0, 10) + "Z".repeat(16);
-}
-
 export function isUlid(s: string): boolean {
   return /^[0-9A-HJKMNP-TV-Z]{26}$/.test(s);
 }

@@ -17,8 +17,6 @@ export class HeartbeatScheduler {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private armedFor: number | null = null;
   private stopped = false;
-  /** lateness of each down/late flip noticed (ms after its deadline), for metrics and benchmarks */
-  readonly lateness: number[] = [];
 
   constructor(
     private db: Db,
@@ -84,13 +82,7 @@ export class HeartbeatScheduler {
 
   /** Moves every overdue heartbeat one step (up → late → down). Returns how many moved. */
   sweep(): number {
-    const moved = this.eachOverdue((h, now) => {
-      if (!passDeadline(this.db, h, this.hooks, now)) return false;
-      if (h.nextDeadline !== null) this.lateness.push(now - h.nextDeadline);
-      return true;
-    });
-    if (this.lateness.length > 10_000) this.lateness.splice(0, this.lateness.length - 10_000);
-    return moved;
+    return this.eachOverdue((h, now) => passDeadline(this.db, h, this.hooks, now));
   }
 
   stop(): void {
