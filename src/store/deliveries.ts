@@ -1,5 +1,4 @@
 // Deliveries (one message to one webhook, or one batch of them) and their attempts.
-import type { Statement } from "bun:sqlite";
 import type { Db } from "../db/client";
 
 export type DeliveryStatus = "held" | "pending" | "succeeded" | "failed";
@@ -39,44 +38,20 @@ export type AttemptRow = {
   outcome: "succeeded" | "failed";
 };
 
-type Stmts = {
-  insert: Statement;
-  setJob: Statement;
-  get: Statement;
-  mark: Statement;
-  insertAttempt: Statement;
-  head: Statement;
-};
-const cache = new WeakMap<Db, Stmts>();
-
-function stmts(db: Db): Stmts {
-  let s = cache.get(db);
-  if (!s) {
-    const c = db.$client;
-    s = {
-      insert: c.prepare(
-        `INSERT INTO deliveries (id, tenant_id, webhook_id, kind, type, body, status, attempts, batch_id, job_id, replays, created_at, updated_at)
+// bun:sqlite's query() compiles each statement once per connection and caches it.
+const STMT = {
+  insert: `INSERT INTO deliveries (id, tenant_id, webhook_id, kind, type, body, status, attempts, batch_id, job_id, replays, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, NULL, ?8, 0, ?9, ?9)`,
-      ),
-      setJob: c.prepare("UPDATE deliveries SET job_id = ?2 WHERE id = ?1"),
-      get: c.prepare("SELECT * FROM deliveries WHERE id = ?1"),
-      mark: c.prepare(
-        `UPDATE deliveries SET status = ?2, attempts = attempts + ?3, last_status_code = coalesce(?4, last_status_code),
+  setJob: "UPDATE deliveries SET job_id = ?2 WHERE id = ?1",
+  get: "SELECT * FROM deliveries WHERE id = ?1",
+  mark: `UPDATE deliveries SET status = ?2, attempts = attempts + ?3, last_status_code = coalesce(?4, last_status_code),
            last_error = ?5, updated_at = ?6 WHERE id = ?1`,
-      ),
-      insertAttempt: c.prepare(
-        `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers,
+  insertAttempt: `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers,
            request_body, response_status, response_headers, response_body, error, outcome)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
-      ),
-      head: c.prepare(
-        `SELECT id, job_id FROM deliveries WHERE webhook_id = ?1 AND kind = 'message' AND status = 'pending' ORDER BY id LIMIT 2`,
-      ),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
+  head: `SELECT id, job_id FROM deliveries WHERE webhook_id = ?1 AND kind = 'message' AND status = 'pending' ORDER BY id LIMIT 2`,
+};
+const q = (db: Db, name: keyof typeof STMT) => db.$client.query(STMT[name]);
 
 export type NewDelivery = {
   id: string;
@@ -90,15 +65,15 @@ export type NewDelivery = {
 };
 
 export function insertDelivery(db: Db, d: NewDelivery, now: number): void {
-  stmts(db).insert.run(d.id, d.tenantId, d.webhookId, d.kind, d.type, d.body, d.status, d.jobId ?? null, now);
+  q(db, "insert").run(d.id, d.tenantId, d.webhookId, d.kind, d.type, d.body, d.status, d.jobId ?? null, now);
 }
 
 export function setDeliveryJob(db: Db, id: string, jobId: number): void {
-  stmts(db).setJob.run(id, jobId);
+  q(db, "setJob").run(id, jobId);
 }
 
 export function getDelivery(db: Db, id: string): DeliveryRow | null {
-  return stmts(db).get.get(id) as DeliveryRow | null;
+  return q(db, "get").get(id) as DeliveryRow | null;
 }
 
 /** Sets the status; `attempted` adds one to the attempt count. */
@@ -109,7 +84,7 @@ export function markDelivery(
   now: number,
   o: { attempted?: boolean; statusCode?: number | null; error?: string | null } = {},
 ): void {
-  stmts(db).mark.run(id, status, o.attempted ? 1 : 0, o.statusCode ?? null, o.error ?? null, now);
+  q(db, "mark").run(id, status, o.attempted ? 1 : 0, o.statusCode ?? null, o.error ?? null, now);
 }
 
 /** Members of a batch follow it. */
@@ -125,7 +100,7 @@ export function markBatchMembers(db: Db, batchId: string, status: DeliveryStatus
 export type NewAttempt = Omit<AttemptRow, "id">;
 
 export function insertAttempt(db: Db, a: NewAttempt): void {
-  stmts(db).insertAttempt.run(
+  q(db, "insertAttempt").run(
     a.delivery_id,
     a.webhook_id,
     a.attempt,
@@ -144,7 +119,7 @@ export function insertAttempt(db: Db, a: NewAttempt): void {
 
 /** The oldest open messages of a webhook (ordered mode: only the head may be attempted). */
 export function openHead(db: Db, webhookId: string): { id: string; job_id: number | null }[] {
-  return stmts(db).head.all(webhookId) as { id: string; job_id: number | null }[];
+  return q(db, "head").all(webhookId) as { id: string; job_id: number | null }[];
 }
 
 export function heldMessages(db: Db, webhookId: string): DeliveryRow[] {
