@@ -16,6 +16,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
   const db = new Database(file, { create: true, readwrite: true });
   try {
     db.exec("PRAGMA busy_timeout = 0");
+    db.exec("PRAGMA journal_mode = MEMORY"); // no journal file beside the lock
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
     db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER, since INTEGER)");
     db.exec("BEGIN EXCLUSIVE");
