@@ -11,11 +11,11 @@ import { Type } from "@sinclair/typebox";
 import { mapSeverityWord } from "../core/severity";
 import { sha256Hex } from "../lib/crypto";
 import { labelTags, vendorTime } from "./common";
-import { schemaValidator, type SourcePlugin } from "./types";
+import { schemaValidator, type NormalizedFields, type SourcePlugin } from "./types";
 
-const Labels = Type.Record(Type.String(), Type.String({ maxLength: 4096 }));
+export const Labels = Type.Record(Type.String(), Type.String({ maxLength: 4096 }));
 
-const Alert = Type.Object(
+export const Alert = Type.Object(
   {
     status: Type.Union([Type.Literal("firing"), Type.Literal("resolved")]),
     labels: Labels,
@@ -47,7 +47,7 @@ const Webhook = Type.Object(
 const check = schemaValidator(Webhook);
 
 /** One expanded alert: the alert with the notification's context. */
-type Unit = {
+export type Unit = {
   receiver?: string;
   groupKey?: string;
   externalURL?: string;
@@ -87,31 +87,34 @@ export const alertmanager: SourcePlugin = {
     const ctx = { receiver: w.receiver, groupKey: w.groupKey, externalURL: w.externalURL, truncatedAlerts: w.truncatedAlerts, commonLabels: w.commonLabels };
     return (w.alerts as Unit["alert"][]).map((alert) => ({ ...ctx, alert }));
   },
-  normalize(u: Unit) {
-    const a = u.alert;
-    const warnings: string[] = [];
-    const sevRaw = a.labels.severity ?? null;
-    const severity = sevRaw === null ? "unknown" : (mapSeverityWord(sevRaw) ?? "unknown");
-    if (sevRaw !== null && !mapSeverityWord(sevRaw)) warnings.push(`labels.severity "${sevRaw}" is not a severity we know; stored as unknown`);
-    const name = a.labels.alertname ?? "alert";
-    const fingerprint = a.fingerprint ?? sha256Hex(JSON.stringify(Object.entries(a.labels).sort())).slice(0, 16);
-    return {
-      occurredAt: vendorTime(a.startsAt, "alerts[].startsAt", warnings),
-      source: u.receiver || "alertmanager",
-      type: `alertmanager.${a.status}`,
-      module: "monitoring",
-      title: a.annotations?.summary || name,
-      summary: a.annotations?.description ?? a.annotations?.summary ?? "",
-      severity,
-      severityRaw: sevRaw,
-      host: a.labels.instance ?? null,
-      tags: labelTags(a.labels, ["alertname", "severity", "job", "instance"]),
-      payload: a,
-      dedupKey: fingerprint,
-      externalId: null,
-      indicators: [],
-      warnings,
-      resolve: a.status === "resolved",
-    };
-  },
+  normalize: (u: Unit) => normalizeAlert(u, "alertmanager"),
 };
+
+/** An Alertmanager-shaped alert (Alertmanager itself, Grafana) as keepwatch's normalized fields. */
+export function normalizeAlert(u: Unit, sourceName: string): NormalizedFields {
+  const a = u.alert;
+  const warnings: string[] = [];
+  const sevRaw = a.labels.severity ?? null;
+  const severity = sevRaw === null ? "unknown" : (mapSeverityWord(sevRaw) ?? "unknown");
+  if (sevRaw !== null && !mapSeverityWord(sevRaw)) warnings.push(`labels.severity "${sevRaw}" is not a severity we know; stored as unknown`);
+  const name = a.labels.alertname ?? "alert";
+  const fingerprint = a.fingerprint ?? sha256Hex(JSON.stringify(Object.entries(a.labels).sort())).slice(0, 16);
+  return {
+    occurredAt: vendorTime(a.startsAt, "alerts[].startsAt", warnings),
+    source: u.receiver || sourceName,
+    type: `${sourceName}.${a.status}`,
+    module: "monitoring",
+    title: a.annotations?.summary || name,
+    summary: a.annotations?.description ?? a.annotations?.summary ?? "",
+    severity,
+    severityRaw: sevRaw,
+    host: a.labels.instance ?? null,
+    tags: labelTags(a.labels, ["alertname", "severity", "job", "instance"]),
+    payload: a,
+    dedupKey: fingerprint,
+    externalId: null,
+    indicators: [],
+    warnings,
+    resolve: a.status === "resolved",
+  };
+}

@@ -55,7 +55,7 @@ export const generic: SourcePlugin = {
     { path: "indicators[]", maps_to: "indicators (explicit)" },
     { path: "id | event_id", maps_to: "dedup key (a repeat is stored once)" },
   ],
-  looksLike: (x) => typeof x.title === "string" && !("alerts" in x),
+  looksLike: (x) => typeof x.title === "string" && !("alerts" in x) && !("orgId" in x),
   validate(item) {
     const issues = check(item);
     if (issues.length) return issues;

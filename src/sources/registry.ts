@@ -4,8 +4,9 @@ import { generic } from "./generic";
 import { eventsEnvelope } from "./events";
 import { alertmanager } from "./alertmanager";
 import { syslog } from "./syslog";
+import { grafana } from "./grafana";
 
-const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, syslog];
+const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, syslog];
 
 const byName = new Map(all.map((s) => [s.name, s]));
 
