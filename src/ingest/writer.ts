@@ -21,7 +21,8 @@ type Waiting = { resolve: (ids: string[]) => void; reject: (e: unknown) => void;
 export type WriterOptions = { file: string; busyTimeoutMs: number; durability: Durability };
 
 export class GroupWriter {
-  private worker!: Worker;
+  /** null while a failed thread is being replaced */
+  private worker: Worker | null = null;
   private ready!: Promise<void>;
   private waiting = new Map<number, Waiting>();
   private seq = 0;
@@ -53,9 +54,12 @@ export class GroupWriter {
       };
     });
     w.onerror = (e) => {
-      // The thread died: nothing it had not answered is known to be stored. Refuse those
-      // requests (the clients retry) and start a new thread.
+      // The thread failed: end it, refuse what it had not answered (the clients retry; a request
+      // it committed just before failing is stored again only if it carried no id), and start a
+      // new thread. Until it is up, requests are refused with 503 at once.
       this.log.error("writer thread failed", { error: String((e as ErrorEvent).message ?? e) });
+      w.terminate();
+      if (this.worker === w) this.worker = null;
       this.failAll();
       if (this.closed) return;
       // Never spin: at most one new thread a second.
@@ -87,7 +91,16 @@ export class GroupWriter {
   private post = () => {
     const items = this.outbox;
     this.outbox = [];
-    if (items.length) this.worker.postMessage(JSON.stringify({ type: "commit", items } satisfies ToWriter));
+    if (!items.length) return;
+    if (!this.worker) {
+      for (const it of items) {
+        this.waiting.get(it.seq)?.reject(storeUnavailable());
+        this.waiting.delete(it.seq);
+      }
+      this.notifyIdle();
+      return;
+    }
+    this.worker.postMessage(JSON.stringify({ type: "commit", items } satisfies ToWriter));
   };
 
   private onDone(m: Extract<FromWriter, { type: "done" }>) {
@@ -131,17 +144,19 @@ export class GroupWriter {
   async close(): Promise<void> {
     await this.drain();
     this.closed = true;
+    const worker = this.worker;
+    if (!worker) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 5000);
-      this.worker.onmessage = (e: MessageEvent<FromWriter>) => {
+      worker.onmessage = (e: MessageEvent<FromWriter>) => {
         if (e.data.type === "closed") {
           clearTimeout(t);
           resolve();
         }
       };
-      this.worker.postMessage({ type: "close" } satisfies ToWriter);
+      worker.postMessage({ type: "close" } satisfies ToWriter);
     });
-    this.worker.terminate();
+    worker.terminate();
   }
 
   private notifyIdle() {
