@@ -116,12 +116,11 @@ describe("retries", () => {
     // timestamps are fresh each attempt, signatures verify each time
     const sw = new StandardWebhook(w.secret_value);
     for (const g of got) sw.verify(g.body, g.headers);
-    // 0.2 s, 0.4 s, 0.8 s (± 20 % jitter)
+    // 0.2 s, 0.4 s, 0.8 s (± 20 % jitter). Never early; late only by scheduling delay, which on a
+    // loaded 2-core CI machine can reach a few hundred ms (the 1 s idle poll would show as more).
     const gaps = got.slice(1).map((g, i) => g.at - got[i].at);
-    [200, 400, 800].forEach((nominal, i) => {
-      expect(gaps[i]).toBeGreaterThanOrEqual(nominal * 0.8 - 5);
-      expect(gaps[i]).toBeLessThanOrEqual(nominal * 1.2 + 250);
-    });
+    const bad = [200, 400, 800].filter((nominal, i) => !(gaps[i] >= nominal * 0.8 - 5 && gaps[i] <= nominal * 1.2 + 600));
+    expect(bad, `gaps ${gaps.join(", ")} ms`).toEqual([]);
     const [d] = await deliveriesOf(w.id);
     const detail = await adminJson(`/v1/deliveries/${d.id}`);
     expect(detail.status).toBe("succeeded");
