@@ -1,10 +1,14 @@
 // API key authentication, scopes, per-key source limits and the per-key token bucket.
-// One indexed lookup per request; last_used_at is kept in memory and written in batches.
+// Key rows are cached by prefix (a point read on the WAL database was a tenth of the request
+// thread's time under load). Revoke and rotate bump a change counter that is read at most every
+// 2 ms, so a key revoked by the CLI against a running server stops working right away.
+// last_used_at is kept in memory and written in batches.
 import type { Db } from "../db/client";
 import { hasScope, parseKey, type Scope } from "../core/keys";
 import { newBucket, take, type Bucket } from "../core/ratelimit";
 import { safeEqual } from "../lib/crypto";
-import { findKeyByPrefix, touchKeys, type KeyRow } from "../store/keys";
+import { readVersion } from "../store/config-versions";
+import { findKeyByPrefix, KEYS_VERSION, keysGeneration, touchKeys, type KeyRow } from "../store/keys";
 import { ApiError, forbidden, unauthorized } from "./errors";
 
 export type Principal = {
@@ -18,10 +22,20 @@ export type Principal = {
 export type AuthOptions = { defaultRate: number; defaultBurst: number; clock: () => number };
 
 const DUMMY_HASH = "0".repeat(64);
+/** How long a cached key row is used before it is read again, and how often the change counter is read. */
+const KEY_CACHE_MS = 10_000;
+const KEY_VERSION_CHECK_MS = 2;
+const KEY_CACHE_MAX = 10_000;
+
+type Cached = { row: KeyRow; principal: Principal; at: number };
 
 export class Authenticator {
   private buckets = new Map<string, Bucket>();
   private lastUsed = new Map<string, number>();
+  private keyCache = new Map<string, Cached>();
+  private keyCacheGen = keysGeneration();
+  private keyCacheVersion = -1;
+  private keyVersionAt = -Infinity;
 
   constructor(
     private db: Db,
@@ -42,23 +56,51 @@ export class Authenticator {
   verify(key: string | null): { row: KeyRow; principal: Principal } {
     if (!key) throw unauthorized("an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)");
     const parsed = parseKey(key);
-    const row = parsed ? findKeyByPrefix(this.db, parsed.prefix) : undefined;
+    const hit = parsed ? this.lookup(parsed.prefix) : undefined;
+    const row = hit?.row;
     // Compare in constant time whether or not a row was found.
     const ok = safeEqual(row?.hash ?? DUMMY_HASH, parsed?.hash ?? "x".repeat(64)) && !!row;
-    if (!ok || !row) throw unauthorized("unknown API key");
+    if (!ok || !hit) throw unauthorized("unknown API key");
     const now = this.opts.clock();
-    if (row.revokedAt !== null && row.revokedAt <= now) throw unauthorized("this API key has been revoked");
-    if (row.expiresAt !== null && row.expiresAt <= now) throw unauthorized("this API key has expired");
-    this.lastUsed.set(row.id, now);
-    return {
-      row,
-      principal: {
-        keyId: row.id,
-        tenantId: row.tenantId,
-        scopes: JSON.parse(row.scopes),
-        sources: row.sources ? JSON.parse(row.sources) : null,
-      },
+    if (hit.row.revokedAt !== null && hit.row.revokedAt <= now) throw unauthorized("this API key has been revoked");
+    if (hit.row.expiresAt !== null && hit.row.expiresAt <= now) throw unauthorized("this API key has expired");
+    this.lastUsed.set(hit.row.id, now);
+    return { row: hit.row, principal: hit.principal };
+  }
+
+  /** The key row with this prefix, from the cache while it is fresh (unknown prefixes are never cached). */
+  private lookup(prefix: string): Cached | undefined {
+    const t = performance.now();
+    const gen = keysGeneration();
+    if (gen !== this.keyCacheGen) {
+      this.keyCache.clear();
+      this.keyCacheGen = gen;
+    }
+    if (t - this.keyVersionAt >= KEY_VERSION_CHECK_MS) {
+      this.keyVersionAt = t;
+      const v = readVersion(this.db, KEYS_VERSION);
+      if (v !== this.keyCacheVersion) {
+        this.keyCache.clear();
+        this.keyCacheVersion = v;
+      }
+    }
+    const c = this.keyCache.get(prefix);
+    if (c && t - c.at < KEY_CACHE_MS) return c;
+    const row = findKeyByPrefix(this.db, prefix);
+    if (!row) {
+      this.keyCache.delete(prefix);
+      return undefined;
+    }
+    if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
+    const principal: Principal = {
+      keyId: row.id,
+      tenantId: row.tenantId,
+      scopes: JSON.parse(row.scopes),
+      sources: row.sources ? JSON.parse(row.sources) : null,
     };
+    const fresh = { row, principal, at: t };
+    this.keyCache.set(prefix, fresh);
+    return fresh;
   }
 
   /**

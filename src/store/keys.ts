@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { apiKeys } from "../db/schema";
 import { newId } from "../lib/ids";
 import { generateKey, type Scope } from "../core/keys";
+import { bumpVersion } from "./config-versions";
 
 export type KeyRow = typeof apiKeys.$inferSelect;
 
@@ -43,6 +44,19 @@ export function createKey(db: Db, k: NewKey, now = Date.now()): { key: string; r
 
 const byPrefix = new WeakMap<Db, Statement>();
 
+/**
+ * Every change to a key that can alter what it grants (revoke, rotate) bumps the "keys" change
+ * counter in the database (seen by a running server when the CLI changes a key) and this
+ * process's generation (seen at once by request-path caches in this process).
+ */
+let generation = 0;
+export const keysGeneration = () => generation;
+export const KEYS_VERSION = "keys";
+const keysChanged = (db: Db) => {
+  generation++;
+  bumpVersion(db, KEYS_VERSION);
+};
+
 /** The key with this prefix. Hot path (every request): one indexed lookup on a raw prepared statement. */
 export function findKeyByPrefix(db: Db, prefix: string): KeyRow | undefined {
   let st = byPrefix.get(db);
@@ -80,7 +94,11 @@ export function listKeys(db: Db, tenantId?: string): KeyRow[] {
 }
 
 export function revokeKey(db: Db, id: string, now = Date.now()): boolean {
-  return db.$client.query("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL").run(now, id).changes > 0;
+  return db.$client.transaction(() => {
+    const changed = db.$client.query("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL").run(now, id).changes > 0;
+    if (changed) keysChanged(db);
+    return changed;
+  })();
 }
 
 /**
@@ -89,6 +107,7 @@ export function revokeKey(db: Db, id: string, now = Date.now()): boolean {
  */
 export function rotateKey(db: Db, old: KeyRow, overlapMs: number, now = Date.now()): { key: string; row: KeyRow } {
   return db.transaction(() => {
+    keysChanged(db);
     const created = createKey(
       db,
       {
