@@ -1,14 +1,14 @@
 // API key authentication, scopes, per-key source limits and the per-key token bucket.
 // Key rows are cached by prefix (a point read on the WAL database was a tenth of the request
-// thread's time under load). Revoke and rotate bump a change counter that is read at most every
-// 2 ms, so a key revoked by the CLI against a running server stops working right away.
+// thread's time under load) in a CounterGuardedMap: revoke and rotate bump its change counter,
+// so a revoked key stops working on the next request (within 2 ms when the CLI revoked it).
 // last_used_at is kept in memory and written in batches.
 import type { Db } from "../db/client";
 import { hasScope, parseKey, type Scope } from "../core/keys";
 import { newBucket, take, type Bucket } from "../core/ratelimit";
 import { safeEqual } from "../lib/crypto";
-import { readVersion } from "../store/config-versions";
-import { findKeyByPrefix, KEYS_VERSION, keysGeneration, touchKeys, type KeyRow } from "../store/keys";
+import { CounterGuardedMap } from "../store/config-versions";
+import { findKeyByPrefix, KEYS_VERSION, touchKeys, type KeyRow } from "../store/keys";
 import { ApiError, forbidden, unauthorized } from "./errors";
 
 export type Principal = {
@@ -22,20 +22,15 @@ export type Principal = {
 export type AuthOptions = { defaultRate: number; defaultBurst: number; clock: () => number };
 
 const DUMMY_HASH = "0".repeat(64);
-/** How long a cached key row is used before it is read again, and how often the change counter is read. */
+/** How long a cached key row is used before it is read again. */
 const KEY_CACHE_MS = 10_000;
-const KEY_VERSION_CHECK_MS = 2;
-const KEY_CACHE_MAX = 10_000;
 
 type Cached = { row: KeyRow; principal: Principal; at: number };
 
 export class Authenticator {
   private buckets = new Map<string, Bucket>();
   private lastUsed = new Map<string, number>();
-  private keyCache = new Map<string, Cached>();
-  private keyCacheGen = keysGeneration();
-  private keyCacheVersion = -1;
-  private keyVersionAt = -Infinity;
+  private keyCache = new CounterGuardedMap<Cached>(KEYS_VERSION);
 
   constructor(
     private db: Db,
@@ -71,27 +66,13 @@ export class Authenticator {
   /** The key row with this prefix, from the cache while it is fresh (unknown prefixes are never cached). */
   private lookup(prefix: string): Cached | undefined {
     const t = performance.now();
-    const gen = keysGeneration();
-    if (gen !== this.keyCacheGen) {
-      this.keyCache.clear();
-      this.keyCacheGen = gen;
-    }
-    if (t - this.keyVersionAt >= KEY_VERSION_CHECK_MS) {
-      this.keyVersionAt = t;
-      const v = readVersion(this.db, KEYS_VERSION);
-      if (v !== this.keyCacheVersion) {
-        this.keyCache.clear();
-        this.keyCacheVersion = v;
-      }
-    }
-    const c = this.keyCache.get(prefix);
+    const c = this.keyCache.get(this.db, prefix);
     if (c && t - c.at < KEY_CACHE_MS) return c;
     const row = findKeyByPrefix(this.db, prefix);
     if (!row) {
       this.keyCache.delete(prefix);
       return undefined;
     }
-    if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
     const principal: Principal = {
       keyId: row.id,
       tenantId: row.tenantId,

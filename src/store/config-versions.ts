@@ -3,7 +3,11 @@
 // commit and rebuilds when it moved, so a change is seen by the next commit on any thread.
 import type { Db } from "../db/client";
 
+/** Bumps made by this thread, per counter: seen by this thread's caches without a read. */
+const localBumps = new Map<string, number>();
+
 export function bumpVersion(db: Db, name: string): void {
+  localBumps.set(name, (localBumps.get(name) ?? 0) + 1);
   db.$client
     .prepare("INSERT INTO config_versions (name, version) VALUES (?1, 1) ON CONFLICT (name) DO UPDATE SET version = version + 1")
     .run(name);
@@ -59,5 +63,49 @@ export class VersionedCache<T> {
       this.byTenant.set(tenantId, x);
     }
     return x;
+  }
+}
+
+/**
+ * A cache for the request path (key rows, ping tokens): cleared when its change counter moves.
+ * The counter is read at most every `everyMs` (a point read per request was a tenth of the
+ * request thread's time under load), and a bump made by this thread clears it at once, so a
+ * change through the API shows on the next request and one by another process (the CLI) within
+ * a couple of milliseconds.
+ */
+export class CounterGuardedMap<V> {
+  private map = new Map<string, V>();
+  private version = -1;
+  private local = -1;
+  private checkedAt = -Infinity;
+
+  constructor(
+    private name: string,
+    private everyMs = 2,
+    private max = 10_000,
+  ) {}
+
+  get(db: Db, key: string): V | undefined {
+    const local = localBumps.get(this.name) ?? 0;
+    const t = performance.now();
+    if (local !== this.local || t - this.checkedAt >= this.everyMs) {
+      this.local = local;
+      this.checkedAt = t;
+      const v = readVersion(db, this.name);
+      if (v !== this.version) {
+        this.map.clear();
+        this.version = v;
+      }
+    }
+    return this.map.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
   }
 }

@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { heartbeatFlips, heartbeatPings, heartbeats } from "../db/schema";
 import type { Timing, Transition } from "../core/heartbeats";
 import { newId, randomB64url } from "../lib/ids";
-import { bumpVersion, VersionedCache } from "./config-versions";
+import { bumpVersion, CounterGuardedMap, VersionedCache } from "./config-versions";
 
 export type HeartbeatRow = typeof heartbeats.$inferSelect;
 export type PingRow = typeof heartbeatPings.$inferSelect;
@@ -55,9 +55,19 @@ export function heartbeatById(db: Db, id: string): HeartbeatRow | undefined {
 }
 
 /** Hot path (every ping): a cached raw statement. */
-export function heartbeatByToken(db: Db, token: string): HeartbeatRow | undefined {
-  return (db.$client.query(`SELECT ${COLUMNS} FROM heartbeats WHERE token = ?1`).get(token) as HeartbeatRow | null) ?? undefined;
+/**
+ * The heartbeat a ping URL belongs to, for the ping route: cached (a ping token never changes;
+ * a deletion bumps the counter the cache watches, so a deleted heartbeat's URL is 404 at once).
+ */
+const pingTargets = new CounterGuardedMap<{ id: string; tenantId: string }>(HEARTBEAT_FILTERS_VERSION);
+export function pingTarget(db: Db, token: string): { id: string; tenantId: string } | undefined {
+  const hit = pingTargets.get(db, token);
+  if (hit) return hit;
+  const row = db.$client.query("SELECT id, tenant_id AS tenantId FROM heartbeats WHERE token = ?1").get(token) as { id: string; tenantId: string } | null;
+  if (row) pingTargets.set(token, row);
+  return row ?? undefined;
 }
+
 
 export function listHeartbeats(db: Db, tenantId: string): HeartbeatRow[] {
   return db.select().from(heartbeats).where(eq(heartbeats.tenantId, tenantId)).orderBy(asc(heartbeats.name)).all();

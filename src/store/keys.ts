@@ -46,16 +46,10 @@ const byPrefix = new WeakMap<Db, Statement>();
 
 /**
  * Every change to a key that can alter what it grants (revoke, rotate) bumps the "keys" change
- * counter in the database (seen by a running server when the CLI changes a key) and this
- * process's generation (seen at once by request-path caches in this process).
+ * counter, which request-path caches of key rows watch (CounterGuardedMap).
  */
-let generation = 0;
-export const keysGeneration = () => generation;
 export const KEYS_VERSION = "keys";
-const keysChanged = (db: Db) => {
-  generation++;
-  bumpVersion(db, KEYS_VERSION);
-};
+const keysChanged = (db: Db) => bumpVersion(db, KEYS_VERSION);
 
 /** The key with this prefix. Hot path (every request): one indexed lookup on a raw prepared statement. */
 export function findKeyByPrefix(db: Db, prefix: string): KeyRow | undefined {

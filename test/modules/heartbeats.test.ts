@@ -153,8 +153,11 @@ describe("pings and the scheduler", () => {
   test("another tenant cannot see or change these heartbeats; reads need read, changes need admin", async () => {
     const list = (await json(s.get("/v1/heartbeats"))).items;
     expect(list.length).toBeGreaterThan(3);
+    const pingUrl = (await json(s.get(`/v1/heartbeats/${list[0].id}`))).ping_url;
+    expect((await fetch(pingUrl)).status).toBe(200); // the ping route now caches this URL
     expect((await s.admin("DELETE", `/v1/heartbeats/${list[0].id}`)).status).toBe(204);
     expect((await s.get(`/v1/heartbeats/${list[0].id}`)).status).toBe(404);
+    expect((await fetch(pingUrl)).status).toBe(404); // and forgets it with the deletion
     const r = await fetch(`${s.url}/v1/heartbeats`, { method: "POST", headers: { "x-api-key": s.keys.read, "content-type": "application/json" }, body: JSON.stringify({ name: "x", period: 5 }) });
     expect(r.status).toBe(403);
   });
