@@ -29,6 +29,7 @@ export function startUnit(): void {
 export class VersionedCache<T> {
   private version = -1;
   private checkedIn = -1;
+  private local = -1;
   private byTenant = new Map<string, T>();
 
   constructor(
@@ -39,6 +40,7 @@ export class VersionedCache<T> {
   /** Forgets everything: the next get() re-reads the counter and reloads. */
   invalidate(): void {
     this.version = -1;
+    this.local = -1;
     this.checkedIn = -1;
     this.byTenant.clear();
   }
@@ -49,8 +51,12 @@ export class VersionedCache<T> {
   }
 
   get(db: Db, tenantId: string): T {
-    if (this.checkedIn !== group) {
+    // A bump made by this thread (an API change on the request thread) is seen at once; others
+    // once per unit of work.
+    const local = localBumps.get(this.name) ?? 0;
+    if (this.checkedIn !== group || local !== this.local) {
       this.checkedIn = group;
+      this.local = local;
       const v = readVersion(db, this.name);
       if (v !== this.version) {
         this.byTenant.clear();
