@@ -28,7 +28,7 @@ describe("/v1/watchlists", () => {
       ],
     });
     expect(c.status).toBe(201);
-    const w = await c.json();
+    const w = (await c.json()) as any;
     expect(w).toMatchObject({ name: "Tor exits", label: "tor", tag: "watchlist:tor", severity: "high", active: true, entry_count: 4 });
     expect(w.entries).toEqual([
       { kind: "cidr", value: "185.220.101.0/24" },
@@ -43,7 +43,7 @@ describe("/v1/watchlists", () => {
 
     const p = await s.admin("PATCH", `/v1/watchlists/${w.id}`, { severity: null, active: false, entries: [{ kind: "hash", value: "A".repeat(64) }] });
     expect(p.status).toBe(200);
-    expect(await p.json()).toMatchObject({ severity: null, active: false, entry_count: 1, entries: [{ kind: "hash", value: "a".repeat(64) }] });
+    expect((await p.json()) as any).toMatchObject({ severity: null, active: false, entry_count: 1, entries: [{ kind: "hash", value: "a".repeat(64) }] });
 
     expect((await s.admin("DELETE", `/v1/watchlists/${w.id}`)).status).toBe(204);
     expect((await s.get(`/v1/watchlists/${w.id}`)).status).toBe(404);
@@ -55,11 +55,11 @@ describe("/v1/watchlists", () => {
     expect(a.label).toBe("vip-accounts");
     const dup = await s.admin("POST", "/v1/watchlists", { name: "vip-accounts", entries: [] });
     expect(dup.status).toBe(409);
-    expect((await dup.json()).error).toMatchObject({ code: "conflict", details: [{ path: "/name" }] });
+    expect(((await dup.json()) as any).error).toMatchObject({ code: "conflict", details: [{ path: "/name" }] });
     // a name that is not a tag needs a label
     const r = await s.admin("POST", "/v1/watchlists", { name: "Bad nets of 2026", entries: [] });
     expect(r.status).toBe(422);
-    expect((await r.json()).error.details[0].path).toBe("/label");
+    expect(((await r.json()) as any).error.details[0].path).toBe("/label");
   });
 
   test("every bad entry is named by its index and nothing is stored", async () => {
@@ -75,7 +75,7 @@ describe("/v1/watchlists", () => {
       ],
     });
     expect(r.status).toBe(422);
-    const e = (await r.json()).error;
+    const e = ((await r.json()) as any).error;
     expect(e.code).toBe("invalid_body");
     expect(e.message).toContain("4 invalid entries");
     expect(e.details.map((d: any) => [d.index, d.path])).toEqual([
@@ -98,7 +98,7 @@ describe("/v1/watchlists", () => {
     ] as const) {
       const r = await s.admin("POST", "/v1/watchlists", b);
       expect(r.status).toBe(422);
-      const e = (await r.json()).error;
+      const e = ((await r.json()) as any).error;
       expect(e.details.map((d: any) => d.path)).toContain(path);
     }
   });
@@ -136,12 +136,12 @@ describe("/v1/enrichers", () => {
   test("create, list, update, delete (admin only: headers hold API keys)", async () => {
     const c = await s.admin("POST", "/v1/enrichers", { ...ok, headers: { Authorization: "Bearer s3cret" }, timeout: 2.5 });
     expect(c.status).toBe(201);
-    const e = await c.json();
+    const e = (await c.json()) as any;
     expect(e).toMatchObject({ name: "intel", indicator_types: ["ip", "domain"], timeout: 2.5, active: true, headers: { Authorization: "Bearer s3cret" } });
     expect((await body(s.get("/v1/enrichers", s.keys.admin))).items.map((x: any) => x.id)).toEqual([e.id]);
     expect((await s.get("/v1/enrichers", s.keys.read)).status).toBe(403);
     const p = await s.admin("PATCH", `/v1/enrichers/${e.id}`, { active: false, timeout: 1 });
-    expect(await p.json()).toMatchObject({ active: false, timeout: 1 });
+    expect((await p.json()) as any).toMatchObject({ active: false, timeout: 1 });
     expect((await s.admin("POST", "/v1/enrichers", ok)).status).toBe(409);
     expect((await s.admin("DELETE", `/v1/enrichers/${e.id}`)).status).toBe(204);
     expect((await s.get(`/v1/enrichers/${e.id}`, s.keys.admin)).status).toBe(404);
@@ -162,7 +162,7 @@ describe("/v1/enrichers", () => {
     for (const [patch, path, words] of cases) {
       const r = await s.admin("POST", "/v1/enrichers", { ...ok, name: "bad", ...patch });
       expect(r.status).toBe(422);
-      const e = (await r.json()).error;
+      const e = ((await r.json()) as any).error;
       expect(e.details[0].path).toBe(path);
       if (words) expect(e.message).toContain(words);
     }

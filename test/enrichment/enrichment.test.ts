@@ -50,7 +50,7 @@ const settled = (id: string, status: string, ms = 15_000) =>
 const ingest = async (item: unknown) => {
   const r = await s.post("/v1/ingest/generic", item);
   expect(r.status).toBe(202);
-  const ids = ((await r.json()) as any).ids as string[];
+  const ids = (((await r.json()) as any) as any).ids as string[];
   const a = await alertOf(ids);
   expect(a).toBeTruthy();
   return a;
@@ -110,7 +110,7 @@ describe("enrichment of new alerts", () => {
 
     const doc = byValue(d, "203.0.113.7").results;
     expect(doc.ip_class).toMatchObject({ version: 4, class: "documentation", range: "203.0.113.0/24" });
-    expect(doc.watchlists).toEqual([{ watchlist_id: (await w1.json()).id, name: "bad nets", label: "bad-net", severity: "critical", kind: "cidr", entry: "203.0.113.0/24" }]);
+    expect(doc.watchlists).toEqual([{ watchlist_id: ((await w1.json()) as any).id, name: "bad nets", label: "bad-net", severity: "critical", kind: "cidr", entry: "203.0.113.0/24" }]);
     expect(doc.lookups.length).toBe(1);
     expect(doc.lookups[0]).toMatchObject({ enricher: "intel", status: 200, body_format: "json", error: null });
     expect(doc.lookups[0].body).toEqual({ verdict: "malicious", path: "/ip/203.0.113.7", method: "GET" });
@@ -170,7 +170,7 @@ describe("enrichment of new alerts", () => {
       const tl = d.timeline.find((t: any) => t.kind === "enrichment_failed");
       expect(tl.data.error).toBe(d.enrichment_error);
     } finally {
-      expect((await s.admin("DELETE", `/v1/enrichers/${(await e.json()).id}`)).status).toBe(204);
+      expect((await s.admin("DELETE", `/v1/enrichers/${((await e.json()) as any).id}`)).status).toBe(204);
     }
   });
 
@@ -196,7 +196,7 @@ describe("enrichment of new alerts", () => {
       expect(hanging.got.length).toBe(2);
       expect(hanging.got[0].body).toBe(""); // a GET
     } finally {
-      await s.admin("DELETE", `/v1/enrichers/${(await e.json()).id}`);
+      await s.admin("DELETE", `/v1/enrichers/${((await e.json()) as any).id}`);
     }
   });
 });
@@ -211,12 +211,12 @@ describe("outbound target safety", () => {
   test("a loopback IP is refused when the enricher is made; a name resolving to it fails the alert at once, with the reason", async () => {
     const bad = await s2.admin("POST", "/v1/enrichers", { name: "lo", indicator_types: ["ip"], url_template: "http://127.0.0.1:9/{{value}}" });
     expect(bad.status).toBe(422);
-    const body = (await bad.json()) as any;
+    const body = ((await bad.json()) as any) as any;
     expect(body.error.details[0].path).toBe("/url_template");
     expect(body.error.message).toContain("loopback");
     const meta = await s2.admin("POST", "/v1/enrichers", { name: "md", indicator_types: ["ip"], url_template: "http://169.254.169.254/latest/{{value}}" });
     expect(meta.status).toBe(422);
-    expect(((await meta.json()) as any).error.message).toContain("link-local");
+    expect((((await meta.json()) as any) as any).error.message).toContain("link-local");
 
     expect((await s2.admin("POST", "/v1/enrichers", { name: "named", indicator_types: ["ip"], url_template: "http://localhost:9/ip/{{value}}" })).status).toBe(201);
     const r = await s2.post("/v1/ingest/generic", { title: "x", source: "s", indicators: [{ type: "ip", value: "8.8.8.8" }] });

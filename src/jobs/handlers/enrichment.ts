@@ -106,10 +106,17 @@ export class EnrichmentRunner {
     const skipped = Math.max(0, tasks.length - MAX_LOOKUPS);
     tasks.length = Math.min(tasks.length, MAX_LOOKUPS);
     const problems: { verdict: "retry" | "fail"; text: string }[] = [];
+    // Every lookup ends before the job's lease does (else another claim would run it twice).
+    const deadline = Date.now() + (this.o.leaseMs > 3000 ? this.o.leaseMs - 1000 : Infinity);
     await pool(tasks, LOOKUP_CONCURRENCY, async ({ row, e }) => {
       const url = renderTemplate(e.urlTemplate, row.ind);
-      // a lookup ends well before the job's lease does
-      const timeoutMs = this.o.leaseMs > 3000 ? Math.min(e.timeoutMs, this.o.leaseMs - 1000) : e.timeoutMs;
+      const timeoutMs = Math.min(e.timeoutMs, deadline - Date.now());
+      if (timeoutMs < 100) {
+        const error = "not attempted: the job's lease was running out";
+        row.lookups.push({ enricher: e.name, url, status: null, duration_ms: 0, body: null, body_format: "none", error });
+        problems.push({ verdict: "retry", text: `${e.name} (${row.ind.type} ${row.ind.value}): ${error}` });
+        return;
+      }
       const res = await send(url, { accept: "application/json", "user-agent": "keepwatch-enrichment/1", ...e.headers }, "", { timeoutMs, allow: this.o.allow, method: "GET" });
       this.stats.lookups++;
       const verdict = lookupVerdict(res.status, res.error, !!res.refused);
