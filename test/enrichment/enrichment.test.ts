@@ -138,6 +138,35 @@ describe("enrichment of new alerts", () => {
     expect(opened.json.data.enrichment_status).toBe("pending");
   });
 
+  test("every opener enqueues enrichment: a match rule's alert (its events' indicators) and a heartbeat's", async () => {
+    const rule = await s.admin("POST", "/v1/rules", {
+      name: "suspicious logins",
+      filter: { field: "type", op: "eq", value: "login.suspicious" },
+      action: { kind: "alert", title: "suspicious login by {{payload.user}}", severity: "low" },
+    });
+    expect(rule.status).toBe(201);
+    const wl = await s.admin("POST", "/v1/watchlists", { name: "vpn abusers", severity: "high", label: "vpn-abuse", entries: [{ kind: "cidr", value: "198.51.100.0/24" }] });
+    expect(wl.status).toBe(201);
+    const r = await s.post("/api/v1/events", { type: "login.suspicious", source: "vpn", payload: { user: "bob" }, indicators: [{ type: "ip", value: "198.51.100.99" }] });
+    expect(r.status).toBe(202);
+    const a = await alertOf(((await r.json()) as any).ids);
+    expect(a.rule_id).toBe(((await rule.json()) as any).id);
+    const d = await settled(a.id, "enriched");
+    expect(d.severity).toBe("high"); // raised from low by the watchlist
+    expect(d.tags).toContain("watchlist:vpn-abuse");
+    expect(byValue(d, "198.51.100.99").results.ip_class.class).toBe("documentation");
+
+    // a heartbeat that goes down opens its alert on the scheduler's thread
+    const hb = await s.admin("POST", "/v1/heartbeats", { name: "enrich-me", period: 1, grace: 1 });
+    expect(hb.status).toBe(201);
+    expect((await fetch(((await hb.json()) as any).ping_url)).status).toBe(200); // up; down 2 s later
+    const down = await until(async () => {
+      const list = (await (await s.get("/v1/alerts?source_name=heartbeat")).json()) as any;
+      return list.items.find((x: any) => x.source === "enrich-me");
+    }, 15_000, "heartbeat alert");
+    await settled(down.id, "enriched");
+  }, 30_000);
+
   test("a watchlist hit never lowers the severity; an alert without indicators is enriched too", async () => {
     const w = await s.admin("POST", "/v1/watchlists", { name: "service accounts", label: "svc", severity: "low", entries: [{ kind: "account", value: "svc-backup" }] });
     expect(w.status).toBe(201);
