@@ -17,6 +17,24 @@ export function enqueueEnrichment(db: Db, alertId: string, now: number): void {
   insertJob(db, { queue: ENRICHMENT_QUEUE, kind: "enrich", payload: { alert: alertId }, maxAttempts: 0, idempotencyKey: `enrich:${alertId}` }, now);
 }
 
+/**
+ * Runs enrichment again (after an enricher or watchlist was fixed): back to `pending` with a new
+ * job, in one transaction. False when it is pending already (a job is on it).
+ */
+export function requeueEnrichment(db: Db, alertId: string, actor: string, now: number): boolean {
+  return db.$client.transaction(() => {
+    const r = db.$client
+      .query("UPDATE alerts SET enrichment_status = 'pending', enrichment_error = NULL WHERE id = ?1 AND enrichment_status <> 'pending'")
+      .run(alertId);
+    if (r.changes === 0) return false;
+    insertJob(db, { queue: ENRICHMENT_QUEUE, kind: "enrich", payload: { alert: alertId }, maxAttempts: 0, idempotencyKey: `enrich:${alertId}:${now}` }, now);
+    db.$client
+      .query("INSERT INTO alert_timeline (id, alert_id, at, kind, actor, data) VALUES (?1, ?2, ?3, 'enrichment_requested', ?4, '{}')")
+      .run(newId(now), alertId, now, actor);
+    return true;
+  }).immediate();
+}
+
 export type EnrichTarget = { id: string; tenantId: string; severity: Severity; tags: string[]; enrichmentStatus: string };
 
 export function enrichTarget(db: Db, alertId: string): EnrichTarget | null {

@@ -56,6 +56,7 @@ const ingest = async (item: unknown) => {
   return a;
 };
 const byValue = (d: any, value: string) => d.enrichment.find((e: any) => e.value === value);
+const req = (method: string, path: string, key: string) => fetch(s.url + path, { method, headers: { "x-api-key": key } });
 
 describe("enrichment of new alerts", () => {
   test("pending → enriched: IP classes, watchlist hits (tags, severity raise), HTTP lookups; an alert.updated goes out", async () => {
@@ -198,6 +199,18 @@ describe("enrichment of new alerts", () => {
       expect(d.tags).toContain("watchlist:ioc");
       const tl = d.timeline.find((t: any) => t.kind === "enrichment_failed");
       expect(tl.data.error).toBe(d.enrichment_error);
+
+      // fixed upstream: run it again by hand; while it is pending a second request is a 409
+      broken.answer = () => Response.json({ ok: true });
+      const again = await req("POST", `/v1/alerts/${a.id}/enrich`, s.keys.admin);
+      expect(again.status).toBe(202);
+      expect((await again.json()) as any).toEqual({ id: a.id, enrichment_status: "pending" });
+      const d2 = await settled(a.id, "enriched");
+      expect(d2.enrichment_error).toBeNull();
+      expect(byValue(d2, "login.evil.example").results.lookups[0]).toMatchObject({ status: 200, body: { ok: true } });
+      expect(d2.timeline.map((t: any) => t.kind).slice(-2)).toEqual(["enrichment_requested", "enriched"]);
+      expect((await req("POST", `/v1/alerts/${a.id}/enrich`, s.keys.read)).status).toBe(403);
+      expect((await req("POST", `/v1/alerts/nope/enrich`, s.keys.admin)).status).toBe(404);
     } finally {
       expect((await s.admin("DELETE", `/v1/enrichers/${((await e.json()) as any).id}`)).status).toBe(204);
     }
@@ -219,6 +232,7 @@ describe("enrichment of new alerts", () => {
       }
       expect(Math.max(...times)).toBeLessThan(1_000);
       expect((await detail(a.id)).enrichment_status).toBe("pending"); // ...and all that while the lookup was still out
+      expect((await req("POST", `/v1/alerts/${a.id}/enrich`, s.keys.admin)).status).toBe(409); // a job is on it
       const d = await settled(a.id, "failed", 20_000);
       expect(d.enrichment_error).toContain("slow (url https://cdn.example.org/x.js): timed out after 1500 ms");
       expect(d.enrichment_error).toContain("after 2 attempts");

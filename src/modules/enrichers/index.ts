@@ -2,7 +2,7 @@
 // enrichers, called by the enrichment job for each matching indicator of a new alert.
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
-import { Enricher, EnricherCreate, EnricherList, EnricherUpdate } from "./model";
+import { Enricher, EnricherCreate, EnricherList, EnricherUpdate, EnrichRequested } from "./model";
 import * as service from "./service";
 
 const Id = t.Object({ id: t.String() });
@@ -36,5 +36,14 @@ export function enrichersModule(deps: Deps) {
         return "";
       },
       { params: Id, detail: { summary: "Delete an enricher", tags } },
+    )
+    .post(
+      "/v1/alerts/:id/enrich",
+      ({ request, params, set }) => {
+        const p = deps.auth.authorize(request.headers, "admin");
+        set.status = 202;
+        return service.enrichAgain(deps, p.tenantId, params.id, `key:${p.keyId}`);
+      },
+      { params: Id, response: { 202: EnrichRequested }, detail: { summary: "Run an alert's enrichment again (it goes back to pending)", tags } },
     );
 }

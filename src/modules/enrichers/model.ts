@@ -43,3 +43,5 @@ export const Enricher = t.Object({
   updated_at: t.String(),
 });
 export const EnricherList = t.Object({ items: t.Array(Enricher) });
+
+export const EnrichRequested = t.Object({ id: t.String(), enrichment_status: t.Literal("pending") });
