@@ -13,6 +13,8 @@ import { webhooksModule } from "./modules/webhooks";
 import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
+import { enrichersModule } from "./modules/enrichers";
+import { watchlistsModule } from "./modules/watchlists";
 
 export type AppState = { draining: boolean };
 
@@ -49,6 +51,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(rulesModule(deps))
     .use(sourcesModule(deps))
     .use(webhooksModule(deps))
+    .use(watchlistsModule(deps))
+    .use(enrichersModule(deps))
     .use(pingRoutes(deps));
 }
 

@@ -33,6 +33,8 @@ export const ConfigSchema = Type.Object({
   secretOverlap: Type.Number({ minimum: 0, default: 24, description: "hours a rotated webhook secret keeps signing" }),
   deliveryRetention: Type.Number({ minimum: 0.001, default: 30, description: "days of webhook delivery history kept" }),
   webhookAutoDisable: Type.Integer({ minimum: 0, default: 100, description: "consecutive failed messages that disable a webhook (0 = never)" }),
+  enrichAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 6, description: "attempts an alert's enrichment gets before it is marked failed" }),
+  enrichBackoff: Type.Number({ minimum: 0.01, maximum: 3600, default: 10, description: "seconds before the first enrichment retry (doubles each time, at most 10 min)" }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -57,6 +59,8 @@ export const SETTINGS: Record<keyof Config, { flag: string; env: string }> = {
   secretOverlap: { flag: "--secret-overlap", env: "KEEPWATCH_SECRET_OVERLAP" },
   deliveryRetention: { flag: "--delivery-retention", env: "KEEPWATCH_DELIVERY_RETENTION" },
   webhookAutoDisable: { flag: "--webhook-auto-disable", env: "KEEPWATCH_WEBHOOK_AUTO_DISABLE" },
+  enrichAttempts: { flag: "--enrich-attempts", env: "KEEPWATCH_ENRICH_ATTEMPTS" },
+  enrichBackoff: { flag: "--enrich-backoff", env: "KEEPWATCH_ENRICH_BACKOFF" },
 };
 
 export class ConfigError extends Error {}

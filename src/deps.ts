@@ -5,6 +5,7 @@ import type { Db } from "./db/client";
 import type { DataDirLock } from "./db/lock";
 import type { Authenticator } from "./http/auth";
 import type { GroupWriter } from "./ingest/writer";
+import type { EnrichmentRunner } from "./jobs/handlers/enrichment";
 import type { WebhookDispatcher } from "./jobs/handlers/webhooks";
 import type { Worker } from "./jobs/worker";
 import type { Logger } from "./lib/log";
@@ -26,4 +27,7 @@ export type Deps = {
   webhooks: WebhookDispatcher;
   /** the worker of the "webhooks" queue (started by startServer) */
   worker: Worker;
+  /** alert enrichment and the worker of its "enrichment" queue (started by startServer) */
+  enrichment: EnrichmentRunner;
+  enrichmentWorker: Worker;
 };

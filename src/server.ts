@@ -9,7 +9,8 @@ import { Checkpointer } from "./db/checkpointer";
 import { lockDataDir } from "./db/lock";
 import { startScheduler } from "./scheduler";
 import { HeartbeatScheduler } from "./scheduler/heartbeats";
-import { commitHooks, setOutbox } from "./ingest/hooks";
+import { commitHooks, setEnrichmentWake, setOutbox } from "./ingest/hooks";
+import { ENRICHMENT_QUEUE, EnrichmentRunner } from "./jobs/handlers/enrichment";
 import { WEBHOOK_QUEUE, WebhookDispatcher } from "./jobs/handlers/webhooks";
 import { Worker } from "./jobs/worker";
 import { parseAllowList } from "./core/netrange";
@@ -76,13 +77,26 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     log,
   });
   webhooks.wake = () => worker.notify();
+  // Alert enrichment: its own queue and worker, so lookups never take delivery slots (or the reverse).
+  const enrichment = new EnrichmentRunner(db, {
+    allow: parseAllowList(config.outboundAllow),
+    policy: { maxAttempts: config.enrichAttempts, initialMs: config.enrichBackoff * 1000, maxMs: 600_000, jitter: 0.2 },
+    leaseMs,
+    log,
+    emit: (d, tenantId, m, now) => webhooks.emit(d, tenantId, m, now),
+  });
+  const enrichmentWorker = new Worker(db, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
+  setEnrichmentWake(() => enrichmentWorker.notify());
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);
     metrics.eventsStored.inc(events);
-    // the writer thread enqueued deliveries: the worker looks at the table
-    if (enqueued > 0) worker.notify();
+    // the writer thread enqueued deliveries or enrichments: the workers look at the table
+    if (enqueued > 0) {
+      worker.notify();
+      enrichmentWorker.notify();
+    }
   };
-  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker };
+  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
@@ -98,6 +112,7 @@ export async function startServer(deps: Deps): Promise<Running> {
   });
   const server = app.server!;
   deps.worker.start();
+  deps.enrichmentWorker.start();
   const scheduler = startScheduler(deps);
   deps.heartbeats.afterStart();
   deps.heartbeats.start();
@@ -110,7 +125,7 @@ export async function startServer(deps: Deps): Promise<Running> {
       // Stop accepting; let in-flight requests finish and running deliveries end (both bounded;
       // deliveries not started stay queued for the next start), then commit what requests queued.
       const inflight = server.stop(false);
-      await Promise.all([Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]), deps.worker.stop(deps.config.shutdownTimeout)]);
+      await Promise.all([Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]), deps.worker.stop(deps.config.shutdownTimeout), deps.enrichmentWorker.stop(deps.config.shutdownTimeout)]);
       await deps.writer.close();
       deps.auth.flushLastUsed();
       await deps.checkpointer.close();

@@ -132,6 +132,8 @@ export const alerts = sqliteTable(
     assignee: text("assignee"),
     /** pending | enriched | failed */
     enrichmentStatus: text("enrichment_status").notNull(),
+    /** why enrichment failed (after its retries), null otherwise */
+    enrichmentError: text("enrichment_error"),
     /** JSON array */
     tags: text("tags").notNull(),
     sourceName: text("source_name").notNull(),
@@ -440,4 +442,64 @@ export const deliveryAttempts = sqliteTable(
     outcome: text("outcome").notNull(),
   },
   (t) => [index("delivery_attempts_delivery").on(t.deliveryId, t.id), index("delivery_attempts_started").on(t.startedAt)],
+);
+
+/** Per-indicator enrichment results of an alert (written by the enrichment job). */
+export const alertEnrichments = sqliteTable(
+  "alert_enrichments",
+  {
+    alertId: text("alert_id")
+      .notNull()
+      .references(() => alerts.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    value: text("value").notNull(),
+    /** JSON {ip_class?, watchlists?, lookups?} */
+    results: text("results").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.alertId, t.type, t.value] })],
+);
+
+/** Tenant watchlists: a hit tags the alert `watchlist:<label>` and may raise its severity. */
+export const watchlists = sqliteTable(
+  "watchlists",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    label: text("label").notNull(),
+    /** the severity a hit raises the alert to (never lowers), or null */
+    severity: text("severity"),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    /** JSON array of {kind, value, comment?}, values canonical */
+    entries: text("entries").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("watchlists_tenant_name").on(t.tenantId, t.name)],
+);
+
+/** Tenant HTTP lookup enrichers: GET a URL template per indicator, store the answer. */
+export const enrichers = sqliteTable(
+  "enrichers",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** JSON array of indicator types */
+    indicatorTypes: text("indicator_types").notNull(),
+    /** https://intel.example/ip/{{value}}; the value is URL-encoded */
+    urlTemplate: text("url_template").notNull(),
+    /** JSON object name → value */
+    headers: text("headers").notNull(),
+    timeoutMs: integer("timeout_ms").notNull(),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("enrichers_tenant_name").on(t.tenantId, t.name)],
 );

@@ -7,6 +7,7 @@ import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
 import type { NormalizedEvent } from "../core/event";
 import type { Severity } from "../core/severity";
 import { alertById, alertsFromEvents, alertView, type AlertChange } from "../store/alerts";
+import { enqueueEnrichment } from "../store/enrichment";
 import { beatsFromEvents, HEARTBEAT_SOURCE } from "../store/heartbeat-transitions";
 import { RuleCache, rulesAfterInsert, rulesBeforeInsert } from "../store/rules";
 import type { CommitHook } from "./commit";
@@ -26,8 +27,35 @@ export function setOutbox(o: Outbox | null): void {
   outbox = o;
 }
 
-/** alert.opened / alert.updated / alert.closed for every alert a commit changed. */
+/** Enrichment jobs enqueued by the commits of this thread (the writer thread reports them; see writer-thread.ts). */
+export const enrichmentStats = { enqueued: 0 };
+let enrichmentWake: (() => void) | null = null;
+
+/** The thread that runs the enrichment worker (server.ts) wakes it after commits that enqueued jobs. */
+export function setEnrichmentWake(f: (() => void) | null): void {
+  enrichmentWake = f;
+}
+
+/**
+ * Every alert a commit opened (alert sources, match rules, heartbeats all come through here) gets
+ * its enrichment job in the same transaction; the alert was inserted `pending`.
+ */
+function enqueueEnrichments(db: Db, changes: AlertChange[], now: number): void {
+  let n = 0;
+  for (const c of changes)
+    if (c.change === "opened") {
+      enqueueEnrichment(db, c.alertId, now);
+      n++;
+    }
+  if (!n) return;
+  enrichmentStats.enqueued += n;
+  // after the commit (a microtask runs once the synchronous transaction is done)
+  if (enrichmentWake) queueMicrotask(enrichmentWake);
+}
+
+/** alert.opened / alert.updated / alert.closed for every alert a commit changed (and enrichment of new ones). */
 function announceAlerts(db: Db, tenantId: string, changes: AlertChange[], now: number): void {
+  enqueueEnrichments(db, changes, now);
   if (!outbox || !changes.length) return;
   for (const c of changes) {
     if (!outbox.wants(db, tenantId, `alert.${c.change}`)) continue;

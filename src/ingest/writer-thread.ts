@@ -3,7 +3,7 @@
 // takes all of them. The event loop of the HTTP thread never waits for the disk.
 import { openDatabase, type Db, type Durability } from "../db/client";
 import { commitGroup } from "./commit";
-import { commitHooks, setOutbox } from "./hooks";
+import { commitHooks, enrichmentStats, setOutbox } from "./hooks";
 import { WebhookDispatcher } from "../jobs/handlers/webhooks";
 import { silentLogger } from "../lib/log";
 import type { IngestBatch } from "../store/events";
@@ -32,14 +32,14 @@ function flush() {
   const work = pending;
   pending = [];
   if (!work.length || !db) return;
-  const before = outbox?.stats.messages ?? 0;
+  const before = (outbox?.stats.messages ?? 0) + enrichmentStats.enqueued;
   const results = commitGroup(db, work.map((w) => w.batch), commitHooks, Date.now());
   flushNo++;
   postMessage({
     type: "done",
     flush: flushNo,
-    // outbound messages this commit enqueued (the HTTP thread wakes its delivery worker only then)
-    enqueued: (outbox?.stats.messages ?? 0) - before,
+    // jobs this commit enqueued, outbound messages and enrichments (the HTTP thread wakes its workers only then)
+    enqueued: (outbox?.stats.messages ?? 0) + enrichmentStats.enqueued - before,
     results: results.map((r, i) => (r.ok ? { seq: work[i].seq, ok: true, ids: r.ids } : { seq: work[i].seq, ok: false, unavailable: r.unavailable, message: r.message })),
   } satisfies FromWriter);
 }

@@ -114,6 +114,7 @@ export function alertView(a: AlertRow) {
     classification: a.classification,
     assignee: a.assignee,
     enrichment_status: a.enrichmentStatus,
+    enrichment_error: a.enrichmentError,
     tags: JSON.parse(a.tags) as string[],
     source_name: a.sourceName,
     source: a.source,

@@ -23,7 +23,7 @@ export function timingOf(h: HeartbeatRow): hb.Timing {
   return { state: h.state as hb.HeartbeatState, dueAt: h.dueAt, downAt: h.downAt, nextDeadline: h.nextDeadline };
 }
 
-function systemEvent(h: HeartbeatRow, kind: "down" | "up", at: number, now: number): NormalizedEvent {
+function systemEvent(h: HeartbeatRow, kind: "down" | "up" | "deleted", at: number, now: number): NormalizedEvent {
   const payload = { heartbeat_id: h.id, name: h.name, at: iso(at), last_beat_at: h.lastBeatAt === null ? null : iso(h.lastBeatAt) };
   const json = JSON.stringify(payload);
   return {
@@ -35,8 +35,9 @@ function systemEvent(h: HeartbeatRow, kind: "down" | "up", at: number, now: numb
     source: h.name,
     type: `heartbeat.${kind}`,
     module: "heartbeat",
-    title: kind === "down" ? `${h.name} is down` : `${h.name} is up again`,
-    summary: kind === "down" ? `no beat from ${h.name} by ${iso(at)}` : `${h.name} beat again at ${iso(at)}`,
+    title: kind === "down" ? `${h.name} is down` : kind === "up" ? `${h.name} is up again` : `${h.name} was deleted`,
+    summary:
+      kind === "down" ? `no beat from ${h.name} by ${iso(at)}` : kind === "up" ? `${h.name} beat again at ${iso(at)}` : `heartbeat ${h.name} was deleted at ${iso(at)}`,
     severity: kind === "down" && isSeverity(h.severity) ? h.severity : "info",
     severityRaw: null,
     host: null,
@@ -47,7 +48,7 @@ function systemEvent(h: HeartbeatRow, kind: "down" | "up", at: number, now: numb
     externalId: null,
     indicators: [],
     warnings: [],
-    resolve: kind === "up",
+    resolve: kind !== "down",
     opensAlert: true,
   };
 }
@@ -70,6 +71,17 @@ export function applyTransition(
     if (kind) storeOne(db, { tenantId: h.tenantId, route: "heartbeat", idempotencyKey: null, events: [systemEvent(h, kind, flip.at, now)] }, hooks, now);
   }
   return true;
+}
+
+/**
+ * A heartbeat that is deleted while down: its open alert is closed as resolved, through the same
+ * hooks (a `heartbeat.deleted` event, which outbound webhooks with heartbeat.* triggers also get).
+ * Call inside the transaction that deletes it.
+ */
+export function resolveDeleted(db: Db, h: HeartbeatRow, hooks: CommitHook[], now: number): void {
+  if (h.state !== "down") return; // only a down heartbeat has an open alert
+  startUnit();
+  storeOne(db, { tenantId: h.tenantId, route: "heartbeat", idempotencyKey: null, events: [systemEvent(h, "deleted", now, now)] }, hooks, now);
 }
 
 export type PingKind = "success" | "start" | "fail" | "log" | "event";

@@ -16,9 +16,11 @@ export type SendResult = {
   error: string | null;
   durationMs: number;
   address: string | null;
+  /** the target was refused by the outbound safety check (set only then) */
+  refused?: boolean;
 };
 
-export type SendOptions = { timeoutMs: number; allow: Cidr[]; maxBytes?: number };
+export type SendOptions = { timeoutMs: number; allow: Cidr[]; maxBytes?: number; /** POST (default) or GET (lookups: the body is ignored) */ method?: "GET" | "POST" };
 
 export class TargetRefused extends Error {}
 
@@ -80,16 +82,16 @@ export async function send(url: string, headers: Record<string, string>, body: s
       new Promise<never>((_, rej) => signal.addEventListener("abort", () => rej(new Error(`timed out after ${o.timeoutMs} ms resolving the host`)))),
     ]);
   } catch (e) {
-    return done({ status: null, headers: null, body: null, error: (e as Error).message, address: null });
+    return done({ status: null, headers: null, body: null, error: (e as Error).message, address: null, ...(e instanceof TargetRefused ? { refused: true } : {}) });
   }
   const target = new URL(u.toString());
   const hostname = u.hostname.replace(/^\[|\]$/g, "");
   if (!isIP(hostname)) target.hostname = isIP(address) === 6 ? `[${address}]` : address;
   try {
     const res = await fetch(target, {
-      method: "POST",
+      method: o.method ?? "POST",
       headers: { ...headers, host: u.host },
-      body,
+      body: o.method === "GET" ? undefined : body,
       redirect: "manual",
       signal,
       // TLS: SNI and certificate checks against the name, while connecting to the checked address.

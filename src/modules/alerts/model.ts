@@ -40,7 +40,8 @@ export const AlertSummary = t.Object({
   status: t.String(),
   classification: t.Nullable(t.String()),
   assignee: t.Nullable(t.String()),
-  enrichment_status: t.String(),
+  enrichment_status: t.String({ description: "pending | enriched | failed" }),
+  enrichment_error: t.Nullable(t.String({ description: "why enrichment failed, after its retries" })),
   tags: t.Array(t.String()),
   source_name: t.String(),
   source: t.String(),
@@ -64,6 +65,15 @@ export const AlertDetail = t.Composite([
       t.Object({ id: t.String(), title: t.String(), severity: t.String(), received_at: t.String(), source: t.String(), source_name: t.String(), type: t.String() }),
     ),
     timeline: t.Array(TimelineEntry),
+    enrichment: t.Array(
+      t.Object({
+        type: t.String(),
+        value: t.String(),
+        results: t.Unknown({ description: "ip_class, watchlists (hits), lookups (HTTP enrichers: status, body, error)" }),
+        updated_at: t.String(),
+      }),
+      { description: "per indicator enrichment results (empty while pending)" },
+    ),
   }),
 ]);
 

@@ -6,6 +6,7 @@ import { ApiError, notFound } from "../../http/errors";
 import { checkCursor, page, timeParam } from "../../http/paging";
 import { iso } from "../../lib/time";
 import { addComment, alertEventsOf, alertView, getAlert, listAlerts, rawPayloadOfEvent, timelineOf, updateAlert, type AlertRow, type TimelineRow } from "../../store/alerts";
+import { enrichmentOf } from "../../store/enrichment";
 import type { AlertPatchBody, AlertQuery } from "./model";
 
 export const summary = alertView;
@@ -50,6 +51,7 @@ export function detail(deps: Deps, tenantId: string, id: string) {
       type: e.type,
     })),
     timeline: timelineOf(deps.db, a.id).map(timeline),
+    enrichment: enrichmentOf(deps.db, a.id).map((e) => ({ ...e, updated_at: iso(e.updated_at) })),
   };
 }
 

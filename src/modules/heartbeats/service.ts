@@ -12,11 +12,12 @@ import {
   listFlips,
   listHeartbeats,
   listPings,
+  recordFlip,
   updateHeartbeatSettings,
   type HeartbeatRow,
   type NewHeartbeat,
 } from "../../store/heartbeats";
-import { applyTransition, scheduleOf, timingOf } from "../../store/heartbeat-transitions";
+import { applyTransition, resolveDeleted, scheduleOf, timingOf } from "../../store/heartbeat-transitions";
 import { commitHooks } from "../../ingest/hooks";
 import type { HeartbeatCreate, HeartbeatPatch } from "./model";
 
@@ -114,7 +115,8 @@ export function update(deps: Deps, tenantId: string, id: string, body: Static<ty
     const fresh = getHeartbeat(deps.db, tenantId, id)!;
     if ((fresh.state === "up" || fresh.state === "late") && fresh.lastBeatAt !== null) {
       const r = hb.beat({ ...timingOf(fresh), state: "up" }, scheduleOf(fresh), fresh.graceS, fresh.lastBeatAt);
-      casTiming(deps.db, fresh, { ...r.timing, state: "up" }, {}, now);
+      // a late heartbeat that the new schedule puts back to up flips late → up (now)
+      if (casTiming(deps.db, fresh, { ...r.timing, state: "up" }, {}, now) && fresh.state === "late") recordFlip(deps.db, fresh.id, { from: "late", to: "up", at: now }, now);
     }
   })();
   deps.heartbeats.arm();
@@ -122,7 +124,13 @@ export function update(deps: Deps, tenantId: string, id: string, body: Static<ty
 }
 
 export function remove(deps: Deps, tenantId: string, id: string) {
-  if (!deleteHeartbeat(deps.db, tenantId, id)) throw notFound(`no heartbeat ${id}`);
+  const gone = deps.db.$client.transaction(() => {
+    const h = getHeartbeat(deps.db, tenantId, id);
+    if (!h) return false;
+    resolveDeleted(deps.db, h, commitHooks, deps.clock()); // its open alert closes as resolved
+    return deleteHeartbeat(deps.db, tenantId, id);
+  })();
+  if (!gone) throw notFound(`no heartbeat ${id}`);
   deps.heartbeats.arm();
 }
 
