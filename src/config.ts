@@ -210,5 +210,14 @@ export function settingsHelp(): string {
       const sch = (ConfigSchema.properties as Record<string, any>)[name];
       return `  ${(s.flag + " VALUE").padEnd(26)} ${s.env.padEnd(28)} ${sch.description} (default ${JSON.stringify(sch.default)})`;
     })
+    .concat([
+      "",
+      "inbound signature defaults per source (environment only; a tenant's PUT /v1/sources/<name>/settings wins):",
+      "  <SOURCE>_WEBHOOK_SECRET            turns verification on (e.g. GRAFANA_WEBHOOK_SECRET, SPLUNK_WEBHOOK_SECRET)",
+      "  <SOURCE>_WEBHOOK_SCHEME            hmac-sha256-hex (default; grafana for GRAFANA_), grafana, standard-webhooks, shared-secret",
+      "  <SOURCE>_WEBHOOK_SIGNATURE_HEADER  header carrying the signature (default X-Signature; grafana: X-Grafana-Alerting-Signature)",
+      "  <SOURCE>_WEBHOOK_TIMESTAMP_HEADER  grafana: header carrying the signed Unix timestamp",
+      "  <SOURCE>_WEBHOOK_TOLERANCE         seconds a signed timestamp may be off (default 300)",
+    ])
     .join("\n");
 }
