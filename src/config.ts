@@ -3,7 +3,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parseAllowList } from "./core/netrange";
-import { SCHEMES, SignatureSettingInput, settingIssues, toSetting, type SignatureSetting } from "./core/inbound-signatures";
+import { SignatureSettingInput, settingIssues, toSetting, type SignatureSetting } from "./core/inbound-signatures";
 import { listSources } from "./sources/registry";
 
 export const ConfigSchema = Type.Object({
@@ -190,7 +190,7 @@ export function loadSourceSecrets(env: Record<string, string | undefined>): Reco
     };
     const first = Value.Errors(SignatureSettingInput, input).First();
     const issue = first
-      ? { path: first.path, message: first.path === "/scheme" ? `must be one of ${SCHEMES.join(", ")}` : first.message.toLowerCase() }
+      ? { path: first.path, message: first.message.toLowerCase() }
       : settingIssues(input as SignatureSettingInput)[0];
     if (issue) {
       const field = issue.path.replace(/^\//, "") as keyof typeof SOURCE_ENV;

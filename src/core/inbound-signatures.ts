@@ -20,6 +20,8 @@ import { Type, type Static } from "@sinclair/typebox";
 export const SCHEMES = ["none", "hmac-sha256-hex", "grafana", "standard-webhooks", "shared-secret"] as const;
 export type Scheme = (typeof SCHEMES)[number];
 
+export const isScheme = (s: string): s is Scheme => (SCHEMES as readonly string[]).includes(s);
+
 export const DEFAULT_TOLERANCE_S = 300;
 export const MIN_SECRET_LENGTH = 16;
 
@@ -32,7 +34,7 @@ export const DEFAULT_HEADER: Record<Scheme, string | null> = {
   "shared-secret": "X-Webhook-Secret",
 };
 
-/** A resolved setting, as verification uses it. */
+/** A resolved setting, as verification uses it (after settingIssues found nothing). */
 export type SignatureSetting = {
   scheme: Scheme;
   secret: string | null;
@@ -48,10 +50,9 @@ const HeaderName = (description: string) =>
 /** A setting as a user gives it (PUT /v1/sources/:name/settings, or the environment). */
 export const SignatureSettingInput = Type.Object(
   {
-    scheme: Type.Union(
-      SCHEMES.map((s) => Type.Literal(s)),
-      { description: "none | hmac-sha256-hex | grafana | standard-webhooks | shared-secret" },
-    ),
+    // a string checked by settingIssues (not a union of literals) so that a wrong one is answered
+    // with the list of schemes rather than a generic union error
+    scheme: Type.String({ maxLength: 40, description: SCHEMES.join(" | ") }),
     secret: Type.Optional(
       Type.String({
         minLength: 1,
@@ -88,6 +89,7 @@ export function standardWebhooksKey(secret: string): Buffer | null {
  */
 export function settingIssues(s: SignatureSettingInput): Issue[] {
   const out: Issue[] = [];
+  if (!isScheme(s.scheme)) return [{ path: "/scheme", message: `must be one of ${SCHEMES.join(", ")}` }];
   const sch = s.scheme;
   if (sch === "none") {
     for (const f of ["secret", "header", "timestamp_header", "tolerance"] as const)
@@ -111,6 +113,7 @@ export function settingIssues(s: SignatureSettingInput): Issue[] {
 }
 
 export function toSetting(s: SignatureSettingInput): SignatureSetting {
+  if (!isScheme(s.scheme)) throw new Error(`unknown signature scheme ${s.scheme}`);
   return {
     scheme: s.scheme,
     secret: s.secret ?? null,
