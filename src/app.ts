@@ -4,6 +4,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Deps } from "./deps";
 import { ApiError } from "./http/errors";
+import { redactToken } from "./core/source-tokens";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
 import { heartbeatsModule } from "./modules/heartbeats";
@@ -39,7 +40,7 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
         case "PARSE":
           return new ApiError(400, "invalid_json", "request body is not valid JSON").toResponse();
         default:
-          deps.log.error("unhandled error", { error: String(error), stack: (error as Error)?.stack, url: request.url });
+          deps.log.error("unhandled error", { error: String(error), stack: (error as Error)?.stack, url: redactToken(request.url) });
           return new ApiError(500, "internal", "internal error").toResponse();
       }
     })

@@ -3,6 +3,8 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parseAllowList } from "./core/netrange";
+import { SignatureSettingInput, settingIssues, toSetting, type SignatureSetting } from "./core/inbound-signatures";
+import { listSources } from "./sources/registry";
 
 export const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: "TCP port to listen on" }),
@@ -36,10 +38,18 @@ export const ConfigSchema = Type.Object({
   enrichAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 6, description: "attempts an alert's enrichment gets before it is marked failed" }),
   enrichBackoff: Type.Number({ minimum: 0.01, maximum: 3600, default: 10, description: "seconds before the first enrichment retry (doubles each time, at most 10 min)" }),
 });
-export type Config = Static<typeof ConfigSchema>;
+/** The settings that are flags and KEEPWATCH_* variables. */
+export type Settings = Static<typeof ConfigSchema>;
+export type Config = Settings & {
+  /**
+   * Inbound signature defaults by source name, from `<SOURCE>_WEBHOOK_SECRET` and friends; applied
+   * to every tenant that has no setting of its own for the source.
+   */
+  sourceSecrets: Record<string, SignatureSetting>;
+};
 
 /** setting name → [flag, env var] */
-export const SETTINGS: Record<keyof Config, { flag: string; env: string }> = {
+export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   port: { flag: "--port", env: "KEEPWATCH_PORT" },
   host: { flag: "--host", env: "KEEPWATCH_HOST" },
   dataDir: { flag: "--data-dir", env: "KEEPWATCH_DATA_DIR" },
@@ -67,7 +77,7 @@ export class ConfigError extends Error {}
 
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
 
-function coerce(name: keyof Config, raw: string): unknown {
+function coerce(name: keyof Settings, raw: string): unknown {
   const schema = (ConfigSchema.properties as Record<string, any>)[name];
   if (name === "bodyLimit") {
     const m = SIZE_RE.exec(raw.trim());
@@ -89,10 +99,10 @@ function coerce(name: keyof Config, raw: string): unknown {
 export function loadConfig(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
-): { config: Config; rest: string[]; explicit: Set<keyof Config> } {
-  const raw: Partial<Record<keyof Config, unknown>> = {};
-  const from: Partial<Record<keyof Config, string>> = {};
-  for (const [name, s] of Object.entries(SETTINGS) as [keyof Config, { flag: string; env: string }][]) {
+): { config: Config; rest: string[]; explicit: Set<keyof Settings> } {
+  const raw: Partial<Record<keyof Settings, unknown>> = {};
+  const from: Partial<Record<keyof Settings, string>> = {};
+  for (const [name, s] of Object.entries(SETTINGS) as [keyof Settings, { flag: string; env: string }][]) {
     const v = env[s.env];
     if (v !== undefined && v !== "") {
       raw[name] = coerce(name, v);
@@ -104,7 +114,7 @@ export function loadConfig(
     const a = argv[i];
     const eq = a.indexOf("=");
     const flag = eq > 0 ? a.slice(0, eq) : a;
-    const entry = (Object.entries(SETTINGS) as [keyof Config, { flag: string }][]).find(([, s]) => s.flag === flag);
+    const entry = (Object.entries(SETTINGS) as [keyof Settings, { flag: string }][]).find(([, s]) => s.flag === flag);
     if (!entry) {
       rest.push(a);
       continue;
@@ -121,7 +131,7 @@ export function loadConfig(
   const withDefaults = Value.Default(ConfigSchema, { ...raw });
   const first = Value.Errors(ConfigSchema, withDefaults).First();
   if (first) {
-    const name = first.path.replace(/^\//, "") as keyof Config;
+    const name = first.path.replace(/^\//, "") as keyof Settings;
     const s = SETTINGS[name];
     const where = from[name] ?? (s ? `${s.flag} / ${s.env}` : name);
     const sch = (ConfigSchema.properties as Record<string, any>)[name];
@@ -137,14 +147,81 @@ export function loadConfig(
   } catch (e) {
     throw new ConfigError(`invalid setting ${from.outboundAllow ?? "KEEPWATCH_OUTBOUND_ALLOW"}: ${(e as Error).message} (expected CIDRs such as 127.0.0.0/8, fd00::/8)`);
   }
-  return { config: withDefaults as Config, rest, explicit: new Set(Object.keys(from) as (keyof Config)[]) };
+  const sourceSecrets = loadSourceSecrets(env);
+  return { config: { ...(withDefaults as Settings), sourceSecrets }, rest, explicit: new Set(Object.keys(from) as (keyof Settings)[]) };
+}
+
+/** `jsonapi-list` → `JSONAPI_LIST`: the prefix of a source's environment variables. */
+export const envPrefix = (source: string) => source.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+
+const SOURCE_ENV = {
+  secret: "WEBHOOK_SECRET",
+  scheme: "WEBHOOK_SCHEME",
+  header: "WEBHOOK_SIGNATURE_HEADER",
+  timestamp_header: "WEBHOOK_TIMESTAMP_HEADER",
+  tolerance: "WEBHOOK_TOLERANCE",
+} as const;
+
+/**
+ * Signature defaults from the environment, for every registered source (so a source plugin added
+ * later is covered without a change here): `<SOURCE>_WEBHOOK_SECRET` turns verification on, with
+ * scheme `grafana` for the grafana source and `hmac-sha256-hex` (header X-Signature) for the others,
+ * unless `<SOURCE>_WEBHOOK_SCHEME`, `_SIGNATURE_HEADER`, `_TIMESTAMP_HEADER` or `_TOLERANCE` (seconds)
+ * say otherwise. Validated like a PUT /v1/sources/:name/settings body; a bad one stops start-up.
+ * Variables of names that are no source (GITHUB_WEBHOOK_SECRET of another program) are ignored.
+ */
+export function loadSourceSecrets(env: Record<string, string | undefined>): Record<string, SignatureSetting> {
+  const out: Record<string, SignatureSetting> = {};
+  for (const src of listSources()) {
+    const p = envPrefix(src.name);
+    const v = (k: keyof typeof SOURCE_ENV) => {
+      const x = env[`${p}_${SOURCE_ENV[k]}`];
+      return x === undefined || x === "" ? undefined : x;
+    };
+    const secret = v("secret");
+    if (secret === undefined) {
+      const stray = (Object.keys(SOURCE_ENV) as (keyof typeof SOURCE_ENV)[]).find((k) => v(k) !== undefined);
+      if (stray) throw new ConfigError(`${p}_${SOURCE_ENV[stray]} is set but ${p}_WEBHOOK_SECRET is not: set the secret too, or unset it`);
+      continue;
+    }
+    const tol = v("tolerance");
+    const input: Record<string, unknown> = {
+      scheme: v("scheme") ?? (src.name === "grafana" ? "grafana" : "hmac-sha256-hex"),
+      secret,
+      ...(v("header") !== undefined ? { header: v("header") } : {}),
+      ...(v("timestamp_header") !== undefined ? { timestamp_header: v("timestamp_header") } : {}),
+      ...(tol !== undefined ? { tolerance: /^\d+$/.test(tol) ? Number(tol) : tol } : {}),
+    };
+    const first = Value.Errors(SignatureSettingInput, input).First();
+    const issue = first
+      ? { path: first.path, message: first.message.toLowerCase() }
+      : settingIssues(input as SignatureSettingInput)[0];
+    if (issue) {
+      const field = issue.path.replace(/^\//, "") as keyof typeof SOURCE_ENV;
+      const name = SOURCE_ENV[field] ? `${p}_${SOURCE_ENV[field]}` : `${p}_WEBHOOK_*`;
+      // never echo a secret's value
+      const shown = field === "secret" ? "" : `=${JSON.stringify(input[field])}`;
+      throw new ConfigError(`invalid setting ${name}${shown}: ${issue.message}`);
+    }
+    out[src.name] = toSetting(input as SignatureSettingInput);
+  }
+  return out;
 }
 
 export function settingsHelp(): string {
-  return (Object.entries(SETTINGS) as [keyof Config, { flag: string; env: string }][])
+  return (Object.entries(SETTINGS) as [keyof Settings, { flag: string; env: string }][])
     .map(([name, s]) => {
       const sch = (ConfigSchema.properties as Record<string, any>)[name];
       return `  ${(s.flag + " VALUE").padEnd(26)} ${s.env.padEnd(28)} ${sch.description} (default ${JSON.stringify(sch.default)})`;
     })
+    .concat([
+      "",
+      "inbound signature defaults per source (environment only; a tenant's PUT /v1/sources/<name>/settings wins):",
+      "  <SOURCE>_WEBHOOK_SECRET            turns verification on (e.g. GRAFANA_WEBHOOK_SECRET, SPLUNK_WEBHOOK_SECRET)",
+      "  <SOURCE>_WEBHOOK_SCHEME            hmac-sha256-hex (default; grafana for GRAFANA_), grafana, standard-webhooks, shared-secret",
+      "  <SOURCE>_WEBHOOK_SIGNATURE_HEADER  header carrying the signature (default X-Signature; grafana: X-Grafana-Alerting-Signature)",
+      "  <SOURCE>_WEBHOOK_TIMESTAMP_HEADER  grafana: header carrying the signed Unix timestamp",
+      "  <SOURCE>_WEBHOOK_TOLERANCE         seconds a signed timestamp may be off (default 300)",
+    ])
     .join("\n");
 }

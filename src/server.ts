@@ -45,7 +45,12 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     autoCheckpoint: false, // the checkpointer thread does it
   });
   migrate(db);
-  const auth = new Authenticator(db, { defaultRate: config.rateLimit, defaultBurst: config.rateBurst, clock });
+  const auth = new Authenticator(db, {
+    defaultRate: config.rateLimit,
+    defaultBurst: config.rateBurst,
+    clock,
+    sourceSecrets: config.sourceSecrets,
+  });
   const writer = new GroupWriter(
     { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability },
     log,

@@ -503,3 +503,53 @@ export const enrichers = sqliteTable(
   },
   (t) => [uniqueIndex("enrichers_tenant_name").on(t.tenantId, t.name)],
 );
+
+/**
+ * Inbound signature settings per tenant and source (src/core/inbound-signatures.ts). A row
+ * overrides the `<SOURCE>_WEBHOOK_SECRET` environment default for its tenant; scheme `none` turns
+ * verification off for that tenant even when the environment sets a secret.
+ */
+export const sourceSettings = sqliteTable(
+  "source_settings",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    /** the source plugin's name (the route's :source / :connector) */
+    source: text("source").notNull(),
+    /** none | hmac-sha256-hex | grafana | standard-webhooks | shared-secret */
+    scheme: text("scheme").notNull(),
+    /** the signing secret, kept whole: verification needs it (masked in every answer) */
+    secret: text("secret"),
+    /** header carrying the signature (or the shared secret); null = the scheme's default */
+    header: text("header"),
+    /** grafana: header carrying the Unix timestamp signed with the body; null = body only */
+    timestampHeader: text("timestamp_header"),
+    /** seconds a signed timestamp may be away from now, either way */
+    toleranceS: integer("tolerance_s").notNull().default(300),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.source] })],
+);
+
+/**
+ * URL tokens (`?token=`) for senders that cannot set headers: each grants ingest to one source of
+ * one tenant and nothing else. Like API keys, only the prefix and a SHA-256 of the token are kept.
+ */
+export const sourceTokens = sqliteTable(
+  "source_tokens",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    source: text("source").notNull(),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    hash: text("hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("source_tokens_prefix").on(t.prefix), index("source_tokens_tenant_source").on(t.tenantId, t.source)],
+);

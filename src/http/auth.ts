@@ -1,14 +1,18 @@
-// API key authentication, scopes, per-key source limits and the per-key token bucket.
+// API key authentication, scopes, per-key source limits and the per-key token bucket; URL tokens
+// (?token=) and inbound signature checks for the ingest routes.
 // Key rows are cached by prefix (a point read on the WAL database was a tenth of the request
 // thread's time under load) in a CounterGuardedMap: revoke and rotate bump its change counter,
 // so a revoked key stops working on the next request (within 2 ms when the CLI revoked it).
 // last_used_at is kept in memory and written in batches.
 import type { Db } from "../db/client";
+import { DEFAULT_HEADER, verifySignature, type SignatureSetting } from "../core/inbound-signatures";
 import { hasScope, parseKey, type Scope } from "../core/keys";
 import { newBucket, take, type Bucket } from "../core/ratelimit";
+import { parseSourceToken } from "../core/source-tokens";
 import { safeEqual } from "../lib/crypto";
 import { CounterGuardedMap } from "../store/config-versions";
 import { findKeyByPrefix, KEYS_VERSION, touchKeys, type KeyRow } from "../store/keys";
+import { findSourceTokenByPrefix, SourceSettingsCache, touchSourceTokens } from "../store/source-settings";
 import { ApiError, forbidden, unauthorized } from "./errors";
 
 export type Principal = {
@@ -19,7 +23,13 @@ export type Principal = {
   sources: string[] | null;
 };
 
-export type AuthOptions = { defaultRate: number; defaultBurst: number; clock: () => number };
+export type AuthOptions = {
+  defaultRate: number;
+  defaultBurst: number;
+  clock: () => number;
+  /** signature defaults from the environment, by source (Config.sourceSecrets) */
+  sourceSecrets?: Record<string, SignatureSetting>;
+};
 
 const DUMMY_HASH = "0".repeat(64);
 /** How long a cached key row is used before it is read again. */
@@ -31,11 +41,62 @@ export class Authenticator {
   private buckets = new Map<string, Bucket>();
   private lastUsed = new Map<string, number>();
   private keyCache = new CounterGuardedMap<Cached>(KEYS_VERSION);
+  private tokenLastUsed = new Map<string, number>();
+  /** per-tenant source settings, read without a query per request */
+  readonly sourceSettings: SourceSettingsCache;
 
   constructor(
     private db: Db,
     private opts: AuthOptions,
-  ) {}
+  ) {
+    this.sourceSettings = new SourceSettingsCache(db, opts.clock);
+  }
+
+  /** The ?token= of a URL, or null (no URL parsing when there is no query string). */
+  static urlToken(url: string): string | null {
+    const q = url.indexOf("?");
+    if (q < 0) return null;
+    return new URLSearchParams(url.slice(q + 1)).get("token");
+  }
+
+  /**
+   * Authenticates an ingest request for one source: by the URL token when the URL carries
+   * ?token= (headers are then not consulted), else by an API key with the ingest scope.
+   */
+  authorizeIngest(req: Request, source: string): Principal {
+    const token = Authenticator.urlToken(req.url);
+    if (token === null) return this.authorize(req.headers, "ingest", source);
+    const parsed = parseSourceToken(token);
+    const row = parsed ? findSourceTokenByPrefix(this.db, parsed.prefix) : undefined;
+    const ok = safeEqual(row?.hash ?? DUMMY_HASH, parsed?.hash ?? "x".repeat(64)) && !!row;
+    if (!ok || !row) throw unauthorized("unknown URL token");
+    const now = this.opts.clock();
+    if (row.revokedAt !== null && row.revokedAt <= now) throw unauthorized("this URL token has been revoked");
+    if (row.source !== source) throw forbidden(`this URL token may only send to source "${row.source}"`);
+    this.tokenLastUsed.set(row.id, now);
+    this.limit({ id: `token:${row.id}`, rateLimit: null, rateBurst: null });
+    return { keyId: `token:${row.id}`, tenantId: row.tenantId, scopes: ["ingest"], sources: [row.source] };
+  }
+
+  /** The signature setting in force for a tenant's source: its own, else the environment's, else none. */
+  signatureSetting(tenantId: string, source: string): SignatureSetting | undefined {
+    return this.sourceSettings.get(tenantId, source) ?? this.opts.sourceSecrets?.[source];
+  }
+
+  /**
+   * Verifies the raw body's signature (before any parsing) when the tenant's source has a scheme;
+   * throws 401 with WWW-Authenticate when it is missing, wrong or stale.
+   */
+  checkSignature(tenantId: string, source: string, headers: Headers, body: Uint8Array): void {
+    const s = this.signatureSetting(tenantId, source);
+    if (!s || s.scheme === "none") return;
+    const r = verifySignature(s, (n) => headers.get(n), body, this.opts.clock());
+    if (r.ok) return;
+    const code = r.reason === "stale" ? "stale_signature" : r.reason === "missing" ? "missing_signature" : "invalid_signature";
+    throw new ApiError(401, code, `request signature refused for source "${source}": ${r.message}; nothing was stored`, [{ path: "", message: r.message }], {
+      "www-authenticate": `Signature realm="keepwatch", scheme="${s.scheme}", header="${s.header ?? DEFAULT_HEADER[s.scheme]}"`,
+    });
+  }
 
   /** The key presented in Authorization: Bearer or X-API-Key, or null. */
   static presented(headers: Headers): string | null {
@@ -115,8 +176,17 @@ export class Authenticator {
     }
   }
 
-  /** Writes last_used_at for every key used since the last call. */
+  /** Writes last_used_at for every key and URL token used since the last call. */
   flushLastUsed(): void {
+    if (this.tokenLastUsed.size) {
+      const tokens = this.tokenLastUsed;
+      this.tokenLastUsed = new Map();
+      try {
+        touchSourceTokens(this.db, tokens);
+      } catch {
+        for (const [k, v] of tokens) if ((this.tokenLastUsed.get(k) ?? 0) < v) this.tokenLastUsed.set(k, v);
+      }
+    }
     if (this.lastUsed.size === 0) return;
     const snapshot = this.lastUsed;
     this.lastUsed = new Map();

@@ -1,6 +1,6 @@
 // The write path: POST /api/v1/events and POST /v1/ingest/:source.
-// auth → rate limit → body (size, type, UTF-8, JSON) → per-item validation → normalization →
-// group-commit writer → 202 {accepted, ids}. A batch is all-or-nothing.
+// auth (key or URL token) → rate limit → content type → body size → signature on the raw bytes →
+// UTF-8, JSON → per-item validation → normalization → group-commit writer → 202 {accepted, ids}. A batch is all-or-nothing.
 import { Elysia } from "elysia";
 import type { Deps } from "../deps";
 import type { NormalizedEvent } from "../core/event";
@@ -22,7 +22,8 @@ export async function ingest(deps: Deps, req: Request, plugin: SourcePlugin, rou
 
 async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route: string): Promise<Response> {
   try {
-    const principal = deps.auth.authorize(req.headers, "ingest", plugin.name);
+    // an API key (headers) or the source's URL token (?token=)
+    const principal = deps.auth.authorizeIngest(req, plugin.name);
     if (!isJsonContentType(req.headers.get("content-type")))
       throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json", [
         { path: "", message: `got ${JSON.stringify(req.headers.get("content-type") ?? "(none)")}` },
@@ -31,6 +32,8 @@ async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route:
     if (idem !== null && !IDEMPOTENCY_KEY_RE.test(idem))
       throw new ApiError(400, "bad_request", "Idempotency-Key must be 1-255 printable ASCII characters");
     const bytes = await readBody(req, deps.config.bodyLimit);
+    // the tenant's signature scheme for this source, checked on the raw bytes before parsing
+    deps.auth.checkSignature(principal.tenantId, plugin.name, req.headers, bytes);
     const { value, text } = parseJsonBody(bytes);
     const events = normalizeAll(deps, plugin, value, principal.tenantId, text);
     const ids = await deps.writer.submit({ tenantId: principal.tenantId, route, idempotencyKey: idem, events });

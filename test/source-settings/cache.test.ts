@@ -1,0 +1,36 @@
+// The per-tenant settings cache on the ingest path: a change made elsewhere (another process, a
+// later replica: straight into the table, no invalidate() here) is seen once the change counter is
+// re-read, at most a second later; until then requests are served from the cache, not the table.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { putSourceSetting } from "../../src/store/source-settings";
+import { startTestServer, type TestServer } from "../helpers";
+
+let now = Date.UTC(2026, 10, 23, 3, 0, 0);
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer({}, () => now);
+});
+afterAll(() => s.close());
+
+test("a setting written by another process applies after the counter check, not per request", async () => {
+  const body = JSON.stringify({ title: "cached" });
+  expect((await s.post("/v1/ingest/generic", body)).status).toBe(202); // loads the (empty) settings of t1
+  const secret = "written-elsewhere-secret";
+  putSourceSetting(s.deps.db, {
+    tenantId: s.tenantId,
+    source: "generic",
+    scheme: "hmac-sha256-hex",
+    secret,
+    header: null,
+    timestampHeader: null,
+    toleranceS: 300,
+    updatedAt: now,
+  });
+  now += 500; // within the check interval: still the cached (no signature) setting
+  expect((await s.post("/v1/ingest/generic", body)).status).toBe(202);
+  now += 600; // past it: the counter moved, the new setting applies
+  expect((await s.post("/v1/ingest/generic", body)).status).toBe(401);
+  const sig = createHmac("sha256", secret).update(body).digest("hex");
+  expect((await s.post("/v1/ingest/generic", body, { headers: { "X-Signature": sig } })).status).toBe(202);
+});
