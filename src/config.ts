@@ -33,6 +33,9 @@ export const ConfigSchema = Type.Object({
   secretOverlap: Type.Number({ minimum: 0, default: 24, description: "hours a rotated webhook secret keeps signing" }),
   deliveryRetention: Type.Number({ minimum: 0.001, default: 30, description: "days of webhook delivery history kept" }),
   webhookAutoDisable: Type.Integer({ minimum: 0, default: 100, description: "consecutive failed messages that disable a webhook (0 = never)" }),
+  // retention (see src/store/retention.ts): pruned hourly in small batches, 0 = keep forever
+  eventRetention: Type.Number({ minimum: 0, maximum: 36_500, default: 30, description: "days of events kept (events of alerts not closed are kept; 0 = forever)" }),
+  pingRetention: Type.Number({ minimum: 0, maximum: 36_500, default: 30, description: "days of heartbeat pings kept (0 = forever)" }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -57,6 +60,8 @@ export const SETTINGS: Record<keyof Config, { flag: string; env: string }> = {
   secretOverlap: { flag: "--secret-overlap", env: "KEEPWATCH_SECRET_OVERLAP" },
   deliveryRetention: { flag: "--delivery-retention", env: "KEEPWATCH_DELIVERY_RETENTION" },
   webhookAutoDisable: { flag: "--webhook-auto-disable", env: "KEEPWATCH_WEBHOOK_AUTO_DISABLE" },
+  eventRetention: { flag: "--event-retention", env: "KEEPWATCH_EVENT_RETENTION" },
+  pingRetention: { flag: "--ping-retention", env: "KEEPWATCH_PING_RETENTION" },
 };
 
 export class ConfigError extends Error {}

@@ -49,7 +49,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability },
     log,
   );
-  const checkpointer = new Checkpointer(dbFile(config.dataDir));
+  const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
   const heartbeats = new HeartbeatScheduler(db, commitHooks, clock, log);
   const metrics = new Metrics(db, dbFile(config.dataDir));
   const leaseMs = config.jobLease * 1000;

@@ -1,6 +1,8 @@
 // Scheduled housekeeping, all on croner: pruning (idempotency keys, rule hits, delivery history,
-// finished jobs) and the periodic write of key last-used times.
-// Later stages add heartbeat sweeps, retention and the nightly WAL checkpoint here.
+// finished jobs), retention of events and pings, the nightly TRUNCATE checkpoint, and the
+// periodic write of key last-used times. (Heartbeat deadlines have their own timer: heartbeats.ts.)
+// Retention and the checkpoint run on the checkpointer thread, which may wait for the write lock
+// without blocking this thread's event loop.
 import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } from "../store/events";
@@ -18,6 +20,16 @@ export function pruneOutbound(deps: Deps, now = deps.clock()): { deliveries: num
   return { deliveries, jobs };
 }
 
+/** Prunes events and pings past their retention (on the checkpointer thread, in batches). */
+export async function runRetention(deps: Deps, now = deps.clock()) {
+  const day = 86_400_000;
+  const { eventRetention, pingRetention } = deps.config;
+  return deps.checkpointer.retention({
+    eventsBefore: eventRetention > 0 ? now - eventRetention * day : null,
+    pingsBefore: pingRetention > 0 ? now - pingRetention * day : null,
+  });
+}
+
 export function startScheduler(deps: Deps): Scheduler {
   const guard = (name: string, f: () => void) => () => {
     try {
@@ -26,6 +38,8 @@ export function startScheduler(deps: Deps): Scheduler {
       deps.log.warn("scheduled job failed", { job: name, error: String(e) });
     }
   };
+  const guardAsync = (name: string, f: () => Promise<void>) => () =>
+    f().catch((e) => deps.log.warn("scheduled job failed", { job: name, error: String(e) }));
   const jobs = [
     new Cron("*/30 * * * * *", { protect: true }, guard("keys.last-used", () => deps.auth.flushLastUsed())),
     new Cron("17 * * * *", { protect: true }, guard("idempotency.prune", () => {
@@ -38,6 +52,16 @@ export function startScheduler(deps: Deps): Scheduler {
     })),
     new Cron("*/5 * * * *", { protect: true }, guard("rule-hits.prune", () => {
       pruneRuleHits(deps.db, deps.clock());
+    })),
+    // hourly, so that each run has at most an hour's worth of rows to delete
+    new Cron("41 * * * *", { protect: true }, guardAsync("retention.prune", async () => {
+      const r = await runRetention(deps);
+      if (r.events || r.pings || !r.complete) deps.log.info("pruned by retention", r);
+    })),
+    // nightly (server's local time): reset the WAL file to zero bytes
+    new Cron("30 3 * * *", { protect: true }, guardAsync("wal.truncate", async () => {
+      const r = await deps.checkpointer.truncate();
+      deps.log.info(r.busy ? "nightly checkpoint could not truncate the WAL (busy); passive checkpoints go on" : "nightly checkpoint", r);
     })),
   ];
   return { jobs, stop: () => jobs.forEach((j) => j.stop()) };
