@@ -13,12 +13,15 @@ import { webhooksModule } from "./modules/webhooks";
 import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
+import { accessLog } from "./http/access-log";
 
 export type AppState = { draining: boolean };
 
 export function createApp(deps: Deps, state: AppState = { draining: false }) {
   // normalize: false - an unknown field in a request body is an error, not silently dropped
   return new Elysia({ normalize: false })
+    // request ids (X-Request-Id) and one JSON access-log line per request: src/http/access-log.ts
+    .use(accessLog(deps.log))
     .onError(({ code, error, request }) => {
       if (error instanceof ApiError) return error.toResponse();
       switch (code) {

@@ -19,6 +19,9 @@ export type AuthOptions = { defaultRate: number; defaultBurst: number; clock: ()
 
 const DUMMY_HASH = "0".repeat(64);
 
+/** The tenant a request's key belongs to, once authorize() has seen it (read by the access log). */
+export const tenantOfRequest = new WeakMap<Headers, string>();
+
 export class Authenticator {
   private buckets = new Map<string, Bucket>();
   private lastUsed = new Map<string, number>();
@@ -67,6 +70,7 @@ export class Authenticator {
    */
   authorize(headers: Headers, scope: Scope, source?: string): Principal {
     const { row, principal } = this.verify(Authenticator.presented(headers));
+    tenantOfRequest.set(headers, principal.tenantId);
     if (!hasScope(principal.scopes, scope))
       throw forbidden(`this key lacks the "${scope}" scope (it has: ${principal.scopes.join(", ") || "none"})`);
     if (source !== undefined && principal.sources && !principal.sources.includes(source))
