@@ -14,6 +14,8 @@ import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
 import { accessLog } from "./http/access-log";
+import { openapiModule } from "./http/openapi";
+import pkg from "../package.json";
 
 export type AppState = { draining: boolean };
 
@@ -44,6 +46,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
           return new ApiError(500, "internal", "internal error").toResponse();
       }
     })
+    // /openapi.json (from every route's typebox schemas) and its offline viewer at /openapi
+    .use(openapiModule(pkg.version))
     .use(healthModule(deps, state))
     .use(ingestRoutes(deps))
     .use(eventsModule(deps))
