@@ -126,7 +126,7 @@ describe("send and ping", () => {
     s.proc.kill("SIGTERM");
     await s.proc.exited;
     const down = await runBinary(["send", "--type", "x.y", "--url", s.url, "--key", s.ingestKey]);
-    expect(down.code).toBe(1);
+    expect(down.code).toBe(3); // not stored for now: a script may retry later
     expect(down.stderr).toMatch(/cannot reach/);
   });
 
@@ -146,6 +146,11 @@ describe("send and ping", () => {
       const ok = await runBinary(["ping", `http://127.0.0.1:${recv.port}/ping/abc`, "--retries", "3"]);
       expect(ok.code).toBe(0);
       expect(calls).toBe(3);
+      // still failing after the retries: exit 3 (temporary), unlike a 4xx (1)
+      calls = -100;
+      const flaky = await runBinary(["ping", `http://127.0.0.1:${recv.port}/ping/abc`, "--retries", "1"]);
+      expect(flaky.code).toBe(3);
+      expect(flaky.stderr).toMatch(/HTTP 503/);
       mode = "gone";
       calls = 0;
       const gone = await runBinary(["ping", `http://127.0.0.1:${recv.port}/ping/abc`, "--retries", "3"]);
