@@ -122,6 +122,8 @@ StateDirectoryMode=0750
 WorkingDirectory=${dataDir}
 Restart=on-failure
 RestartSec=2
+# exit code 2 is a bad setting or usage: restarting will not fix it
+RestartPreventExitStatus=2
 KillSignal=SIGTERM
 TimeoutStopSec=30
 LimitNOFILE=65536
