@@ -56,11 +56,37 @@ export function prunePingsBatch(db: Db, before: number, limit: number): Batch {
   return { deleted, last: old >= 0 || rows.length < limit || !seen.length ? null : seen[seen.length - 1].id };
 }
 
+/**
+ * One batch of webhook delivery history created before `before`: deliveries that are no longer
+ * pending (held messages included) with their attempts (by cascade). Returns how many went.
+ */
+export function pruneDeliveriesBatch(db: Db, before: number, limit: number): number {
+  return db.$client
+    .query("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created_at < ?1 AND status <> 'pending' LIMIT ?2)")
+    .run(before, limit).changes;
+}
+
+/** Stray attempts older than `before` (those of deliveries still retrying are kept with them only until then). */
+export function pruneAttemptsBatch(db: Db, before: number, limit: number): number {
+  return db.$client
+    .query("DELETE FROM delivery_attempts WHERE rowid IN (SELECT rowid FROM delivery_attempts WHERE started_at < ?1 LIMIT ?2)")
+    .run(before, limit).changes;
+}
+
+/** Finished jobs (succeeded, failed, dead) that finished before `before`. */
+export function pruneJobsBatch(db: Db, before: number, limit: number): number {
+  return db.$client
+    .query("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at < ?1 AND state IN ('succeeded', 'failed', 'dead') LIMIT ?2)")
+    .run(before, limit).changes;
+}
+
 export type RetentionCutoffs = {
   /** delete events received before this time (ms); null = keep every event */
   eventsBefore: number | null;
   /** delete heartbeat pings received before this time (ms); null = keep every ping */
   pingsBefore: number | null;
+  /** delete webhook delivery history (deliveries, attempts, finished jobs) before this time; null or absent = keep */
+  deliveriesBefore?: number | null;
 };
 
 export type RetentionOptions = {
@@ -72,7 +98,7 @@ export type RetentionOptions = {
   maxMs?: number;
 };
 
-export type RetentionResult = { events: number; pings: number; ms: number; complete: boolean };
+export type RetentionResult = { events: number; pings: number; deliveries: number; jobs: number; ms: number; complete: boolean };
 
 /** Prunes in batches until nothing old is left (or maxMs runs out). */
 export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOptions = {}): Promise<RetentionResult> {
@@ -80,7 +106,7 @@ export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOpt
   const pause = opts.pauseMs ?? 20;
   const t0 = performance.now();
   const deadline = t0 + (opts.maxMs ?? 10 * 60_000);
-  const res: RetentionResult = { events: 0, pings: 0, ms: 0, complete: true };
+  const res: RetentionResult = { events: 0, pings: 0, deliveries: 0, jobs: 0, ms: 0, complete: true };
   const outOfTime = () => performance.now() > deadline && ((res.complete = false), true);
   // The write lock was not to be had within the connection's busy_timeout: try the same batch again.
   const busy = (e: unknown) => /SQLITE_BUSY|database is locked/i.test(String((e as Error)?.message ?? e) + String((e as { code?: string })?.code));
@@ -112,6 +138,23 @@ export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOpt
       res.pings += r.deleted;
       if (r.last === null || outOfTime()) break;
       await Bun.sleep(pause);
+    }
+  }
+  const d = cut.deliveriesBefore;
+  if (d !== null && d !== undefined && res.complete) {
+    // delivery history, then stray attempts, then finished jobs: each in batches
+    for (const [f, into] of [
+      [pruneDeliveriesBatch, "deliveries"],
+      [pruneAttemptsBatch, null],
+      [pruneJobsBatch, "jobs"],
+    ] as const) {
+      for (;;) {
+        const n = (await retry(() => f(db, d, batch)))!;
+        if (into) res[into] += n;
+        if (n < batch || outOfTime()) break;
+        await Bun.sleep(pause);
+      }
+      if (!res.complete) break;
     }
   }
   res.ms = Math.round(performance.now() - t0);

@@ -105,6 +105,33 @@ test("ingest goes on while a large prune runs on the checkpointer thread", async
   expect(count("SELECT count(*) AS n FROM events")).toBe(i);
 });
 
+test("delivery history, its attempts and finished jobs go after --delivery-retention; deliveries still retrying stay", async () => {
+  s = await startTestServer({ outboundAllow: "127.0.0.0/8" });
+  const okRecv = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(null, { status: 204 }) });
+  const badRecv = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("no", { status: 500 }) });
+  try {
+    for (const port of [okRecv.port, badRecv.port])
+      expect((await s.admin("POST", "/v1/webhooks", { url: `http://127.0.0.1:${port}/h`, retry: { max_attempts: 5, initial_interval: 600, max_interval: 600 } })).status).toBe(201);
+    expect((await s.post("/api/v1/events", [event(1), event(2)])).status).toBe(202);
+    for (let i = 0; i < 200 && count("SELECT count(*) AS n FROM delivery_attempts") < 4; i++) await Bun.sleep(25);
+    expect(count("SELECT count(*) AS n FROM delivery_attempts")).toBe(4);
+    const deliveries = () => s!.deps.db.$client.query("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status").all();
+    expect(deliveries()).toEqual([{ status: "pending", n: 2 }, { status: "succeeded", n: 2 }]);
+    // 29 days on: everything stays
+    expect(await runRetention(s.deps, Date.now() + 29 * DAY)).toMatchObject({ deliveries: 0, jobs: 0 });
+    // 31 days on: the delivered ones go with their attempts and jobs; the pending ones keep their deliveries
+    expect(await runRetention(s.deps, Date.now() + 31 * DAY)).toMatchObject({ deliveries: 2, jobs: 2, complete: true });
+    expect(deliveries()).toEqual([{ status: "pending", n: 2 }]);
+    expect(count("SELECT count(*) AS n FROM jobs WHERE state = 'succeeded'")).toBe(0);
+    expect(count("SELECT count(*) AS n FROM jobs WHERE state = 'available'")).toBe(2);
+    // (their old attempts are past the retention too: history older than 30 days is not kept)
+    expect(count("SELECT count(*) AS n FROM delivery_attempts")).toBe(0);
+  } finally {
+    okRecv.stop(true);
+    badRecv.stop(true);
+  }
+});
+
 test("the nightly TRUNCATE checkpoint empties the WAL file", async () => {
   s = await startTestServer();
   for (let i = 0; i < 5; i++) expect((await s.post("/api/v1/events", Array.from({ length: 50 }, (_, j) => event(j)))).status).toBe(202);
