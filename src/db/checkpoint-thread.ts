@@ -8,9 +8,9 @@
 // lock (held by the ingest writer thread between its commits) never blocks the HTTP thread:
 // - retention pruning, in small batches on a second connection (src/store/retention.ts);
 // - the nightly TRUNCATE checkpoint, which resets the WAL file to zero bytes. Unlike PASSIVE it
-//   waits for readers and writers and blocks writers while it runs; with the WAL kept short by the
-//   passive checkpoints that is a few milliseconds. When it cannot get its turn within the
-//   busy timeout it reports "busy" and the passive checkpoints carry on as before.
+//   waits for readers and writers and blocks writers while it runs; after a passive catch-up that
+//   is a few milliseconds. When it cannot get its turn within 250 ms it reports "busy" (or an
+//   error) and the passive checkpoints carry on as before.
 import { openDatabase, type Db } from "./client";
 import { pruneOld, type RetentionCutoffs, type RetentionOptions } from "../store/retention";
 
@@ -55,10 +55,22 @@ self.onmessage = async (e: MessageEvent<ToCheckpointer>) => {
   } else if (m.type === "truncate") {
     const c = pruner().$client;
     try {
-      // busy = 1 when it could not finish (a reader or writer kept it out)
-      const r = c.query("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number; log: number; checkpointed: number };
+      // Catch up first without taking any lock, so that the TRUNCATE has (almost) nothing left to
+      // copy. TRUNCATE takes the write lock and then waits for readers through the busy handler,
+      // holding ingest up meanwhile: give it a short busy timeout, and skip this night when a
+      // long reader is in the way.
+      c.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      c.exec("PRAGMA busy_timeout = 250");
+      let r: { busy: number; log: number; checkpointed: number };
+      try {
+        // busy = 1 when it could not finish (a reader or writer kept it out)
+        r = c.query("PRAGMA wal_checkpoint(TRUNCATE)").get() as typeof r;
+      } finally {
+        c.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+      }
       postMessage({ type: "done", id: m.id, result: { busy: r.busy === 1, log: r.log, checkpointed: r.checkpointed } });
     } catch (err) {
+      // SQLITE_BUSY: someone held the write lock for the whole 250 ms
       postMessage({ type: "done", id: m.id, error: String((err as Error)?.message ?? err) });
     }
   } else if (m.type === "close") {

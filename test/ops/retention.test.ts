@@ -141,6 +141,27 @@ test("the nightly TRUNCATE checkpoint empties the WAL file", async () => {
   expect((await s.post("/api/v1/events", event(1))).status).toBe(202);
 });
 
+test("a long reader makes the TRUNCATE give up within a moment instead of holding ingest up", async () => {
+  s = await startTestServer();
+  expect((await s.post("/api/v1/events", Array.from({ length: 50 }, (_, j) => event(j)))).status).toBe(202);
+  const { Database } = await import("bun:sqlite");
+  const reader = new Database(`${s.dir}/keepwatch.db`, { readonly: true });
+  try {
+    reader.exec("BEGIN");
+    reader.query("SELECT count(*) FROM events").get(); // a read transaction holding its snapshot
+    expect((await s.post("/api/v1/events", event(1))).status).toBe(202); // the WAL moves past the reader's snapshot
+    const t0 = performance.now();
+    const [r, ingest] = await Promise.all([s.deps.checkpointer.truncate(), s.post("/api/v1/events", event(2))]);
+    expect(r.busy).toBe(true);
+    expect(ingest.status).toBe(202);
+    expect(performance.now() - t0).toBeLessThan(3000);
+  } finally {
+    reader.exec("COMMIT");
+    reader.close();
+  }
+  expect((await s.deps.checkpointer.truncate()).busy).toBe(false);
+});
+
 test("retention settings are validated like the others", () => {
   expect(loadConfig([], {}).config).toMatchObject({ eventRetention: 30, pingRetention: 30, deliveryRetention: 30 });
   expect(loadConfig(["--event-retention", "7"], { KEEPWATCH_PING_RETENTION: "0" }).config).toMatchObject({ eventRetention: 7, pingRetention: 0 });
