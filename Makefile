@@ -13,7 +13,7 @@ endif
 SRC := $(shell find src migrations -type f 2>/dev/null) package.json bun.lock
 ARGS ?=
 
-.PHONY: run test build bench typecheck migrations clean deps
+.PHONY: run test build build-arm64 bench typecheck migrations clean deps
 
 $(CURDIR)/.tools/node_modules/.bin/bun:
 	npm install --no-save --no-audit --no-fund --prefix $(CURDIR)/.tools bun@$(BUN_VERSION)
@@ -29,6 +29,21 @@ dist/keepwatch: $(SRC) node_modules/.installed
 	$(BUN) build src/main.ts src/ingest/writer-thread.ts src/db/checkpoint-thread.ts --compile --minify-syntax --minify-whitespace --outfile dist/keepwatch
 
 build: dist/keepwatch
+
+# linux-arm64 (edge boxes): cross-compiled with the arm64 Bun runtime of the same version, fetched
+# from the npm registry (@oven/bun-linux-aarch64) instead of Bun's own download from GitHub.
+# Not part of `make test` (the arm64 binary cannot run on this x64 machine).
+ARM64_BUN := $(CURDIR)/.tools/arm64/package/bin/bun
+$(ARM64_BUN):
+	mkdir -p $(CURDIR)/.tools/arm64
+	cd $(CURDIR)/.tools/arm64 && npm pack --silent @oven/bun-linux-aarch64@$(BUN_VERSION) && tar xzf oven-bun-linux-aarch64-$(BUN_VERSION).tgz
+	@test -x $@ || { echo "the arm64 bun runtime did not unpack into .tools/arm64" >&2; exit 1; }
+
+dist/keepwatch-linux-arm64: $(SRC) node_modules/.installed $(ARM64_BUN)
+	$(BUN) build src/main.ts src/ingest/writer-thread.ts src/db/checkpoint-thread.ts --compile --minify-syntax --minify-whitespace \
+	  --target=bun-linux-arm64 --compile-executable-path=$(ARM64_BUN) --outfile dist/keepwatch-linux-arm64
+
+build-arm64: dist/keepwatch-linux-arm64
 
 run: dist/keepwatch
 	./dist/keepwatch serve $(ARGS)

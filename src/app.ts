@@ -16,12 +16,17 @@ import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
 import { enrichersModule } from "./modules/enrichers";
 import { watchlistsModule } from "./modules/watchlists";
+import { accessLog } from "./http/access-log";
+import { openapiModule } from "./http/openapi";
+import pkg from "../package.json";
 
 export type AppState = { draining: boolean };
 
 export function createApp(deps: Deps, state: AppState = { draining: false }) {
   // normalize: false - an unknown field in a request body is an error, not silently dropped
   return new Elysia({ normalize: false })
+    // request ids (X-Request-Id) and one JSON access-log line per request: src/http/access-log.ts
+    .use(accessLog(deps.log))
     .onError(({ code, error, request }) => {
       if (error instanceof ApiError) return error.toResponse();
       switch (code) {
@@ -44,6 +49,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
           return new ApiError(500, "internal", "internal error").toResponse();
       }
     })
+    // /openapi.json (from every route's typebox schemas) and its offline viewer at /openapi
+    .use(openapiModule(pkg.version))
     .use(healthModule(deps, state))
     .use(ingestRoutes(deps))
     .use(eventsModule(deps))

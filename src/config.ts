@@ -37,6 +37,9 @@ export const ConfigSchema = Type.Object({
   webhookAutoDisable: Type.Integer({ minimum: 0, default: 100, description: "consecutive failed messages that disable a webhook (0 = never)" }),
   enrichAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 6, description: "attempts an alert's enrichment gets before it is marked failed" }),
   enrichBackoff: Type.Number({ minimum: 0.01, maximum: 3600, default: 10, description: "seconds before the first enrichment retry (doubles each time, at most 10 min)" }),
+  // retention (see src/store/retention.ts): pruned hourly in small batches, 0 = keep forever
+  eventRetention: Type.Number({ minimum: 0, maximum: 36_500, default: 30, description: "days of events kept (events of alerts not closed are kept; 0 = forever)" }),
+  pingRetention: Type.Number({ minimum: 0, maximum: 36_500, default: 30, description: "days of heartbeat pings kept (0 = forever)" }),
 });
 /** The settings that are flags and KEEPWATCH_* variables. */
 export type Settings = Static<typeof ConfigSchema>;
@@ -71,6 +74,8 @@ export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   webhookAutoDisable: { flag: "--webhook-auto-disable", env: "KEEPWATCH_WEBHOOK_AUTO_DISABLE" },
   enrichAttempts: { flag: "--enrich-attempts", env: "KEEPWATCH_ENRICH_ATTEMPTS" },
   enrichBackoff: { flag: "--enrich-backoff", env: "KEEPWATCH_ENRICH_BACKOFF" },
+  eventRetention: { flag: "--event-retention", env: "KEEPWATCH_EVENT_RETENTION" },
+  pingRetention: { flag: "--ping-retention", env: "KEEPWATCH_PING_RETENTION" },
 };
 
 export class ConfigError extends Error {}

@@ -11,7 +11,7 @@ import { createTenant, getTenant, getTenantByName, listTenants } from "./store/t
 import pkg from "../package.json";
 import { BACKUP_HELP, CliError, RESTORE_HELP, SYSTEMD_HELP, backup, restore, systemdUnit } from "./cli/ops";
 import { PING_HELP, SEND_HELP, ping, send } from "./cli/client";
-import { takeOpt } from "./cli/args";
+import { noExtra, noUnknownFlags, takeOpt } from "./cli/args";
 import { DataDirBusy } from "./db/lock";
 
 export const VERSION = pkg.version;
@@ -21,6 +21,9 @@ class UsageError extends Error {}
 const HELP = `keepwatch ${VERSION} - self-hosted event and alert hub
 
 usage: keepwatch <command> [options]      (keepwatch <command> --help for each)
+
+exit codes: 0 done, 1 failed or refused, 2 usage error (unknown command or option, missing
+argument, bad setting), 3 temporarily unavailable (send, ping: server unreachable, 5xx, 429)
 
 commands:
   serve                      run the server (default)
@@ -45,15 +48,31 @@ const KEYS_HELP = `usage:
   keepwatch keys list [--tenant NAME]
   keepwatch keys revoke ID|PREFIX
   keepwatch keys rotate ID|PREFIX        (the old key keeps working for --key-overlap hours, default 24)
+
+  --tenant NAME      the tenant (default: default)
+  --name NAME        a label for the key (default: cli)
+  --scopes LIST      ingest, read, admin (comma-separated; admin implies read)
+  --sources LIST     limit an ingest key to these sources (default: every source)
+  --rate N           requests/s for this key (0 = unlimited; default --rate-limit)
+  --burst N          token-bucket size for this key (default --rate-burst)
+  --expires DUR      expiry such as 90d, 12h or 3600 (seconds)
+  --data-dir DIR     the data directory (also KEEPWATCH_DATA_DIR; default ./data)
+create and rotate print the key once on stdout ("key: kw_..."). Exit codes: 0 done, 1 refused
+(already revoked), 2 usage (unknown key, tenant, scope or option).
 `;
 
 const TENANTS_HELP = `usage:
   keepwatch tenants create NAME     (prints an admin key for the new tenant once)
-  keepwatch tenants list
+  keepwatch tenants list            (id, name, created; tab-separated)
+
+  --data-dir DIR     the data directory (also KEEPWATCH_DATA_DIR; default ./data)
+Exit codes: 0 done, 2 usage (bad or existing name, unknown option).
 `;
 
-function noExtra(args: string[]) {
-  if (args.length) throw new UsageError(`unexpected argument: ${args[0]}`);
+/** Refuses any option not in `known` (before anything is opened or changed). */
+function onlyFlags(args: string[], known: string[]) {
+  const bad = args.find((a) => a.startsWith("-") && a !== "-" && !known.includes(a.split("=")[0]));
+  if (bad) throw new UsageError(`unknown option ${bad.split("=")[0]}`);
 }
 
 function openForCli(config: Config): Db {
@@ -70,14 +89,16 @@ function tenantOf(db: Db, name: string | undefined) {
 
 function keysCommand(config: Config, args: string[]): number {
   const sub = args.shift();
-  if (!sub || sub === "--help" || sub === "help") {
-    process.stdout.write(KEYS_HELP);
-    return sub ? 0 : 2;
-  }
-  const db = openForCli(config);
+  if (!sub || sub.startsWith("-")) throw new UsageError("keys needs a command: create, list, revoke or rotate");
+  if (!["create", "list", "revoke", "rotate"].includes(sub)) throw new UsageError(`unknown keys command "${sub}": use create, list, revoke or rotate`);
+  // unknown options are refused before the database is opened (or created)
+  onlyFlags(args, sub === "create" ? ["--tenant", "--name", "--scopes", "--scope", "--sources", "--rate", "--burst", "--expires"] : sub === "list" ? ["--tenant"] : []);
+  // opened on first use: a usage error must not create a database
+  let opened: Db | undefined;
+  const db = () => (opened ??= openForCli(config));
   switch (sub) {
     case "create": {
-      const tenant = tenantOf(db, takeOpt(args, "--tenant"));
+      const tenantName = takeOpt(args, "--tenant");
       const name = takeOpt(args, "--name") ?? "cli";
       const scopesRaw = takeOpt(args, "--scopes") ?? takeOpt(args, "--scope");
       if (!scopesRaw) throw new UsageError("--scopes is required (ingest, read, admin; comma-separated)");
@@ -99,7 +120,8 @@ function keysCommand(config: Config, args: string[]): number {
         if (d === null || d <= 0) throw new UsageError("--expires must be a duration such as 90d, 12h or 3600");
         expiresAt = Date.now() + d;
       }
-      const { key, row } = createKey(db, {
+      const tenant = tenantOf(db(), tenantName);
+      const { key, row } = createKey(db(), {
         tenantId: tenant.id,
         name,
         scopes: scopes as Scope[],
@@ -115,11 +137,11 @@ function keysCommand(config: Config, args: string[]): number {
     case "list": {
       const tname = takeOpt(args, "--tenant");
       noExtra(args);
-      const rows = listKeys(db, tname ? tenantOf(db, tname).id : undefined);
+      const rows = listKeys(db(), tname ? tenantOf(db(), tname).id : undefined);
       const now = Date.now();
       for (const r of rows) {
         const state = r.revokedAt ? "revoked" : r.expiresAt && r.expiresAt <= now ? "expired" : "active";
-        const t = getTenant(db, r.tenantId)?.name ?? r.tenantId;
+        const t = getTenant(db(), r.tenantId)?.name ?? r.tenantId;
         process.stdout.write(
           [r.id, `kw_${r.prefix}_…`, t, r.name, JSON.parse(r.scopes).join(","), state,
             r.expiresAt ? `expires ${iso(r.expiresAt)}` : "no expiry",
@@ -129,12 +151,13 @@ function keysCommand(config: Config, args: string[]): number {
       return 0;
     }
     case "revoke": {
+      noUnknownFlags(args);
       const id = args.shift();
       noExtra(args);
       if (!id) throw new UsageError("keys revoke needs a key id or prefix");
-      const row = findKey(db, id);
+      const row = findKey(db(), id);
       if (!row) throw new UsageError(`no key ${id}`);
-      if (!revokeKey(db, row.id)) {
+      if (!revokeKey(db(), row.id)) {
         process.stderr.write(`key ${row.id} was already revoked\n`);
         return 1;
       }
@@ -142,49 +165,52 @@ function keysCommand(config: Config, args: string[]): number {
       return 0;
     }
     case "rotate": {
+      noUnknownFlags(args);
       const id = args.shift();
       noExtra(args);
       if (!id) throw new UsageError("keys rotate needs a key id or prefix");
-      const row = findKey(db, id);
+      const row = findKey(db(), id);
       if (!row) throw new UsageError(`no key ${id}`);
       if (row.revokedAt) throw new UsageError(`key ${row.id} is revoked; create a new one instead`);
-      const { key, row: nrow } = rotateKey(db, row, config.keyOverlap * 3_600_000);
+      const { key, row: nrow } = rotateKey(db(), row, config.keyOverlap * 3_600_000);
       process.stdout.write(`key: ${key}\nid: ${nrow.id}\nprefix: ${nrow.prefix}\n`);
       process.stderr.write(`The old key ${row.id} keeps working for ${config.keyOverlap} h. Store the new key now: it is shown only once.\n`);
       return 0;
     }
     default:
-      throw new UsageError(`unknown keys command "${sub}"\n${KEYS_HELP}`);
+      throw new UsageError(`unknown keys command "${sub}"`);
   }
 }
 
 function tenantsCommand(config: Config, args: string[]): number {
   const sub = args.shift();
-  if (!sub || sub === "--help" || sub === "help") {
-    process.stdout.write(TENANTS_HELP);
-    return sub ? 0 : 2;
-  }
-  const db = openForCli(config);
+  if (!sub || sub.startsWith("-")) throw new UsageError("tenants needs a command: create or list");
+  if (sub !== "create" && sub !== "list") throw new UsageError(`unknown tenants command "${sub}": use create or list`);
+  onlyFlags(args, []);
+  // opened on first use: a usage error must not create a database
+  let opened: Db | undefined;
+  const db = () => (opened ??= openForCli(config));
   switch (sub) {
     case "create": {
+      noUnknownFlags(args);
       const name = args.shift();
       noExtra(args);
       if (!name || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name))
         throw new UsageError("tenants create needs a NAME: 1-63 of a-z 0-9 . _ -, starting with a letter or digit");
-      if (getTenantByName(db, name)) throw new UsageError(`tenant "${name}" exists already`);
-      const t = db.transaction(() => {
-        const t = createTenant(db, name);
-        return { t, key: createKey(db, { tenantId: t.id, name: "admin (tenant created)", scopes: ["admin"] }).key };
+      if (getTenantByName(db(), name)) throw new UsageError(`tenant "${name}" exists already`);
+      const t = db().transaction(() => {
+        const t = createTenant(db(), name);
+        return { t, key: createKey(db(), { tenantId: t.id, name: "admin (tenant created)", scopes: ["admin"] }).key };
       });
       process.stdout.write(`tenant: ${t.t.name}\nid: ${t.t.id}\nadmin key: ${t.key}\n`);
       return 0;
     }
     case "list":
       noExtra(args);
-      for (const t of listTenants(db)) process.stdout.write(`${t.id}\t${t.name}\t${iso(t.createdAt)}\n`);
+      for (const t of listTenants(db())) process.stdout.write(`${t.id}\t${t.name}\t${iso(t.createdAt)}\n`);
       return 0;
     default:
-      throw new UsageError(`unknown tenants command "${sub}"\n${TENANTS_HELP}`);
+      throw new UsageError(`unknown tenants command "${sub}"`);
   }
 }
 
@@ -218,31 +244,57 @@ async function serve(config: Config, args: string[]): Promise<number> {
   return new Promise<number>(() => {}); // runs until a signal
 }
 
+const VERSION_HELP = "usage: keepwatch version\n\nPrints the version (\"keepwatch 1.2.3\") and exits 0.\n";
+const MIGRATE_HELP = `usage: keepwatch migrate [--data-dir DIR] [--busy-timeout MS]
+
+Brings the database schema up to date and exits: 0 (also when there was nothing to do), 1 failed.
+The server does the same at start; a second run is a no-op.
+`;
+
 export async function main(argv: string[]): Promise<number> {
   const args = [...argv];
   const cmd = args[0] && !args[0].startsWith("-") ? args.shift()! : "serve";
-  if (cmd === "help" || cmd === "--help" || cmd === "-h") {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (cmd === "version" || cmd === "--version") {
-    process.stdout.write(`keepwatch ${VERSION}\n`);
-    return 0;
-  }
   const HELPS: Record<string, string> = {
-    serve: `usage: keepwatch serve [settings]\n\nsettings (flag, environment variable):\n${settingsHelp()}\n`,
+    serve: `usage: keepwatch serve [settings]      (also: keepwatch [settings])\n\nRuns the server until SIGTERM or SIGINT (exit 0 after an orderly stop; 1 when it cannot start,\n2 for a bad setting).\n\nsettings (flag, environment variable):\n${settingsHelp()}\n`,
     keys: KEYS_HELP,
     tenants: TENANTS_HELP,
-    migrate: "usage: keepwatch migrate [--data-dir DIR]\n\nBrings the database schema up to date and exits (0).\n",
+    migrate: MIGRATE_HELP,
     backup: BACKUP_HELP,
     restore: RESTORE_HELP,
     "systemd-unit": SYSTEMD_HELP,
     send: SEND_HELP,
     ping: PING_HELP,
+    version: VERSION_HELP,
   };
+  if (cmd === "help") {
+    const topic = args.shift();
+    if (topic && HELPS[topic]) process.stdout.write(HELPS[topic]);
+    else if (topic) {
+      process.stderr.write(`keepwatch: no command "${topic}" (keepwatch help lists them)\n`);
+      return 2;
+    } else process.stdout.write(HELP);
+    return 0;
+  }
+  if (cmd === "serve" && (args[0] === "--help" || args[0] === "-h") && argv[0] !== "serve") {
+    process.stdout.write(HELP); // keepwatch --help
+    return 0;
+  }
+  if (args[0] === "--version" && argv[0] === "--version") {
+    process.stdout.write(`keepwatch ${VERSION}\n`);
+    return 0;
+  }
+  if (!HELPS[cmd]) {
+    process.stderr.write(`keepwatch: unknown command "${cmd}" (keepwatch help lists them)\n`);
+    return 2;
+  }
   try {
-    if ((args.includes("--help") || args.includes("-h")) && HELPS[cmd]) {
+    if (args.includes("--help") || args.includes("-h")) {
       process.stdout.write(HELPS[cmd]);
+      return 0;
+    }
+    if (cmd === "version") {
+      noExtra(args);
+      process.stdout.write(`keepwatch ${VERSION}\n`);
       return 0;
     }
     // send and ping talk to a server; they take no server settings
@@ -262,22 +314,28 @@ export async function main(argv: string[]): Promise<number> {
         return restore(config, rest);
       case "systemd-unit":
         return systemdUnit(config, rest, explicit);
-      case "migrate": {
+      default: {
+        // migrate
         noExtra(rest);
         const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout });
         const n = migrate(db);
         process.stdout.write(n ? `applied ${n} migration(s)\n` : "schema is up to date\n");
         return 0;
       }
-      default:
-        throw new UsageError(`unknown command "${cmd}" (keepwatch help)`);
     }
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof UsageError) {
-      process.stderr.write(`keepwatch: ${e.message.trimEnd()}\n`);
+    // usage errors: one line on stderr, exit 2
+    const usage = (msg: string) => {
+      process.stderr.write(`keepwatch: ${msg.trim().split("\n")[0]} (keepwatch ${cmd} --help)\n`);
+      return 2;
+    };
+    if (e instanceof ConfigError) {
+      process.stderr.write(`keepwatch: ${e.message.trim().split("\n")[0]}\n`);
       return 2;
     }
+    if (e instanceof UsageError) return usage(e.message);
     if (e instanceof CliError) {
+      if (e.code === 2) return usage(e.message);
       process.stderr.write(`keepwatch: ${e.message.trimEnd()}\n`);
       return e.code;
     }

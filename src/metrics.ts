@@ -32,7 +32,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(db: Db, dbPath: string) {
+  readonly deliveryAttempts = new Counter({
+    name: "keepwatch_delivery_attempts_total",
+    help: "Outbound webhook delivery attempts by outcome: succeeded (2xx), failed (another status), error (no answer)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly deliveryDuration = new Histogram({
+    name: "keepwatch_delivery_attempt_duration_seconds",
+    help: "Time of one outbound webhook request, from connecting to the end of the answer",
+    labelNames: ["outcome"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor(db: Db, dbPath: string, queues: string[] = ["webhooks"]) {
     const q = (sql: string) => db.$client.query(sql);
     new Gauge({
       name: "keepwatch_heartbeats",
@@ -59,6 +73,19 @@ export class Metrics {
           n: number;
         }[])
           this.set({ status: r.status, severity: r.severity }, r.n);
+      },
+    });
+    new Gauge({
+      name: "keepwatch_jobs",
+      help: "Jobs of the persisted queue that are not done: available (waiting or due), running (leased), dead (gave up), by queue",
+      labelNames: ["queue", "state"] as const,
+      registers: [this.registry],
+      collect() {
+        // one index range count per queue and state (jobs_claim starts with queue, state); the
+        // succeeded jobs, the bulk of the table until they are pruned, are not counted
+        for (const queue of queues)
+          for (const state of ["available", "running", "dead"])
+            this.set({ queue, state }, (q("SELECT count(*) AS n FROM jobs WHERE queue = ?1 AND state = ?2").get(queue, state) as { n: number }).n);
       },
     });
     new Gauge({

@@ -55,9 +55,9 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability },
     log,
   );
-  const checkpointer = new Checkpointer(dbFile(config.dataDir));
+  const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
   const heartbeats = new HeartbeatScheduler(db, commitHooks, clock, log);
-  const metrics = new Metrics(db, dbFile(config.dataDir));
+  const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE]);
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(db, {
     allow: parseAllowList(config.outboundAllow),
@@ -66,6 +66,10 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     maxInflightPerWebhook: config.webhookMaxInflight,
     clock,
     log,
+    onAttempt: (outcome, seconds) => {
+      metrics.deliveryAttempts.inc({ outcome });
+      metrics.deliveryDuration.observe({ outcome }, seconds);
+    },
   });
   // The transactional outbox: messages are enqueued by the commit hooks, in the transaction of
   // what caused them; on this thread (API changes, heartbeat flips) through `webhooks`, on the

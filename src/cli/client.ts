@@ -1,5 +1,5 @@
 // keepwatch send | ping: small HTTP clients for shell scripts and cron.
-import { takeOpt } from "./args";
+import { noUnknownFlags, takeOpt, takePositional } from "./args";
 import { CliError } from "./ops";
 
 export const SEND_HELP = `usage: keepwatch send --type TYPE [--source NAME] [--severity S] [--summary TEXT]
@@ -12,14 +12,16 @@ text. The server and key come from --url/--key or KEEPWATCH_URL/KEEPWATCH_KEY
 
   keepwatch send --type backup.completed --severity info --source nightly-backup host=db-1 bytes=123456
 
-Exit codes: 0 stored (prints the event id), 1 refused or unreachable (prints why), 2 usage.
+Exit codes: 0 stored (prints the event id), 1 refused (4xx: bad key, bad event; prints why),
+2 usage, 3 not stored for now (server unreachable, 5xx, 429): worth retrying later.
 `;
 
 export const PING_HELP = `usage: keepwatch ping URL [--timeout SECONDS] [--retries N] [--body TEXT]
 
 Sends a heartbeat ping (GET, or POST with --body) to URL, retrying with backoff on network
 errors and 5xx answers. For cron: keepwatch ping https://keepwatch.example/ping/<token>
-Exit codes: 0 the server answered 2xx, 1 it did not (after the retries), 2 usage.
+Exit codes: 0 the server answered 2xx, 1 it refused (4xx), 2 usage, 3 unreachable or 5xx/429
+after the retries.
 `;
 
 function scalar(v: string): unknown {
@@ -39,9 +41,11 @@ export async function send(args: string[], env: Record<string, string | undefine
   const id = takeOpt(args, "--id");
   const url = (takeOpt(args, "--url") ?? env.KEEPWATCH_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
   const key = takeOpt(args, "--key") ?? env.KEEPWATCH_KEY;
-  if (!type) throw new CliError(`--type is required\n\n${SEND_HELP}`, 2);
+  noUnknownFlags(args);
+  if (!type) throw new CliError("--type is required (such as --type backup.completed)", 2);
   if (!key) throw new CliError("no API key: pass --key or set KEEPWATCH_KEY", 2);
   const payload: Record<string, unknown> = {};
+  noUnknownFlags(args);
   for (const a of args) {
     const eq = a.indexOf("=");
     if (eq <= 0 || a.startsWith("--")) throw new CliError(`unexpected argument "${a}" (payload fields are key=value)`, 2);
@@ -57,7 +61,7 @@ export async function send(args: string[], env: Record<string, string | undefine
       signal: AbortSignal.timeout(10_000),
     });
   } catch (e) {
-    throw new CliError(`cannot reach ${url}: ${(e as Error).message}`, 1);
+    throw new CliError(`cannot reach ${url}: ${(e as Error).message}`, 3);
   }
   const text = await r.text();
   if (r.status !== 202) {
@@ -65,7 +69,8 @@ export async function send(args: string[], env: Record<string, string | undefine
     try {
       msg = JSON.parse(text).error.message;
     } catch {}
-    throw new CliError(`the server answered ${r.status}: ${msg}`, 1);
+    // 5xx (store unavailable) and 429 (rate limit) pass: exit 3 tells a script to try again later
+    throw new CliError(`the server answered ${r.status}: ${msg}`, r.status >= 500 || r.status === 429 ? 3 : 1);
   }
   process.stdout.write(`${JSON.parse(text).ids[0]}\n`);
   return 0;
@@ -75,11 +80,13 @@ export async function ping(args: string[]): Promise<number> {
   const timeout = Number(takeOpt(args, "--timeout") ?? 10);
   const retries = Number(takeOpt(args, "--retries") ?? 5);
   const body = takeOpt(args, "--body");
-  const url = args.shift();
-  if (!url || args.length || !Number.isFinite(timeout) || timeout <= 0 || !Number.isInteger(retries) || retries < 0)
-    throw new CliError(PING_HELP, 2);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new CliError("--timeout must be a number of seconds > 0", 2);
+  if (!Number.isInteger(retries) || retries < 0) throw new CliError("--retries must be an integer ≥ 0", 2);
+  const url = takePositional(args, "the ping URL");
+  if (args.length) throw new CliError(`unexpected argument "${args[0]}"`, 2);
   if (!/^https?:\/\//.test(url)) throw new CliError(`not an http(s) URL: ${url}`, 2);
   let last = "";
+  let temporary = true;
   for (let attempt = 0; attempt <= retries; attempt++) {
     if (attempt > 0) await Bun.sleep(Math.min(30_000, 500 * 2 ** (attempt - 1)));
     try {
@@ -91,11 +98,14 @@ export async function ping(args: string[]): Promise<number> {
       await r.arrayBuffer();
       if (r.ok) return 0;
       last = `HTTP ${r.status}`;
-      if (r.status < 500 && r.status !== 429) break; // a 4xx will not change by retrying
+      if (r.status < 500 && r.status !== 429) {
+        temporary = false;
+        break; // a 4xx will not change by retrying
+      }
     } catch (e) {
       last = (e as Error).message;
     }
   }
   process.stderr.write(`keepwatch: ping ${url} failed: ${last}\n`);
-  return 1;
+  return temporary ? 3 : 1;
 }

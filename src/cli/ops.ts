@@ -5,6 +5,7 @@ import type { Config } from "../config";
 import { dbFile, openDatabase } from "../db/client";
 import { DataDirBusy, lockDataDir } from "../db/lock";
 import { backupTo, inspectDatabase } from "../store/backup";
+import { noExtra, takePositional } from "./args";
 
 export class CliError extends Error {
   constructor(
@@ -23,8 +24,8 @@ Exit codes: 0 done, 1 failed, 2 usage.
 `;
 
 export function backup(config: Config, args: string[]): number {
-  const file = args.shift();
-  if (!file || args.length) throw new CliError(BACKUP_HELP, 2);
+  const file = takePositional(args, "the backup FILE");
+  noExtra(args);
   const target = resolve(file);
   if (existsSync(target)) throw new CliError(`${target} exists; choose a new file name`, 1);
   const source = dbFile(config.dataDir);
@@ -51,8 +52,8 @@ Exit codes: 0 done, 1 failed or refused, 2 usage.
 `;
 
 export function restore(config: Config, args: string[]): number {
-  const file = args.shift();
-  if (!file || args.length) throw new CliError(RESTORE_HELP, 2);
+  const file = takePositional(args, "the backup FILE to restore");
+  noExtra(args);
   const source = resolve(file);
   if (!existsSync(source)) throw new CliError(`no file ${source}`, 1);
   const check = inspectDatabase(source);
@@ -95,7 +96,7 @@ Prints a systemd unit for this executable. Install it with:
 `;
 
 export function systemdUnit(config: Config, args: string[], explicit: Set<string>): number {
-  if (args.length) throw new CliError(SYSTEMD_HELP, 2);
+  noExtra(args);
   const exe = resolve(process.execPath);
   const dataDir = explicit.has("dataDir") ? resolve(config.dataDir) : "/var/lib/keepwatch";
   const flags = [`--data-dir ${dataDir}`, `--port ${config.port}`, `--host ${config.host}`].join(" ");
@@ -121,6 +122,8 @@ StateDirectoryMode=0750
 WorkingDirectory=${dataDir}
 Restart=on-failure
 RestartSec=2
+# exit code 2 is a bad setting or usage: restarting will not fix it
+RestartPreventExitStatus=2
 KillSignal=SIGTERM
 TimeoutStopSec=30
 LimitNOFILE=65536

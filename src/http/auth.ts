@@ -37,6 +37,9 @@ const KEY_CACHE_MS = 10_000;
 
 type Cached = { row: KeyRow; principal: Principal; at: number };
 
+/** The tenant a request's key belongs to, once authorize() has seen it (read by the access log). */
+export const tenantOfRequest = new WeakMap<Headers, string>();
+
 export class Authenticator {
   private buckets = new Map<string, Bucket>();
   private lastUsed = new Map<string, number>();
@@ -151,6 +154,7 @@ export class Authenticator {
    */
   authorize(headers: Headers, scope: Scope, source?: string): Principal {
     const { row, principal } = this.verify(Authenticator.presented(headers));
+    tenantOfRequest.set(headers, principal.tenantId);
     if (!hasScope(principal.scopes, scope))
       throw forbidden(`this key lacks the "${scope}" scope (it has: ${principal.scopes.join(", ") || "none"})`);
     if (source !== undefined && principal.sources && !principal.sources.includes(source))

@@ -1,21 +1,42 @@
 // Scheduled housekeeping, all on croner: pruning (idempotency keys, rule hits, delivery history,
-// finished jobs) and the periodic write of key last-used times.
-// Later stages add heartbeat sweeps, retention and the nightly WAL checkpoint here.
+// finished jobs), retention of events and pings, the nightly TRUNCATE checkpoint, and the
+// periodic write of key last-used times. (Heartbeat deadlines have their own timer: heartbeats.ts.)
+// Retention and the checkpoint run on the checkpointer thread, which may wait for the write lock
+// without blocking this thread's event loop.
 import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } from "../store/events";
-import { pruneDeliveries } from "../store/deliveries";
-import { pruneJobs } from "../store/jobs";
+import { pruneAttemptsBatch, pruneDeliveriesBatch, pruneJobsBatch } from "../store/retention";
 import { pruneRuleHits } from "../store/rules";
 
 export type Scheduler = { stop(): void; jobs: Cron[] };
 
-/** Deletes delivery history (and held messages) and finished jobs past the retention. */
+/**
+ * Deletes delivery history (and held messages) and finished jobs past the retention, at once on
+ * the calling thread. The scheduled prune does the same in paced batches on the checkpointer
+ * thread (runRetention); this synchronous form is for tests and tools.
+ */
 export function pruneOutbound(deps: Deps, now = deps.clock()): { deliveries: number; jobs: number } {
   const before = now - deps.config.deliveryRetention * 86_400_000;
-  const deliveries = pruneDeliveries(deps.db, before);
-  const jobs = pruneJobs(deps.db, before);
-  return { deliveries, jobs };
+  const all = (f: (db: Deps["db"], before: number, limit: number) => number) => {
+    let total = 0;
+    for (let n = -1; n !== 0; total += n) n = f(deps.db, before, 5000);
+    return total;
+  };
+  const deliveries = all(pruneDeliveriesBatch);
+  all(pruneAttemptsBatch);
+  return { deliveries, jobs: all(pruneJobsBatch) };
+}
+
+/** Prunes events, pings and delivery history past their retention (on the checkpointer thread, in batches). */
+export async function runRetention(deps: Deps, now = deps.clock()) {
+  const day = 86_400_000;
+  const { eventRetention, pingRetention, deliveryRetention } = deps.config;
+  return deps.checkpointer.retention({
+    eventsBefore: eventRetention > 0 ? now - eventRetention * day : null,
+    pingsBefore: pingRetention > 0 ? now - pingRetention * day : null,
+    deliveriesBefore: now - deliveryRetention * day,
+  });
 }
 
 export function startScheduler(deps: Deps): Scheduler {
@@ -26,18 +47,26 @@ export function startScheduler(deps: Deps): Scheduler {
       deps.log.warn("scheduled job failed", { job: name, error: String(e) });
     }
   };
+  const guardAsync = (name: string, f: () => Promise<void>) => () =>
+    f().catch((e) => deps.log.warn("scheduled job failed", { job: name, error: String(e) }));
   const jobs = [
     new Cron("*/30 * * * * *", { protect: true }, guard("keys.last-used", () => deps.auth.flushLastUsed())),
     new Cron("17 * * * *", { protect: true }, guard("idempotency.prune", () => {
       const n = pruneIdempotencyKeys(deps.db, deps.clock() - IDEMPOTENCY_WINDOW_MS);
       if (n) deps.log.info("pruned idempotency keys", { count: n });
     })),
-    new Cron("23 * * * *", { protect: true }, guard("outbound.prune", () => {
-      const r = pruneOutbound(deps);
-      if (r.deliveries || r.jobs) deps.log.info("pruned outbound history", r);
-    })),
     new Cron("*/5 * * * *", { protect: true }, guard("rule-hits.prune", () => {
       pruneRuleHits(deps.db, deps.clock());
+    })),
+    // hourly, so that each run has at most an hour's worth of rows to delete
+    new Cron("41 * * * *", { protect: true }, guardAsync("retention.prune", async () => {
+      const r = await runRetention(deps);
+      if (r.events || r.pings || r.deliveries || r.jobs || !r.complete) deps.log.info("pruned by retention", r);
+    })),
+    // nightly (server's local time): reset the WAL file to zero bytes
+    new Cron("30 3 * * *", { protect: true }, guardAsync("wal.truncate", async () => {
+      const r = await deps.checkpointer.truncate();
+      deps.log.info(r.busy ? "nightly checkpoint could not truncate the WAL (busy); passive checkpoints go on" : "nightly checkpoint", r);
     })),
   ];
   return { jobs, stop: () => jobs.forEach((j) => j.stop()) };

@@ -74,6 +74,8 @@ export type DispatcherOptions = {
   clock: () => number;
   log: Logger;
   random?: () => number;
+  /** after every delivery attempt (metrics): succeeded = 2xx, failed = another status, error = no answer (connection, timeout, refused target) */
+  onAttempt?: (outcome: "succeeded" | "failed" | "error", seconds: number) => void;
 };
 
 /** What a message says about itself, for the trigger filters. */
@@ -307,6 +309,7 @@ export class WebhookDispatcher {
     const res = await send(w.url, headers, body, { timeoutMs, allow: this.o.allow });
     this.stats.attempts++;
     const ok = res.status !== null && res.status >= 200 && res.status < 300;
+    this.o.onAttempt?.(ok ? "succeeded" : res.status === null ? "error" : "failed", res.durationMs / 1000);
     const error =
       res.error ?? (ok ? null : res.status !== null && res.status >= 300 && res.status < 400 ? `redirect ${res.status} not followed` : `HTTP ${res.status}`);
     const record = (db: Db) =>

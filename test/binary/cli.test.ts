@@ -1,0 +1,118 @@
+// The command line of the built executable: --help for every command (listing every flag), one-line
+// usage errors with exit code 2 that change nothing, and the documented exit codes.
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { SETTINGS } from "../../src/config";
+import { killSpawned, runBinary, startBinary, tempDir } from "../helpers";
+
+const dirs: string[] = [];
+const fresh = () => {
+  const d = tempDir("kw-cli-");
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  killSpawned();
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+const FLAGS: Record<string, string[]> = {
+  serve: Object.values(SETTINGS).map((s) => s.flag),
+  keys: ["create", "list", "revoke", "rotate", "--tenant", "--name", "--scopes", "--sources", "--rate", "--burst", "--expires", "--data-dir"],
+  tenants: ["create", "list", "--data-dir"],
+  migrate: ["--data-dir"],
+  backup: ["FILE", "--data-dir"],
+  restore: ["FILE", "--data-dir"],
+  "systemd-unit": ["--data-dir", "--port", "--host"],
+  send: ["--type", "--source", "--severity", "--summary", "--module", "--id", "--url", "--key", "key=value", "KEEPWATCH_URL", "KEEPWATCH_KEY"],
+  ping: ["URL", "--timeout", "--retries", "--body"],
+  version: [],
+};
+
+test("every command has --help listing its flags (exit 0, stdout); `help CMD` says the same", async () => {
+  for (const [cmd, flags] of Object.entries(FLAGS)) {
+    const r = await runBinary([cmd, "--help"]);
+    expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: "" });
+    expect(r.stdout).toMatch(new RegExp(`^usage:\\s+keepwatch ${cmd}`));
+    for (const f of flags) expect({ cmd, flag: f, listed: r.stdout.includes(f) }).toEqual({ cmd, flag: f, listed: true });
+    const h = await runBinary(["help", cmd]);
+    expect(h.stdout).toBe(r.stdout);
+  }
+  // sub-commands take --help too
+  expect((await runBinary(["keys", "create", "--help"])).stdout).toContain("--scopes");
+  const top = await runBinary(["--help"]);
+  expect(top.code).toBe(0);
+  for (const cmd of Object.keys(FLAGS)) expect(top.stdout).toContain(cmd);
+  expect(top.stdout).toMatch(/exit codes: 0 done, 1 failed or refused, 2 usage error/);
+  const v = await runBinary(["version"]);
+  expect(v).toEqual({ code: 0, stdout: expect.stringMatching(/^keepwatch \d+\.\d+\.\d+\n$/), stderr: "" });
+}, 60_000);
+
+test("unknown commands and options, missing arguments: one line on stderr, exit 2, nothing created", async () => {
+  const dir = join(fresh(), "data");
+  const cases: string[][] = [
+    ["frobnicate"],
+    ["serve", "--bogus"],
+    ["--bogus"],
+    ["keys"],
+    ["keys", "frob"],
+    ["keys", "list", "--bogus"],
+    ["keys", "create", "--scopes", "admin", "--bogus=1"],
+    ["keys", "create", "--scopes", "admin,root"],
+    ["keys", "create", "--scopes", "admin", "--expires", "soon"],
+    ["keys", "create"],
+    ["tenants"],
+    ["tenants", "create", "--force"],
+    ["tenants", "create", "Bad Name!"],
+    ["migrate", "--bogus"],
+    ["migrate", "extra"],
+    ["backup"],
+    ["backup", "--bogus"],
+    ["backup", join(dir, "b.db"), "--bogus"],
+    ["restore"],
+    ["systemd-unit", "--bogus"],
+    ["send", "--type", "a.b", "--key", "k", "--bogus"],
+    ["send", "--key", "k"],
+    ["send", "--type", "a.b"],
+    ["send", "--type", "a.b", "--key", "k", "not-a-pair"],
+    ["ping"],
+    ["ping", "--bogus", "http://127.0.0.1:1/ping/x"],
+    ["ping", "ftp://example/x"],
+    ["ping", "http://127.0.0.1:1/ping/x", "--retries", "-1"],
+    ["version", "--bogus"],
+    ["help", "nope"],
+    ["serve", "--port", "http"],
+    ["serve", "--event-retention", "-5"],
+  ];
+  for (const args of cases) {
+    const withDir = ["send", "ping", "version", "help", "frobnicate"].includes(args[0]) ? args : [...args, "--data-dir", dir];
+    const r = await runBinary(withDir, { KEEPWATCH_KEY: "", KEEPWATCH_URL: "" });
+    const lines = r.stderr.split("\n").filter(Boolean);
+    expect({ args, code: r.code, stdout: r.stdout, lines: lines.length }).toEqual({ args, code: 2, stdout: "", lines: 1 });
+    expect(lines[0]).toMatch(/^keepwatch: \S/);
+  }
+  expect(existsSync(join(dir, "keepwatch.db"))).toBe(false);
+}, 60_000);
+
+test("send from a shell script against the running binary: 0 and the id, 1 refused, 3 unreachable", async () => {
+  const dir = fresh();
+  const s = await startBinary(dir);
+  const env = { KEEPWATCH_URL: s.url, KEEPWATCH_KEY: s.ingestKey };
+  const ok = await runBinary(["send", "--type", "backup.completed", "--severity", "info", "--summary", "nightly backup done", "host=db-1", "files=12"], env);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}\n$/);
+  const e = (await (await fetch(`${s.url}/v1/events/${ok.stdout.trim()}`, { headers: { "x-api-key": s.adminKey } })).json()) as any;
+  expect(e).toMatchObject({ type: "backup.completed", severity: "info", summary: "nightly backup done", payload: { host: "db-1", files: 12 } });
+  // an empty --type is a usage error; a key the server does not know is a refusal (1) with its reason
+  const bad = await runBinary(["send", "--type", "", "x=1"], env);
+  expect(bad.code).toBe(2);
+  const refused = await runBinary(["send", "--type", "backup.completed", "--key", s.adminKey.replace(/.$/, (c) => (c === "A" ? "B" : "A"))], { KEEPWATCH_URL: s.url });
+  expect(refused.code).toBe(1);
+  expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+  expect(refused.stderr).toMatch(/answered 401/);
+  s.proc.kill("SIGTERM");
+  expect(await s.proc.exited).toBe(0);
+  const down = await runBinary(["send", "--type", "backup.completed"], env);
+  expect(down.code).toBe(3);
+}, 30_000);

@@ -1,0 +1,72 @@
+// /metrics after real traffic: deliveries by outcome and latency, queue depth by state, and every
+// family the README lists.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { event, json, startTestServer, type TestServer } from "../helpers";
+
+let s: TestServer;
+let ok: ReturnType<typeof Bun.serve>;
+let broken: ReturnType<typeof Bun.serve>;
+let received = 0;
+beforeAll(async () => {
+  s = await startTestServer({ outboundAllow: "127.0.0.0/8" });
+  ok = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (received++, new Response(null, { status: 204 })) });
+  broken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("down", { status: 500 }) });
+});
+afterAll(async () => {
+  await s.close();
+  ok.stop(true);
+  broken.stop(true);
+});
+
+const value = (text: string, series: string) => {
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+const scrape = async () => (await fetch(s.url + "/metrics")).text();
+
+test("delivery attempts by outcome with their latency, and the queue depth by state", async () => {
+  const mk = async (url: string) => expect((await s.admin("POST", "/v1/webhooks", { url, triggers: ["event.received"], retry: { max_attempts: 5, initial_interval: 600, max_interval: 600 } })).status).toBe(201);
+  await mk(`http://127.0.0.1:${ok.port}/hook`);
+  await mk(`http://127.0.0.1:${broken.port}/hook`);
+  expect((await s.post("/api/v1/events", [event(1), event(2), event(3)])).status).toBe(202);
+  // 3 deliveries to each: 3 succeed; 3 fail once and wait 10 minutes for their next attempt
+  let text = "";
+  for (let i = 0; i < 200; i++) {
+    text = await scrape();
+    if ((value(text, 'keepwatch_delivery_attempts_total{outcome="failed"}') ?? 0) >= 3 && received >= 3) break;
+    await Bun.sleep(25);
+  }
+  expect(value(text, 'keepwatch_delivery_attempts_total{outcome="succeeded"}')).toBe(3);
+  expect(value(text, 'keepwatch_delivery_attempts_total{outcome="failed"}')).toBe(3);
+  expect(value(text, 'keepwatch_delivery_attempt_duration_seconds_count{outcome="succeeded"}')).toBe(3);
+  expect(value(text, 'keepwatch_delivery_attempt_duration_seconds_sum{outcome="failed"}')!).toBeGreaterThan(0);
+  expect(value(text, 'keepwatch_delivery_attempt_duration_seconds_bucket{le="10",outcome="failed"}')).toBe(3);
+  // the failed ones wait their turn in the queue; nothing is leased or dead
+  for (let i = 0; i < 100 && value(text, 'keepwatch_jobs{queue="webhooks",state="running"}') !== 0; i++) {
+    await Bun.sleep(25);
+    text = await scrape();
+  }
+  expect(value(text, 'keepwatch_jobs{queue="webhooks",state="available"}')).toBe(3);
+  expect(value(text, 'keepwatch_jobs{queue="webhooks",state="running"}')).toBe(0);
+  expect(value(text, 'keepwatch_jobs{queue="webhooks",state="dead"}')).toBe(0);
+  const d = await json(s.admin("GET", "/v1/webhooks"));
+  expect(d.items.length).toBe(2);
+});
+
+test("every family listed in the README is exported", async () => {
+  await s.post("/api/v1/events", event(9));
+  const text = await scrape();
+  for (const family of [
+    "keepwatch_ingest_requests_total",
+    "keepwatch_ingest_request_duration_seconds",
+    "keepwatch_group_commit_requests",
+    "keepwatch_events_stored_total",
+    "keepwatch_jobs",
+    "keepwatch_delivery_attempts_total",
+    "keepwatch_delivery_attempt_duration_seconds",
+    "keepwatch_heartbeats",
+    "keepwatch_alerts",
+    "keepwatch_database_size_bytes",
+  ])
+    expect(text).toContain(`# TYPE ${family} `);
+});
