@@ -6,8 +6,9 @@ import { alertmanager } from "./alertmanager";
 import { syslog } from "./syslog";
 import { grafana } from "./grafana";
 import { sentinel } from "./sentinel";
+import { elastic } from "./elastic";
 
-const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, sentinel, syslog];
+const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, sentinel, elastic, syslog];
 
 const byName = new Map(all.map((s) => [s.name, s]));
 
