@@ -7,8 +7,9 @@ import { syslog } from "./syslog";
 import { grafana } from "./grafana";
 import { sentinel } from "./sentinel";
 import { elastic } from "./elastic";
+import { splunk } from "./splunk";
 
-const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, sentinel, elastic, syslog];
+const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, sentinel, elastic, splunk, syslog];
 
 const byName = new Map(all.map((s) => [s.name, s]));
 
