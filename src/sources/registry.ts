@@ -8,8 +8,9 @@ import { grafana } from "./grafana";
 import { sentinel } from "./sentinel";
 import { elastic } from "./elastic";
 import { splunk } from "./splunk";
+import { jsonapiList } from "./jsonapi-list";
 
-const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, sentinel, elastic, splunk, syslog];
+const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, sentinel, elastic, splunk, syslog, jsonapiList];
 
 const byName = new Map(all.map((s) => [s.name, s]));
 
