@@ -148,17 +148,44 @@ const HASH_BY_LENGTH: Record<number, Indicator["type"] | undefined> = { 32: "has
 /**
  * Reads a field of an Elastic-style document that may be written with flat dotted keys
  * (`{"kibana.alert.rule.name": ...}`), as nested objects (`{kibana: {alert: {rule: {name}}}}`),
- * or any mix of the two (`{kibana: {"alert.rule.name": ...}}`). Returns the value and the JSON
- * pointer it was found at, or undefined.
+ * or any mix of the two (`{kibana: {"alert.rule.name": ...}}`). Undefined when absent.
+ * This is on the ingest path (dozens of lookups per alert), so the splits of each path are
+ * computed once and no pointer is built; `dottedAt` finds the pointer when an error needs it.
  */
+export function dget(doc: unknown, path: string): unknown {
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return undefined;
+  const o = doc as Record<string, unknown>;
+  const v = o[path];
+  if (v !== undefined && Object.hasOwn(o, path)) return v;
+  for (const [head, rest] of splitsOf(path)) {
+    const sub = o[head];
+    if (sub !== null && typeof sub === "object" && Object.hasOwn(o, head)) {
+      const r = dget(sub, rest);
+      if (r !== undefined) return r;
+    }
+  }
+  return undefined;
+}
+
+const splitCache = new Map<string, [string, string][]>();
+function splitsOf(path: string): [string, string][] {
+  let s = splitCache.get(path);
+  if (!s) {
+    s = [];
+    for (let i = path.indexOf("."); i > 0; i = path.indexOf(".", i + 1)) s.push([path.slice(0, i), path.slice(i + 1)]);
+    if (splitCache.size < 10_000) splitCache.set(path, s);
+  }
+  return s;
+}
+
+/** Where `dget` finds a field: its value and JSON pointer (prefixed with `at`), or undefined. */
 export function dotted(doc: unknown, path: string, at = ""): { value: unknown; at: string } | undefined {
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) return undefined;
   const o = doc as Record<string, unknown>;
-  if (Object.prototype.hasOwnProperty.call(o, path)) return { value: o[path], at: at + ptr(path) };
-  for (let i = path.indexOf("."); i > 0; i = path.indexOf(".", i + 1)) {
-    const head = path.slice(0, i);
-    if (Object.prototype.hasOwnProperty.call(o, head)) {
-      const r = dotted(o[head], path.slice(i + 1), at + ptr(head));
+  if (Object.hasOwn(o, path)) return { value: o[path], at: at + ptr(path) };
+  for (const [head, rest] of splitsOf(path)) {
+    if (Object.hasOwn(o, head)) {
+      const r = dotted(o[head], rest, at + ptr(head));
       if (r) return r;
     }
   }

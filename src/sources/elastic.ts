@@ -10,7 +10,7 @@
 import { Type } from "@sinclair/typebox";
 import { mapSeverityScore } from "../core/severity";
 import type { Indicator } from "../core/indicators";
-import { checkString, dotted, Extracted, firstString, MAX_NAME, MAX_TEXT, MAX_TITLE, typeName, uniqueTags, vendorSeverity, vendorTime } from "./common";
+import { checkString, dget, dotted, Extracted, firstString, MAX_NAME, MAX_TEXT, MAX_TITLE, typeName, uniqueTags, vendorSeverity, vendorTime } from "./common";
 import { ptr, type ItemIssue, type NormalizedFields, type SourcePlugin } from "./types";
 
 const RULE_NAME = "kibana.alert.rule.name";
@@ -44,17 +44,23 @@ function alertsOf(x: Record<string, unknown>): { value: unknown; at: string } | 
   return dotted(x, "context.alerts") ?? (Array.isArray(x.alerts) ? { value: x.alerts, at: "/alerts" } : undefined);
 }
 
-/** Type checks of the fields we read, wherever they are spelled (flat or nested). */
+/**
+ * Type checks of the fields we read, wherever they are spelled (flat or nested). Values are read
+ * with the fast `dget`; the JSON pointer is looked up only for a field that is wrong.
+ */
 function checkDoc(doc: unknown, base: string, ruleFromEnvelope: boolean): ItemIssue[] {
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) return [{ path: base, message: `must be a Kibana alert document (an object), got ${typeName(doc)}` }];
   const out: ItemIssue[] = [];
+  const at = (f: string) => dotted(doc, f, base)?.at ?? base + ptr(f);
   const str = (f: string, max: number, required = false) => {
-    const r = dotted(doc, f, base);
-    if (!r) {
+    const v = dget(doc, f);
+    if (v === undefined) {
       if (required) out.push({ path: base + ptr(f), message: "is required (the Kibana rule's name)" });
       return;
     }
-    out.push(...checkString(r.value, r.at, { max, required, nullable: true }));
+    if (v === null && !required) return;
+    if (typeof v === "string" && v.length <= max && (v !== "" || !required)) return;
+    out.push(...checkString(v, at(f), { max, required, nullable: true }));
   };
   str(RULE_NAME, MAX_TITLE, !ruleFromEnvelope);
   str("kibana.alert.uuid", MAX_NAME);
@@ -64,13 +70,13 @@ function checkDoc(doc: unknown, base: string, ruleFromEnvelope: boolean): ItemIs
   str("kibana.alert.rule.description", MAX_TEXT);
   str("kibana.alert.status", 64);
   str("kibana.alert.workflow_status", 64);
-  const risk = dotted(doc, "kibana.alert.risk_score", base);
-  if (risk && risk.value !== null && typeof risk.value !== "number") out.push({ path: risk.at, message: `must be a number, got ${typeName(risk.value)}` });
-  const ts = dotted(doc, "@timestamp", base);
-  if (ts && typeof ts.value !== "string" && typeof ts.value !== "number") out.push({ path: ts.at, message: `must be a timestamp string or epoch number, got ${typeName(ts.value)}` });
-  const tags = dotted(doc, "kibana.alert.rule.tags", base);
-  if (tags && tags.value !== null && !(Array.isArray(tags.value) && tags.value.every((t) => typeof t === "string")))
-    out.push({ path: tags.at, message: "must be an array of strings" });
+  const risk = dget(doc, "kibana.alert.risk_score");
+  if (risk !== undefined && risk !== null && typeof risk !== "number") out.push({ path: at("kibana.alert.risk_score"), message: `must be a number, got ${typeName(risk)}` });
+  const ts = dget(doc, "@timestamp");
+  if (ts !== undefined && typeof ts !== "string" && typeof ts !== "number") out.push({ path: at("@timestamp"), message: `must be a timestamp string or epoch number, got ${typeName(ts)}` });
+  const tags = dget(doc, "kibana.alert.rule.tags");
+  if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every((t) => typeof t === "string")))
+    out.push({ path: at("kibana.alert.rule.tags"), message: "must be an array of strings" });
   return out;
 }
 
@@ -100,7 +106,7 @@ export const elastic: SourcePlugin = {
       note: "every key flat or nested",
     },
   ],
-  looksLike: (x) => !!dotted(x, RULE_NAME) || Array.isArray(dotted(x, "context.alerts")?.value),
+  looksLike: (x) => dget(x, RULE_NAME) !== undefined || Array.isArray(dget(x, "context.alerts")),
   validate(item) {
     const x = item as Record<string, unknown>;
     const list = alertsOf(x);
@@ -131,16 +137,16 @@ export const elastic: SourcePlugin = {
     const wrapped = fromEnvelope.has(u);
     const doc = wrapped ? (u as Unit).alert : u;
     const rule = wrapped ? (u as Unit).rule : undefined;
-    const f = (path: string) => dotted(doc, path)?.value;
+    const f = (path: string) => dget(doc, path);
     const warnings: string[] = [];
 
     let sev = vendorSeverity(f("kibana.alert.severity") ?? f("kibana.alert.rule.severity"), "kibana.alert.severity", warnings);
     const risk = f("kibana.alert.risk_score");
     if (sev.raw === null && typeof risk === "number") sev = { severity: mapSeverityScore(risk, 100), raw: String(risk) };
 
-    const ts = dotted(doc, "@timestamp") ?? dotted(doc, "kibana.alert.start");
-    const occurredAt = ts
-      ? vendorTime(ts.value, ts.at.slice(1).replace(/\//g, "."), warnings)
+    const tsField = f("@timestamp") !== undefined ? "@timestamp" : f("kibana.alert.start") !== undefined ? "kibana.alert.start" : null;
+    const occurredAt = tsField
+      ? vendorTime(f(tsField), tsField, warnings)
       : wrapped
         ? vendorTime((u as Unit).date, "date", warnings)
         : null;

@@ -292,7 +292,13 @@ function entityIndicators(list: unknown, x: Extracted): string | null {
   for (const e of list.slice(0, 1000)) {
     if (!isObj(e)) continue;
     const kind = String(e.kind ?? e.Type ?? e.type ?? "").toLowerCase();
-    const p = lowerKeys(isObj(e.properties) ? e.properties : e);
+    // REST / Logic App entities spell properties in camelCase under `properties`; SecurityAlert
+    // rows put them at the top in PascalCase (with oddities like UPNSuffix): look those up
+    // case-insensitively, the camelCase ones directly (the common, fast case).
+    const direct = isObj(e.properties);
+    const props = direct ? (e.properties as Record<string, unknown>) : e;
+    const lower = direct ? null : lowerKeys(e);
+    const p = { get: (k: string) => (lower ? lower.get(k.toLowerCase()) : props[k]) };
     const s = (k: string) => {
       const v = p.get(k);
       return typeof v === "string" && v !== "" ? v : null;
@@ -302,29 +308,29 @@ function entityIndicators(list: unknown, x: Extracted): string | null {
         x.add("ip", s("address"));
         break;
       case "account": {
-        const name = s("accountname") ?? s("name");
-        const upn = s("userprincipalname") ?? s("upn");
+        const name = s("accountName") ?? s("name");
+        const upn = s("userPrincipalName") ?? s("upn");
         if (upn) x.add("account", upn);
-        else if (name && s("upnsuffix")) x.add("account", `${name}@${s("upnsuffix")}`);
-        else if (name && s("ntdomain")) x.add("account", `${s("ntdomain")}\\${name}`);
+        else if (name && s("upnSuffix")) x.add("account", `${name}@${s("upnSuffix")}`);
+        else if (name && s("ntDomain")) x.add("account", `${s("ntDomain")}\\${name}`);
         else x.add("account", name);
         break;
       }
       case "host": {
-        const name = s("hostname");
-        const fqdn = s("fqdn") ?? (name && s("dnsdomain") ? `${name}.${s("dnsdomain")}` : null);
+        const name = s("hostName");
+        const fqdn = s("fqdn") ?? (name && s("dnsDomain") ? `${name}.${s("dnsDomain")}` : null);
         x.add("domain", fqdn);
-        host ??= name ?? fqdn ?? s("netbiosname");
+        host ??= name ?? fqdn ?? s("netBiosName");
         break;
       }
       case "url":
         x.add("url", s("url"));
         break;
       case "filehash":
-        x.addHash(s("hashvalue") ?? s("value"), s("algorithm") ?? undefined);
+        x.addHash(s("hashValue") ?? s("value"), s("algorithm") ?? undefined);
         break;
       case "file": {
-        const hashes = p.get("filehashes");
+        const hashes = p.get("fileHashes");
         if (Array.isArray(hashes))
           for (const h of hashes) if (isObj(h)) {
             const hp = lowerKeys(h);
@@ -334,17 +340,17 @@ function entityIndicators(list: unknown, x: Extracted): string | null {
       }
       case "dns":
       case "dnsresolution": {
-        x.add("domain", s("domainname"));
-        const ips = p.get("ipaddresses") ?? p.get("ipadresses");
+        x.add("domain", s("domainName"));
+        const ips = p.get("ipAddresses");
         if (Array.isArray(ips)) for (const i of ips) x.add("ip", typeof i === "string" ? i : isObj(i) ? lowerKeys(i).get("address") : null);
         break;
       }
       case "mailbox":
-        x.add("email", s("mailboxprimaryaddress"));
+        x.add("email", s("mailboxPrimaryAddress"));
         if (s("upn")) x.add("account", s("upn"));
         break;
       case "mailmessage":
-        for (const k of ["sender", "recipient", "p1sender", "p2sender"]) x.add("email", s(k));
+        for (const k of ["sender", "recipient", "p1Sender", "p2Sender"]) x.add("email", s(k));
         x.addAll("url", p.get("urls"));
         break;
     }
