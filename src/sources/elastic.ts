@@ -99,7 +99,7 @@ export const elastic: SourcePlugin = {
     { path: "host.name | host.hostname", maps_to: "host" },
     { path: "kibana.alert.rule.tags, rule.tags", maps_to: "tags" },
     { path: "kibana.alert.uuid | kibana.alert.rule.uuid:kibana.alert.instance.id", maps_to: "dedup key" },
-    { path: "kibana.alert.status = recovered | kibana.alert.workflow_status = closed", maps_to: "resolve signal" },
+    { path: "kibana.alert.status = recovered | kibana.alert.action_group = recovered | kibana.alert.workflow_status = closed", maps_to: "resolve signal" },
     {
       path: "source.ip, destination.ip, client.ip, server.ip, host.ip, host.name, dns.question.name, url.full, url.domain, user.name, user.email, file.hash.*, process.hash.*",
       maps_to: "indicators (extracted)",
@@ -151,7 +151,7 @@ export const elastic: SourcePlugin = {
         ? vendorTime((u as Unit).date, "date", warnings)
         : null;
 
-    const status = firstString(f("kibana.alert.status")) ?? "active";
+    const status = firstString(f("kibana.alert.status")) ?? (f("kibana.alert.action_group") === "recovered" ? "recovered" : "active");
     const workflow = firstString(f("kibana.alert.workflow_status"));
     const producer = firstString(f("kibana.alert.rule.producer"), f("kibana.alert.rule.consumer"));
     const hostName = f("host.name") ?? f("host.hostname");
@@ -180,7 +180,8 @@ export const elastic: SourcePlugin = {
       externalId: null,
       indicators: x.list,
       warnings,
-      resolve: status.toLowerCase() === "recovered" || workflow?.toLowerCase() === "closed",
+      // recovered: the alerts-as-data status, or the action group of a per-alert recovery action
+      resolve: status.toLowerCase() === "recovered" || f("kibana.alert.action_group") === "recovered" || workflow?.toLowerCase() === "closed",
     };
   },
 };

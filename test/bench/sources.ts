@@ -7,7 +7,8 @@
 //     JSON:API batches, Alertmanager, Grafana; most with indicators) to their routes. Every request
 //     gets fresh ids (a per-request counter replaces __N__), so nothing is a repeat that the store
 //     could answer without writing.
-// `bun test/bench/sources.ts --profile` runs only part 1 (no binary, no wrk needed).
+// `bun test/bench/sources.ts --profile` runs only part 1 (no binary, no wrk needed);
+// BENCH_SOURCES=elastic,splunk limits part 2 to those sources.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -142,7 +143,9 @@ end
 }
 
 export async function benchSources(): Promise<Record<string, number>> {
-  const reqs = mix();
+  // BENCH_SOURCES=sentinel,splunk narrows the mix (to see one source's cost on its own)
+  const only = process.env.BENCH_SOURCES?.split(",").filter(Boolean);
+  const reqs = mix().filter((r) => !only || only.includes(r.path.split("/").pop()!));
   const eventsPerRound = reqs.reduce((a, r) => {
     const v = JSON.parse(r.body);
     return a + (Array.isArray(v) ? v.length : Array.isArray(v.alerts) ? v.alerts.length : Array.isArray(v.context?.alerts) ? v.context.alerts.length : 1);

@@ -104,6 +104,27 @@ describe("documented shapes", () => {
     expect(indicators(b)).toEqual(["domain:dc-2.corp.example.com", "ip:10.1.2.4"]);
   });
 
+  test("the README's per-alert template: the recovered action group closes the alert", async () => {
+    const body = (group: string) => ({
+      "@timestamp": "2026-11-22T12:30:00.000Z",
+      "kibana.alert.rule.name": "Disk almost full",
+      "kibana.alert.rule.uuid": "5d1c2b3a-0000-4000-8000-00000000abcd",
+      "kibana.alert.instance.id": "db-9",
+      "kibana.alert.uuid": "",
+      "kibana.alert.action_group": group,
+      "kibana.alert.reason": "disk 97% on db-9",
+    });
+    const a = await json(s.post("/v1/ingest/elastic", body("threshold met")));
+    const e = await json(s.get(`/v1/events/${a.ids[0]}`));
+    expect(e).toMatchObject({ type: "elastic.active", dedup_key: "5d1c2b3a-0000-4000-8000-00000000abcd:db-9", summary: "disk 97% on db-9" });
+    const fp = "elastic:5d1c2b3a-0000-4000-8000-00000000abcd:db-9";
+    const find = async () => (await json(s.get("/v1/alerts?source_name=elastic&limit=100"))).items.find((x: any) => x.fingerprint === fp);
+    expect((await find()).status).toBe("open");
+    const r = await json(s.post("/v1/ingest/elastic", body("recovered")));
+    expect((await json(s.get(`/v1/events/${r.ids[0]}`))).type).toBe("elastic.recovered");
+    expect((await find()).status).toBe("closed");
+  });
+
   test("risk score bands when there is no severity word; an unparseable @timestamp warns", async () => {
     const before = Date.now();
     const r = await json(s.post("/v1/ingest/elastic", { "kibana.alert.rule.name": "scored", "kibana.alert.risk_score": 95, "@timestamp": "yesterday-ish" }));
