@@ -99,3 +99,132 @@ export function labelTags(labels: Record<string, string> | undefined, first: str
   const keys = [...first.filter((k) => k in labels), ...Object.keys(labels).filter((k) => !first.includes(k)).sort()];
   return keys.slice(0, max).map((k) => `${k}=${labels[k]}`);
 }
+
+// ---- extracted ("system") indicators and vendor fields, shared by the vendor sources ----
+
+/**
+ * Collects indicators a plugin pulls out of a vendor payload. Every value is validated and
+ * canonicalized; an invalid one is dropped (only explicit indicators are ever an error).
+ * De-duplicated by (type, value).
+ */
+export class Extracted {
+  readonly list: (Indicator & { origin: "system" })[] = [];
+  private seen = new Set<string>();
+  add(type: Indicator["type"], v: unknown): void {
+    if (typeof v !== "string" || v === "" || v.length > 2048) return;
+    const r = normalizeIndicator(type, v);
+    if (!("value" in r)) return;
+    const k = type + "\u0000" + r.value;
+    if (this.seen.has(k)) return;
+    this.seen.add(k);
+    this.list.push({ type, value: r.value, origin: "system" });
+  }
+  /** every string of a value that may be one string or an array of them (ECS, Splunk multivalue) */
+  addAll(type: Indicator["type"], v: unknown): void {
+    if (Array.isArray(v)) for (const x of v.slice(0, 100)) this.add(type, x);
+    else this.add(type, v);
+  }
+  /** an address that may be an IP or a host name (Splunk's src/dest, ...) */
+  addHost(v: unknown): void {
+    for (const x of Array.isArray(v) ? v.slice(0, 100) : [v]) {
+      if (typeof x !== "string") continue;
+      if ("value" in normalizeIndicator("ip", x)) this.add("ip", x);
+      else this.add("domain", x);
+    }
+  }
+  /** a hash whose algorithm is known only from its length (32, 40 or 64 hex characters) */
+  addHash(v: unknown, algorithm?: unknown): void {
+    for (const x of Array.isArray(v) ? v.slice(0, 100) : [v]) {
+      if (typeof x !== "string") continue;
+      const a = typeof algorithm === "string" ? algorithm.toLowerCase().replace(/[^a-z0-9]/g, "") : "";
+      const t = a === "md5" ? "hash_md5" : a === "sha1" ? "hash_sha1" : a === "sha256" ? "hash_sha256" : a ? null : HASH_BY_LENGTH[x.trim().length];
+      if (t) this.add(t, x);
+    }
+  }
+}
+
+const HASH_BY_LENGTH: Record<number, Indicator["type"] | undefined> = { 32: "hash_md5", 40: "hash_sha1", 64: "hash_sha256" };
+
+/**
+ * Reads a field of an Elastic-style document that may be written with flat dotted keys
+ * (`{"kibana.alert.rule.name": ...}`), as nested objects (`{kibana: {alert: {rule: {name}}}}`),
+ * or any mix of the two (`{kibana: {"alert.rule.name": ...}}`). Undefined when absent.
+ * This is on the ingest path (dozens of lookups per alert), so the splits of each path are
+ * computed once and no pointer is built; `dottedAt` finds the pointer when an error needs it.
+ */
+export function dget(doc: unknown, path: string): unknown {
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return undefined;
+  const o = doc as Record<string, unknown>;
+  const v = o[path];
+  if (v !== undefined && Object.hasOwn(o, path)) return v;
+  for (const [head, rest] of splitsOf(path)) {
+    const sub = o[head];
+    if (sub !== null && typeof sub === "object" && Object.hasOwn(o, head)) {
+      const r = dget(sub, rest);
+      if (r !== undefined) return r;
+    }
+  }
+  return undefined;
+}
+
+const splitCache = new Map<string, [string, string][]>();
+function splitsOf(path: string): [string, string][] {
+  let s = splitCache.get(path);
+  if (!s) {
+    s = [];
+    for (let i = path.indexOf("."); i > 0; i = path.indexOf(".", i + 1)) s.push([path.slice(0, i), path.slice(i + 1)]);
+    if (splitCache.size < 10_000) splitCache.set(path, s);
+  }
+  return s;
+}
+
+/** Where `dget` finds a field: its value and JSON pointer (prefixed with `at`), or undefined. */
+export function dotted(doc: unknown, path: string, at = ""): { value: unknown; at: string } | undefined {
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return undefined;
+  const o = doc as Record<string, unknown>;
+  if (Object.hasOwn(o, path)) return { value: o[path], at: at + ptr(path) };
+  for (const [head, rest] of splitsOf(path)) {
+    if (Object.hasOwn(o, head)) {
+      const r = dotted(o[head], rest, at + ptr(head));
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
+/** Case-insensitive field access for payloads whose senders spell keys in camelCase or PascalCase. */
+export function lowerKeys(o: Record<string, unknown>): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  for (const k in o) {
+    const l = k.toLowerCase();
+    if (!m.has(l)) m.set(l, o[k]);
+  }
+  return m;
+}
+
+/** A vendor severity word: unknown words keep `unknown` (or the fallback) and say so in a warning. */
+export function vendorSeverity(v: unknown, field: string, warnings: string[], fallback: Severity = "unknown"): { severity: Severity; raw: string | null } {
+  if (v === undefined || v === null || v === "") return { severity: fallback, raw: null };
+  const raw = String(v);
+  const s = mapSeverityWord(raw);
+  if (!s) warnings.push(`${field} ${JSON.stringify(raw).slice(0, 80)} is not a severity we know; stored as ${fallback}`);
+  return { severity: s ?? fallback, raw };
+}
+
+/** A string field that must not exceed a length (the checks typebox cannot do on dynamic paths). */
+export function checkString(v: unknown, path: string, opts: { required?: boolean; max: number; nullable?: boolean }): ItemIssue[] {
+  if (v === undefined) return opts.required ? [{ path, message: "is required" }] : [];
+  if (v === null && opts.nullable && !opts.required) return [];
+  if (typeof v !== "string") return [{ path, message: `must be a string, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}` }];
+  if (opts.required && v === "") return [{ path, message: "must not be empty" }];
+  if (v.length > opts.max) return [{ path, message: `is longer than ${opts.max} characters` }];
+  return [];
+}
+
+/** JSON type name for messages. */
+export const typeName = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v);
+
+export const firstString = (...vals: unknown[]): string | null => {
+  for (const v of vals) if (typeof v === "string" && v !== "") return v;
+  return null;
+};

@@ -5,10 +5,18 @@ import { eventsEnvelope } from "./events";
 import { alertmanager } from "./alertmanager";
 import { syslog } from "./syslog";
 import { grafana } from "./grafana";
+import { sentinel } from "./sentinel";
+import { elastic } from "./elastic";
+import { splunk } from "./splunk";
+import { jsonapiList } from "./jsonapi-list";
 
-const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, syslog];
+const all: SourcePlugin[] = [generic, eventsEnvelope, alertmanager, grafana, sentinel, elastic, splunk, syslog, jsonapiList];
 
 const byName = new Map(all.map((s) => [s.name, s]));
+
+// The catch-all shapes (generic: anything with a title) are guessed last, so that a vendor's
+// payload that happens to carry a `title` is named as that vendor's.
+const guessOrder = [...all.filter((s) => s !== generic), generic];
 
 export function getSource(name: string): SourcePlugin | undefined {
   return byName.get(name);
@@ -35,5 +43,5 @@ export function routeOf(s: SourcePlugin): string {
 /** Another source whose shape an item has, to name the right route when it came to the wrong one. */
 export function guessSource(item: unknown, not: string): SourcePlugin | undefined {
   if (!item || typeof item !== "object" || Array.isArray(item)) return undefined;
-  return all.find((s) => s.name !== not && s.looksLike?.(item as Record<string, unknown>));
+  return guessOrder.find((s) => s.name !== not && s.looksLike?.(item as Record<string, unknown>));
 }
