@@ -13,6 +13,7 @@ import { webhooksModule } from "./modules/webhooks";
 import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
+import { adminModule } from "./admin";
 
 export type AppState = { draining: boolean };
 
@@ -49,7 +50,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(rulesModule(deps))
     .use(sourcesModule(deps))
     .use(webhooksModule(deps))
-    .use(pingRoutes(deps));
+    .use(pingRoutes(deps))
+    .use(adminModule(deps));
 }
 
 export type App = ReturnType<typeof createApp>;
