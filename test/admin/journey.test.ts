@@ -1,11 +1,14 @@
 // The admin page in a real browser against a real server: log in, see an event, open it, close an
 // alert, watch a heartbeat go down, reveal and rotate a webhook secret, replay a failed delivery,
 // log out. Each step asserts what a person would see and saves a screenshot.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { json, startTestServer, type TestServer } from "../helpers";
 import { startReceiver, until, type Receiver } from "../webhooks/receiver";
 import { launch, logIn, newPage, shot } from "./browser";
+
+// bounded, with room for a loaded 2-core CI machine
+setDefaultTimeout(20_000);
 
 let s: TestServer;
 let browser: Browser;
