@@ -33,5 +33,9 @@ export async function logIn(page: Page, base: string, key: string): Promise<void
 
 /** The page does not scroll sideways: nothing is wider than the viewport. */
 export async function horizontalOverflow(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  // runs in the browser; the test typecheck has no DOM lib, so reach the document through globalThis
+  return page.evaluate(() => {
+    const el = (globalThis as any).document.documentElement;
+    return el.scrollWidth - el.clientWidth;
+  });
 }

@@ -58,14 +58,19 @@ afterAll(async () => {
 
 /** Nothing ran, nothing was injected, nothing sticks out sideways. */
 async function intact(page: Page, what: string) {
-  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
-  const shape = await page.evaluate(() => ({
-    scripts: [...document.querySelectorAll("script")].map((e) => e.getAttribute("src")),
-    imgs: document.querySelectorAll("img").length,
-    handlers: document.querySelectorAll("[onerror], [onload], [onclick]").length,
-    jsLinks: [...document.querySelectorAll("a")].filter((a) => a.getAttribute("href")?.trim().toLowerCase().startsWith("javascript:")).length,
-    h1: document.querySelectorAll("h1").length,
-  }));
+  expect(await page.evaluate(() => (globalThis as any).__pwned)).toBeUndefined();
+  // runs in the browser (no DOM lib in the test typecheck: the document comes through globalThis)
+  const shape = await page.evaluate(() => {
+    const d = (globalThis as any).document;
+    const all = (sel: string): any[] => [...d.querySelectorAll(sel)];
+    return {
+      scripts: all("script").map((e) => e.getAttribute("src")),
+      imgs: all("img").length,
+      handlers: all("[onerror], [onload], [onclick]").length,
+      jsLinks: all("a").filter((a) => (a.getAttribute("href") ?? "").trim().toLowerCase().startsWith("javascript:")).length,
+      h1: all("h1").length,
+    };
+  });
   expect({ what, ...shape }).toEqual({ what, scripts: ["/admin/assets/admin.js"], imgs: 0, handlers: 0, jsLinks: 0, h1: 1 });
   expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
 }
