@@ -9,6 +9,8 @@ import { alertsArea } from "./alerts";
 import { CLIENT_JS } from "./client";
 import { eventsArea } from "./events";
 import { heartbeatsArea } from "./heartbeats";
+import { keysArea } from "./keys";
+import { keysModule } from "../modules/keys";
 import { html } from "./html";
 import type { Area, Ctx, PageResult } from "./kit";
 import { FLASH, layout, type NavEntry } from "./layout";
@@ -18,7 +20,7 @@ import { csrfOk, currentSession, isTls, login, logout, SECURITY_HEADERS, sameOri
 import { webhooksArea } from "./webhooks";
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
-const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea];
+const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea];
 
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -86,6 +88,9 @@ export function adminModule(deps: Deps) {
     };
 
   const app = new Elysia({ name: "admin" })
+    // The JSON twin of the keys page (/v1/keys) is mounted here so that src/app.ts needs one line
+    // for the whole admin; it is an ordinary module and can move to app.ts's list at any time.
+    .use(keysModule(deps))
     .get("/admin/assets/admin.css", () => new Response(css, { headers: { ...SECURITY_HEADERS, "content-type": "text/css; charset=utf-8", "cache-control": "max-age=300" } }))
     .get("/admin/assets/admin.js", () => new Response(CLIENT_JS, { headers: { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=300" } }))
     .get("/admin/login", ({ request }) => {

@@ -131,7 +131,10 @@ describe("CSRF", () => {
       alert: await json(s.admin("GET", `/v1/alerts/${alertId}`)),
       heartbeat: await json(s.admin("GET", `/v1/heartbeats/${heartbeatId}`)),
       secret: (await json(s.admin("GET", `/v1/webhooks/${webhookId}/secret`))).secret,
+      // (last_used_at moves on its own as the API is used here)
+      keys: (await json(s.admin("GET", "/v1/keys"))).items.map((k: any) => [k.id, k.state, k.expires_at, k.revoked_at]),
     };
+    const readKeyId = s.deps.auth.verify(s.keys.read).row.id;
     const attempts: [string, Record<string, string>][] = [
       [`/admin/alerts/${alertId}/status`, { status: "closed", classification: "false_positive" }],
       [`/admin/alerts/${alertId}/assign`, { assignee: "mallory" }],
@@ -142,6 +145,9 @@ describe("CSRF", () => {
       [`/admin/webhooks/${webhookId}/reveal`, {}],
       [`/admin/webhooks/${webhookId}/state`, { state: "inactive" }],
       ["/admin/heartbeats", { name: "forged", period: "60" }],
+      ["/admin/keys", { name: "forged", scopes: "admin" }],
+      [`/admin/keys/${readKeyId}/revoke`, {}],
+      [`/admin/keys/${readKeyId}/rotate`, {}],
     ];
     for (const [path, form] of attempts) {
       for (const csrf of [undefined, b.csrf, "", "x".repeat(43)]) {
@@ -156,6 +162,8 @@ describe("CSRF", () => {
       alert: await json(s.admin("GET", `/v1/alerts/${alertId}`)),
       heartbeat: await json(s.admin("GET", `/v1/heartbeats/${heartbeatId}`)),
       secret: (await json(s.admin("GET", `/v1/webhooks/${webhookId}/secret`))).secret,
+      // (last_used_at moves on its own as the API is used here)
+      keys: (await json(s.admin("GET", "/v1/keys"))).items.map((k: any) => [k.id, k.state, k.expires_at, k.revoked_at]),
     };
     expect(after).toEqual(before);
     expect((await json(s.admin("GET", "/v1/heartbeats"))).items.length).toBe(1);
