@@ -16,11 +16,12 @@ import type { Area, Ctx, PageResult } from "./kit";
 import { FLASH, layout, type NavEntry } from "./layout";
 import { loginPage } from "./login";
 import { overviewArea } from "./overview";
+import { rulesArea } from "./rules";
 import { csrfOk, currentSession, isTls, login, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
 import { webhooksArea } from "./webhooks";
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
-const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea];
+const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, rulesArea];
 
 const MAX_FORM_BYTES = 64 * 1024;
 

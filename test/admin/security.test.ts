@@ -148,6 +148,7 @@ describe("CSRF", () => {
       ["/admin/keys", { name: "forged", scopes: "admin" }],
       [`/admin/keys/${readKeyId}/revoke`, {}],
       [`/admin/keys/${readKeyId}/rotate`, {}],
+      ["/admin/rules", { name: "forged", enabled: "on", filter: '{"field":"type","op":"eq","value":"x"}', action: '{"kind":"suppress"}', do: "save" }],
     ];
     for (const [path, form] of attempts) {
       for (const csrf of [undefined, b.csrf, "", "x".repeat(43)]) {
@@ -167,6 +168,7 @@ describe("CSRF", () => {
     };
     expect(after).toEqual(before);
     expect((await json(s.admin("GET", "/v1/heartbeats"))).items.length).toBe(1);
+    expect((await json(s.admin("GET", "/v1/rules"))).items).toEqual([]);
     expect((await json(s.admin("GET", `/v1/webhooks/${webhookId}`))).state).toBe("active");
     // logout without the token does not end the session either
     expect((await post("/admin/logout", a.cookie, {})).status).toBe(403);
