@@ -96,7 +96,9 @@ export function adminModule(deps: Deps) {
     .get("/admin/assets/admin.js", () => new Response(CLIENT_JS, { headers: { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=300" } }))
     .get("/admin/login", ({ request }) => {
       if (currentSession(deps, request)) return secure(new Response(null, { status: 303, headers: { location: "/admin" } }));
-      return htmlResponse(layout({ title: "Log in", session: null, nav, body: loginPage(nextOf(new URL(request.url).searchParams.get("next"))) }).value);
+      const q = new URL(request.url).searchParams;
+      const flash = q.get("done") === "logout" ? FLASH.logout : null;
+      return htmlResponse(layout({ title: "Log in", session: null, nav, flash, body: loginPage(nextOf(q.get("next"))) }).value);
     })
     .post(
       "/admin/login",

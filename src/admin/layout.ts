@@ -17,6 +17,7 @@ export const FLASH: Record<string, string> = {
   replayed: "Queued for replay.",
   rotated: "Secret rotated. The previous secret keeps signing during the overlap.",
   revoked: "Key revoked.",
+  logout: "Logged out.",
 };
 
 export function layout(o: PageOpts): Html {

@@ -178,6 +178,8 @@ describe("admin page journey", () => {
     await page.click('header button:has-text("Log out")');
     await page.waitForURL(/\/admin\/login/);
     expect(await page.textContent("h1")).toBe("Log in");
+    expect(await page.textContent("p.flash")).toBe("Logged out.");
+    expect((await page.context().cookies()).find((c) => c.name === "kw_admin")).toBeUndefined();
     await page.goto(s.url + "/admin/events");
     await page.waitForURL(/\/admin\/login\?next=/);
     const r = await fetch(s.url + "/admin/events", { headers: { cookie: `kw_admin=${old.value}` }, redirect: "manual" });
