@@ -57,11 +57,21 @@ function origin(request: Request): string {
 export function adminModule(deps: Deps) {
   const nav: NavEntry[] = AREAS.flatMap((a) => (a.nav ? [a.nav] : []));
 
-  const errorPage = (session: Session | null, e: ApiError) =>
-    htmlResponse(
-      layout({ title: `Error ${e.status}`, session, nav, error: e.message, body: html`<p><a href="/admin">Back to the overview</a></p>` }).value,
+  /** An error as a page; after a refused form, a link back to the page the form was on (the
+   *  browser's own Back keeps what was typed). */
+  const errorPage = (session: Session | null, e: ApiError, request?: Request) => {
+    const back = request ? backTo(request) : null;
+    return htmlResponse(
+      layout({
+        title: `Error ${e.status}`,
+        session,
+        nav,
+        error: e.message,
+        body: back ? html`<p><a id="back" href="${back}">← Back to the form</a></p>` : html`<p><a href="/admin">Back to the overview</a></p>`,
+      }).value,
       e.status,
     );
+  };
 
   /** Wraps a page handler: session, CSRF, form parsing, errors as HTML pages, headers. */
   const wrap = (method: "GET" | "POST", handler: (c: Ctx) => PageResult | Promise<PageResult>) =>
@@ -82,7 +92,7 @@ export function adminModule(deps: Deps) {
         const page = layout({ ...r, session, nav, flash: done ? (FLASH[done] ?? null) : null });
         return htmlResponse(page.value, r.status ?? 200);
       } catch (e) {
-        if (e instanceof ApiError) return errorPage(session, e);
+        if (e instanceof ApiError) return errorPage(session, e, method === "POST" ? request : undefined);
         deps.log.error("admin page failed", { error: String(e), stack: (e as Error)?.stack, url: request.url });
         return errorPage(session, new ApiError(500, "internal", "internal error"));
       }
@@ -147,6 +157,19 @@ export function adminModule(deps: Deps) {
   // anything else under /admin: an HTML 404 (after login), not the API's JSON one
   app.get("/admin/*", wrap("GET", () => { throw new ApiError(404, "not_found", "no such page"); }));
   return app;
+}
+
+/** The same-origin admin page a form was posted from (the Referer), or null. */
+function backTo(request: Request): string | null {
+  const ref = request.headers.get("referer");
+  if (!ref) return null;
+  try {
+    const u = new URL(ref);
+    if (u.host !== new URL(request.url).host && u.host !== request.headers.get("host")) return null;
+    return nextOf(u.pathname + u.search) === "/admin" && u.pathname !== "/admin" ? null : u.pathname + u.search;
+  } catch {
+    return null;
+  }
 }
 
 /** Where to go after login: only a path inside /admin (no open redirect). */

@@ -40,7 +40,8 @@ test("test a rule on stored events, create it, watch it open an alert, disable i
   await page.click('button:has-text("Create")');
   expect(await page.textContent("p.error")).toContain("filter is not valid JSON");
   expect((await json(s.admin("GET", "/v1/rules"))).items).toEqual([]);
-  await page.goto(s.url + "/admin/rules");
+  await page.click("#back");
+  await page.waitForURL((u) => u.pathname === "/admin/rules");
   await page.fill('input[name="name"]', "prod deploys");
   await page.fill('textarea[name="filter"]', JSON.stringify({ field: "payload.env", op: "eq", value: "prod" }));
   await page.click('button:has-text("Create")');
