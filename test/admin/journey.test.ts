@@ -170,6 +170,55 @@ describe("admin page journey", () => {
     await shot(page, "10-overview");
   });
 
+  test("assign an alert and comment on it", async () => {
+    await page.click('nav a[href="/admin/alerts"]');
+    await page.locator("#alerts a", { hasText: "Brute force on vpn-1" }).click();
+    await page.fill('input[name="assignee"]', "alice");
+    await page.click('button:has-text("Assign")');
+    await page.waitForURL(/done=updated/);
+    expect(await page.textContent("dl.fields")).toContain("alice");
+    await page.fill('textarea[name="body"]', "Checked with the VPN team: a misconfigured client.");
+    await page.click('button:has-text("Add comment")');
+    await page.waitForURL(/done=commented/);
+    expect(await page.locator("#timeline tr", { hasText: "comment" }).textContent()).toContain("Checked with the VPN team");
+  });
+
+  test("pause and resume a heartbeat", async () => {
+    await page.click('nav a[href="/admin/heartbeats"]');
+    await page.locator("#heartbeats a", { hasText: "nightly-cron" }).click();
+    await page.click('button:has-text("Pause")');
+    await page.waitForURL(/done=paused/);
+    expect(await page.textContent("#hb-state")).toBe("paused");
+    await page.click('button:has-text("Resume")');
+    await page.waitForURL(/done=resumed/);
+    expect(await page.textContent("#hb-state")).not.toBe("paused");
+    expect(await page.textContent("#flips")).toContain("paused");
+  });
+
+  test("deactivate and activate a webhook, and edit its triggers and headers", async () => {
+    const w = (await json(s.admin("GET", "/v1/webhooks"))).items[0];
+    await page.goto(`${s.url}/admin/webhooks/${w.id}`);
+    await page.click('button:has-text("Deactivate")');
+    await page.waitForURL(/done=updated/);
+    expect(await page.textContent("h1 .badge")).toBe("inactive");
+    await page.click('button:has-text("Activate")');
+    await page.waitForURL(/done=updated/);
+    expect(await page.textContent("h1 .badge")).toBe("active");
+    // a reserved header is refused with the reason, and nothing changes
+    await page.fill('textarea[name="headers"]', "Content-Type: text/plain");
+    await page.click('form.stack button:has-text("Save")');
+    expect(await page.textContent("p.error")).toContain("cannot be overridden");
+    expect((await json(s.admin("GET", `/v1/webhooks/${w.id}`))).headers).toEqual({});
+    await page.click("#back");
+    await page.fill('input[name="triggers"]', "event.received, alert.*");
+    await page.fill('textarea[name="headers"]', "X-Team: ops\nAuthorization: Bearer 123");
+    await page.click('form.stack button:has-text("Save")');
+    await page.waitForURL(/done=updated/);
+    const after = await json(s.admin("GET", `/v1/webhooks/${w.id}`));
+    expect([after.triggers, after.headers]).toEqual([["event.received", "alert.*"], { "X-Team": "ops", Authorization: "Bearer 123" }]);
+    expect(await page.inputValue('input[name="triggers"]')).toBe("event.received alert.*");
+  });
+
   test("log out: the login page comes back and the old cookie opens nothing", async () => {
     const cookies = await page.context().cookies();
     const old = cookies.find((c) => c.name === "kw_admin")!;
