@@ -25,6 +25,9 @@ const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, web
 
 const MAX_FORM_BYTES = 64 * 1024;
 
+/** HTML pages stay out of the OpenAPI document (their JSON twins are under /v1/). */
+const HIDDEN = { detail: { hide: true } };
+
 const htmlResponse = (body: string, status = 200, extra: Record<string, string> = {}) =>
   new Response(body, {
     status,
@@ -102,14 +105,14 @@ export function adminModule(deps: Deps) {
     // The JSON twin of the keys page (/v1/keys) is mounted here so that src/app.ts needs one line
     // for the whole admin; it is an ordinary module and can move to app.ts's list at any time.
     .use(keysModule(deps))
-    .get("/admin/assets/admin.css", () => new Response(css, { headers: { ...SECURITY_HEADERS, "content-type": "text/css; charset=utf-8", "cache-control": "max-age=300" } }))
-    .get("/admin/assets/admin.js", () => new Response(CLIENT_JS, { headers: { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=300" } }))
+    .get("/admin/assets/admin.css", () => new Response(css, { headers: { ...SECURITY_HEADERS, "content-type": "text/css; charset=utf-8", "cache-control": "max-age=300" } }), HIDDEN)
+    .get("/admin/assets/admin.js", () => new Response(CLIENT_JS, { headers: { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=300" } }), HIDDEN)
     .get("/admin/login", ({ request }) => {
       if (currentSession(deps, request)) return secure(new Response(null, { status: 303, headers: { location: "/admin" } }));
       const q = new URL(request.url).searchParams;
       const flash = q.get("done") === "logout" ? FLASH.logout : null;
       return htmlResponse(layout({ title: "Log in", session: null, nav, flash, body: loginPage(nextOf(q.get("next"))) }).value);
-    })
+    }, HIDDEN)
     .post(
       "/admin/login",
       async ({ request }) => {
@@ -135,7 +138,7 @@ export function adminModule(deps: Deps) {
           new Response(null, { status: 303, headers: { location: next, "set-cookie": sessionCookie(request, s.token, SESSION_TTL_MS / 1000) } }),
         );
       },
-      { parse: "none" },
+      { parse: "none", ...HIDDEN },
     )
     .post(
       "/admin/logout",
@@ -146,16 +149,16 @@ export function adminModule(deps: Deps) {
         if (session) logout(deps, session);
         return secure(new Response(null, { status: 303, headers: { location: "/admin/login?done=logout", "set-cookie": sessionCookie(request, "", 0) } }));
       },
-      { parse: "none" },
+      { parse: "none", ...HIDDEN },
     );
 
   for (const area of AREAS)
     for (const r of area.routes) {
-      if (r.method === "GET") app.get(r.path, wrap("GET", r.handler));
-      else app.post(r.path, wrap("POST", r.handler), { parse: "none" });
+      if (r.method === "GET") app.get(r.path, wrap("GET", r.handler), HIDDEN);
+      else app.post(r.path, wrap("POST", r.handler), { parse: "none", ...HIDDEN });
     }
   // anything else under /admin: an HTML 404 (after login), not the API's JSON one
-  app.get("/admin/*", wrap("GET", () => { throw new ApiError(404, "not_found", "no such page"); }));
+  app.get("/admin/*", wrap("GET", () => { throw new ApiError(404, "not_found", "no such page"); }), HIDDEN);
   return app;
 }
 
