@@ -19,6 +19,7 @@ import { watchlistsModule } from "./modules/watchlists";
 import { accessLog } from "./http/access-log";
 import { openapiModule } from "./http/openapi";
 import pkg from "../package.json";
+import { adminModule } from "./admin";
 
 export type AppState = { draining: boolean };
 
@@ -61,7 +62,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(webhooksModule(deps))
     .use(watchlistsModule(deps))
     .use(enrichersModule(deps))
-    .use(pingRoutes(deps));
+    .use(pingRoutes(deps))
+    .use(adminModule(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

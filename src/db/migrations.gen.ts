@@ -4,6 +4,7 @@ import m0 from "../../migrations/0000_init.sql" with { type: "text" };
 import m1 from "../../migrations/0001_alerts_heartbeats_rules_webhooks.sql" with { type: "text" };
 import m2 from "../../migrations/0002_enrichment.sql" with { type: "text" };
 import m3 from "../../migrations/0003_source_settings_tokens.sql" with { type: "text" };
+import m4 from "../../migrations/0004_admin_sessions.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -11,4 +12,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0001_alerts_heartbeats_rules_webhooks": m1,
   "0002_enrichment": m2,
   "0003_source_settings_tokens": m3,
+  "0004_admin_sessions": m4,
 };

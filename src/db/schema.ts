@@ -553,3 +553,26 @@ export const sourceTokens = sqliteTable(
   },
   (t) => [uniqueIndex("source_tokens_prefix").on(t.prefix), index("source_tokens_tenant_source").on(t.tenantId, t.source)],
 );
+
+/**
+ * Admin page sessions. `id` is the SHA-256 of the random cookie value (a stolen database does
+ * not hold usable cookies). A session belongs to one tenant and the admin key that logged in:
+ * revoking or expiring that key ends the session.
+ */
+export const adminSessions = sqliteTable(
+  "admin_sessions",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    /** the token every form of this session carries */
+    csrfToken: text("csrf_token").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("admin_sessions_expires").on(t.expiresAt)],
+);

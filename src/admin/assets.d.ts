@@ -1,0 +1,5 @@
+// CSS is imported as text (`with { type: "text" }`) so it is embedded in the compiled binary.
+declare module "*.css" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,120 @@
+// Heartbeats (dead-man's switches): list with state badges, create, detail with the ping URL and
+// a cron one-liner, flips and pings, edit, pause/resume. Through src/modules/heartbeats/service.ts.
+import { SEVERITIES, type Severity } from "../core/severity";
+import { ApiError } from "../http/errors";
+import * as heartbeats from "../modules/heartbeats/service";
+import { html } from "./html";
+import { field, intField, see, type Area, type Ctx } from "./kit";
+import { badge, csrfField, options, when } from "./layout";
+
+/** The create/edit form's fields as a service body (period or cron + tz). */
+function settingsFrom(c: Ctx, creating: boolean) {
+  const severity = field(c, "severity", { optional: true });
+  if (severity && !(SEVERITIES as readonly string[]).includes(severity)) throw new ApiError(422, "invalid_form", `severity must be one of ${SEVERITIES.join(", ")}`);
+  const cron = field(c, "cron", { optional: true, max: 200 });
+  const period = intField(c, "period", true);
+  if (period !== undefined && period < 1) throw new ApiError(422, "invalid_form", "period must be 1 second or more");
+  if (creating && period === undefined && cron === undefined) throw new ApiError(422, "invalid_form", "give a period (seconds) or a cron expression");
+  if (period !== undefined && cron !== undefined) throw new ApiError(422, "invalid_form", "give either a period or a cron expression, not both");
+  return {
+    name: field(c, "name", { max: 200 })!,
+    ...(period !== undefined ? { period } : {}),
+    ...(cron !== undefined ? { cron, tz: field(c, "tz", { optional: true, max: 64 }) ?? "UTC" } : {}),
+    grace: intField(c, "grace", true) ?? (creating ? 60 : undefined),
+    severity: severity as Severity | undefined,
+  };
+}
+
+const form = (c: Ctx, action: string, h: { name?: string; period?: number | null; cron?: string | null; tz?: string | null; grace?: number; severity?: string }, submit: string) =>
+  html`<form class="stack" method="post" action="${action}">${csrfField(c.session)}
+  <label>Name <input name="name" required maxlength="200" value="${h.name ?? ""}"></label>
+  <label>Period (seconds between beats) <input name="period" inputmode="numeric" value="${h.period ?? ""}"></label>
+  <label>or cron expression <input name="cron" value="${h.cron ?? ""}" placeholder="0 3 * * *"></label>
+  <label>Time zone of the cron expression <input name="tz" value="${h.tz ?? ""}" placeholder="UTC"></label>
+  <label>Grace (seconds) <input name="grace" inputmode="numeric" value="${h.grace ?? 60}"></label>
+  <label>Alert severity <select name="severity">${options(SEVERITIES, h.severity ?? "high")}</select></label>
+  <div><button type="submit">${submit}</button></div>
+</form>`;
+
+export const heartbeatsArea: Area = {
+  nav: { path: "/admin/heartbeats", label: "Heartbeats" },
+  routes: [
+    {
+      method: "GET",
+      path: "/admin/heartbeats",
+      handler: (c) => {
+        const { items } = heartbeats.list(c.deps, c.tenantId, c.origin);
+        const body = html`<h1>Heartbeats</h1>
+${items.length === 0
+  ? html`<p class="muted">No heartbeats yet.</p>`
+  : html`<div class="table-wrap"><table id="heartbeats"><thead><tr><th>Name</th><th>State</th><th>Schedule</th><th>Last beat</th><th>Next deadline</th></tr></thead><tbody>
+  ${items.map(
+    (h) => html`<tr><td><a href="/admin/heartbeats/${h.id}">${h.name}</a></td><td>${badge("st", h.state)}</td>
+    <td>${h.period !== null ? `every ${h.period} s` : `${h.cron} (${h.tz})`}, grace ${h.grace} s</td><td>${when(h.last_beat_at)}</td><td>${when(h.state === "late" ? h.down_at : h.due_at)}</td></tr>`,
+  )}</tbody></table></div>`}
+<h2>New heartbeat</h2>
+${form(c, "/admin/heartbeats", {}, "Create")}`;
+        return { title: "Heartbeats", current: "/admin/heartbeats", body };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/heartbeats",
+      handler: (c) => {
+        const s = settingsFrom(c, true);
+        const h = heartbeats.create(c.deps, c.tenantId, { ...s, grace: s.grace ?? 60 }, c.origin);
+        c.deps.heartbeats.arm();
+        return see(`/admin/heartbeats/${h.id}`, "created");
+      },
+    },
+    {
+      method: "GET",
+      path: "/admin/heartbeats/:id",
+      handler: (c) => {
+        const h = heartbeats.view(heartbeats.mustGet(c.deps, c.tenantId, c.params.id), c.origin);
+        const flips = heartbeats.flips(c.deps, c.tenantId, h.id).items;
+        const pings = heartbeats.pings(c.deps, c.tenantId, h.id).items;
+        const body = html`<p><a href="/admin/heartbeats">← Heartbeats</a></p>
+<h1>${h.name} <span id="hb-state">${badge("st", h.state)}</span></h1>
+<dl class="fields">
+  <dt>ping URL</dt><dd><code id="ping-url" data-copy>${h.ping_url}</code></dd>
+  <dt>from cron</dt><dd><code id="cron-line" data-copy>curl -fsS -m 10 --retry 5 ${h.ping_url}</code></dd>
+  <dt>schedule</dt><dd>${h.period !== null ? `every ${h.period} s` : `${h.cron} (${h.tz})`}, grace ${h.grace} s</dd>
+  <dt>last beat</dt><dd>${when(h.last_beat_at)}</dd>
+  <dt>next due</dt><dd>${when(h.due_at)}</dd><dt>down at</dt><dd>${when(h.down_at)}</dd>
+</dl>
+<p>
+${h.state === "paused"
+  ? html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/resume">${csrfField(c.session)}<button type="submit">Resume</button></form>`
+  : html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/pause">${csrfField(c.session)}<button type="submit" class="secondary">Pause</button></form>`}
+</p>
+<h2>Flips</h2>
+${flips.length ? html`<div class="table-wrap"><table id="flips"><thead><tr><th>At</th><th>From</th><th>To</th></tr></thead><tbody>
+  ${flips.map((f) => html`<tr><td>${when(f.at)}</td><td>${badge("st", f.from)}</td><td>${badge("st", f.to)}</td></tr>`)}</tbody></table></div>` : html`<p class="muted">None yet.</p>`}
+<h2>Last pings</h2>
+${pings.length ? html`<div class="table-wrap"><table id="pings"><thead><tr><th>At</th><th>Kind</th><th>From</th><th>Body</th></tr></thead><tbody>
+  ${pings.map((p) => html`<tr><td>${when(p.at)}</td><td>${p.kind}${p.exit_code !== null ? ` (exit ${p.exit_code})` : ""}</td><td>${p.method ?? ""} ${p.remote ?? ""}</td><td>${p.body ? html`<pre>${p.body}</pre>` : ""}</td></tr>`)}
+  </tbody></table></div>` : html`<p class="muted">No pings yet.</p>`}
+<h2>Edit</h2>
+${form(c, `/admin/heartbeats/${h.id}`, h, "Save")}`;
+        return { title: h.name, current: "/admin/heartbeats", body };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/heartbeats/:id",
+      handler: (c) => {
+        heartbeats.update(c.deps, c.tenantId, c.params.id, settingsFrom(c, false), c.origin);
+        return see(`/admin/heartbeats/${encodeURIComponent(c.params.id)}`, "updated");
+      },
+    },
+    ...(["pause", "resume"] as const).map((action) => ({
+      method: "POST" as const,
+      path: `/admin/heartbeats/:id/${action}`,
+      handler: (c: Ctx) => {
+        heartbeats.pauseOrResume(c.deps, c.tenantId, c.params.id, action, c.origin);
+        return see(`/admin/heartbeats/${encodeURIComponent(c.params.id)}`, action === "pause" ? "paused" : "resumed");
+      },
+    })),
+  ],
+};

@@ -1,0 +1,181 @@
+// /admin: the server-rendered admin page. Mounted by src/app.ts with one `.use(adminModule(deps))`.
+// Every response carries the security headers; every page needs a session; every POST needs the
+// session's CSRF token. Pages call the same service/store functions as the JSON API.
+import { Elysia } from "elysia";
+import type { Deps } from "../deps";
+import { ApiError } from "../http/errors";
+import css from "./admin.css" with { type: "text" };
+import { alertsArea } from "./alerts";
+import { CLIENT_JS } from "./client";
+import { eventsArea } from "./events";
+import { heartbeatsArea } from "./heartbeats";
+import { keysArea } from "./keys";
+import { keysModule } from "../modules/keys";
+import { html } from "./html";
+import type { Area, Ctx, PageResult } from "./kit";
+import { FLASH, layout, type NavEntry } from "./layout";
+import { loginPage } from "./login";
+import { overviewArea } from "./overview";
+import { rulesArea } from "./rules";
+import { csrfOk, currentSession, isTls, login, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
+import { webhooksArea } from "./webhooks";
+
+/** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
+const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, rulesArea];
+
+const MAX_FORM_BYTES = 64 * 1024;
+
+/** HTML pages stay out of the OpenAPI document (their JSON twins are under /v1/). */
+const HIDDEN = { detail: { hide: true } };
+
+const htmlResponse = (body: string, status = 200, extra: Record<string, string> = {}) =>
+  new Response(body, {
+    status,
+    headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...extra },
+  });
+
+/** Adds the security headers to a response built elsewhere (redirects). */
+function secure(r: Response): Response {
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) r.headers.set(k, v);
+  if (!r.headers.has("cache-control")) r.headers.set("cache-control", "no-store");
+  return r;
+}
+
+async function readForm(request: Request): Promise<URLSearchParams> {
+  const len = Number(request.headers.get("content-length") ?? "0");
+  if (len > MAX_FORM_BYTES) throw new ApiError(413, "too_large", "the form is too large");
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/x-www-form-urlencoded")) throw new ApiError(415, "unsupported_media_type", "forms are sent as application/x-www-form-urlencoded");
+  const text = await request.text();
+  if (text.length > MAX_FORM_BYTES) throw new ApiError(413, "too_large", "the form is too large");
+  return new URLSearchParams(text);
+}
+
+function origin(request: Request): string {
+  const u = new URL(request.url);
+  const host = request.headers.get("host") ?? u.host;
+  return `${isTls(request) ? "https" : "http"}://${host}`;
+}
+
+export function adminModule(deps: Deps) {
+  const nav: NavEntry[] = AREAS.flatMap((a) => (a.nav ? [a.nav] : []));
+
+  /** An error as a page; after a refused form, a link back to the page the form was on (the
+   *  browser's own Back keeps what was typed). */
+  const errorPage = (session: Session | null, e: ApiError, request?: Request) => {
+    const back = request ? backTo(request) : null;
+    return htmlResponse(
+      layout({
+        title: `Error ${e.status}`,
+        session,
+        nav,
+        error: e.message,
+        body: back ? html`<p><a id="back" href="${back}">← Back to the form</a></p>` : html`<p><a href="/admin">Back to the overview</a></p>`,
+      }).value,
+      e.status,
+    );
+  };
+
+  /** Wraps a page handler: session, CSRF, form parsing, errors as HTML pages, headers. */
+  const wrap = (method: "GET" | "POST", handler: (c: Ctx) => PageResult | Promise<PageResult>) =>
+    async ({ request, params }: { request: Request; params: Record<string, string> }) => {
+      const session = currentSession(deps, request);
+      const url = new URL(request.url);
+      if (!session) {
+        if (method === "GET") return secure(new Response(null, { status: 303, headers: { location: `/admin/login?next=${encodeURIComponent(url.pathname + url.search)}` } }));
+        return errorPage(null, new ApiError(401, "unauthorized", "your session has ended; log in again"));
+      }
+      try {
+        const form = method === "POST" ? await readForm(request) : new URLSearchParams();
+        if (method === "POST" && !csrfOk(session, form.get("csrf")))
+          return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or does not belong to this session; reload the page and try again"));
+        const r = await handler({ deps, request, url, params, form, session, tenantId: session.tenantId, origin: origin(request) });
+        if (r instanceof Response) return secure(r);
+        const done = url.searchParams.get("done");
+        const page = layout({ ...r, session, nav, flash: done ? (FLASH[done] ?? null) : null });
+        return htmlResponse(page.value, r.status ?? 200);
+      } catch (e) {
+        if (e instanceof ApiError) return errorPage(session, e, method === "POST" ? request : undefined);
+        deps.log.error("admin page failed", { error: String(e), stack: (e as Error)?.stack, url: request.url });
+        return errorPage(session, new ApiError(500, "internal", "internal error"));
+      }
+    };
+
+  const app = new Elysia({ name: "admin" })
+    // The JSON twin of the keys page (/v1/keys) is mounted here so that src/app.ts needs one line
+    // for the whole admin; it is an ordinary module and can move to app.ts's list at any time.
+    .use(keysModule(deps))
+    .get("/admin/assets/admin.css", () => new Response(css, { headers: { ...SECURITY_HEADERS, "content-type": "text/css; charset=utf-8", "cache-control": "max-age=300" } }), HIDDEN)
+    .get("/admin/assets/admin.js", () => new Response(CLIENT_JS, { headers: { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=300" } }), HIDDEN)
+    .get("/admin/login", ({ request }) => {
+      if (currentSession(deps, request)) return secure(new Response(null, { status: 303, headers: { location: "/admin" } }));
+      const q = new URL(request.url).searchParams;
+      const flash = q.get("done") === "logout" ? FLASH.logout : null;
+      return htmlResponse(layout({ title: "Log in", session: null, nav, flash, body: loginPage(nextOf(q.get("next"))) }).value);
+    }, HIDDEN)
+    .post(
+      "/admin/login",
+      async ({ request }) => {
+        const fail = (status: number, message: string, next: string) =>
+          htmlResponse(layout({ title: "Log in", session: null, nav, error: message, body: loginPage(next) }).value, status);
+        if (!sameOrigin(request)) return fail(403, "cross-site login refused", "/admin");
+        let form: URLSearchParams;
+        try {
+          form = await readForm(request);
+        } catch (e) {
+          return fail((e as ApiError).status ?? 400, (e as Error).message, "/admin");
+        }
+        const next = nextOf(form.get("next"));
+        let s: ReturnType<typeof login>;
+        try {
+          s = login(deps, form.get("key") ?? "");
+        } catch (e) {
+          if (e instanceof ApiError) return fail(401, e.message === "an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)" ? "enter an admin key" : e.message, next);
+          throw e;
+        }
+        if (!s) return fail(403, "this key lacks the admin scope", next);
+        return secure(
+          new Response(null, { status: 303, headers: { location: next, "set-cookie": sessionCookie(request, s.token, SESSION_TTL_MS / 1000) } }),
+        );
+      },
+      { parse: "none", ...HIDDEN },
+    )
+    .post(
+      "/admin/logout",
+      async ({ request }) => {
+        const session = currentSession(deps, request);
+        const form = await readForm(request).catch(() => new URLSearchParams());
+        if (session && !csrfOk(session, form.get("csrf"))) return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or wrong"));
+        if (session) logout(deps, session);
+        return secure(new Response(null, { status: 303, headers: { location: "/admin/login?done=logout", "set-cookie": sessionCookie(request, "", 0) } }));
+      },
+      { parse: "none", ...HIDDEN },
+    );
+
+  for (const area of AREAS)
+    for (const r of area.routes) {
+      if (r.method === "GET") app.get(r.path, wrap("GET", r.handler), HIDDEN);
+      else app.post(r.path, wrap("POST", r.handler), { parse: "none", ...HIDDEN });
+    }
+  // anything else under /admin: an HTML 404 (after login), not the API's JSON one
+  app.get("/admin/*", wrap("GET", () => { throw new ApiError(404, "not_found", "no such page"); }), HIDDEN);
+  return app;
+}
+
+/** The same-origin admin page a form was posted from (the Referer), or null. */
+function backTo(request: Request): string | null {
+  const ref = request.headers.get("referer");
+  if (!ref) return null;
+  try {
+    const u = new URL(ref);
+    if (u.host !== new URL(request.url).host && u.host !== request.headers.get("host")) return null;
+    return nextOf(u.pathname + u.search) === "/admin" && u.pathname !== "/admin" ? null : u.pathname + u.search;
+  } catch {
+    return null;
+  }
+}
+
+/** Where to go after login: only a path inside /admin (no open redirect). */
+function nextOf(v: string | null | undefined): string {
+  return v && /^\/admin(\/|\?|$)/.test(v) && !v.startsWith("//") ? v : "/admin";
+}

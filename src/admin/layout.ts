@@ -1,0 +1,62 @@
+// The page frame (header, nav, logout) and the small view helpers every page area shares.
+import { SEVERITIES } from "../core/severity";
+import { html, type Html } from "./html";
+import type { Session } from "./security";
+
+export type NavEntry = { path: string; label: string };
+
+export type PageOpts = { title: string; body: Html; session: Session | null; nav: NavEntry[]; current?: string; flash?: string | null; error?: string | null };
+
+/** Fixed messages shown after a redirect (?done=<code>); never text from the query itself. */
+export const FLASH: Record<string, string> = {
+  updated: "Saved.",
+  commented: "Comment added.",
+  created: "Created.",
+  paused: "Paused.",
+  resumed: "Resumed.",
+  replayed: "Queued for replay.",
+  rotated: "Secret rotated. The previous secret keeps signing during the overlap.",
+  revoked: "Key revoked.",
+  logout: "Logged out.",
+};
+
+export function layout(o: PageOpts): Html {
+  const nav = o.session
+    ? html`<nav aria-label="main">${o.nav.map((n) => html`<a href="${n.path}"${o.current === n.path ? html` aria-current="page"` : ""}>${n.label}</a>`)}</nav>
+      <form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="${o.session.csrfToken}"><button class="secondary" type="submit">Log out</button></form>`
+    : "";
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${o.title} · keepwatch</title>
+<link rel="stylesheet" href="/admin/assets/admin.css">
+<script src="/admin/assets/admin.js" defer></script>
+</head>
+<body>
+<header><a class="brand" href="/admin">keepwatch</a>${nav}</header>
+<main>
+${o.flash ? html`<p class="flash" role="status">${o.flash}</p>` : ""}${o.error ? html`<p class="flash error" role="alert">${o.error}</p>` : ""}
+${o.body}
+</main>
+</body>
+</html>`;
+}
+
+/** The CSRF field every POST form carries. */
+export const csrfField = (s: Session) => html`<input type="hidden" name="csrf" value="${s.csrfToken}">`;
+
+export const badge = (kind: "sev" | "st", v: string) => html`<span class="badge ${kind}-${/^[a-z_]+$/.test(v) ? v : "x"}">${v}</span>`;
+
+/** A date as a <time> element, UTC, readable. */
+export const when = (isoOrNull: string | null | undefined) =>
+  isoOrNull ? html`<time datetime="${isoOrNull}">${isoOrNull.replace("T", " ").replace(/\.\d+Z$/, "Z")}</time>` : html`<span class="muted">—</span>`;
+
+export const severityOptions = (selected: string | undefined, blank = "any") =>
+  html`<option value="">${blank}</option>${SEVERITIES.map((s) => html`<option${s === selected ? html` selected` : ""}>${s}</option>`)}`;
+
+export const options = (values: readonly string[], selected: string | undefined | null) =>
+  values.map((s) => html`<option${s === selected ? html` selected` : ""}>${s}</option>`);
+
+export const pretty = (v: unknown) => html`<pre>${JSON.stringify(v, null, 2)}</pre>`;

@@ -1,0 +1,99 @@
+// Security of the admin page: sessions (cookie), CSRF tokens, and the headers on every response.
+//
+// - Login takes an admin-scope key, checked by the same Authenticator as the API. The session
+//   remembers the tenant and the key: a revoked or expired key ends its sessions at once.
+// - The cookie holds 32 random bytes; the database holds only their SHA-256. HttpOnly,
+//   SameSite=Strict, Path=/admin, Secure when the request came over TLS (directly or per
+//   X-Forwarded-Proto), and a Max-Age equal to the session's life.
+// - Every POST form carries the session's CSRF token, compared in constant time. SameSite=Strict
+//   already keeps the cookie off cross-site posts; the token is the second lock.
+import type { Deps } from "../deps";
+import { hasScope } from "../core/keys";
+import { safeEqual } from "../lib/crypto";
+import { getKey } from "../store/keys";
+import { createSession, deleteSession, findSession, type SessionRow } from "../store/sessions";
+
+export const COOKIE = "kw_admin";
+/** How long a login lasts. */
+export const SESSION_TTL_MS = 12 * 3_600_000;
+
+export const SECURITY_HEADERS: Record<string, string> = {
+  // no inline script or style anywhere: everything comes from /admin/assets/
+  "content-security-policy":
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin",
+  "x-content-type-options": "nosniff",
+};
+
+export type Session = SessionRow & { token: string };
+
+export function isTls(request: Request): boolean {
+  if (new URL(request.url).protocol === "https:") return true;
+  const xf = request.headers.get("x-forwarded-proto");
+  return !!xf && xf.split(",")[0].trim().toLowerCase() === "https";
+}
+
+function cookieValue(request: Request): string | null {
+  const header = request.headers.get("cookie");
+  if (!header) return null;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === COOKIE) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+/** The request's live session, or null (no cookie, unknown, expired, or its key no longer valid). */
+export function currentSession(deps: Deps, request: Request): Session | null {
+  const token = cookieValue(request);
+  if (!token || token.length > 100) return null;
+  const now = deps.clock();
+  const s = findSession(deps.db, token, now);
+  if (!s) return null;
+  const key = getKey(deps.db, s.tenantId, s.keyId);
+  if (!key || (key.revokedAt !== null && key.revokedAt <= now) || (key.expiresAt !== null && key.expiresAt <= now)) return null;
+  if (!hasScope(JSON.parse(key.scopes), "admin")) return null;
+  return { ...s, token };
+}
+
+export function sessionCookie(request: Request, token: string, maxAgeS: number): string {
+  return `${COOKIE}=${token}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${isTls(request) ? "; Secure" : ""}`;
+}
+
+/**
+ * Logs in with a key: throws (via the Authenticator) 401 on a bad key; returns null when the key
+ * lacks the admin scope.
+ */
+export function login(deps: Deps, key: string): { token: string; row: SessionRow } | null {
+  const { row, principal } = deps.auth.verify(key.trim());
+  if (!hasScope(principal.scopes, "admin")) return null;
+  return createSession(deps.db, { tenantId: row.tenantId, keyId: row.id, ttlMs: SESSION_TTL_MS }, deps.clock());
+}
+
+export function logout(deps: Deps, s: Session): void {
+  deleteSession(deps.db, s.token);
+}
+
+export function csrfOk(s: Session, presented: string | null | undefined): boolean {
+  return typeof presented === "string" && safeEqual(s.csrfToken, presented);
+}
+
+/**
+ * A cross-site login post is refused by the browser's own word (Sec-Fetch-Site / Origin) since
+ * there is no session yet whose token it could carry.
+ */
+export function sameOrigin(request: Request): boolean {
+  const site = request.headers.get("sec-fetch-site");
+  if (site && site !== "same-origin" && site !== "none") return false;
+  const origin = request.headers.get("origin");
+  if (origin && origin !== "null") {
+    const host = request.headers.get("host");
+    try {
+      if (host && new URL(origin).host !== host) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}

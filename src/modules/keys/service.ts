@@ -1,0 +1,80 @@
+// The keys API's logic: list, create (the key is returned once), revoke, rotate. Tenant-scoped.
+import type { Deps } from "../../deps";
+import type { Scope } from "../../core/keys";
+import { ApiError, notFound } from "../../http/errors";
+import { iso } from "../../lib/time";
+import { createKey, getKey, listKeys, revokeKey, rotateKey, type KeyRow } from "../../store/keys";
+import type { KeyCreate } from "./model";
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+/** `rotated`: a newer key replaced this one (it still works until expires_at). */
+export function view(k: KeyRow, now: number, rotated = false) {
+  const state =
+    k.revokedAt !== null && k.revokedAt <= now ? "revoked" : k.expiresAt !== null && k.expiresAt <= now ? "expired" : rotated ? "rotated" : "active";
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    scopes: JSON.parse(k.scopes) as string[],
+    sources: k.sources ? (JSON.parse(k.sources) as string[]) : null,
+    state,
+    rate_limit: k.rateLimit,
+    rate_burst: k.rateBurst,
+    expires_at: isoOrNull(k.expiresAt),
+    revoked_at: isoOrNull(k.revokedAt),
+    last_used_at: isoOrNull(k.lastUsedAt),
+    rotated_from: k.rotatedFrom,
+    created_at: iso(k.createdAt),
+  };
+}
+
+export function list(deps: Deps, tenantId: string) {
+  const now = deps.clock();
+  const rows = listKeys(deps.db, tenantId);
+  const replaced = new Set(rows.map((r) => r.rotatedFrom).filter((id) => id !== null));
+  return { items: rows.map((k) => view(k, now, replaced.has(k.id))) };
+}
+
+export function create(deps: Deps, tenantId: string, b: KeyCreate) {
+  const now = deps.clock();
+  const { key, row } = createKey(
+    deps.db,
+    {
+      tenantId,
+      name: b.name,
+      scopes: b.scopes as Scope[],
+      sources: b.sources ?? null,
+      rateLimit: b.rate_limit ?? null,
+      rateBurst: b.rate_burst ?? null,
+      expiresAt: b.expires_in !== undefined ? now + b.expires_in * 1000 : null,
+    },
+    now,
+  );
+  return { ...view(row, now), key };
+}
+
+function load(deps: Deps, tenantId: string, id: string): KeyRow {
+  const k = getKey(deps.db, tenantId, id);
+  if (!k) throw notFound(`no key ${id}`);
+  return k;
+}
+
+/** Revokes a key at once. The key making the request cannot revoke itself (no lock-out by accident). */
+export function revoke(deps: Deps, tenantId: string, id: string, callerKeyId: string) {
+  const k = load(deps, tenantId, id);
+  if (k.id === callerKeyId) throw new ApiError(409, "conflict", "this is the key you are using; revoke it with another admin key or the CLI");
+  const now = deps.clock();
+  if (k.revokedAt !== null) throw new ApiError(409, "conflict", `key ${id} is already revoked`);
+  revokeKey(deps.db, k.id, now);
+  return view(load(deps, tenantId, id), now);
+}
+
+/** A new key with the same settings; the old one keeps working for the key overlap (KEEPWATCH_KEY_OVERLAP hours). */
+export function rotate(deps: Deps, tenantId: string, id: string) {
+  const k = load(deps, tenantId, id);
+  const now = deps.clock();
+  if (k.revokedAt !== null || (k.expiresAt !== null && k.expiresAt <= now)) throw new ApiError(409, "conflict", `key ${id} is no longer valid; create a new one`);
+  const { key, row } = rotateKey(deps.db, k, deps.config.keyOverlap * 3_600_000, now);
+  return { ...view(row, now), key, previous: view(load(deps, tenantId, id), now, true) };
+}

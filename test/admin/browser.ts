@@ -1,0 +1,41 @@
+// Browser-test helpers: Debian's chromium driven by playwright-core, screenshots to
+// test-artifacts/admin/ (gitignored), and a login through the real form.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+export const SHOTS = join(import.meta.dir, "..", "..", "test-artifacts", "admin");
+mkdirSync(SHOTS, { recursive: true });
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+}
+
+/** A page whose every step is bounded: a CI machine has 2 cores shared with the server. */
+export async function newPage(b: Browser, viewport = { width: 1200, height: 900 }): Promise<Page> {
+  const ctx = await b.newContext({ viewport });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(5_000);
+  return page;
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+export async function logIn(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(base + "/admin");
+  await page.waitForURL(/\/admin\/login/);
+  await page.fill('input[name="key"]', key);
+  await page.click('button[type="submit"]');
+  await page.waitForURL((u) => u.pathname === "/admin");
+}
+
+/** The page does not scroll sideways: nothing is wider than the viewport. */
+export async function horizontalOverflow(page: Page): Promise<number> {
+  // runs in the browser; the test typecheck has no DOM lib, so reach the document through globalThis
+  return page.evaluate(() => {
+    const el = (globalThis as any).document.documentElement;
+    return el.scrollWidth - el.clientWidth;
+  });
+}
