@@ -55,11 +55,29 @@ const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
 export function accessLog(log: Logger) {
   const started = new WeakMap<Request, Started>();
   return new Elysia({ name: "access-log" })
-    .onRequest(({ request, set }) => {
+    .onRequest(({ request }) => {
       const given = request.headers.get("x-request-id");
       const id = given && SANE_ID.test(given) ? given : newRequestId();
       started.set(request, { id, t0: performance.now() });
-      set.headers["x-request-id"] = id;
+    })
+    // The id goes onto a Response the handler made itself (the ingest and ping routes): anything in
+    // `set.headers` makes Elysia copy every response into a new one, a tenth of the request
+    // thread's time under ingest load. Other answers (objects, errors) take it through set.headers.
+    .onAfterHandle({ as: "global" }, ({ request, response, set }) => {
+      const s = started.get(request);
+      if (!s) return;
+      if (response instanceof Response)
+        try {
+          response.headers.set("x-request-id", s.id);
+          return;
+        } catch {
+          // a Response with immutable headers (Response.redirect): let Elysia copy it
+        }
+      set.headers["x-request-id"] = s.id;
+    })
+    .onError({ as: "global" }, ({ request, set }) => {
+      const s = started.get(request);
+      if (s) set.headers["x-request-id"] = s.id;
     })
     .onAfterResponse({ as: "global" }, (ctx) => {
       const { request } = ctx;
