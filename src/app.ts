@@ -13,6 +13,7 @@ import { webhooksModule } from "./modules/webhooks";
 import { pingRoutes } from "./ingest/ping";
 import { eventsModule } from "./modules/events";
 import { healthModule } from "./modules/health";
+import { indicatorsModule } from "./modules/indicators";
 
 export type AppState = { draining: boolean };
 
@@ -49,6 +50,7 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(rulesModule(deps))
     .use(sourcesModule(deps))
     .use(webhooksModule(deps))
+    .use(indicatorsModule(deps))
     .use(pingRoutes(deps));
 }
 

@@ -2,9 +2,11 @@
 import journal from "../../migrations/meta/_journal.json";
 import m0 from "../../migrations/0000_init.sql" with { type: "text" };
 import m1 from "../../migrations/0001_alerts_heartbeats_rules_webhooks.sql" with { type: "text" };
+import m2 from "../../migrations/0002_indicator_mappings.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
   "0000_init": m0,
   "0001_alerts_heartbeats_rules_webhooks": m1,
+  "0002_indicator_mappings": m2,
 };
