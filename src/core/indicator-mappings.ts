@@ -80,8 +80,11 @@ function keyOf(k: string): string {
 /** One value against a mapped type: a valid indicator, or the reason it was dropped. */
 function classify(t: MappedType, raw: string): { type: IndicatorType; value?: string; error?: string } {
   if (t === "host") {
-    const v = raw.trim();
-    const bare = v.startsWith("[") && v.endsWith("]") ? v.slice(1, -1) : v;
+    // a host may carry a port (Alertmanager's `instance` is "10.0.0.1:9100"): drop it
+    raw = raw.trim();
+    const m = /^\[([0-9a-fA-F:.]+)\]:\d{1,5}$/.exec(raw) ?? /^([^:]+):\d{1,5}$/.exec(raw);
+    if (m) raw = m[1];
+    const bare = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
     t = isIP(bare) !== 0 ? "ip" : "domain";
   }
   const r = normalizeIndicator(t, raw);

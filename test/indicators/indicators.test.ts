@@ -229,6 +229,8 @@ describe("POST /v1/indicator-mappings/test", () => {
     const b = await json(s.post("/v1/indicator-mappings/test", { source: "alertmanager", payload }, { key: s.keys.read }));
     expect(b.events.length).toBe(2);
     expect(has(b.events[0].indicators, "ip", "10.0.0.5", "system")).toBe(true);
+    // the host is labels.instance without its port
+    expect(has(b.events[0].indicators, "ip", "10.0.0.1", "system")).toBe(true);
     expect(has(b.events[1].indicators, "domain", "b.example.com", "system")).toBe(true);
   });
 
