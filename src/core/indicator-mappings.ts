@@ -10,8 +10,8 @@ export type MappedType = IndicatorType | "host";
 
 /**
  * System mappings on payload keys. A key matches case-insensitively, with `-` read as `_`, on its
- * last segment (`src_ip`, `source.ip` flat or nested) or, for the entries with a dot, on its last
- * two segments (`user.name`, `host.name`: a bare `name` means nothing). Values are strings (or
+ * last segment (`src_ip`, `source.ip` flat or nested) or, for the entries with dots, on its last
+ * two or three segments (`user.name`, `dns.question.name`: a bare `name` means nothing). Values are strings (or
  * arrays of strings); anything else is ignored.
  */
 export const SYSTEM_KEYS: Readonly<Record<string, MappedType>> = {
@@ -120,17 +120,17 @@ export function systemPass(fields: { host: string | null }, item: unknown): { fo
   const walk = (v: unknown, path: string, segs: string[], depth: number) => {
     if (++nodes > MAX_NODES || depth > MAX_DEPTH || v === null || typeof v !== "object") return;
     if (Array.isArray(v)) {
-      if (v.every((x) => typeof x === "string")) return; // string lists were handled by their key
       v.forEach((x, i) => walk(x, `${path}[${i}]`, segs, depth + 1));
       return;
     }
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       const p = path ? `${path}.${k}` : k;
       const s = [...segs, ...keyOf(k).split(".")];
-      if (typeof x === "string" || (Array.isArray(x) && x.length > 0 && x.every((y) => typeof y === "string"))) {
-        const t = SYSTEM_KEYS[s.slice(-2).join(".")] ?? SYSTEM_KEYS[s[s.length - 1]];
-        if (t) c.add(t, x, p);
-      } else walk(x, p, s.slice(-3), depth + 1);
+      if (typeof x === "string" || Array.isArray(x)) {
+        const t = SYSTEM_KEYS[s.slice(-3).join(".")] ?? SYSTEM_KEYS[s.slice(-2).join(".")] ?? SYSTEM_KEYS[s[s.length - 1]];
+        if (t) c.add(t, x, p); // a string, or the strings of an array
+      }
+      if (typeof x === "object") walk(x, p, s.slice(-3), depth + 1); // objects, and objects inside arrays
     }
   };
   walk(item, "", [], 0);
