@@ -73,10 +73,6 @@ const MAX_NODES = 5000;
 export type Found = Indicator & { origin: IndicatorOrigin; path: string };
 export type Dropped = { origin: IndicatorOrigin; path: string; type: IndicatorType; value: string; reason: string };
 
-function keyOf(k: string): string {
-  return k.toLowerCase().replace(/-/g, "_");
-}
-
 /** One value against a mapped type: a valid indicator, or the reason it was dropped. */
 function classify(t: MappedType, raw: string): { type: IndicatorType; value?: string; error?: string } {
   if (t === "host") {
@@ -115,25 +111,40 @@ export function systemPass(fields: { host: string | null }, item: unknown): { fo
   const c = new Collector("system");
   if (fields.host) c.add(SYSTEM_FIELDS.host, fields.host, "(host)");
   let nodes = 0;
-  // `keys` holds the dotted segments leading here (flat keys like "source.ip" split too), so both
-  // `{"source": {"ip": …}}` and `{"source.ip": …}` end in [..., "source", "ip"].
-  const walk = (v: unknown, path: string, segs: string[], depth: number) => {
+  // `a` and `b` are the two key segments before this level (flat keys like "source.ip" split too),
+  // so both `{"source": {"ip": …}}` and `{"source.ip": …}` look up "source.ip". This runs for every
+  // ingested event, so it allocates little: paths are built only where something is found or walked.
+  const walk = (v: unknown, path: string, a: string, b: string, depth: number) => {
     if (++nodes > MAX_NODES || depth > MAX_DEPTH || v === null || typeof v !== "object") return;
     if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(x, `${path}[${i}]`, segs, depth + 1));
+      for (let i = 0; i < v.length; i++) if (v[i] !== null && typeof v[i] === "object") walk(v[i], `${path}[${i}]`, a, b, depth + 1);
       return;
     }
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      const p = path ? `${path}.${k}` : k;
-      const s = [...segs, ...keyOf(k).split(".")];
-      if (typeof x === "string" || Array.isArray(x)) {
-        const t = SYSTEM_KEYS[s.slice(-3).join(".")] ?? SYSTEM_KEYS[s.slice(-2).join(".")] ?? SYSTEM_KEYS[s[s.length - 1]];
-        if (t) c.add(t, x, p); // a string, or the strings of an array
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      if (!Object.hasOwn(o, k)) continue;
+      const x = o[k];
+      const isStr = typeof x === "string";
+      if (!isStr && (x === null || typeof x !== "object")) continue;
+      let key = k.toLowerCase();
+      if (key.includes("-")) key = key.replace(/-/g, "_");
+      let p2 = a;
+      let p1 = b;
+      let last = key;
+      if (key.includes(".")) {
+        const parts = key.split(".");
+        last = parts[parts.length - 1];
+        p1 = parts.length >= 2 ? parts[parts.length - 2] : b;
+        p2 = parts.length >= 3 ? parts[parts.length - 3] : parts.length === 2 ? b : a;
       }
-      if (typeof x === "object") walk(x, p, s.slice(-3), depth + 1); // objects, and objects inside arrays
+      if (isStr || Array.isArray(x)) {
+        const t = SYSTEM_KEYS[`${p2}.${p1}.${last}`] ?? SYSTEM_KEYS[`${p1}.${last}`] ?? SYSTEM_KEYS[last];
+        if (t) c.add(t, x, path ? `${path}.${k}` : k); // a string, or the strings of an array
+      }
+      if (!isStr) walk(x, path ? `${path}.${k}` : k, p1, last, depth + 1); // objects, and objects inside arrays
     }
   };
-  walk(item, "", [], 0);
+  walk(item, "", "", "", 0);
   return { found: c.found, dropped: c.dropped };
 }
 

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { json, startTestServer, type TestServer } from "../helpers";
 import { createKey } from "../../src/store/keys";
 import { createTenant } from "../../src/store/tenants";
+import { bumpVersion } from "../../src/store/config-versions";
+import { INDICATOR_MAPPINGS_VERSION } from "../../src/store/indicators";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -87,6 +89,18 @@ describe("custom mappings", () => {
     expect((await s.admin("DELETE", `/v1/indicator-mappings/${created.id}`)).status).toBe(204);
     expect(has((await ingestGeneric(item)).indicators, "ip", "203.0.113.99")).toBe(false);
     expect((await s.get(`/v1/indicator-mappings/${created.id}`)).status).toBe(404);
+  });
+
+  test("a change made outside this process's API (another process on the same file) is seen within a second", async () => {
+    // written straight to the table with the change counter bumped, as another replica would
+    const now = Date.now();
+    s.deps.db.$client
+      .query("INSERT INTO indicator_mappings (id, tenant_id, source, path, type, active, created_at, updated_at) VALUES (?1, ?2, NULL, 'ext.peer', 'ip', 1, ?3, ?3)")
+      .run("01JZZZZZZZZZZZZZZZZZZZZZZZ", s.tenantId, now);
+    bumpVersion(s.deps.db, INDICATOR_MAPPINGS_VERSION);
+    await Bun.sleep(1100);
+    expect(has((await ingestGeneric({ title: "ext", ext: { peer: "192.0.2.77" } })).indicators, "ip", "192.0.2.77", "custom")).toBe(true);
+    expect((await s.admin("DELETE", "/v1/indicator-mappings/01JZZZZZZZZZZZZZZZZZZZZZZZ")).status).toBe(204);
   });
 
   test("a per-source mapping applies only to its source; a global one to every source", async () => {
@@ -176,6 +190,9 @@ describe("custom mappings", () => {
     expect(bad.status).toBe(422);
     expect((await s.admin("PATCH", `/v1/indicator-mappings/${m.id}`, {})).status).toBe(422);
     expect((await json(s.get(`/v1/indicator-mappings/${m.id}`))).source).toBe(null);
+    expect((await json(s.admin("PATCH", `/v1/indicator-mappings/${m.id}`, { source: "grafana", name: "g" })))).toMatchObject({ source: "grafana", name: "g" });
+    expect((await json(s.admin("PATCH", `/v1/indicator-mappings/${m.id}`, { source: null })))).toMatchObject({ source: null, name: "g" });
+    expect((await s.admin("PATCH", `/v1/indicator-mappings/${m.id}`, { path: "a b[" })).status).toBe(422);
     expect((await s.admin("PATCH", "/v1/indicator-mappings/01JXXXXXXXXXXXXXXXXXXXXXXX", { active: false })).status).toBe(404);
     await s.admin("DELETE", `/v1/indicator-mappings/${m.id}`);
     expect((await json(s.get("/v1/indicator-mappings"))).items.length).toBe(before);
