@@ -63,6 +63,9 @@ export const SYSTEM_KEYS: Readonly<Record<string, MappedType>> = {
   hash_sha256: "hash_sha256",
 };
 
+// A Map, not the object: a payload key such as "constructor" must not find Object.prototype's.
+const SYSTEM_KEY_MAP = new Map(Object.entries(SYSTEM_KEYS));
+
 /** Normalized fields the system pass reads, and what each yields. */
 export const SYSTEM_FIELDS: Readonly<Record<string, MappedType>> = { host: "host" };
 
@@ -138,7 +141,7 @@ export function systemPass(fields: { host: string | null }, item: unknown): { fo
         p2 = parts.length >= 3 ? parts[parts.length - 3] : parts.length === 2 ? b : a;
       }
       if (isStr || Array.isArray(x)) {
-        const t = SYSTEM_KEYS[`${p2}.${p1}.${last}`] ?? SYSTEM_KEYS[`${p1}.${last}`] ?? SYSTEM_KEYS[last];
+        const t = SYSTEM_KEY_MAP.get(`${p2}.${p1}.${last}`) ?? SYSTEM_KEY_MAP.get(`${p1}.${last}`) ?? SYSTEM_KEY_MAP.get(last);
         if (t) c.add(t, x, path ? `${path}.${k}` : k); // a string, or the strings of an array
       }
       if (!isStr) walk(x, path ? `${path}.${k}` : k, p1, last, depth + 1); // objects, and objects inside arrays

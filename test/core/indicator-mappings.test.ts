@@ -51,6 +51,11 @@ describe("system pass", () => {
     expect(r.dropped.find((d) => d.path === "sha1")!.reason).toContain("40 hex characters");
   });
 
+  test("keys named like Object.prototype members are plain keys", () => {
+    const item = JSON.parse('{"constructor": "x", "toString": "y", "__proto__": {"ip": "192.0.2.3"}, "hasOwnProperty": ["z"]}');
+    expect(pairs(systemPass({ host: null }, item).found)).toEqual(["ip:192.0.2.3"]);
+  });
+
   test("the walk is bounded in depth", () => {
     let deep: any = { src_ip: "192.0.2.200" };
     for (let i = 0; i < 50; i++) deep = { d: deep };

@@ -57,6 +57,13 @@ describe("passes on ingest", () => {
     await s.admin("DELETE", `/v1/indicator-mappings/${((await m.json()) as any).id}`);
   });
 
+  test("payload keys named like Object.prototype members are stored like any other (202)", async () => {
+    const r = await s.post("/v1/ingest/generic", '{"title": "proto", "constructor": "x", "toString": "y", "valueOf": {"ip": "192.0.2.31"}}');
+    expect(r.status).toBe(202);
+    const ev = await json(s.get(`/v1/events/${((await r.json()) as any).ids[0]}`));
+    expect(ev.indicators).toEqual([{ type: "ip", value: "192.0.2.31", origin: "system" }]);
+  });
+
   test("an invalid explicit indicator is still a 422 and nothing is stored", async () => {
     const r = await s.post("/v1/ingest/generic", { title: "bad", indicators: [{ type: "ip", value: "999.1.1.1" }] });
     expect(r.status).toBe(422);
