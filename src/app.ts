@@ -20,6 +20,7 @@ import { accessLog } from "./http/access-log";
 import { openapiModule } from "./http/openapi";
 import pkg from "../package.json";
 import { adminModule } from "./admin";
+import { indicatorsModule } from "./modules/indicators";
 
 export type AppState = { draining: boolean };
 
@@ -62,6 +63,7 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     .use(webhooksModule(deps))
     .use(watchlistsModule(deps))
     .use(enrichersModule(deps))
+    .use(indicatorsModule(deps))
     .use(pingRoutes(deps))
     .use(adminModule(deps));
 }

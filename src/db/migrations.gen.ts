@@ -5,6 +5,7 @@ import m1 from "../../migrations/0001_alerts_heartbeats_rules_webhooks.sql" with
 import m2 from "../../migrations/0002_enrichment.sql" with { type: "text" };
 import m3 from "../../migrations/0003_source_settings_tokens.sql" with { type: "text" };
 import m4 from "../../migrations/0004_admin_sessions.sql" with { type: "text" };
+import m5 from "../../migrations/0005_indicator_mappings.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -13,4 +14,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0002_enrichment": m2,
   "0003_source_settings_tokens": m3,
   "0004_admin_sessions": m4,
+  "0005_indicator_mappings": m5,
 };

@@ -284,6 +284,26 @@ export const rules = sqliteTable(
   (t) => [index("rules_tenant").on(t.tenantId, t.id)],
 );
 
+/** Custom indicator mappings (tenant data): a dot path into the raw payload and the type it yields. */
+export const indicatorMappings = sqliteTable(
+  "indicator_mappings",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name"),
+    /** a source name, or null for every source */
+    source: text("source"),
+    path: text("path").notNull(),
+    type: text("type").notNull(),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("indicator_mappings_tenant").on(t.tenantId, t.id)],
+);
+
 /** Events that matched a threshold rule, for counting within its window across batches. */
 export const ruleHits = sqliteTable(
   "rule_hits",

@@ -8,6 +8,8 @@ import { ApiError, json, notFound, unprocessable, type ErrorDetail } from "../ht
 import { newId } from "../lib/ids";
 import { alertSourceNames, connectorNames, getSource, guessSource, routeOf } from "../sources/registry";
 import type { SourcePlugin } from "../sources/types";
+import { runPasses } from "../core/indicator-mappings";
+import { mappingCacheOf } from "../store/indicators";
 import { isJsonContentType, parseJsonBody, readBody } from "./body";
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -86,6 +88,8 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
     ]);
   // A single object that is the whole body is kept byte for byte as the sender wrote it.
   const wholeBody = bodyText !== undefined && units.length === 1 && units[0] === body && !droppedTenant ? bodyText : null;
+  // Custom indicator mappings of this tenant for this source, from a cache (no query per request).
+  const mappings = mappingCacheOf(deps.db).forSource(deps.db, tenantId, plugin.name);
   return units.map((item) => {
     const n = plugin.normalize(item, now);
     const rawJson = wholeBody ?? JSON.stringify(item);
@@ -108,7 +112,8 @@ export function normalizeAll(deps: Deps, plugin: SourcePlugin, body: unknown, te
       rawJson,
       dedupKey: n.dedupKey,
       externalId: n.externalId,
-      indicators: n.indicators,
+      // explicit + system + custom passes, merged by (type, value); invalid extracted values dropped
+      indicators: runPasses(n.indicators, n, item, mappings).indicators,
       warnings: n.warnings,
       resolve: n.resolve,
       opensAlert: plugin.kind === "alert",
