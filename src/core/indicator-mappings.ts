@@ -66,6 +66,9 @@ export const SYSTEM_KEYS: Readonly<Record<string, MappedType>> = {
 // A Map, not the object: a payload key such as "constructor" must not find Object.prototype's.
 const SYSTEM_KEY_MAP = new Map(Object.entries(SYSTEM_KEYS));
 
+/** Parents under which a bare `url`/`uri` is the sender's own link (rule.url), not an indicator. */
+const LINK_PARENTS = new Set(["rule", "alert", "kibana", "links", "_links", "self"]);
+
 /** Normalized fields the system pass reads, and what each yields. */
 export const SYSTEM_FIELDS: Readonly<Record<string, MappedType>> = { host: "host" };
 
@@ -141,7 +144,12 @@ export function systemPass(fields: { host: string | null }, item: unknown): { fo
         p2 = parts.length >= 3 ? parts[parts.length - 3] : parts.length === 2 ? b : a;
       }
       if (isStr || Array.isArray(x)) {
-        const t = SYSTEM_KEY_MAP.get(`${p2}.${p1}.${last}`) ?? SYSTEM_KEY_MAP.get(`${p1}.${last}`) ?? SYSTEM_KEY_MAP.get(last);
+        let t = SYSTEM_KEY_MAP.get(`${p2}.${p1}.${last}`) ?? SYSTEM_KEY_MAP.get(`${p1}.${last}`);
+        if (!t) {
+          t = SYSTEM_KEY_MAP.get(last);
+          // a sender's link to its own rule or alert page (Kibana's rule.url) is not an indicator
+          if (t === "url" && LINK_PARENTS.has(p1)) t = undefined;
+        }
         if (t) c.add(t, x, path ? `${path}.${k}` : k); // a string, or the strings of an array
       }
       if (!isStr) walk(x, path ? `${path}.${k}` : k, p1, last, depth + 1); // objects, and objects inside arrays

@@ -56,6 +56,11 @@ describe("system pass", () => {
     expect(pairs(systemPass({ host: null }, item).found)).toEqual(["ip:192.0.2.3"]);
   });
 
+  test("a url under rule/alert/links is the sender's own link, not an indicator; elsewhere it is one", () => {
+    const item = { rule: { url: "https://kibana.example.com/app/rules/1" }, event: { url: "https://evil.example/x" }, url: "https://c2.example/beacon" };
+    expect(pairs(systemPass({ host: null }, item).found)).toEqual(["url:https://c2.example/beacon", "url:https://evil.example/x"]);
+  });
+
   test("the walk is bounded in depth", () => {
     let deep: any = { src_ip: "192.0.2.200" };
     for (let i = 0; i < 50; i++) deep = { d: deep };
