@@ -42,7 +42,7 @@ ${src.fields.length
   <label>Secret (empty: keep the stored one) <input name="secret" type="password" autocomplete="off" maxlength="1024"></label>
   <label>Header (empty: the scheme's default; not for standard-webhooks) <input name="header" value="${st.origin === "tenant" && st.scheme !== "standard-webhooks" ? (st.header ?? "") : ""}"></label>
   <label>Timestamp header (grafana only) <input name="timestamp_header" value="${st.origin === "tenant" ? (st.timestamp_header ?? "") : ""}"></label>
-  <label>Tolerance (seconds, empty: 300; grafana and standard-webhooks only) <input name="tolerance" inputmode="numeric" value="${st.origin === "tenant" ? String(st.tolerance) : ""}"></label>
+  <label>Tolerance (seconds, empty: 300; grafana and standard-webhooks only) <input name="tolerance" inputmode="numeric" value="${st.origin === "tenant" && (st.scheme === "grafana" || st.scheme === "standard-webhooks") ? String(st.tolerance) : ""}"></label>
   <div><button type="submit">Save signature setting</button></div>
 </form>
 ${st.origin === "tenant"
