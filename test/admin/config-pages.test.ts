@@ -189,3 +189,23 @@ describe("enrichers page", () => {
     await phone.context().close();
   });
 });
+
+describe("hostile names on the new pages", () => {
+  test("names, comments, header values and token names are shown escaped", async () => {
+    const IMG = `"><img src=x onerror="window.__pwned=1">`;
+    const SCRIPT = "<script>window.__pwned=1</script>";
+    const wl = await json(s.admin("POST", "/v1/watchlists", { name: `wl ${IMG}${SCRIPT}`, label: "evil", entries: [{ kind: "domain", value: "evil.example", comment: `${SCRIPT}${IMG}` }] }));
+    const en = await json(
+      s.admin("POST", "/v1/enrichers", { name: `en ${IMG}${SCRIPT}`, indicator_types: ["ip"], url_template: `https://intel.example/{{value}}?q=${encodeURIComponent(IMG)}`, headers: { "X-Evil": `${SCRIPT}${IMG}` } }),
+    );
+    expect((await s.admin("POST", "/v1/sources/generic/tokens", { name: `tok ${IMG}${SCRIPT}` })).status).toBe(201);
+    for (const p of ["/admin/watchlists", `/admin/watchlists/${wl.id}`, "/admin/enrichers", `/admin/enrichers/${en.id}`, "/admin/sources/generic"]) {
+      await page.goto(s.url + p);
+      expect({ p, pwned: await page.evaluate(() => (globalThis as any).__pwned ?? null) }).toEqual({ p, pwned: null });
+      expect({ p, injected: await page.locator("main img, main script").count() }).toEqual({ p, injected: 0 });
+      expect(await page.textContent("main")).toContain(IMG);
+    }
+    await page.goto(`${s.url}/admin/watchlists/${wl.id}`);
+    expect(await page.inputValue('textarea[name="entries"]')).toBe(`domain evil.example # ${SCRIPT}${IMG}`);
+  });
+});
