@@ -53,7 +53,7 @@ function fields(e?: { name: string; indicator_types: string[]; url_template: str
   <fieldset><legend>Indicator types</legend>${INDICATOR_TYPES.map(
     (t) => html`<label><span><input type="checkbox" name="indicator_types" value="${t}"${e?.indicator_types.includes(t) ? html` checked` : ""}> ${t}</span></label>`,
   )}</fieldset>
-  <label>URL template (GET; <code>{{value}}</code>, optionally <code>{{type}}</code>) <input name="url_template" required maxlength="2048" value="${e?.url_template ?? ""}" placeholder="https://intel.example/ip/{{value}}"></label>
+  <label><span>URL template (GET; <code>{{value}}</code>, optionally <code>{{type}}</code>)</span> <input name="url_template" required maxlength="2048" value="${e?.url_template ?? ""}" placeholder="https://intel.example/ip/{{value}}"></label>
   <label>${e ? html`Replace headers ("Name: value" lines; empty: keep the current ones)` : html`Headers ("Name: value" lines, e.g. an API key)`} <textarea name="headers" autocomplete="off"></textarea></label>
   ${e && Object.keys(e.headers).length ? html`<label><span><input type="checkbox" name="clear_headers"> remove every header</span></label>` : ""}
   <label>Timeout (seconds, empty: 5) <input name="timeout" inputmode="decimal" value="${e ? String(e.timeout) : ""}"></label>

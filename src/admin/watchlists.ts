@@ -77,7 +77,7 @@ function fields(w?: { name: string; label: string; severity: string | null; acti
   <label>Label (the tag a hit adds: watchlist:&lt;label&gt;; empty: the name) <input name="label" maxlength="100" value="${w?.label ?? ""}"></label>
   <label>Raise the alert to at least <select name="severity"><option value="">(do not raise)</option>${options(RAISE, w?.severity)}</select></label>
   <label><span><input type="checkbox" name="active"${!w || w.active ? html` checked` : ""}> active</span></label>
-  <label>Entries, one per line: <code>kind value</code> (kinds: ${WATCHLIST_KINDS.join(", ")}; optional <code># comment</code>)
+  <label><span>Entries, one per line: <code>kind value</code> (kinds: ${WATCHLIST_KINDS.join(", ")}; optional <code># comment</code>)</span>
     <textarea name="entries" rows="8" placeholder="cidr 203.0.113.0/24 # scanner range&#10;domain evil.example">${w ? entriesText(w.entries) : ""}</textarea></label>`;
 }
 
