@@ -7,6 +7,7 @@ import { ApiError } from "../http/errors";
 import css from "./admin.css" with { type: "text" };
 import { alertsArea } from "./alerts";
 import { CLIENT_JS } from "./client";
+import { enrichersArea } from "./enrichers";
 import { eventsArea } from "./events";
 import { heartbeatsArea } from "./heartbeats";
 import { keysArea } from "./keys";
@@ -17,11 +18,13 @@ import { FLASH, layout, type NavEntry } from "./layout";
 import { loginPage } from "./login";
 import { overviewArea } from "./overview";
 import { rulesArea } from "./rules";
+import { sourcesArea } from "./sources";
+import { watchlistsArea } from "./watchlists";
 import { csrfOk, currentSession, isTls, login, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
 import { webhooksArea } from "./webhooks";
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
-const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, rulesArea];
+const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, sourcesArea, rulesArea, watchlistsArea, enrichersArea];
 
 const MAX_FORM_BYTES = 64 * 1024;
 

@@ -17,6 +17,9 @@ export const FLASH: Record<string, string> = {
   replayed: "Queued for replay.",
   rotated: "Secret rotated. The previous secret keeps signing during the overlap.",
   revoked: "Key revoked.",
+  token_revoked: "URL token revoked.",
+  setting_removed: "This tenant's setting is removed; the environment's (or none) applies again.",
+  deleted: "Deleted.",
   logout: "Logged out.",
 };
 

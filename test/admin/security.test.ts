@@ -10,6 +10,10 @@ let s: TestServer;
 let alertId = "";
 let heartbeatId = "";
 let webhookId = "";
+let watchlistId = "";
+let enricherId = "";
+let tokenId = "";
+const SOURCE_SECRET = "tenant-one-source-secret-0123456789";
 
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
@@ -38,6 +42,12 @@ beforeAll(async () => {
   alertId = (await json(s.get("/v1/alerts"))).items[0].id;
   heartbeatId = (await json(s.admin("POST", "/v1/heartbeats", { name: "tenant-one-hb", period: 3600 }))).id;
   webhookId = (await json(s.admin("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook", name: "tenant-one-hook" }))).id;
+  watchlistId = (await json(s.admin("POST", "/v1/watchlists", { name: "tenant-one-wl", entries: [{ kind: "domain", value: "tenant-one.example" }] }))).id;
+  enricherId = (
+    await json(s.admin("POST", "/v1/enrichers", { name: "tenant-one-enricher", indicator_types: ["ip"], url_template: "https://intel.example/{{value}}", headers: { "X-Key": "tenant-one-enricher-key-0123" } }))
+  ).id;
+  expect((await s.admin("PUT", "/v1/sources/sentinel/settings", { scheme: "shared-secret", secret: SOURCE_SECRET })).status).toBe(200);
+  tokenId = (await json(s.admin("POST", "/v1/sources/generic/tokens", { name: "tenant-one-token" }))).id;
 });
 
 afterAll(async () => {
@@ -134,6 +144,15 @@ describe("CSRF", () => {
       // (last_used_at moves on its own as the API is used here)
       keys: (await json(s.admin("GET", "/v1/keys"))).items.map((k: any) => [k.id, k.state, k.expires_at, k.revoked_at]),
     };
+    const config = async () => ({
+      setting: await json(s.admin("GET", "/v1/sources/sentinel/settings")),
+      generic: await json(s.admin("GET", "/v1/sources/generic/settings")),
+      tokens: (await json(s.admin("GET", "/v1/sources/generic/tokens"))).items.map((t: any) => [t.id, t.name, t.revoked_at]),
+      watchlist: await json(s.admin("GET", `/v1/watchlists/${watchlistId}`)),
+      watchlists: (await json(s.admin("GET", "/v1/watchlists"))).items.length,
+      enrichers: (await json(s.admin("GET", "/v1/enrichers"))).items,
+    });
+    const configBefore = await config();
     const readKeyId = s.deps.auth.verify(s.keys.read).row.id;
     const attempts: [string, Record<string, string>][] = [
       [`/admin/alerts/${alertId}/status`, { status: "closed", classification: "false_positive" }],
@@ -148,6 +167,18 @@ describe("CSRF", () => {
       ["/admin/keys", { name: "forged", scopes: "admin" }],
       [`/admin/keys/${readKeyId}/revoke`, {}],
       [`/admin/keys/${readKeyId}/rotate`, {}],
+      ["/admin/sources/sentinel/settings", { scheme: "none" }],
+      ["/admin/sources/generic/settings", { scheme: "shared-secret", secret: "forged-secret-0123456789" }],
+      ["/admin/sources/sentinel/settings/delete", {}],
+      ["/admin/sources/generic/tokens", { name: "forged" }],
+      [`/admin/sources/generic/tokens/${tokenId}/revoke`, {}],
+      ["/admin/watchlists", { name: "forged", entries: "domain forged.example", active: "on" }],
+      [`/admin/watchlists/${watchlistId}`, { name: "forged", entries: "domain forged.example" }],
+      [`/admin/watchlists/${watchlistId}/state`, { active: "off" }],
+      [`/admin/watchlists/${watchlistId}/delete`, {}],
+      ["/admin/enrichers", { name: "forged", indicator_types: "ip", url_template: "https://forged.example/{{value}}" }],
+      [`/admin/enrichers/${enricherId}`, { name: "forged", indicator_types: "ip", url_template: "https://forged.example/{{value}}", clear_headers: "on" }],
+      [`/admin/enrichers/${enricherId}/delete`, {}],
       ["/admin/rules", { name: "forged", enabled: "on", filter: '{"field":"type","op":"eq","value":"x"}', action: '{"kind":"suppress"}', do: "save" }],
     ];
     for (const [path, form] of attempts) {
@@ -167,6 +198,7 @@ describe("CSRF", () => {
       keys: (await json(s.admin("GET", "/v1/keys"))).items.map((k: any) => [k.id, k.state, k.expires_at, k.revoked_at]),
     };
     expect(after).toEqual(before);
+    expect(await config()).toEqual(configBefore);
     expect((await json(s.admin("GET", "/v1/heartbeats"))).items.length).toBe(1);
     expect((await json(s.admin("GET", "/v1/rules"))).items).toEqual([]);
     expect((await json(s.admin("GET", `/v1/webhooks/${webhookId}`))).state).toBe("active");
@@ -203,8 +235,21 @@ describe("tenants", () => {
     const t2 = createTenant(s.deps.db, "t2");
     const key2 = s.key(["admin"], { tenantId: t2.id });
     const { cookie } = await session(key2);
-    const secrets = ["Tenant one secret alert", "Tenant one event", "tenant-one-source", "tenant-one-hb", "tenant-one-hook", "siem-one"];
-    for (const path of ["/admin", "/admin/events", "/admin/alerts", "/admin/heartbeats", "/admin/webhooks", "/admin/events?q=Tenant"]) {
+    const secrets = [
+      "Tenant one secret alert",
+      "Tenant one event",
+      "tenant-one-source",
+      "tenant-one-hb",
+      "tenant-one-hook",
+      "siem-one",
+      "tenant-one-wl",
+      "tenant-one-enricher",
+      "tenant-one-token",
+      "…" + SOURCE_SECRET.slice(-4),
+    ];
+    const pages = ["/admin", "/admin/events", "/admin/alerts", "/admin/heartbeats", "/admin/webhooks", "/admin/events?q=Tenant"];
+    pages.push("/admin/sources", "/admin/sources/sentinel", "/admin/sources/generic", "/admin/watchlists", "/admin/enrichers");
+    for (const path of pages) {
       const r = await page(path, cookie);
       expect(r.status).toBe(200);
       const text = await r.text();
@@ -213,13 +258,22 @@ describe("tenants", () => {
     // the overview counts only its own tenant
     expect(await (await page("/admin", cookie)).text()).toContain('id="events-hour">0<');
     // direct links to tenant one's things are 404 for tenant two, and its forms cannot touch them
-    for (const path of [`/admin/alerts/${alertId}`, `/admin/heartbeats/${heartbeatId}`, `/admin/webhooks/${webhookId}`])
+    expect(await (await page("/admin/sources/sentinel", cookie)).text()).toContain('id="sig-origin">default')
+    for (const path of [`/admin/alerts/${alertId}`, `/admin/heartbeats/${heartbeatId}`, `/admin/webhooks/${webhookId}`, `/admin/watchlists/${watchlistId}`, `/admin/enrichers/${enricherId}`])
       expect((await page(path, cookie)).status).toBe(404);
     const session2 = await session(key2);
     const forged = await post(`/admin/alerts/${alertId}/assign`, session2.cookie, { assignee: "t2", csrf: session2.csrf });
     expect(forged.status).toBe(404);
     const reveal = await post(`/admin/webhooks/${webhookId}/reveal`, session2.cookie, { csrf: session2.csrf });
     expect(reveal.status).toBe(404);
+    for (const path of [`/admin/watchlists/${watchlistId}/delete`, `/admin/enrichers/${enricherId}/delete`, `/admin/sources/generic/tokens/${tokenId}/revoke`])
+      expect({ path, status: (await post(path, session2.cookie, { csrf: session2.csrf })).status }).toEqual({ path, status: 404 });
+    // tenant two's own setting and tokens do not touch tenant one's
+    expect((await post("/admin/sources/sentinel/settings/delete", session2.cookie, { csrf: session2.csrf })).status).toBe(404);
+    expect((await json(s.admin("GET", "/v1/sources/sentinel/settings"))).origin).toBe("tenant");
+    expect((await json(s.admin("GET", `/v1/watchlists/${watchlistId}`))).name).toBe("tenant-one-wl");
+    expect((await json(s.admin("GET", "/v1/enrichers"))).items.length).toBe(1);
+    expect((await json(s.admin("GET", "/v1/sources/generic/tokens"))).items[0].revoked_at).toBeNull();
     expect((await json(s.admin("GET", `/v1/alerts/${alertId}`))).assignee).toBe("alice");
     // and by API
     const api = (path: string) => fetch(s.url + path, { headers: { authorization: `Bearer ${key2}` } });
