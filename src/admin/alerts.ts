@@ -4,6 +4,7 @@ import { ALERT_STATUSES, CLASSIFICATIONS, allowedNext, type AlertStatus, type Cl
 import { SEVERITIES, type Severity } from "../core/severity";
 import { ApiError } from "../http/errors";
 import * as alerts from "../modules/alerts/service";
+import { pivotHref } from "./indicators";
 import { html, qs } from "./html";
 import { field, see, type Area, type Ctx } from "./kit";
 import { badge, csrfField, options, pretty, severityOptions, when } from "./layout";
@@ -72,6 +73,12 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs
 <form class="stack" method="post" action="/admin/alerts/${a.id}/comment">${csrfField(c.session)}
   <label>Comment <textarea name="body" maxlength="10000" required></textarea></label><div><button type="submit" class="secondary">Add comment</button></div>
 </form>
+<h2>Indicators and enrichment</h2>
+${a.enrichment_error ? html`<p class="error" id="enrichment-error">${a.enrichment_error}</p>` : ""}
+${a.enrichment.length
+  ? html`<div class="table-wrap"><table id="enrichment"><thead><tr><th>Type</th><th>Value</th><th>Results</th></tr></thead><tbody>
+  ${a.enrichment.map((e) => html`<tr><td>${e.type}</td><td><a href="${pivotHref(e.type, e.value)}"><code>${e.value}</code></a></td><td><code>${JSON.stringify(e.results)}</code></td></tr>`)}</tbody></table></div>`
+  : html`<p class="muted">No enrichment results (${a.enrichment_status}).</p>`}
 <h2>Timeline</h2>
 <div class="table-wrap"><table id="timeline"><thead><tr><th>At</th><th>What</th><th>Who</th><th>Details</th></tr></thead><tbody>
 ${a.timeline.map((t) => html`<tr><td>${when(t.at)}</td><td>${t.kind}</td><td>${t.actor}</td><td>${t.kind === "comment" && t.data && typeof (t.data as any).body === "string" ? (t.data as any).body : JSON.stringify(t.data)}</td></tr>`)}

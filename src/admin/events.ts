@@ -2,6 +2,7 @@
 import { SEVERITIES, type Severity } from "../core/severity";
 import { ApiError } from "../http/errors";
 import * as events from "../modules/events/service";
+import { pivotHref } from "./indicators";
 import { html, qs } from "./html";
 import type { Area, Ctx } from "./kit";
 import { badge, pretty, severityOptions, when } from "./layout";
@@ -68,7 +69,7 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/events${qs
 <h2>Indicators</h2>
 ${e.indicators.length
   ? html`<div class="table-wrap"><table id="indicators"><thead><tr><th>Type</th><th>Value</th><th>From</th></tr></thead><tbody>
-    ${e.indicators.map((i) => html`<tr><td>${i.type}</td><td><code>${i.value}</code></td><td>${i.origin}</td></tr>`)}</tbody></table></div>`
+    ${e.indicators.map((i) => html`<tr><td>${i.type}</td><td><a href="${pivotHref(i.type, i.value)}"><code>${i.value}</code></a></td><td>${i.origin}</td></tr>`)}</tbody></table></div>`
   : html`<p class="muted">None.</p>`}
 <h2>Payload</h2>${pretty(e.payload)}
 <h2>Raw payload</h2>${pretty(e.raw_payload)}`;

@@ -19,12 +19,13 @@ import { loginPage } from "./login";
 import { overviewArea } from "./overview";
 import { rulesArea } from "./rules";
 import { sourcesArea } from "./sources";
+import { indicatorsArea } from "./indicators";
 import { watchlistsArea } from "./watchlists";
 import { csrfOk, currentSession, isTls, login, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
 import { webhooksArea } from "./webhooks";
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
-const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, sourcesArea, rulesArea, watchlistsArea, enrichersArea];
+const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, sourcesArea, indicatorsArea, rulesArea, watchlistsArea, enrichersArea];
 
 const MAX_FORM_BYTES = 64 * 1024;
 

@@ -12,6 +12,7 @@ let heartbeatId = "";
 let webhookId = "";
 let watchlistId = "";
 let enricherId = "";
+let mappingId = "";
 let tokenId = "";
 const SOURCE_SECRET = "tenant-one-source-secret-0123456789";
 
@@ -42,6 +43,7 @@ beforeAll(async () => {
   alertId = (await json(s.get("/v1/alerts"))).items[0].id;
   heartbeatId = (await json(s.admin("POST", "/v1/heartbeats", { name: "tenant-one-hb", period: 3600 }))).id;
   webhookId = (await json(s.admin("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook", name: "tenant-one-hook" }))).id;
+  mappingId = (await json(s.admin("POST", "/v1/indicator-mappings", { source: "generic", path: "details.addr", type: "ip" }))).id;
   watchlistId = (await json(s.admin("POST", "/v1/watchlists", { name: "tenant-one-wl", entries: [{ kind: "domain", value: "tenant-one.example" }] }))).id;
   enricherId = (
     await json(s.admin("POST", "/v1/enrichers", { name: "tenant-one-enricher", indicator_types: ["ip"], url_template: "https://intel.example/{{value}}", headers: { "X-Key": "tenant-one-enricher-key-0123" } }))
@@ -151,6 +153,7 @@ describe("CSRF", () => {
       watchlist: await json(s.admin("GET", `/v1/watchlists/${watchlistId}`)),
       watchlists: (await json(s.admin("GET", "/v1/watchlists"))).items.length,
       enrichers: (await json(s.admin("GET", "/v1/enrichers"))).items,
+      mappings: (await json(s.admin("GET", "/v1/indicator-mappings"))).items,
     });
     const configBefore = await config();
     const readKeyId = s.deps.auth.verify(s.keys.read).row.id;
@@ -179,6 +182,9 @@ describe("CSRF", () => {
       ["/admin/enrichers", { name: "forged", indicator_types: "ip", url_template: "https://forged.example/{{value}}" }],
       [`/admin/enrichers/${enricherId}`, { name: "forged", indicator_types: "ip", url_template: "https://forged.example/{{value}}", clear_headers: "on" }],
       [`/admin/enrichers/${enricherId}/delete`, {}],
+      ["/admin/indicators/mappings", { source: "generic", path: "forged.addr", type: "ip" }],
+      [`/admin/indicators/mappings/${mappingId}/deactivate`, {}],
+      [`/admin/indicators/mappings/${mappingId}/delete`, {}],
       ["/admin/rules", { name: "forged", enabled: "on", filter: '{"field":"type","op":"eq","value":"x"}', action: '{"kind":"suppress"}', do: "save" }],
     ];
     for (const [path, form] of attempts) {
