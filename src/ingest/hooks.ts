@@ -7,7 +7,7 @@ import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
 import type { NormalizedEvent } from "../core/event";
 import type { Severity } from "../core/severity";
 import { alertById, alertsFromEvents, alertView, type AlertChange } from "../store/alerts";
-import { enqueueEnrichment } from "../store/enrichment";
+import { alertHasIndicators, enqueueEnrichment, settleWithoutIndicators } from "../store/enrichment";
 import { beatsFromEvents, HEARTBEAT_SOURCE } from "../store/heartbeat-transitions";
 import { RuleCache, rulesAfterInsert, rulesBeforeInsert } from "../store/rules";
 import type { CommitHook } from "./commit";
@@ -38,14 +38,18 @@ export function setEnrichmentWake(f: (() => void) | null): void {
 
 /**
  * Every alert a commit opened (alert sources, match rules, heartbeats all come through here) gets
- * its enrichment job in the same transaction; the alert was inserted `pending`.
+ * its enrichment job in the same transaction; the alert was inserted `pending`. An alert without
+ * indicators is settled `enriched` right there (no job).
  */
 function enqueueEnrichments(db: Db, changes: AlertChange[], now: number): void {
   let n = 0;
   for (const c of changes)
     if (c.change === "opened") {
-      enqueueEnrichment(db, c.alertId, now);
-      n++;
+      if (!alertHasIndicators(db, c.alertId)) settleWithoutIndicators(db, c.alertId, now);
+      else {
+        enqueueEnrichment(db, c.alertId, now);
+        n++;
+      }
     }
   if (!n) return;
   enrichmentStats.enqueued += n;

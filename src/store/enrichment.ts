@@ -17,6 +17,29 @@ export function enqueueEnrichment(db: Db, alertId: string, now: number): void {
   insertJob(db, { queue: ENRICHMENT_QUEUE, kind: "enrich", payload: { alert: alertId }, maxAttempts: 0, idempotencyKey: `enrich:${alertId}` }, now);
 }
 
+/** True when any event of the alert carries an indicator (one probe on the two primary keys). */
+export function alertHasIndicators(db: Db, alertId: string): boolean {
+  return (
+    db.$client
+      .query("SELECT 1 FROM alert_events ae JOIN event_indicators i ON i.event_id = ae.event_id WHERE ae.alert_id = ?1 LIMIT 1")
+      .get(alertId) !== null
+  );
+}
+
+/**
+ * Settles the enrichment of a new alert that has no indicators, in the transaction that opened it:
+ * nothing to look up, so no job (a flood of heartbeat or rule alerts must not become a flood of
+ * jobs on the worker). The outcome and timeline entry are the ones a job would have written.
+ */
+export function settleWithoutIndicators(db: Db, alertId: string, now: number): void {
+  saveEnrichment(
+    db,
+    alertId,
+    { status: "enriched", error: null, results: [], addTags: [], raiseTo: null, summary: { indicators: 0, watchlist_hits: [], lookups: 0, tags_added: [] } },
+    now,
+  );
+}
+
 /**
  * Runs enrichment again (after an enricher or watchlist was fixed): back to `pending` with a new
  * job, in one transaction. False when it is pending already (a job is on it).
