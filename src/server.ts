@@ -52,7 +52,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     sourceSecrets: config.sourceSecrets,
   });
   const writer = new GroupWriter(
-    { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability },
+    { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability, maxItems: config.maxItems },
     log,
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);

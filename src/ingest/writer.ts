@@ -1,12 +1,14 @@
-// The group-commit writer, HTTP side. Requests are validated and normalized as they arrive and
-// handed to the writer thread (writer-thread.ts), which commits everything that arrived during
+// The group-commit writer, HTTP side. Ingest requests are handed over as they arrive, as raw bytes
+// (authenticated, within limits, signature checked), to the writer thread (writer-thread.ts), which
+// parses, validates and normalizes them (normalize.ts) and commits everything that arrived during
 // the previous commit in one transaction; only then is each request answered. A resolved promise
-// means the data is on disk.
+// means the data is on disk; a request the writer found invalid is rejected with its ApiError.
 import type { Durability } from "../db/client";
 import type { IngestBatch } from "../store/events";
 import { ApiError } from "../http/errors";
 import type { Logger } from "../lib/log";
-import type { FromWriter, ToWriter } from "./writer-thread";
+import type { FromWriter, ToWriter, WriterItem } from "./writer-thread";
+import type { RawIngest } from "./normalize";
 import { writerThreadUrl } from "../threads";
 
 export const storeUnavailable = () =>
@@ -16,9 +18,9 @@ export const storeUnavailable = () =>
 
 export type WriterStats = { flushes: number; requests: number; events: number; lastBatchRequests: number };
 
-type Waiting = { resolve: (ids: string[]) => void; reject: (e: unknown) => void; events: number };
+type Waiting = { resolve: (ids: string[]) => void; reject: (e: unknown) => void };
 
-export type WriterOptions = { file: string; busyTimeoutMs: number; durability: Durability };
+export type WriterOptions = { file: string; busyTimeoutMs: number; durability: Durability; maxItems: number };
 
 export class GroupWriter {
   /** null while a failed thread is being replaced */
@@ -73,21 +75,29 @@ export class GroupWriter {
     return this.ready;
   }
 
+  /** Commits a batch that is already normalized (heartbeat pings). */
   submit(batch: IngestBatch): Promise<string[]> {
+    return this.enqueue({ seq: 0, batch });
+  }
+
+  /** Parses, normalizes and commits an ingest request on the writer thread. */
+  submitRaw(raw: RawIngest): Promise<string[]> {
+    return this.enqueue({ seq: 0, raw });
+  }
+
+  private enqueue(item: WriterItem): Promise<string[]> {
     if (this.closed) return Promise.reject(storeUnavailable());
     const seq = ++this.seq;
+    item.seq = seq;
     return new Promise((resolve, reject) => {
-      this.waiting.set(seq, { resolve, reject, events: batch.events.length });
-      this.outbox.push({ seq, batch });
+      this.waiting.set(seq, { resolve, reject });
+      this.outbox.push(item);
       if (this.outbox.length === 1) setImmediate(this.post);
     });
   }
 
-  /**
-   * Hands this tick's requests to the writer thread in one message. A JSON string crosses the
-   * thread boundary several times cheaper than a structured clone of the same objects.
-   */
-  private outbox: { seq: number; batch: IngestBatch }[] = [];
+  /** Hands this tick's requests to the writer thread in one message (the bodies as bytes). */
+  private outbox: WriterItem[] = [];
   private post = () => {
     const items = this.outbox;
     this.outbox = [];
@@ -100,7 +110,7 @@ export class GroupWriter {
       this.notifyIdle();
       return;
     }
-    this.worker.postMessage(JSON.stringify({ type: "commit", items } satisfies ToWriter));
+    this.worker.postMessage({ type: "commit", items } satisfies ToWriter);
   };
 
   private onDone(m: Extract<FromWriter, { type: "done" }>) {
@@ -115,8 +125,12 @@ export class GroupWriter {
       this.waiting.delete(r.seq);
       if (r.ok) {
         this.stats.requests++;
-        this.stats.events += w.events;
+        this.stats.events += r.ids!.length;
         w.resolve(r.ids!);
+      } else if (r.error) {
+        // the request itself is wrong (400, 404, 422): nothing of it was stored
+        const e = r.error;
+        w.reject(new ApiError(e.status, e.code, e.message, e.details, e.headers));
       } else if (r.unavailable) {
         this.log.warn("store unavailable, request refused", { error: r.message });
         w.reject(storeUnavailable());

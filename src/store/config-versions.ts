@@ -25,6 +25,11 @@ export function startUnit(): void {
   group++;
 }
 
+/** The current unit of work's number (changes with each startUnit on this thread). */
+export function currentUnit(): number {
+  return group;
+}
+
 /** A per-tenant cache invalidated by a change counter, checked once per unit of work. */
 export class VersionedCache<T> {
   private version = -1;

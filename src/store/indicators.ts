@@ -6,7 +6,7 @@ import { alerts, indicatorMappings } from "../db/schema";
 import { compileMapping, type CompiledMapping } from "../core/indicator-mappings";
 import type { IndicatorType } from "../core/indicators";
 import { newId } from "../lib/ids";
-import { bumpVersion, readVersion } from "./config-versions";
+import { bumpVersion, currentUnit, readVersion } from "./config-versions";
 import type { AlertRow } from "./alerts";
 
 export type MappingRow = typeof indicatorMappings.$inferSelect;
@@ -78,17 +78,19 @@ function loadActive(db: Db, tenantId: string): TenantMappings {
 }
 
 /**
- * The per-tenant mapping cache read on the ingest path (the HTTP thread, where normalization
- * runs). Changes made through the API run on the same thread and invalidate it at once, so a
- * mapping applies to the very next request. Changes from elsewhere (another thread or process
- * sharing the file) bump the `indicator_mappings` change counter, which is read at most every
- * RECHECK_MS, never per request; the mappings table itself is read only when something changed.
+ * The per-tenant mapping cache read on the ingest path (the writer thread, where normalization
+ * runs: src/ingest/normalize.ts). Every change bumps the `indicator_mappings` change counter in its
+ * transaction; the cache reads the counter once per unit of work (a group commit, startUnit), so a
+ * mapping made through the API applies to the very next request. Elsewhere (the dry run on the
+ * HTTP thread) it is read at most every RECHECK_MS, and changes made on that thread invalidate it at
+ * once. The mappings table itself is read only when something changed.
  */
 const RECHECK_MS = 1000;
 
 export class MappingCache {
   private version = -1;
   private checkedAt = -Infinity;
+  private checkedIn = -1;
   private byTenant = new Map<string, TenantMappings>();
 
   invalidate(): void {
@@ -99,7 +101,9 @@ export class MappingCache {
 
   get(db: Db, tenantId: string): TenantMappings {
     const now = performance.now();
-    if (now - this.checkedAt >= RECHECK_MS) {
+    const unit = currentUnit();
+    if (unit !== this.checkedIn || now - this.checkedAt >= RECHECK_MS) {
+      this.checkedIn = unit;
       this.checkedAt = now;
       const v = readVersion(db, INDICATOR_MAPPINGS_VERSION);
       if (v !== this.version) {

@@ -40,22 +40,8 @@ db.transaction(() => {
 })();
 db.close();
 
-const kw = await startKeepwatch({ KEEPWATCH_DATA_DIR: dir });
-// startKeepwatch made a new temp dir; use the prepared one instead
-kw.proc.kill("SIGTERM");
-await kw.proc.exited;
-const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir], { stdout: "pipe", stderr: "inherit", env: { PATH: process.env.PATH ?? "", KEEPWATCH_RATE_LIMIT: "0" } });
-let out = "";
-const reader = proc.stdout.getReader();
-while (!/"url":"(http:\/\/[^"]+)"/.test(out)) {
-  const r = await reader.read();
-  if (r.done) throw new Error("keepwatch exited: " + out);
-  out += new TextDecoder().decode(r.value);
-}
-const url = /"url":"(http:\/\/[^"]+)"/.exec(out)![1];
-(async () => {
-  for (;;) if ((await reader.read()).done) break;
-})();
+const kw = await startKeepwatch({}, { dataDir: dir });
+const { proc, url } = kw;
 
 // ping load while the deadlines pass
 await Bun.sleep(Math.max(0, start - Date.now() + 2000));

@@ -1,6 +1,6 @@
 // Shared benchmark plumbing: start the built binary and a bare baseline, drive them with wrk,
 // read peak RSS. Loopback only; every run is bounded in time.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -35,24 +35,40 @@ async function waitFor(proc: import("bun").Subprocess<any, "pipe", any>, re: Reg
 const tempDirs: string[] = [];
 process.on("exit", () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-export async function startKeepwatch(env: Record<string, string> = {}): Promise<Proc & { adminKey: string; ingestKey: string; dir: string }> {
+/** Starts the built binary on a new data directory (or `opts.dataDir`); `dir` is the data directory. */
+export async function startKeepwatch(
+  env: Record<string, string> = {},
+  opts: { dataDir?: string } = {},
+): Promise<Proc & { adminKey: string; ingestKey: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "kw-bench-"));
   tempDirs.push(dir);
-  const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir], {
-    stdout: "pipe",
+  const dataDir = opts.dataDir ?? join(dir, "data");
+  // The server logs to a file, as a service does: a pipe read by this process would make the
+  // benchmark's own reading (a line per request) compete with the server for the two cores.
+  const logFile = join(dir, "server.log");
+  const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir], {
+    stdout: Bun.file(logFile),
     stderr: "inherit",
     env: { PATH: process.env.PATH ?? "", KEEPWATCH_RATE_LIMIT: "0", ...env },
   });
-  const { m, out } = await waitFor(proc, /"url":"(http:\/\/[^"]+)"/);
+  const out = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+  const deadline = Date.now() + 15_000;
+  let m: RegExpExecArray | null = null;
+  while (!(m = /"url":"(http:\/\/[^"]+)"/.exec(out()))) {
+    if (proc.exitCode !== null) throw new Error("keepwatch exited: " + out());
+    if (Date.now() > deadline) throw new Error("keepwatch did not start: " + out());
+    await Bun.sleep(50);
+  }
   const o = out();
   return {
     proc,
     url: m[1],
     pid: proc.pid,
     out,
-    dir,
-    adminKey: /^admin key: (\S+)$/m.exec(o)![1],
-    ingestKey: /^ingest key: (\S+)$/m.exec(o)![1],
+    dir: dataDir,
+    // printed on the first start of a data directory only
+    adminKey: /^admin key: (\S+)$/m.exec(o)?.[1] ?? "",
+    ingestKey: /^ingest key: (\S+)$/m.exec(o)?.[1] ?? "",
   };
 }
 

@@ -83,10 +83,10 @@ describe("transactional outbox", () => {
     expect(q("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?1 AND body LIKE ?2", w.id, `%${id}%`)).toBe(1);
     const before = q("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?1", w.id);
     const jobsBefore = q("SELECT count(*) AS n FROM jobs");
-    const { normalizeAll } = await import("../../src/ingest/routes");
+    const { normalizeAll } = await import("../../src/ingest/normalize");
     const { getSource } = await import("../../src/sources/registry");
     const { storeBatch } = await import("../../src/store/events");
-    const evs = normalizeAll(s.deps, getSource("events")!, event(601, { source: "outbox" }), s.tenantId);
+    const evs = normalizeAll({ db: s.deps.db, maxItems: 1000, now: Date.now() }, getSource("events")!, event(601, { source: "outbox" }), s.tenantId);
     await adminJson(`/v1/webhooks/${w.id}`, "PATCH", { state: "active" });
     await r.waitFor(1);
     expect(() =>

@@ -1,0 +1,109 @@
+// Normalization of one ingest request: UTF-8 and JSON (400 with the position), per-item
+// validation (422 naming every bad item; nothing stored), the source plugin's normalize, and the
+// indicator passes. Runs on the writer thread (writer-thread.ts), in front of the group commit, so
+// the HTTP thread only authenticates, reads the bytes and checks the signature. Free of Elysia and
+// of thread plumbing: tests and tools call it directly.
+import type { Db } from "../db/client";
+import type { NormalizedEvent } from "../core/event";
+import { runPasses } from "../core/indicator-mappings";
+import { ApiError, unprocessable, type ErrorDetail } from "../http/errors";
+import { newId } from "../lib/ids";
+import { getSource, guessSource, routeOf } from "../sources/registry";
+import type { SourcePlugin } from "../sources/types";
+import type { IngestBatch } from "../store/events";
+import { mappingCacheOf } from "../store/indicators";
+import { parseJsonBody } from "./body";
+
+/** An ingest request as the HTTP thread hands it over: authenticated, within limits, signature checked. */
+export type RawIngest = {
+  tenantId: string;
+  route: string;
+  idempotencyKey: string | null;
+  /** the source plugin's name */
+  source: string;
+  body: Uint8Array;
+  /** when the request arrived (the HTTP thread's clock): received_at, and occurred_at when the item has none */
+  now: number;
+};
+
+export type NormalizeOptions = { db: Db; maxItems: number; now: number };
+
+/** Parses and normalizes a raw request into the batch the writer commits; throws ApiError (400, 422). */
+export function normalizeRequest(db: Db, r: RawIngest, maxItems: number): IngestBatch {
+  const plugin = getSource(r.source);
+  if (!plugin) throw new ApiError(404, "not_found", `unknown source "${r.source}"`);
+  const { value, text } = parseJsonBody(r.body);
+  const events = normalizeAll({ db, maxItems, now: r.now }, plugin, value, r.tenantId, text);
+  return { tenantId: r.tenantId, route: r.route, idempotencyKey: r.idempotencyKey, events };
+}
+
+/** Splits, validates and normalizes every item; throws 422 listing every bad item (nothing is stored). */
+export function normalizeAll(o: NormalizeOptions, plugin: SourcePlugin, body: unknown, tenantId: string, bodyText?: string): NormalizedEvent[] {
+  const items = Array.isArray(body) ? body : [body];
+  if (items.length === 0) throw unprocessable("the request holds no items: send an object or a non-empty array", [{ path: "", message: "empty array" }]);
+  if (items.length > o.maxItems)
+    throw unprocessable(`too many items in one request: ${items.length} (at most ${o.maxItems})`, [{ path: "", message: `at most ${o.maxItems} items` }]);
+  const details: ErrorDetail[] = [];
+  const multi = Array.isArray(body);
+  let droppedTenant = false;
+  items.forEach((item, index) => {
+    if (item === null || typeof item !== "object" || Array.isArray(item)) {
+      details.push({ index, path: "", message: `must be a JSON object, got ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}` });
+      return;
+    }
+    // The tenant is the key's, never the body's.
+    if ("tenant_id" in item) {
+      delete (item as Record<string, unknown>).tenant_id;
+      droppedTenant = true;
+    }
+    for (const i of plugin.validate(item)) details.push({ index, ...i });
+  });
+  if (details.length) {
+    const bad = new Set(details.map((d) => d.index)).size;
+    const first = details[0];
+    const other = guessSource(items[first.index ?? 0], plugin.name);
+    throw unprocessable(
+      `${bad} of ${items.length} item${items.length === 1 ? "" : "s"} ${bad === 1 ? "is" : "are"} invalid for source "${plugin.name}"; nothing was stored` +
+        (first ? ` (${multi ? `item ${first.index} ` : ""}${first.path || "(root)"}: ${first.message})` : "") +
+        (other ? `. This looks like a payload for the "${other.name}" source: send it to ${routeOf(other)}` : ""),
+      details.slice(0, 100),
+    );
+  }
+  const now = o.now;
+  const units = plugin.expand ? items.flatMap((i) => plugin.expand!(i)) : items;
+  if (units.length > o.maxItems)
+    throw unprocessable(`too many events in one request: ${units.length} (at most ${o.maxItems})`, [{ path: "", message: `at most ${o.maxItems} events` }]);
+  // A single object that is the whole body is kept byte for byte as the sender wrote it.
+  const wholeBody = bodyText !== undefined && units.length === 1 && units[0] === body && !droppedTenant ? bodyText : null;
+  // Custom indicator mappings of this tenant for this source, from a cache (no query per request).
+  const mappings = mappingCacheOf(o.db).forSource(o.db, tenantId, plugin.name);
+  return units.map((item) => {
+    const n = plugin.normalize(item, now);
+    const rawJson = wholeBody ?? JSON.stringify(item);
+    return {
+      id: newId(now),
+      tenantId,
+      receivedAt: now,
+      occurredAt: n.occurredAt ?? now,
+      sourceName: plugin.name,
+      source: n.source,
+      type: n.type,
+      module: n.module,
+      title: n.title,
+      summary: n.summary,
+      severity: n.severity,
+      severityRaw: n.severityRaw,
+      host: n.host,
+      tags: n.tags,
+      payloadJson: n.payload === item ? rawJson : JSON.stringify(n.payload ?? null),
+      rawJson,
+      dedupKey: n.dedupKey,
+      externalId: n.externalId,
+      // explicit + system + custom passes, merged by (type, value); invalid extracted values dropped
+      indicators: runPasses(n.indicators, n, item, mappings).indicators,
+      warnings: n.warnings,
+      resolve: n.resolve,
+      opensAlert: plugin.kind === "alert",
+    };
+  });
+}
