@@ -14,7 +14,21 @@ import type { HeartbeatScheduler } from "./scheduler/heartbeats";
 
 export type Deps = {
   config: Config;
+  /** the HTTP thread's connection: reads, and API changes (which wait for the lock up to busy_timeout) */
   db: Db;
+  /**
+   * The HTTP thread's connection for background writes (job claims and outcomes, heartbeat flips):
+   * busy_timeout 0, so that it never sleeps in SQLite's busy handler (which would stop the event
+   * loop while the writer thread commits); a busy write is retried from a timer instead.
+   */
+  bgDb: Db;
+  /**
+   * The job workers' connection (claims, outcomes and their effects): busy_timeout 0 like bgDb, and
+   * synchronous=NORMAL, so that an outcome commit does not stop the event loop for an fsync. The
+   * next fsynced commit (any ingest) carries it to disk; a power cut can forget the last outcomes,
+   * and those jobs then run again when their lease ends (at-least-once, as always).
+   */
+  jobsDb: Db;
   clock: () => number;
   log: Logger;
   auth: Authenticator;

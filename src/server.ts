@@ -45,6 +45,10 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     autoCheckpoint: false, // the checkpointer thread does it
   });
   migrate(db);
+  // background writes on this thread never wait for the lock (see Deps.bgDb)
+  const bgDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: config.durability, autoCheckpoint: false });
+  // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see Deps.jobsDb)
+  const jobsDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: "normal", autoCheckpoint: false });
   const auth = new Authenticator(db, {
     defaultRate: config.rateLimit,
     defaultBurst: config.rateBurst,
@@ -56,7 +60,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     log,
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
-  const heartbeats = new HeartbeatScheduler(db, commitHooks, clock, log);
+  const heartbeats = new HeartbeatScheduler(bgDb, commitHooks, clock, log);
   const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE]);
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(db, {
@@ -75,7 +79,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   // what caused them; on this thread (API changes, heartbeat flips) through `webhooks`, on the
   // writer thread through its own outbox (writer-thread.ts).
   setOutbox(webhooks);
-  const worker = new Worker(db, {
+  const worker = new Worker(jobsDb, {
     queue: WEBHOOK_QUEUE,
     handlers: webhooks.handlers(),
     concurrency: config.webhookConcurrency,
@@ -94,7 +98,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     log,
     emit: (d, tenantId, m, now) => webhooks.emit(d, tenantId, m, now),
   });
-  const enrichmentWorker = new Worker(db, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
+  const enrichmentWorker = new Worker(jobsDb, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
   setEnrichmentWake(() => enrichmentWorker.notify());
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);
@@ -105,7 +109,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
       enrichmentWorker.notify();
     }
   };
-  return { config, db, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
+  return { config, db, bgDb, jobsDb, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
@@ -139,6 +143,8 @@ export async function startServer(deps: Deps): Promise<Running> {
       deps.auth.flushLastUsed();
       await deps.checkpointer.close();
       deps.dataDirLock.release();
+      deps.bgDb.$client.close();
+      deps.jobsDb.$client.close();
       deps.db.$client.close();
     })());
   return { deps, server, stop, url: `http://${deps.config.host === "0.0.0.0" ? "127.0.0.1" : deps.config.host}:${server.port}` };

@@ -36,4 +36,10 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   return drizzle({ client: sqlite, schema }) as Db;
 }
 
+/** SQLITE_BUSY and its extended codes: another connection holds the lock (busy_timeout 0 connections). */
+export function isBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+}
+
 export const dbFile = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}/keepwatch.db`;

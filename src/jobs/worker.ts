@@ -3,7 +3,7 @@
 // (one transaction for everything that finished since the last commit), each fenced by its lease
 // token so a worker that lost its lease cannot overwrite a newer claim. Nothing lives only in
 // memory: a restart resumes from the table.
-import type { Db } from "../db/client";
+import { isBusy, type Db } from "../db/client";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "../core/backoff";
 import { randomHex } from "../lib/ids";
 import type { Logger } from "../lib/log";
@@ -100,6 +100,12 @@ export class Worker {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), Bun.sleep(timeoutMs)]);
     }
     this.commit();
+    // this connection may not wait for the lock: retry a busy commit for a while
+    const until = Date.now() + Math.max(timeoutMs, 1000);
+    while (this.done.length && Date.now() < until) {
+      Bun.sleepSync(2);
+      this.commit();
+    }
     // Outcomes of jobs still running now are dropped: their leases run out and they run again.
     this.closed = true;
   }
@@ -124,7 +130,8 @@ export class Worker {
             if (due === null || due > now) break;
             jobs = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, randomHex(12), this.opts.concurrency - this.inflight);
           } catch (e) {
-            this.opts.log.warn("job claim failed", { queue: this.opts.queue, error: String(e) });
+            // busy (the writer thread is committing; this connection does not wait): arm() looks again in 1 ms
+            if (!isBusy(e)) this.opts.log.warn("job claim failed", { queue: this.opts.queue, error: String(e) });
             break;
           }
           if (jobs.length === 0) break;
@@ -201,11 +208,13 @@ export class Worker {
         if (this.running && room > 0) claimed = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, randomHex(12), room);
       }).immediate();
     } catch (e) {
-      // The store is busy: keep the outcomes and try again shortly (the leases still hold).
-      this.opts.log.warn("job outcome commit failed; retrying", { count: batch.length, error: String(e) });
+      // Keep the outcomes and try again (the leases still hold): after 2 ms when another connection
+      // held the lock (a connection with busy_timeout 0 does not wait for it), else after 100 ms.
+      const busy = isBusy(e);
+      if (!busy) this.opts.log.warn("job outcome commit failed; retrying", { count: batch.length, error: String(e) });
       this.done = batch.concat(this.done);
       this.commitScheduled = true;
-      setTimeout(() => this.commit(), 100);
+      setTimeout(() => this.commit(), busy ? 2 : 100);
       return;
     }
     this.stats.claimed += claimed.length;

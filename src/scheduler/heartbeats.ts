@@ -2,7 +2,7 @@
 // lookup), re-armed whenever a change may have moved it. It never polls every rule: it wakes at a
 // deadline (or after at most MAX_SLEEP_MS, to notice deadlines set by the writer thread), moves
 // the overdue heartbeats with compare-and-set updates, and sleeps again.
-import type { Db } from "../db/client";
+import { isBusy, type Db } from "../db/client";
 import * as hb from "../core/heartbeats";
 import type { CommitHook } from "../ingest/commit";
 import type { Logger } from "../lib/log";
@@ -30,10 +30,21 @@ export class HeartbeatScheduler {
    * passed meanwhile gets a fresh period from now, with no flip and no alert.
    */
   afterStart(): number {
-    const moved = this.eachOverdue((h, now) => {
+    const step = (h: HeartbeatRow, now: number) => {
       const t = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
       return !!t && casTiming(this.db, h, t, {}, now);
-    });
+    };
+    let moved = 0;
+    // before the listener takes traffic; a connection that does not wait for the lock retries here
+    for (let tries = 0; ; tries++) {
+      try {
+        moved += this.eachOverdue(step);
+        break;
+      } catch (e) {
+        if (!isBusy(e) || tries >= 2500) throw e;
+        Bun.sleepSync(2);
+      }
+    }
     if (moved) this.log.info("heartbeats given a fresh period after downtime", { count: moved });
     return moved;
   }
@@ -75,6 +86,13 @@ export class HeartbeatScheduler {
     try {
       this.sweep();
     } catch (e) {
+      if (isBusy(e)) {
+        // The server's connection for this does not wait for the lock (Deps.bgDb): the writer
+        // thread is committing. Batches already moved are committed; look again in 2 ms.
+        this.armedFor = this.clock() + 2;
+        this.timer = setTimeout(() => this.fire(), 2);
+        return;
+      }
       this.log.error("heartbeat sweep failed", { error: String(e) });
     }
     this.arm();

@@ -5,9 +5,8 @@
 // 2. lag: events ingested at a steady RATE/s for SECONDS; time from the ingest 202 to receipt.
 // Loopback only; bounded in count and time. Prints the machine so the figures mean something.
 import { Database } from "bun:sqlite";
-import { rmSync } from "node:fs";
 import { cpus } from "node:os";
-import { startBinary, tempDir } from "../helpers";
+import { startKeepwatch, wrk } from "./lib";
 
 const N = Number(process.env.BENCH_N ?? 20_000);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -34,13 +33,13 @@ const receiver = Bun.serve({
 });
 const url = `http://127.0.0.1:${receiver.port}/bench`;
 
-const dir = tempDir("kw-bench-");
-const kw = await startBinary(dir, [], {
+const kw = await startKeepwatch({
   KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8",
   KEEPWATCH_WEBHOOK_CONCURRENCY: CONCURRENCY,
   ...(process.env.KEEPWATCH_DURABILITY ? { KEEPWATCH_DURABILITY: process.env.KEEPWATCH_DURABILITY } : {}),
   ...(process.env.KEEPWATCH_WEBHOOK_MAX_INFLIGHT ? { KEEPWATCH_WEBHOOK_MAX_INFLIGHT: process.env.KEEPWATCH_WEBHOOK_MAX_INFLIGHT } : {}),
 });
+const dir = kw.dir;
 const admin = (path: string, method: string, body?: unknown) =>
   fetch(kw.url + path, {
     method,
@@ -112,37 +111,37 @@ try {
   const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))];
   db.close();
 
-  // ---- ingest with and without deliveries running: the same closed loop, 32 senders
-  const INGEST_N = Number(process.env.BENCH_INGEST_N ?? 4000);
-  const ingestRate = async (source: string) => {
-    let next = 0;
-    const t = performance.now();
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < INGEST_N) {
-          const i = next++;
-          const r = await ingest([ev(i, source)]);
-          if (r.status !== 202) throw new Error(`ingest: ${r.status}`);
-          await r.arrayBuffer();
-        }
-      }),
-    );
-    return INGEST_N / ((performance.now() - t) / 1000);
-  };
+  // ---- ingest with and without deliveries running: the same closed loop (wrk, 32 connections, one
+  // event per request, in its own process so that this process's receiver does not slow the
+  // load generator), alternating rounds; only the source differs
+  const INGEST_SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 6);
+  const bodies = (source: string) => Array.from({ length: 50 }, (_, i) => JSON.stringify([ev(i, source)]));
+  const hdrs = { "content-type": "application/json", "x-api-key": kw.ingestKey };
+  const quietRounds: number[] = [];
+  const busyRounds: number[] = [];
+  let busyRequests = 0;
   const before = count;
-  const quiet = await ingestRate("nohook"); // matches no webhook
-  const busy = await ingestRate("lag"); // every event is also a signed delivery
-  await deadline(() => count - before >= INGEST_N, 30_000, "ingest-phase deliveries");
+  for (let r = 0; r < 2; r++) {
+    const q = await wrk(kw.url + "/api/v1/events", bodies("nohook"), hdrs, { connections: 32, seconds: INGEST_SECONDS }); // matches no webhook
+    const b = await wrk(kw.url + "/api/v1/events", bodies("lag"), hdrs, { connections: 32, seconds: INGEST_SECONDS }); // every event is also a signed delivery
+    if (q.non2xx || b.non2xx) throw new Error(`ingest: ${q.non2xx + b.non2xx} non-2xx answers`);
+    quietRounds.push(q.rps);
+    busyRounds.push(b.rps);
+    busyRequests += b.requests;
+    // let the deliveries of this round drain before the next quiet round
+    await deadline(() => count - before >= busyRequests, 60_000, "ingest-phase deliveries");
+  }
+  const quiet = quietRounds.reduce((a, b) => a + b, 0) / quietRounds.length;
+  const busy = busyRounds.reduce((a, b) => a + b, 0) / busyRounds.length;
 
   const cpu = cpus();
   console.log(`machine: ${cpu.length} × ${cpu[0]?.model ?? "cpu"}, bun ${Bun.version}`);
   console.log(`throughput: ${N} signed deliveries, first to last receipt ${sendSecs.toFixed(2)} s = ${Math.round(N / sendSecs)} deliveries/s (concurrency ${CONCURRENCY})`);
   console.log(`  from activation, incl. queueing the ${N} held messages (${Math.round(releaseMs)} ms): ${secs.toFixed(2)} s = ${Math.round(N / secs)}/s; every attempt recorded after ${recordedSecs.toFixed(2)} s = ${Math.round(N / recordedSecs)}/s`);
-  console.log(`ingest (32 senders, 1 event/request): ${Math.round(quiet)} req/s with no matching webhook, ${Math.round(busy)} req/s with a delivery per event = ${(busy / quiet).toFixed(2)}×`);
+  console.log(`ingest (wrk, 32 connections, 1 event/request, 2 alternating rounds of ${INGEST_SECONDS}s): ${Math.round(quiet)} req/s with no matching webhook, ${Math.round(busy)} req/s with a delivery per event = ${(busy / quiet).toFixed(2)}× (rounds: ${quietRounds.map(Math.round).join(", ")} / ${busyRounds.map(Math.round).join(", ")})`);
   console.log(`lag ingest 202 → receipt at ${RATE} events/s for ${SECONDS} s (${lags.length} events): p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${lags[lags.length - 1].toFixed(1)} ms`);
 } finally {
   kw.proc.kill("SIGTERM");
   await kw.proc.exited;
   receiver.stop(true);
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -282,4 +282,61 @@ describe("worker", () => {
     await w.stop(5000);
     expect(getJob(db, id)!.state).toBe("succeeded");
   });
+
+  test("on a connection that does not wait for the lock (busy_timeout 0), a held lock delays claims and outcomes without losing them or blocking the event loop", async () => {
+    const dir = tempDir();
+    const db = freshDb(dir);
+    // the server's job connection: never sleeps in SQLite's busy handler
+    const jobsDb = openDatabase(dbFile(dir), { busyTimeoutMs: 0, durability: "normal" });
+    dbs.push(jobsDb);
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (m: string) => void warnings.push(m), error: (m: string) => void warnings.push(m) };
+    const ran: number[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const w = new Worker(jobsDb, {
+      queue: "q",
+      handlers: {
+        k: async ({ job, payload }) => {
+          ran.push(job.id);
+          if (payload === 4) await gate;
+          return { result: "success" };
+        },
+      },
+      concurrency: 4,
+      leaseMs: 60_000,
+      pollMs: 5,
+      batchMs: 1,
+      log,
+    });
+    const ids = [1, 2, 3].map((i) => enqueue(db, { queue: "q", kind: "k", payload: i }, Date.now()).id);
+    // another connection (the ingest writer, in the server) holds the write lock for 150 ms
+    const holder = openDatabase(dbFile(dir), { busyTimeoutMs: 0 });
+    dbs.push(holder);
+    holder.$client.exec("BEGIN IMMEDIATE");
+    w.start();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    await Bun.sleep(150);
+    // nothing could be claimed, and the event loop kept running meanwhile
+    expect(ran).toEqual([]);
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    holder.$client.exec("COMMIT");
+    await settle(w, db, "q", () => ids.every((id) => getJob(db, id)!.state === "succeeded"));
+    clearInterval(ticker);
+    expect(ran.sort((a, b) => a - b)).toEqual(ids);
+    // outcomes finishing while the lock is held wait for it too, then commit
+    const id4 = enqueue(db, { queue: "q", kind: "k", payload: 4 }, Date.now()).id;
+    w.notify();
+    await settle(w, db, "q", () => ran.includes(id4));
+    holder.$client.exec("BEGIN IMMEDIATE");
+    open(); // the job finishes while the lock is held
+    await Bun.sleep(50);
+    expect(getJob(db, id4)!.state).toBe("running");
+    holder.$client.exec("COMMIT");
+    await settle(w, db, "q", () => getJob(db, id4)!.state === "succeeded");
+    await w.stop(1000);
+    // a busy store is not worth a warning: nothing failed
+    expect(warnings).toEqual([]);
+  });
 });

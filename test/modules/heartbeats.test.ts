@@ -2,6 +2,7 @@
 // within a second of the deadline, the alert it opens and the beat that resolves it, event beats.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { event, json, startTestServer, type TestServer } from "../helpers";
+import { dbFile, openDatabase } from "../../src/db/client";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -87,6 +88,33 @@ describe("pings and the scheduler", () => {
     expect((await json(s.get("/v1/events?source_name=heartbeat&source=fast"))).items.map((e: any) => e.type)).toEqual(["heartbeat.up", "heartbeat.down"]);
     const pings = (await json(s.get(`/v1/heartbeats/${h.id}/pings`))).items;
     expect(pings.at(-1)).toMatchObject({ kind: "success", method: "POST", body: "backup done: 3 files" });
+    await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
+  });
+
+  test("a write lock held by another connection across the deadline delays the flip, never loses it, and reads are answered meanwhile", async () => {
+    const h = await json(s.admin("POST", "/v1/heartbeats", { name: "locked-out", period: 1, grace: 1 }));
+    await fetch(h.ping_url);
+    const deadline = new Date((await json(s.get(`/v1/heartbeats/${h.id}`))).down_at).getTime();
+    // another process (a backup, the CLI) holds the write lock from before the deadline to 400 ms after it
+    const other = openDatabase(dbFile(s.dir), { busyTimeoutMs: 0 });
+    await Bun.sleep(Math.max(0, deadline - 200 - Date.now()));
+    other.$client.exec("BEGIN IMMEDIATE");
+    try {
+      await Bun.sleep(Math.max(0, deadline + 200 - Date.now()));
+      // the HTTP thread is not stuck waiting for the lock: reads are answered at once
+      const t = performance.now();
+      expect((await s.get(`/v1/heartbeats/${h.id}`)).status).toBe(200);
+      expect(performance.now() - t).toBeLessThan(150);
+      await Bun.sleep(Math.max(0, deadline + 400 - Date.now()));
+    } finally {
+      other.$client.exec("COMMIT");
+      other.$client.close();
+    }
+    const down = await waitFor(() => json(s.get(`/v1/heartbeats/${h.id}`)), (v) => v.state === "down", 3000);
+    expect(down.state).toBe("down");
+    expect(Date.now() - deadline).toBeLessThan(1500);
+    const flips = (await json(s.get(`/v1/heartbeats/${h.id}/flips`))).items;
+    expect(new Date(flips.find((f: any) => f.to === "down").at).getTime()).toBe(deadline);
     await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
   });
 
