@@ -2,6 +2,8 @@
 // same JSON and answers 202, driven by the same wrk load (64 connections, a ~500-byte event).
 // The two run alternately for several rounds and the medians are compared, because a shared VM's
 // speed drifts by tens of percent from minute to minute. Then: 1,000-item array requests.
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { fmt, machine, median, peakRssMb, sampleEvent, startBare, startKeepwatch, wrk, type WrkResult } from "./lib";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -18,6 +20,13 @@ export async function benchIngest(): Promise<Record<string, number>> {
   await wrk(kw.url + "/api/v1/events", bodies, kwHeaders, { seconds: 2 });
   const b: WrkResult[] = [];
   const k: WrkResult[] = [];
+  // the WAL file's largest size over the run (the writer keeps it near 64 MiB under load)
+  let walMax = 0;
+  const walTimer = setInterval(() => {
+    try {
+      walMax = Math.max(walMax, statSync(join(kw.dir, "keepwatch.db-wal")).size);
+    } catch {}
+  }, 250);
   for (let r = 0; r < ROUNDS; r++) {
     b.push(await wrk(bare.url + "/api/v1/events", bodies, bareHeaders, { seconds: SECONDS }));
     k.push(await wrk(kw.url + "/api/v1/events", bodies, kwHeaders, { seconds: SECONDS }));
@@ -36,6 +45,7 @@ export async function benchIngest(): Promise<Record<string, number>> {
     await r.arrayBuffer();
     times.push(performance.now() - t0);
   }
+  clearInterval(walTimer);
   kw.proc.kill("SIGTERM");
   await kw.proc.exited;
 
@@ -48,6 +58,7 @@ export async function benchIngest(): Promise<Record<string, number>> {
   console.log(`per round keepwatch/bare: ${ratios.map((r) => fmt(r, 2)).join(", ")}`);
   console.log(`ingest ratio keepwatch/bare (median): ${fmt(median(ratios), 2)} (target ≥ 0.6); p99 ${fmt(m(k, "p99"), 2)} ms (target ≤ 10); RSS ${fmt(kwRss)} MB (target ≤ 150)`);
   console.log(`1,000-item array request: p50 ${fmt(median(times))} ms, max ${fmt(Math.max(...times))} ms over 20 (target ≤ 50 ms)`);
+  console.log(`largest WAL file during the run: ${fmt(walMax / 2 ** 20, 0)} MiB`);
   return { ratio: median(ratios), rps: m(k, "rps"), bareRps: m(b, "rps"), p99: m(k, "p99"), rss: kwRss, bigP50: median(times) };
 }
 
