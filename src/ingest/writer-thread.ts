@@ -112,7 +112,6 @@ function flush() {
     results[at[j]] = r.ok ? { seq, ok: true, ids: r.ids } : { seq, ok: false, unavailable: r.unavailable, message: r.message };
   });
   flushNo++;
-  catchUpWal();
   postMessage({
     type: "done",
     flush: flushNo,
@@ -120,6 +119,8 @@ function flush() {
     enqueued: (outbox?.stats.messages ?? 0) + enrichmentStats.enqueued - before,
     results,
   } satisfies FromWriter);
+  // after the answers have gone out, so that they never wait for it
+  catchUpWal();
 }
 
 self.onmessage = (e: MessageEvent<ToWriter>) => {
