@@ -21,7 +21,7 @@ import { rulesArea } from "./rules";
 import { sourcesArea } from "./sources";
 import { indicatorsArea } from "./indicators";
 import { watchlistsArea } from "./watchlists";
-import { csrfOk, currentSession, isTls, login, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
+import { csrfOk, currentSession, isTls, login, LoginThrottle, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
 import { webhooksArea } from "./webhooks";
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
@@ -63,6 +63,7 @@ function origin(request: Request): string {
 
 export function adminModule(deps: Deps) {
   const nav: NavEntry[] = AREAS.flatMap((a) => (a.nav ? [a.nav] : []));
+  const throttle = new LoginThrottle();
 
   /** An error as a page; after a refused form, a link back to the page the form was on (the
    *  browser's own Back keeps what was typed). */
@@ -119,9 +120,9 @@ export function adminModule(deps: Deps) {
     }, HIDDEN)
     .post(
       "/admin/login",
-      async ({ request }) => {
-        const fail = (status: number, message: string, next: string) =>
-          htmlResponse(layout({ title: "Log in", session: null, nav, error: message, body: loginPage(next) }).value, status);
+      async ({ request, server }) => {
+        const fail = (status: number, message: string, next: string, headers: Record<string, string> = {}) =>
+          htmlResponse(layout({ title: "Log in", session: null, nav, error: message, body: loginPage(next) }).value, status, headers);
         if (!sameOrigin(request)) return fail(403, "cross-site login refused", "/admin");
         let form: URLSearchParams;
         try {
@@ -130,14 +131,29 @@ export function adminModule(deps: Deps) {
           return fail((e as ApiError).status ?? 400, (e as Error).message, "/admin");
         }
         const next = nextOf(form.get("next"));
+        const address = server?.requestIP(request)?.address ?? "unknown";
+        const now = deps.clock();
+        const wait = throttle.waitMs(address, now);
+        if (wait > 0) {
+          const secs = Math.ceil(wait / 1000);
+          return fail(429, `too many failed logins from this address: try again in ${secs} s`, next, { "retry-after": String(secs) });
+        }
+        const refused = (status: number, message: string, reason: string) => {
+          throttle.failed(address, now);
+          deps.log.warn("admin login refused", { address, reason });
+          return fail(status, message, next);
+        };
         let s: ReturnType<typeof login>;
         try {
           s = login(deps, form.get("key") ?? "");
         } catch (e) {
-          if (e instanceof ApiError) return fail(401, e.message === "an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)" ? "enter an admin key" : e.message, next);
+          if (e instanceof ApiError)
+            return e.message === "an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)"
+              ? fail(401, "enter an admin key", next)
+              : refused(401, e.message, e.message);
           throw e;
         }
-        if (!s) return fail(403, "this key lacks the admin scope", next);
+        if (!s) return refused(403, "this key lacks the admin scope", "key without the admin scope");
         return secure(
           new Response(null, { status: 303, headers: { location: next, "set-cookie": sessionCookie(request, s.token, SESSION_TTL_MS / 1000) } }),
         );

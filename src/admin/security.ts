@@ -9,6 +9,7 @@
 //   already keeps the cookie off cross-site posts; the token is the second lock.
 import type { Deps } from "../deps";
 import { hasScope } from "../core/keys";
+import { newBucket, take, type Bucket } from "../core/ratelimit";
 import { safeEqual } from "../lib/crypto";
 import { getKey } from "../store/keys";
 import { createSession, deleteSession, findSession, type SessionRow } from "../store/sessions";
@@ -97,3 +98,41 @@ export function sameOrigin(request: Request): boolean {
   }
   return true;
 }
+
+/**
+ * Failed admin logins per client address: LOGIN_FAILURE_BURST in a row, then one more every
+ * LOGIN_FAILURE_EVERY_S seconds; past that, every login from the address is refused (429) until
+ * its bucket has refilled a little, a right key included. Keys are 256-bit secrets, so this is not
+ * what keeps them safe: it keeps a guessing script from filling the log and the CPU. Behind a
+ * reverse proxy every client shares the proxy's address.
+ */
+export const LOGIN_FAILURE_BURST = 10;
+export const LOGIN_FAILURE_EVERY_S = 6;
+
+export class LoginThrottle {
+  private buckets = new Map<string, Bucket>();
+  private rate = 1 / LOGIN_FAILURE_EVERY_S;
+
+  /** Milliseconds until this address may try again (0: it may now). */
+  waitMs(address: string, now: number): number {
+    const b = this.buckets.get(address);
+    if (!b) return 0;
+    const tokens = Math.min(LOGIN_FAILURE_BURST, b.tokens + (Math.max(0, now - b.at) / 1000) * this.rate);
+    if (tokens >= LOGIN_FAILURE_BURST) {
+      this.buckets.delete(address); // full again: forget it
+      return 0;
+    }
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.rate) * 1000);
+  }
+
+  /** Counts one failed login from this address. */
+  failed(address: string, now: number): void {
+    let b = this.buckets.get(address);
+    if (!b) {
+      if (this.buckets.size >= 10_000) this.buckets.clear();
+      this.buckets.set(address, (b = newBucket(LOGIN_FAILURE_BURST, now)));
+    }
+    take(b, now, this.rate, LOGIN_FAILURE_BURST);
+  }
+}
+
