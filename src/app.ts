@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import type { TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Deps } from "./deps";
-import { ApiError } from "./http/errors";
+import { ApiError, unauthorized } from "./http/errors";
 import { redactToken } from "./core/source-tokens";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
@@ -36,6 +36,9 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
           return new ApiError(404, "not_found", `no route for ${request.method} ${new URL(request.url).pathname}`).toResponse();
         case "VALIDATION": {
           const v = error as any;
+          // a URL token on a read or admin route: that is an authentication problem, not a bad query
+          if (v.type === "query" && new URL(request.url).searchParams.has("token"))
+            return unauthorized("URL tokens (?token=) only work on the ingest routes of their source; send an API key (Authorization: Bearer <key> or X-API-Key: <key>)").toResponse();
           const custom = typeof v.customError === "string" ? (v.customError as string) : null;
           const all = (v.all ?? []) as ValueErrorLike[];
           const details = all.flatMap(drillDown).slice(0, 50);
