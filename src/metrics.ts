@@ -76,6 +76,18 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: "keepwatch_alert_enrichment",
+      help: "Alerts that are not closed, by enrichment status: pending (its job is queued or running), enriched, failed (after its retries)",
+      labelNames: ["status"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const st of ["pending", "enriched", "failed"]) this.set({ status: st }, 0);
+        for (const r of q("SELECT enrichment_status AS s, count(*) AS n FROM alerts WHERE status != 'closed' GROUP BY enrichment_status").all() as { s: string; n: number }[])
+          this.set({ status: r.s }, r.n);
+      },
+    });
+    new Gauge({
       name: "keepwatch_jobs",
       help: "Jobs of the persisted queue that are not done: available (waiting or due), running (leased), dead (gave up), by queue",
       labelNames: ["queue", "state"] as const,

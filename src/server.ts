@@ -61,7 +61,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
   const heartbeats = new HeartbeatScheduler(bgDb, commitHooks, clock, log);
-  const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE]);
+  const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE, ENRICHMENT_QUEUE]);
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(db, {
     allow: parseAllowList(config.outboundAllow),

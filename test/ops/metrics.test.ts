@@ -66,7 +66,26 @@ test("every family listed in the README is exported", async () => {
     "keepwatch_delivery_attempt_duration_seconds",
     "keepwatch_heartbeats",
     "keepwatch_alerts",
+    "keepwatch_alert_enrichment",
     "keepwatch_database_size_bytes",
   ])
     expect(text).toContain(`# TYPE ${family} `);
+});
+
+test("alerts by enrichment status, and the enrichment queue's depth", async () => {
+  // an alert with an indicator waits for its enrichment job, then is enriched (no lookups configured)
+  expect((await s.post("/v1/ingest/generic", { title: "login from 203.0.113.9", indicators: [{ type: "ip", value: "203.0.113.9" }] })).status).toBe(202);
+  // and one without indicators is settled at once
+  expect((await s.post("/v1/ingest/generic", { title: "no indicators here" })).status).toBe(202);
+  let text = "";
+  for (let i = 0; i < 200; i++) {
+    text = await scrape();
+    if (value(text, 'keepwatch_alert_enrichment{status="enriched"}') === 2) break;
+    await Bun.sleep(25);
+  }
+  expect(value(text, 'keepwatch_alert_enrichment{status="enriched"}')).toBe(2);
+  expect(value(text, 'keepwatch_alert_enrichment{status="pending"}')).toBe(0);
+  expect(value(text, 'keepwatch_alert_enrichment{status="failed"}')).toBe(0);
+  expect(value(text, 'keepwatch_jobs{queue="enrichment",state="available"}')).toBe(0);
+  expect(value(text, 'keepwatch_jobs{queue="enrichment",state="dead"}')).toBe(0);
 });
