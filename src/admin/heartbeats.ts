@@ -1,5 +1,5 @@
 // Heartbeats (dead-man's switches): list with state badges, create, detail with the ping URL and
-// a cron one-liner, flips and pings, edit, pause/resume. Through src/modules/heartbeats/service.ts.
+// a cron one-liner, flips and pings, edit, pause/resume, delete. Through src/modules/heartbeats/service.ts.
 import { SEVERITIES, type Severity } from "../core/severity";
 import { ApiError } from "../http/errors";
 import * as heartbeats from "../modules/heartbeats/service";
@@ -87,6 +87,7 @@ ${form(c, "/admin/heartbeats", {}, "Create")}`;
 ${h.state === "paused"
   ? html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/resume">${csrfField(c.session)}<button type="submit">Resume</button></form>`
   : html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/pause">${csrfField(c.session)}<button type="submit" class="secondary">Pause</button></form>`}
+<form class="inline" method="post" action="/admin/heartbeats/${h.id}/delete" data-confirm="Delete this heartbeat? Its ping URL stops working and an open alert of it is closed as resolved.">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form>
 </p>
 <h2>Flips</h2>
 ${flips.length ? html`<div class="table-wrap"><table id="flips"><thead><tr><th>At</th><th>From</th><th>To</th></tr></thead><tbody>
@@ -106,6 +107,14 @@ ${form(c, `/admin/heartbeats/${h.id}`, h, "Save")}`;
       handler: (c) => {
         heartbeats.update(c.deps, c.tenantId, c.params.id, settingsFrom(c, false), c.origin);
         return see(`/admin/heartbeats/${encodeURIComponent(c.params.id)}`, "updated");
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/heartbeats/:id/delete",
+      handler: (c) => {
+        heartbeats.remove(c.deps, c.tenantId, c.params.id);
+        return see("/admin/heartbeats", "deleted");
       },
     },
     ...(["pause", "resume"] as const).map((action) => ({

@@ -90,10 +90,19 @@ ${items.length
         return {
           title: r.name,
           current: "/admin/rules",
-          body: html`<p><a href="/admin/rules">← Rules</a></p><h1>${r.name} ${badge("st", r.enabled ? "active" : "inactive")}</h1>${ruleForm(c, `/admin/rules/${r.id}`, r, "Save")}`,
+          body: html`<p><a href="/admin/rules">← Rules</a></p><h1>${r.name} ${badge("st", r.enabled ? "active" : "inactive")}</h1>${ruleForm(c, `/admin/rules/${r.id}`, r, "Save")}
+<p><form class="inline" method="post" action="/admin/rules/${r.id}/delete" data-confirm="Delete this rule? Events already tagged and alerts already opened stay as they are.">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form></p>`,
         };
       },
     },
     { method: "POST", path: "/admin/rules/:id", handler: (c) => saveOrTest(c, c.params.id) },
+    {
+      method: "POST",
+      path: "/admin/rules/:id/delete",
+      handler: (c) => {
+        rules.remove(c.deps, c.tenantId, c.params.id);
+        return see("/admin/rules", "deleted");
+      },
+    },
   ],
 };

@@ -50,6 +50,7 @@ ${shown ? html`<p class="flash" role="status">${shown.note}</p>` : ""}
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/rotate">${csrfField(c.session)}<button type="submit" class="danger">Rotate secret</button></form>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/state">${csrfField(c.session)}<input type="hidden" name="state" value="${w.state === "active" ? "inactive" : "active"}"><button type="submit" class="secondary">${w.state === "active" ? "Deactivate" : "Activate"}</button></form>
 ${failed ? html`<form class="inline" method="post" action="/admin/webhooks/${w.id}/replay-failed">${csrfField(c.session)}<button type="submit">Replay every failed delivery</button></form>` : ""}
+<form class="inline" method="post" action="/admin/webhooks/${w.id}/delete" data-confirm="Delete this webhook? Messages not yet delivered are dropped, and its delivery history goes with it.">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form>
 </p>
 <h2>Last delivery</h2>
 ${last && lastTry
@@ -110,6 +111,14 @@ ${items.length === 0
       },
     },
     { method: "GET", path: "/admin/webhooks/:id", handler: (c) => detail(c, c.params.id) },
+    {
+      method: "POST",
+      path: "/admin/webhooks/:id/delete",
+      handler: (c) => {
+        webhooks.remove(c.deps, c.tenantId, c.params.id);
+        return see("/admin/webhooks", "deleted");
+      },
+    },
     {
       method: "POST",
       path: "/admin/webhooks/:id",

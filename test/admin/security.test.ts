@@ -186,6 +186,9 @@ describe("CSRF", () => {
       [`/admin/indicators/mappings/${mappingId}/deactivate`, {}],
       [`/admin/indicators/mappings/${mappingId}/delete`, {}],
       ["/admin/rules", { name: "forged", enabled: "on", filter: '{"field":"type","op":"eq","value":"x"}', action: '{"kind":"suppress"}', do: "save" }],
+      [`/admin/heartbeats/${heartbeatId}/delete`, {}],
+      [`/admin/webhooks/${webhookId}/delete`, {}],
+      ["/admin/rules/01J00000000000000000000000/delete", {}],
     ];
     for (const [path, form] of attempts) {
       for (const csrf of [undefined, b.csrf, "", "x".repeat(43)]) {
@@ -272,7 +275,13 @@ describe("tenants", () => {
     expect(forged.status).toBe(404);
     const reveal = await post(`/admin/webhooks/${webhookId}/reveal`, session2.cookie, { csrf: session2.csrf });
     expect(reveal.status).toBe(404);
-    for (const path of [`/admin/watchlists/${watchlistId}/delete`, `/admin/enrichers/${enricherId}/delete`, `/admin/sources/generic/tokens/${tokenId}/revoke`])
+    for (const path of [
+      `/admin/watchlists/${watchlistId}/delete`,
+      `/admin/enrichers/${enricherId}/delete`,
+      `/admin/sources/generic/tokens/${tokenId}/revoke`,
+      `/admin/heartbeats/${heartbeatId}/delete`,
+      `/admin/webhooks/${webhookId}/delete`,
+    ])
       expect({ path, status: (await post(path, session2.cookie, { csrf: session2.csrf })).status }).toEqual({ path, status: 404 });
     // tenant two's own setting and tokens do not touch tenant one's
     expect((await post("/admin/sources/sentinel/settings/delete", session2.cookie, { csrf: session2.csrf })).status).toBe(404);
@@ -281,6 +290,8 @@ describe("tenants", () => {
     expect((await json(s.admin("GET", "/v1/enrichers"))).items.length).toBe(1);
     expect((await json(s.admin("GET", "/v1/sources/generic/tokens"))).items[0].revoked_at).toBeNull();
     expect((await json(s.admin("GET", `/v1/alerts/${alertId}`))).assignee).toBe("alice");
+    expect((await s.admin("GET", `/v1/heartbeats/${heartbeatId}`)).status).toBe(200);
+    expect((await s.admin("GET", `/v1/webhooks/${webhookId}`)).status).toBe(200);
     // and by API
     const api = (path: string) => fetch(s.url + path, { headers: { authorization: `Bearer ${key2}` } });
     expect((await json(api("/v1/events"))).items).toEqual([]);
