@@ -91,6 +91,11 @@ const JS = `"use strict";
 })();
 `;
 
+/** An operation that takes no API key (health, metrics, pings: the ping URL's token is in its path). */
+export const PUBLIC: Record<string, string[]>[] = [];
+/** The ingest routes: an API key, or the source's URL token (?token=). */
+export const INGEST_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { apiKey: [] }, { urlToken: [] }];
+
 export function openapiModule(version: string) {
   const hide = { detail: { hide: true } };
   return new Elysia({ name: "openapi" })
@@ -109,6 +114,7 @@ export function openapiModule(version: string) {
             securitySchemes: {
               bearer: { type: "http", scheme: "bearer", description: "an API key: Authorization: Bearer kw_..." },
               apiKey: { type: "apiKey", in: "header", name: "X-API-Key" },
+              urlToken: { type: "apiKey", in: "query", name: "token", description: "a source's URL token (kwt_...), ingest routes only" },
             },
           },
           security: [{ bearer: [] }, { apiKey: [] }],

@@ -6,6 +6,7 @@ import { ApiError, notFound } from "../http/errors";
 import { pingTarget } from "../store/heartbeats";
 import type { PingWork } from "../store/events";
 import { readBody } from "./body";
+import { PUBLIC } from "../http/openapi";
 
 export const PING_BODY_KEEP = 10 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: false });
@@ -45,8 +46,8 @@ async function handle(deps: Deps, req: Request, token: string, action: string | 
 
 export function pingRoutes(deps: Deps) {
   const remote = (server: { requestIP(r: Request): { address: string } | null } | null, req: Request) => server?.requestIP(req)?.address ?? null;
-  const one = { parse: "none" as const, detail: { summary: "Heartbeat ping (success)", tags: ["heartbeats"] } };
-  const two = { parse: "none" as const, detail: { summary: "Heartbeat ping: start, fail, log, or an exit code 0-255", tags: ["heartbeats"] } };
+  const one = { parse: "none" as const, detail: { summary: "Heartbeat ping (success); the token in the path is the credential", tags: ["heartbeats"], security: PUBLIC } };
+  const two = { parse: "none" as const, detail: { summary: "Heartbeat ping: start, fail, log, or an exit code 0-255; the token in the path is the credential", tags: ["heartbeats"], security: PUBLIC } };
   const app = new Elysia({ name: "ping" })
     .get("/ping/:token", ({ request, params, server }) => handle(deps, request, params.token, undefined, remote(server, request)), one)
     .post("/ping/:token", ({ request, params, server }) => handle(deps, request, params.token, undefined, remote(server, request)), one)

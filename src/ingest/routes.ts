@@ -8,6 +8,7 @@ import { ApiError, json, notFound } from "../http/errors";
 import { alertSourceNames, connectorNames, getSource } from "../sources/registry";
 import type { SourcePlugin } from "../sources/types";
 import { isJsonContentType, readBody } from "./body";
+import { INGEST_SECURITY } from "../http/openapi";
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
@@ -54,7 +55,7 @@ export function ingestRoutes(deps: Deps) {
   return new Elysia({ name: "ingest" })
     .post("/api/v1/events", ({ request }) => ingest(deps, request, envelope, "/api/v1/events"), {
       parse: "none",
-      detail: { summary: "Send events (the event envelope), one object or an array", tags: ["ingest"] },
+      detail: { summary: "Send events (the event envelope), one object or an array", tags: ["ingest"], security: INGEST_SECURITY },
     })
     .post(
       "/v1/ingest/:source",
@@ -64,7 +65,7 @@ export function ingestRoutes(deps: Deps) {
           return notFound(`unknown source "${params.source}"; known sources: ${alertSourceNames().join(", ")}`).toResponse();
         return ingest(deps, request, plugin, `/v1/ingest/${plugin.name}`);
       },
-      { parse: "none", detail: { summary: "Send alerts from a source plugin, one object or an array", tags: ["ingest"] } },
+      { parse: "none", detail: { summary: "Send alerts from a source plugin, one object or an array", tags: ["ingest"], security: INGEST_SECURITY } },
     )
     .post(
       "/api/v1/webhooks/:connector",
@@ -74,6 +75,6 @@ export function ingestRoutes(deps: Deps) {
           return notFound(`unknown connector "${params.connector}"; known connectors: ${connectorNames().join(", ")}`).toResponse();
         return ingest(deps, request, plugin, `/api/v1/webhooks/${plugin.name}`);
       },
-      { parse: "none", detail: { summary: "Custom telemetry through a connector, one object or an array", tags: ["ingest"] } },
+      { parse: "none", detail: { summary: "Custom telemetry through a connector, one object or an array", tags: ["ingest"], security: INGEST_SECURITY } },
     );
 }

@@ -39,6 +39,20 @@ test("the document parses and lists every route of the app, with its schemas", a
   expect(Object.keys(listAlerts.responses)).toContain("200");
   expect(doc.paths["/v1/events/{id}"].get.parameters).toContainEqual(expect.objectContaining({ name: "id", in: "path", required: true }));
   for (const [p, ops] of Object.entries(doc.paths)) for (const [m, op] of Object.entries(ops)) expect({ at: `${m} ${p}`, summary: typeof op.summary }).toEqual({ at: `${m} ${p}`, summary: "string" });
+
+  // who needs what: an API key everywhere (the document's default), except health, metrics and
+  // pings (no key), and the ingest routes, which also take a source's URL token
+  expect(doc.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+  expect(doc.components.securitySchemes.urlToken).toMatchObject({ type: "apiKey", in: "query", name: "token" });
+  for (const [p, m] of [["/healthz", "get"], ["/readyz", "get"], ["/metrics", "get"], ["/ping/{token}", "get"], ["/ping/{token}", "post"], ["/ping/{token}/{action}", "get"]])
+    expect({ at: `${m} ${p}`, security: doc.paths[p][m].security }).toEqual({ at: `${m} ${p}`, security: [] });
+  for (const [p, m] of [["/api/v1/events", "post"], ["/v1/ingest/{source}", "post"], ["/api/v1/webhooks/{connector}", "post"]])
+    expect({ at: `${m} ${p}`, security: doc.paths[p][m].security }).toEqual({ at: `${m} ${p}`, security: [{ bearer: [] }, { apiKey: [] }, { urlToken: [] }] });
+  expect(doc.paths["/v1/events"].get.security).toBeUndefined();
+  // and the document tells the truth: those routes answer without a key
+  expect((await fetch(s.url + "/healthz")).status).toBe(200);
+  expect((await fetch(s.url + "/metrics")).status).toBe(200);
+  expect((await fetch(s.url + "/v1/events")).status).toBe(401);
 });
 
 test("/openapi is an HTML viewer whose script and stylesheet come from this server; nothing inline, nothing from a CDN", async () => {

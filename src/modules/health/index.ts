@@ -3,10 +3,11 @@
 import { Elysia } from "elysia";
 import type { Deps } from "../../deps";
 import { checkWritable } from "../../store/health";
+import { PUBLIC } from "../../http/openapi";
 
 export function healthModule(deps: Deps, state: { draining: boolean }) {
   return new Elysia({ name: "health" })
-    .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["operations"] } })
+    .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["operations"], security: PUBLIC } })
     .get(
       "/readyz",
       ({ set }) => {
@@ -21,11 +22,11 @@ export function healthModule(deps: Deps, state: { draining: boolean }) {
         }
         return { status: "ready" };
       },
-      { detail: { summary: "Readiness: the database is writable", tags: ["operations"] } },
+      { detail: { summary: "Readiness: the database is writable", tags: ["operations"], security: PUBLIC } },
     )
     .get(
       "/metrics",
       async () => new Response(await deps.metrics.text(), { headers: { "content-type": deps.metrics.registry.contentType } }),
-      { detail: { summary: "Prometheus metrics", tags: ["operations"] } },
+      { detail: { summary: "Prometheus metrics", tags: ["operations"], security: PUBLIC } },
     );
 }
