@@ -16,7 +16,7 @@ test("the document parses and lists every route of the app, with its schemas", a
   const r = await fetch(s.url + "/openapi.json");
   expect(r.status).toBe(200);
   expect(r.headers.get("content-type")).toContain("application/json");
-  const doc = (await r.json()) as { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, any>>; components: any };
+  const doc = (await r.json()) as { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, any>>; components: any; security: unknown };
   expect(doc.openapi).toMatch(/^3\.1\./);
   expect(doc.info.title).toBe("keepwatch");
   expect(doc.components.securitySchemes.bearer.scheme).toBe("bearer");
