@@ -2,7 +2,10 @@
 // test-artifacts/admin/ (gitignored), and a login through the real form.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "bun:test";
 import { chromium, type Browser, type Page } from "playwright-core";
+import type { Config } from "../../src/config";
+import { startTestServer, type TestServer } from "../helpers";
 
 export const SHOTS = join(import.meta.dir, "..", "..", "test-artifacts", "admin");
 mkdirSync(SHOTS, { recursive: true });
@@ -38,4 +41,24 @@ export async function horizontalOverflow(page: Page): Promise<number> {
     const el = (globalThis as any).document.documentElement;
     return el.scrollWidth - el.clientWidth;
   });
+}
+
+/**
+ * For the tests of one file: a server (with these settings), a browser and a page logged in with
+ * the server's admin key, set up before the first test and closed after the last. Read them as
+ * properties of the returned object (they exist once the tests run).
+ */
+export function adminInBrowser(settings: Partial<Config> = {}): { s: TestServer; browser: Browser; page: Page } {
+  const ctx = {} as { s: TestServer; browser: Browser; page: Page };
+  beforeAll(async () => {
+    ctx.s = await startTestServer(settings);
+    ctx.browser = await launch();
+    ctx.page = await newPage(ctx.browser);
+    await logIn(ctx.page, ctx.s.url, ctx.s.keys.admin);
+  });
+  afterAll(async () => {
+    await ctx.browser?.close();
+    await ctx.s?.close();
+  });
+  return ctx;
 }
