@@ -93,6 +93,15 @@ export class ConfigError extends Error {}
 
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
 
+/** "512KiB", "2MiB", "1.5g" or plain bytes → bytes; null when it is not a size. */
+export function parseSize(raw: string): number | null {
+  const m = SIZE_RE.exec(raw.trim());
+  if (!m) return null;
+  const unit = (m[2] ?? "b").toLowerCase()[0];
+  const mult = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1;
+  return Math.round(Number(m[1]) * mult);
+}
+
 function coerce(name: keyof Settings, raw: string): unknown {
   const schema = (ConfigSchema.properties as Record<string, any>)[name];
   if (name === "bodyLimit" || name === "byteRate" || name === "tenantByteRate") {
