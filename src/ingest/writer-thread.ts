@@ -44,6 +44,8 @@ export type FromWriter =
 let db: Db | null = null;
 /** Requests waiting, per tenant, in arrival order; the map's order is the round-robin order. */
 const queues = new Map<string, WriterItem[]>();
+/** each waiting tenant's credit, in items (fair.ts) */
+const credit = new Map<string, number>();
 let queued = 0;
 let maxItems = 1000;
 let scheduled = false;
@@ -99,7 +101,7 @@ function enqueue(w: WriterItem): void {
 function flush() {
   scheduled = false;
   if (!queued || !db) return;
-  const work = takeGroup(queues);
+  const work = takeGroup(queues, credit);
   queued -= work.length;
   const before = (outbox?.stats.messages ?? 0) + enrichmentStats.enqueued;
   // caches keyed by change counters (indicator mappings) re-check them once for this group
