@@ -7,6 +7,8 @@ import { alertSourceNames, connectorNames } from "../../src/sources/registry";
 import { createKey } from "../../src/store/keys";
 import { createTenant, setTenantLimits } from "../../src/store/tenants";
 import { countItems } from "../../src/ingest/work";
+import { loadConfig } from "../../src/config";
+import { keyLimits, tenantLimits } from "../../src/core/ratelimit";
 import { json, startTestServer, type TestServer } from "../helpers";
 
 let now = 1_800_000_000_000;
@@ -186,5 +188,31 @@ describe("counting items on the raw bytes", () => {
       const text = rnd(2) ? JSON.stringify(arr) : JSON.stringify(arr, null, rnd(4));
       expect({ seed, text, n: countItems(enc(text)) }).toEqual({ seed, text, n: arr.length });
     }
+  });
+});
+
+describe("settings", () => {
+  test("flags and variables, sizes for bytes; bad values stop start-up naming the setting", () => {
+    const { config } = loadConfig(["--event-rate", "50", "--byte-rate", "2MiB", "--tenant-rate-limit=7"], { KEEPWATCH_TENANT_EVENT_RATE: "300", KEEPWATCH_TENANT_BYTE_RATE: "512KiB" });
+    expect([config.eventRate, config.byteRate, config.tenantRateLimit, config.tenantEventRate, config.tenantByteRate]).toEqual([50, 2 * 2 ** 20, 7, 300, 512 * 1024]);
+    for (const [flag, v] of [["--event-rate", "-1"], ["--byte-rate", "lots"], ["--tenant-byte-rate", "-5"], ["--tenant-rate-limit", "x"]])
+      expect(() => loadConfig([flag, v], {})).toThrow(new RegExp(`invalid setting ${flag}`));
+  });
+  test("derived defaults: per key from the request rate, per tenant ten keys' worth; --rate-limit 0 turns them off", () => {
+    const d = loadConfig([], {}).config;
+    expect(keyLimits(d, null, null)).toEqual({ requests: { rate: 10, burst: 50 }, events: { rate: 100, burst: 1000 }, bytes: { rate: 2 ** 20, burst: 5 * 2 ** 20 } });
+    expect(keyLimits(d, 50, 100)).toEqual({ requests: { rate: 50, burst: 100 }, events: { rate: 500, burst: 2500 }, bytes: { rate: 5 * 2 ** 20, burst: 25 * 2 ** 20 } });
+    expect(keyLimits(d, 0, null)).toBeNull();
+    expect(tenantLimits(d, null)).toEqual({ requests: { rate: 100, burst: 500 }, events: { rate: 1000, burst: 5000 }, bytes: { rate: 10 * 2 ** 20, burst: 50 * 2 ** 20 } });
+    expect(tenantLimits(d, { events: 0, rate: 3 }).events.rate).toBe(0);
+    expect(tenantLimits(d, { events: 0, rate: 3 }).requests).toEqual({ rate: 3, burst: 15 });
+    const off = loadConfig(["--rate-limit", "0"], {}).config;
+    expect(keyLimits(off, null, null)).toBeNull();
+    expect(tenantLimits(off, null)).toEqual({ requests: { rate: 0, burst: 1 }, events: { rate: 0, burst: 1000 }, bytes: { rate: 0, burst: 2 ** 20 } });
+    // explicit figures win, and scale for keys with their own rate
+    const own = loadConfig(["--event-rate", "40", "--tenant-event-rate", "0"], {}).config;
+    expect(keyLimits(own, null, null)!.events.rate).toBe(40);
+    expect(keyLimits(own, 20, null)!.events.rate).toBe(80);
+    expect(tenantLimits(own, null).events.rate).toBe(0);
   });
 });
