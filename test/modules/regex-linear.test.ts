@@ -4,6 +4,7 @@
 // while another tenant's ingest goes on undelayed. Patterns RE2 cannot run are refused with 422.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { matches, regexProblem, validateFilter, type Matchable } from "../../src/core/filter";
+import { typeMatches } from "../../src/core/triggers";
 import { createKey } from "../../src/store/keys";
 import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
@@ -195,4 +196,25 @@ describe("seeded fuzz: random nested-quantifier patterns are either refused or r
     expect(ran).toBeGreaterThan(800);
     expect(performance.now() - t0).toBeLessThan(25_000);
   }, 60_000);
+});
+
+describe("webhook trigger patterns (`alert.*`) match without a regular expression", () => {
+  test("agree with the regex they replaced on a seeded walk, and take linear time on long texts", () => {
+    const seed = Number(process.env.KEEPWATCH_FUZZ_SEED ?? Date.now() % 1_000_000);
+    let x = seed || 1;
+    const rnd = (n: number) => ((x = (x * 1103515245 + 12345) % 2147483648), x % n);
+    const segs = ["a", "b", "ab", "alert", "opened", "*"];
+    for (let i = 0; i < 5000; i++) {
+      const p = Array.from({ length: 1 + rnd(4) }, () => segs[rnd(segs.length)]).join(".");
+      const t = Array.from({ length: 1 + rnd(4) }, () => segs[rnd(segs.length - 1)]).join(rnd(5) ? "." : "");
+      // the old implementation, as the oracle (short texts only)
+      const re = new RegExp("^" + p.split("*").map((q) => q.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".+") + "$");
+      const want = p === "*" || p === t || (p.includes("*") && re.test(t));
+      expect({ seed, p, t, m: typeMatches(p, t) }).toEqual({ seed, p, t, m: want });
+    }
+    const t0 = performance.now();
+    expect(typeMatches("a.*.*.*.*.*.*.*.*.*.*.*.b", "a." + "x.".repeat(50_000) + "c")).toBe(false);
+    expect(typeMatches("a.*.*.*.*.*.*.*.*.*.*.*.b", "a." + "x.".repeat(50_000) + "b")).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
 });
