@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { matches, regexProblem, validateFilter, type Matchable } from "../../src/core/filter";
 import { typeMatches } from "../../src/core/triggers";
+import { renderTemplate } from "../../src/core/rules";
 import { createKey } from "../../src/store/keys";
 import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
@@ -216,5 +217,43 @@ describe("webhook trigger patterns (`alert.*`) match without a regular expressio
     expect(typeMatches("a.*.*.*.*.*.*.*.*.*.*.*.b", "a." + "x.".repeat(50_000) + "c")).toBe(false);
     expect(typeMatches("a.*.*.*.*.*.*.*.*.*.*.*.b", "a." + "x.".repeat(50_000) + "b")).toBe(true);
     expect(performance.now() - t0).toBeLessThan(1000);
+  });
+});
+
+describe("rule title templates render in linear time", () => {
+  const ADVERSARIAL = ["{{a" + ".".repeat(1000) + " x", "{{a" + ".a".repeat(500) + " x", ("{{a" + ".".repeat(30)).repeat(30), "{{a" + "..a".repeat(330)];
+
+  test("a rule whose title template is built to backtrack: 1,000 matching events are stored and alerted fast", async () => {
+    for (const [i, title] of ADVERSARIAL.entries()) {
+      const r = await s.admin("POST", "/v1/rules", { name: `tpl ${i}`, filter: { field: "type", op: "eq", value: `tpl.${i}` }, action: { kind: "alert", title, severity: "high", fingerprint: ["payload.n"] } });
+      expect(r.status).toBe(201);
+      const t = performance.now();
+      const a = await s.post("/api/v1/events", Array.from({ length: 1000 }, (_, n) => ({ type: `tpl.${i}`, source: "x", payload: { n } })));
+      expect(a.status).toBe(202);
+      // on the old template pattern, each of these events took ~1 s to render
+      expect(performance.now() - t).toBeLessThan(5000);
+      const rule = ((await r.json()) as any).id;
+      const alerts = await json(s.get(`/v1/alerts?rule=${rule}&limit=5`, s.keys.admin));
+      expect(alerts.items.length).toBeGreaterThan(0);
+      expect(alerts.items[0].title).toBe(title.slice(0, 1024));
+      expect((await s.admin("DELETE", `/v1/rules/${rule}`)).status).toBeLessThan(300);
+    }
+  }, 60_000);
+
+  test("placeholders still render; seeded random templates of braces, dots and words take linear time", () => {
+    const e: Matchable = { type: "deploy.failed", source: "ci", sourceName: "events", module: "m", title: "t", summary: "", severity: "high", host: null, tags: [], payload: { service: "api", a: { b: "B" } } };
+    expect(renderTemplate("{{payload.service}} deploy failed ({{ payload.a.b }}, {{type}}, {{payload.missing}})", e)).toBe("api deploy failed (B, deploy.failed, )");
+    const seed = Number(process.env.KEEPWATCH_FUZZ_SEED ?? Date.now() % 1_000_000);
+    let x = seed || 1;
+    const rnd = (n: number) => ((x = (x * 1103515245 + 12345) % 2147483648), x % n);
+    const bits = ["{{", "}}", ".", "..", "a", "payload", " ", "{", "}", "_"];
+    const t0 = performance.now();
+    for (let i = 0; i < 300; i++) {
+      const tpl = Array.from({ length: 1024 }, () => bits[rnd(bits.length)]).join("").slice(0, 1024);
+      const t = performance.now();
+      renderTemplate(tpl, e);
+      expect({ seed, i, slow: performance.now() - t > 200 }).toEqual({ seed, i, slow: false });
+    }
+    expect(performance.now() - t0).toBeLessThan(10_000);
   });
 });
