@@ -12,6 +12,12 @@ export const ConfigSchema = Type.Object({
   dataDir: Type.String({ minLength: 1, default: "./data", description: "directory holding keepwatch.db" }),
   rateLimit: Type.Number({ minimum: 0, default: 10, description: "default requests/s per key (0 = unlimited)" }),
   rateBurst: Type.Integer({ minimum: 1, default: 50, description: "default token-bucket size per key" }),
+  // events and bytes, per key and per tenant (src/core/ratelimit.ts); unset = derived from the above
+  eventRate: Type.Optional(Type.Number({ minimum: 0, description: "events/s of a key at --rate-limit (0 = unlimited; default 10 per request: 100)" })),
+  byteRate: Type.Optional(Type.Integer({ minimum: 0, description: "bytes/s of a key at --rate-limit (0 = unlimited; default a tenth of --body-limit per request: 1MiB)" })),
+  tenantRateLimit: Type.Optional(Type.Number({ minimum: 0, description: "requests/s of a whole tenant, all its keys together (0 = no cap; default 10 keys' worth: 100)" })),
+  tenantEventRate: Type.Optional(Type.Number({ minimum: 0, description: "events/s of a whole tenant (0 = no cap; default 10 keys' worth: 1000)" })),
+  tenantByteRate: Type.Optional(Type.Integer({ minimum: 0, description: "bytes/s of a whole tenant (0 = no cap; default 10 keys' worth: 10MiB)" })),
   bodyLimit: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 1024 * 1024, description: "largest request body in bytes" }),
   maxItems: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: "most items in one ingest request" }),
   logLevel: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")], {
@@ -58,6 +64,11 @@ export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   dataDir: { flag: "--data-dir", env: "KEEPWATCH_DATA_DIR" },
   rateLimit: { flag: "--rate-limit", env: "KEEPWATCH_RATE_LIMIT" },
   rateBurst: { flag: "--rate-burst", env: "KEEPWATCH_RATE_BURST" },
+  eventRate: { flag: "--event-rate", env: "KEEPWATCH_EVENT_RATE" },
+  byteRate: { flag: "--byte-rate", env: "KEEPWATCH_BYTE_RATE" },
+  tenantRateLimit: { flag: "--tenant-rate-limit", env: "KEEPWATCH_TENANT_RATE_LIMIT" },
+  tenantEventRate: { flag: "--tenant-event-rate", env: "KEEPWATCH_TENANT_EVENT_RATE" },
+  tenantByteRate: { flag: "--tenant-byte-rate", env: "KEEPWATCH_TENANT_BYTE_RATE" },
   bodyLimit: { flag: "--body-limit", env: "KEEPWATCH_BODY_LIMIT" },
   maxItems: { flag: "--max-items", env: "KEEPWATCH_MAX_ITEMS" },
   logLevel: { flag: "--log-level", env: "KEEPWATCH_LOG_LEVEL" },
@@ -82,9 +93,18 @@ export class ConfigError extends Error {}
 
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
 
+/** "512KiB", "2MiB", "1.5g" or plain bytes → bytes; null when it is not a size. */
+export function parseSize(raw: string): number | null {
+  const m = SIZE_RE.exec(raw.trim());
+  if (!m) return null;
+  const unit = (m[2] ?? "b").toLowerCase()[0];
+  const mult = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1;
+  return Math.round(Number(m[1]) * mult);
+}
+
 function coerce(name: keyof Settings, raw: string): unknown {
   const schema = (ConfigSchema.properties as Record<string, any>)[name];
-  if (name === "bodyLimit") {
+  if (name === "bodyLimit" || name === "byteRate" || name === "tenantByteRate") {
     const m = SIZE_RE.exec(raw.trim());
     if (!m) return raw;
     const unit = (m[2] ?? "b").toLowerCase()[0];
@@ -217,7 +237,7 @@ export function settingsHelp(): string {
   return (Object.entries(SETTINGS) as [keyof Settings, { flag: string; env: string }][])
     .map(([name, s]) => {
       const sch = (ConfigSchema.properties as Record<string, any>)[name];
-      return `  ${(s.flag + " VALUE").padEnd(26)} ${s.env.padEnd(28)} ${sch.description} (default ${JSON.stringify(sch.default)})`;
+      return `  ${(s.flag + " VALUE").padEnd(26)} ${s.env.padEnd(28)} ${sch.description}${sch.default === undefined ? "" : ` (default ${JSON.stringify(sch.default)})`}`;
     })
     .concat([
       "",

@@ -1,13 +1,14 @@
 #!/usr/bin/env bun
 // keepwatch CLI entry: serve | keys | tenants | migrate | version | help
-import { ConfigError, loadConfig, settingsHelp, type Config } from "./config";
+import { ConfigError, loadConfig, parseSize, settingsHelp, type Config } from "./config";
 import { dbFile, openDatabase, type Db } from "./db/client";
 import { migrate } from "./db/migrate";
 import { isScope, type Scope } from "./core/keys";
 import { parseDuration, iso } from "./lib/time";
 import { bootstrap, buildDeps, startServer } from "./server";
 import { createKey, findKey, listKeys, revokeKey, rotateKey } from "./store/keys";
-import { createTenant, getTenant, getTenantByName, listTenants } from "./store/tenants";
+import { createTenant, getTenant, getTenantByName, listTenants, setTenantLimits, type TenantCaps } from "./store/tenants";
+import { tenantLimits } from "./core/ratelimit";
 import pkg from "../package.json";
 import { BACKUP_HELP, CliError, RESTORE_HELP, SYSTEMD_HELP, backup, restore, systemdUnit } from "./cli/ops";
 import { PING_HELP, SEND_HELP, ping, send } from "./cli/client";
@@ -63,7 +64,12 @@ create and rotate print the key once on stdout ("key: kw_..."). Exit codes: 0 do
 
 const TENANTS_HELP = `usage:
   keepwatch tenants create NAME     (prints an admin key for the new tenant once)
-  keepwatch tenants list            (id, name, created; tab-separated)
+  keepwatch tenants list            (id, name, created, caps; tab-separated)
+  keepwatch tenants limits NAME [--rate N] [--events N] [--bytes SIZE]
+                                    caps on the whole tenant, all its keys and URL tokens together,
+                                    per second (0 = no cap, "default" = the server's --tenant-*
+                                    setting); without options prints the caps in force. A tenant
+                                    admin cannot change them; running servers apply them at once.
 
   --data-dir DIR     the data directory (also KEEPWATCH_DATA_DIR; default ./data)
 Exit codes: 0 done, 2 usage (bad or existing name, unknown option).
@@ -182,11 +188,20 @@ function keysCommand(config: Config, args: string[]): number {
   }
 }
 
+/** A tenant's caps in force, as `rate=100/s events=1000/s bytes=10485760/s` (own figures marked). */
+function capsText(config: Config, caps: TenantCaps | null, lines = false): string {
+  const l = tenantLimits(config, caps);
+  const one = (k: keyof TenantCaps, v: number, unit: string) =>
+    `${k}=${v > 0 ? `${v}${unit}/s` : "none"}${caps?.[k] !== undefined ? " (own)" : " (server default)"}`;
+  const parts = [one("rate", l.requests.rate, ""), one("events", l.events.rate, ""), one("bytes", l.bytes.rate, "")];
+  return parts.join(lines ? "\n" : " ");
+}
+
 function tenantsCommand(config: Config, args: string[]): number {
   const sub = args.shift();
-  if (!sub || sub.startsWith("-")) throw new UsageError("tenants needs a command: create or list");
-  if (sub !== "create" && sub !== "list") throw new UsageError(`unknown tenants command "${sub}": use create or list`);
-  onlyFlags(args, []);
+  if (!sub || sub.startsWith("-")) throw new UsageError("tenants needs a command: create, list or limits");
+  if (sub !== "create" && sub !== "list" && sub !== "limits") throw new UsageError(`unknown tenants command "${sub}": use create, list or limits`);
+  onlyFlags(args, sub === "limits" ? ["--rate", "--events", "--bytes"] : []);
   // opened on first use: a usage error must not create a database
   let opened: Db | undefined;
   const db = () => (opened ??= openForCli(config));
@@ -207,8 +222,30 @@ function tenantsCommand(config: Config, args: string[]): number {
     }
     case "list":
       noExtra(args);
-      for (const t of listTenants(db())) process.stdout.write(`${t.id}\t${t.name}\t${iso(t.createdAt)}\n`);
+      for (const t of listTenants(db())) process.stdout.write(`${t.id}\t${t.name}\t${iso(t.createdAt)}\t${capsText(config, t.limits ? JSON.parse(t.limits) : null)}\n`);
       return 0;
+    case "limits": {
+      const figures = { rate: takeOpt(args, "--rate"), events: takeOpt(args, "--events"), bytes: takeOpt(args, "--bytes") };
+      const name = args.shift();
+      noExtra(args);
+      if (!name) throw new UsageError("tenants limits needs a NAME (keepwatch tenants list)");
+      // every figure is checked before the database is opened
+      const given: [keyof TenantCaps, number | "default"][] = [];
+      for (const [k, raw] of Object.entries(figures) as [keyof TenantCaps, string | undefined][]) {
+        if (raw === undefined) continue;
+        const n = raw === "default" ? raw : k === "bytes" ? parseSize(raw) : raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : null;
+        if (n === null || (n !== "default" && n < 0))
+          throw new UsageError(`--${k} must be ${k === "bytes" ? "a size such as 5MiB, 512KiB or bytes" : "a number"} ≥ 0 (0 = no cap), or "default"`);
+        given.push([k, n]);
+      }
+      const t = tenantOf(db(), name);
+      const caps: TenantCaps = t.limits ? JSON.parse(t.limits) : {};
+      for (const [k, n] of given) if (n === "default") delete caps[k];
+      else caps[k] = n;
+      if (given.length) setTenantLimits(db(), t.id, caps);
+      process.stdout.write(`tenant: ${t.name}\n${capsText(config, caps, true)}\n`);
+      return 0;
+    }
     default:
       throw new UsageError(`unknown tenants command "${sub}"`);
   }

@@ -52,6 +52,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   const auth = new Authenticator(db, {
     defaultRate: config.rateLimit,
     defaultBurst: config.rateBurst,
+    limits: config,
     clock,
     sourceSecrets: config.sourceSecrets,
   });

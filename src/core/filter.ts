@@ -5,6 +5,7 @@
 // title, summary, severity, host, tags, and payload.<dot.path>.
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { RE2JS } from "re2js";
 import { isSeverity, SEVERITY_RANK } from "./severity";
 
 export const FIELDS = ["type", "source", "source_name", "module", "title", "summary", "severity", "host", "tags"] as const;
@@ -77,11 +78,8 @@ function semantic(f: Filter, at: string): { path: string; message: string }[] {
   if (c.op === "in") return Array.isArray(c.value) ? [] : [{ path: p, message: "in needs an array" }];
   if (Array.isArray(c.value)) return [{ path: p, message: `${c.op} takes one value, not an array` }];
   if (c.op === "regex") {
-    try {
-      new RegExp(String(c.value));
-    } catch (e) {
-      return [{ path: p, message: `not a regular expression: ${(e as Error).message}` }];
-    }
+    const problem = regexProblem(String(c.value));
+    if (problem) return [{ path: p, message: problem }];
   }
   if ((c.op === "gte" || c.op === "lte") && c.field === "severity" && !isSeverity(String(c.value)))
     return [{ path: p, message: `must be a severity: ${Object.keys(SEVERITY_RANK).join(", ")}` }];
@@ -116,15 +114,50 @@ export function fieldValue(e: Matchable, field: string): unknown {
   return field === "source_name" ? e.sourceName : (e as Record<string, unknown>)[field];
 }
 
-const regexCache = new Map<string, RegExp>();
-const re = (s: string) => {
+// User patterns (op "regex") run on RE2 (re2js, pure JS): matching takes time linear in the input,
+// whatever the pattern, so no pattern can stall the writer (no catastrophic backtracking). The
+// syntax is RE2's: no lookahead/lookbehind, no backreferences, repeat counts up to 1000.
+
+/** Largest compiled program a pattern may have (instructions); each costs time per input character. */
+export const MAX_REGEX_PROGRAM = 5000;
+
+function compileRegex(s: string): RE2JS {
+  const r = RE2JS.compile(s);
+  const size = r.re2().prog.numInst();
+  if (size > MAX_REGEX_PROGRAM) throw new Error(`pattern is too large (${size} instructions compiled, at most ${MAX_REGEX_PROGRAM}): use fewer or smaller repeats`);
+  return r;
+}
+
+/** Why a pattern is refused (invalid, or a feature RE2 does not have), or null when it is fine. */
+export function regexProblem(s: string): string | null {
+  try {
+    compileRegex(s);
+    return null;
+  } catch (e) {
+    const msg = String((e as Error).message ?? e).replace(/^error parsing regexp: /, "");
+    let hint = "";
+    if (/\\(?:[1-9]|k<)/.test(s)) hint = "backreferences are not supported; ";
+    else if (/\(\?<?[=!]/.test(s)) hint = "lookahead and lookbehind are not supported; ";
+    else if (/[+*?}][+]/.test(s)) hint = "possessive quantifiers are not supported; ";
+    return `not a supported regular expression (RE2 syntax, linear-time matching): ${hint}${msg}`;
+  }
+}
+
+/** Compiled patterns, each compiled once; null = refused (a rule stored before RE2 that uses JS-only syntax matches nothing). */
+const regexCache = new Map<string, RE2JS | null>();
+function re(s: string): RE2JS | null {
   let r = regexCache.get(s);
-  if (!r) {
-    if (regexCache.size > 1000) regexCache.clear();
-    regexCache.set(s, (r = new RegExp(s)));
+  if (r === undefined) {
+    if (regexCache.size >= 1000) regexCache.clear();
+    try {
+      r = compileRegex(s);
+    } catch {
+      r = null;
+    }
+    regexCache.set(s, r);
   }
   return r;
-};
+}
 
 export function matches(f: Filter, e: Matchable): boolean {
   if ("all" in f) return f.all.every((x) => matches(x, e));
@@ -147,7 +180,7 @@ export function matches(f: Filter, e: Matchable): boolean {
     case "prefix":
       return typeof v === "string" && v.startsWith(String(c.value));
     case "regex":
-      return typeof v === "string" && re(String(c.value)).test(v);
+      return typeof v === "string" && (re(String(c.value))?.test(v) ?? false);
     case "gte":
     case "lte": {
       let a: number;

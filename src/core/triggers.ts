@@ -18,8 +18,26 @@ export const TRIGGER_RE = /^(\*|[a-z0-9_]+(\.([a-z0-9_]+|\*))*)$/;
 export function typeMatches(pattern: string, type: string): boolean {
   if (pattern === "*" || pattern === type) return true;
   if (!pattern.includes("*")) return false;
-  const re = new RegExp("^" + pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".+") + "$");
-  return re.test(type);
+  return globMatches(pattern.split("*"), type);
+}
+
+/**
+ * Whether `s` is parts[0] + (1 or more chars) + parts[1] + ... + parts[last], in one pass and no
+ * regular expression (time linear in the text whatever the pattern): each literal part is taken at
+ * its leftmost place after the previous one, which is the best choice for `*`-only patterns.
+ */
+function globMatches(parts: string[], s: string): boolean {
+  const first = parts[0];
+  const last = parts[parts.length - 1];
+  if (!s.startsWith(first)) return false;
+  let at = first.length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const j = s.indexOf(parts[i], at + 1);
+    if (j < 0) return false;
+    at = j + parts[i].length;
+  }
+  // the last part is anchored at the end, after at least one character of wildcard
+  return s.length - last.length >= at + 1 && s.endsWith(last);
 }
 
 export type Filters = { min_severity?: Severity; sources?: string[]; tags?: string[] };

@@ -8,6 +8,12 @@ export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
   name: text("name").notNull().unique(),
   createdAt: integer("created_at").notNull(),
+  /**
+   * The operator's caps on the whole tenant (all its keys and URL tokens together), set with
+   * `keepwatch tenants limits`: JSON {"rate"?, "events"?, "bytes"?} per second (0 = no cap);
+   * null or a missing figure = the server's --tenant-* setting. Not changeable through the API.
+   */
+  limits: text("limits"),
 });
 
 export const apiKeys = sqliteTable(

@@ -7,12 +7,13 @@
 import type { Db } from "../db/client";
 import { DEFAULT_HEADER, verifySignature, type SignatureSetting } from "../core/inbound-signatures";
 import { hasScope, parseKey, type Scope } from "../core/keys";
-import { newBucket, take, type Bucket } from "../core/ratelimit";
+import { keyLimits, newBucket, takeAll, tenantLimits, type Bucket, type Draw, type LimitSettings, type Limits } from "../core/ratelimit";
 import { parseSourceToken } from "../core/source-tokens";
 import { safeEqual } from "../lib/crypto";
 import { CounterGuardedMap } from "../store/config-versions";
 import { findKeyByPrefix, KEYS_VERSION, touchKeys, type KeyRow } from "../store/keys";
 import { findSourceTokenByPrefix, SourceSettingsCache, touchSourceTokens } from "../store/source-settings";
+import { getTenantLimits, TENANTS_VERSION } from "../store/tenants";
 import { ApiError, forbidden, unauthorized } from "./errors";
 
 export type Principal = {
@@ -29,7 +30,12 @@ export type AuthOptions = {
   clock: () => number;
   /** signature defaults from the environment, by source (Config.sourceSecrets) */
   sourceSecrets?: Record<string, SignatureSetting>;
+  /** what event, byte and tenant limits derive from (the Config); without it only requests per key are limited */
+  limits?: LimitSettings;
 };
+
+/** A key's or a tenant's three buckets. */
+type Buckets = { requests: Bucket; events: Bucket; bytes: Bucket };
 
 const DUMMY_HASH = "0".repeat(64);
 /** How long a cached key row is used before it is read again. */
@@ -41,7 +47,12 @@ type Cached = { row: KeyRow; principal: Principal; at: number };
 export const tenantOfRequest = new WeakMap<Headers, string>();
 
 export class Authenticator {
-  private buckets = new Map<string, Bucket>();
+  /** per key (and URL token) and per tenant ("tenant:<id>") */
+  private buckets = new Map<string, Buckets>();
+  /** each key's limits as last seen by limit(), for charging its work once the body is read */
+  private keyLimitsById = new Map<string, Limits | null>();
+  /** the operator's caps per tenant, re-read when `keepwatch tenants limits` changes them */
+  private tenantCaps = new CounterGuardedMap<Limits>(TENANTS_VERSION, 2, 100_000);
   private lastUsed = new Map<string, number>();
   private keyCache = new CounterGuardedMap<Cached>(KEYS_VERSION);
   private tokenLastUsed = new Map<string, number>();
@@ -77,7 +88,7 @@ export class Authenticator {
     if (row.revokedAt !== null && row.revokedAt <= now) throw unauthorized("this URL token has been revoked");
     if (row.source !== source) throw forbidden(`this URL token may only send to source "${row.source}"`);
     this.tokenLastUsed.set(row.id, now);
-    this.limit({ id: `token:${row.id}`, rateLimit: null, rateBurst: null });
+    this.limit({ id: `token:${row.id}`, rateLimit: null, rateBurst: null, tenantId: row.tenantId });
     return { keyId: `token:${row.id}`, tenantId: row.tenantId, scopes: ["ingest"], sources: [row.source] };
   }
 
@@ -163,18 +174,62 @@ export class Authenticator {
     return principal;
   }
 
-  /** Takes one token from the key's bucket or throws 429 with Retry-After. */
-  limit(row: Pick<KeyRow, "id" | "rateLimit" | "rateBurst">): void {
-    const rate = row.rateLimit ?? this.opts.defaultRate;
-    if (rate <= 0) return;
-    const burst = row.rateBurst ?? this.opts.defaultBurst;
+  /** Takes one token from the key's request bucket and its tenant's, or throws 429 with Retry-After. */
+  limit(row: Pick<KeyRow, "id" | "rateLimit" | "rateBurst"> & { tenantId?: string }): void {
+    const s = this.settings();
+    const kl = keyLimits(s, row.rateLimit, row.rateBurst);
+    this.keyLimitsById.set(row.id, kl);
+    if (this.keyLimitsById.size > 100_000) this.keyLimitsById.clear();
+    this.charge(row.id, kl, row.tenantId, { requests: 1, events: 0, bytes: 0 });
+  }
+
+  /**
+   * Charges a request's work once its body is read: `events` items and `bytes` bytes, to its key's
+   * buckets and its tenant's; throws 429 with Retry-After when either is short (nothing is taken then).
+   */
+  chargeWork(p: Pick<Principal, "keyId" | "tenantId">, events: number, bytes: number): void {
+    const kl = this.keyLimitsById.has(p.keyId) ? this.keyLimitsById.get(p.keyId)! : keyLimits(this.settings(), null, null);
+    this.charge(p.keyId, kl, p.tenantId, { requests: 0, events, bytes });
+  }
+
+  private settings(): LimitSettings {
+    return this.opts.limits ?? { rateLimit: this.opts.defaultRate, rateBurst: this.opts.defaultBurst, maxItems: 0, bodyLimit: 0, eventRate: 0, byteRate: 0, tenantRateLimit: 0, tenantEventRate: 0, tenantByteRate: 0 };
+  }
+
+  /** The tenant's caps: the operator's own for it, else the server's settings. */
+  private tenantLimitsOf(tenantId: string): Limits {
+    let l = this.tenantCaps.get(this.db, tenantId);
+    if (!l) this.tenantCaps.set(tenantId, (l = tenantLimits(this.settings(), getTenantLimits(this.db, tenantId))));
+    return l;
+  }
+
+  private bucketsOf(id: string, l: Limits | null, now: number): Buckets {
+    let b = this.buckets.get(id);
+    if (!b) {
+      if (this.buckets.size > 200_000) this.buckets.clear();
+      this.buckets.set(id, (b = { requests: newBucket(l?.requests.burst ?? 0, now), events: newBucket(l?.events.burst ?? 0, now), bytes: newBucket(l?.bytes.burst ?? 0, now) }));
+    }
+    return b;
+  }
+
+  private charge(keyId: string, kl: Limits | null, tenantId: string | undefined, cost: { requests: number; events: number; bytes: number }): void {
     const now = this.opts.clock();
-    let b = this.buckets.get(row.id);
-    if (!b) this.buckets.set(row.id, (b = newBucket(burst, now)));
-    const r = take(b, now, rate, burst);
+    const draws: (Draw & { what: string })[] = [];
+    const add = (id: string, l: Limits | null, who: string) => {
+      if (!l) return;
+      const b = this.bucketsOf(id, l, now);
+      for (const k of ["requests", "events", "bytes"] as const)
+        if (cost[k] > 0 && l[k].rate > 0) draws.push({ bucket: b[k], rate: l[k].rate, burst: l[k].burst, cost: cost[k], what: `${who}: ${fmt(l[k].rate)} ${k}/s (burst ${fmt(l[k].burst)})` });
+    };
+    add(keyId, kl, "this key's limit");
+    if (tenantId !== undefined) add(`tenant:${tenantId}`, this.tenantLimitsOf(tenantId), "this tenant's cap");
+    if (!draws.length) return;
+    const r = takeAll(draws, now);
     if (!r.ok) {
       const secs = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
-      throw new ApiError(429, "rate_limited", `rate limit of ${rate} requests/s (burst ${burst}) exceeded for this key`, [], {
+      const d = draws[r.short ?? 0];
+      const size = cost.requests ? "" : ` (this request: ${fmt(cost.events)} events, ${fmt(cost.bytes)} bytes)`;
+      throw new ApiError(429, "rate_limited", `rate limit exceeded, ${d.what}${size}; retry after ${secs} s`, [], {
         "retry-after": String(secs),
       });
     }
@@ -202,3 +257,5 @@ export class Authenticator {
     }
   }
 }
+
+const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString("en-US") : n.toFixed(1));

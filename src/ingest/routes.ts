@@ -8,6 +8,7 @@ import { ApiError, json, notFound } from "../http/errors";
 import { alertSourceNames, connectorNames, getSource } from "../sources/registry";
 import type { SourcePlugin } from "../sources/types";
 import { isJsonContentType, readBody } from "./body";
+import { countItems } from "./work";
 import { INGEST_SECURITY } from "../http/openapi";
 
 const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -34,6 +35,9 @@ async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route:
     const bytes = await readBody(req, deps.config.bodyLimit);
     // the tenant's signature scheme for this source, checked on the raw bytes before parsing
     deps.auth.checkSignature(principal.tenantId, plugin.name, req.headers, bytes);
+    // the limits count work: the request's items and bytes, for its key and its tenant (429 when short)
+    const items = countItems(bytes);
+    deps.auth.chargeWork(principal, items, bytes.byteLength);
     // parsed, validated and normalized on the writer thread (normalize.ts), then group-committed
     const ids = await deps.writer.submitRaw({
       tenantId: principal.tenantId,
@@ -42,7 +46,7 @@ async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route:
       source: plugin.name,
       body: bytes,
       now: deps.clock(),
-    });
+    }, items);
     return json(202, { accepted: ids.length, ids });
   } catch (e) {
     if (e instanceof ApiError) return e.toResponse();

@@ -14,11 +14,17 @@ import type { IngestBatch } from "../store/events";
 import { ApiError, type ErrorDetail } from "../http/errors";
 import { normalizeRequest, type RawIngest } from "./normalize";
 import { startUnit } from "../store/config-versions";
+import { takeGroup } from "./fair";
 
 declare var self: Worker;
 
-/** A request for the writer: a normalized batch (heartbeat pings) or an ingest request's raw bytes. */
-export type WriterItem = { seq: number; batch?: IngestBatch; raw?: RawIngest };
+/**
+ * A request for the writer: a normalized batch (heartbeat pings) or an ingest request's raw bytes,
+ * with its item count (work.ts), which the writer uses to share each group between tenants.
+ */
+export type WriterItem = { seq: number; batch?: IngestBatch; raw?: RawIngest; items?: number };
+
+
 
 export type WriterError = { status: number; code: string; message: string; details: ErrorDetail[]; headers: Record<string, string> };
 
@@ -36,7 +42,11 @@ export type FromWriter =
   | { type: "closed" };
 
 let db: Db | null = null;
-let pending: WriterItem[] = [];
+/** Requests waiting, per tenant, in arrival order; the map's order is the round-robin order. */
+const queues = new Map<string, WriterItem[]>();
+/** each waiting tenant's credit, in items (fair.ts) */
+const credit = new Map<string, number>();
+let queued = 0;
 let maxItems = 1000;
 let scheduled = false;
 let flushNo = 0;
@@ -78,11 +88,21 @@ function catchUpWal(): void {
   }
 }
 
+const tenantOf = (w: WriterItem) => (w.batch ? w.batch.tenantId : w.raw!.tenantId);
+
+function enqueue(w: WriterItem): void {
+  const t = tenantOf(w);
+  let q = queues.get(t);
+  if (!q) queues.set(t, (q = []));
+  q.push(w);
+  queued++;
+}
+
 function flush() {
   scheduled = false;
-  const work = pending;
-  pending = [];
-  if (!work.length || !db) return;
+  if (!queued || !db) return;
+  const work = takeGroup(queues, credit);
+  queued -= work.length;
   const before = (outbox?.stats.messages ?? 0) + enrichmentStats.enqueued;
   // caches keyed by change counters (indicator mappings) re-check them once for this group
   startUnit();
@@ -121,6 +141,12 @@ function flush() {
   } satisfies FromWriter);
   // after the answers have gone out, so that they never wait for it
   catchUpWal();
+  // what is left (tenants past their share of this group) goes into the next group, together with
+  // the requests that arrive meanwhile
+  if (queued && !scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
 }
 
 self.onmessage = (e: MessageEvent<ToWriter>) => {
@@ -140,7 +166,7 @@ self.onmessage = (e: MessageEvent<ToWriter>) => {
       }
       break;
     case "commit":
-      for (const it of m.items) pending.push(it);
+      for (const it of m.items) enqueue(it);
       if (!scheduled) {
         scheduled = true;
         // after the messages that are already queued have been taken in
@@ -148,7 +174,7 @@ self.onmessage = (e: MessageEvent<ToWriter>) => {
       }
       break;
     case "close":
-      flush();
+      while (queued && db) flush();
       db?.$client.close();
       db = null;
       postMessage({ type: "closed" } satisfies FromWriter);

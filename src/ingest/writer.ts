@@ -77,12 +77,12 @@ export class GroupWriter {
 
   /** Commits a batch that is already normalized (heartbeat pings). */
   submit(batch: IngestBatch): Promise<string[]> {
-    return this.enqueue({ seq: 0, batch });
+    return this.enqueue({ seq: 0, batch, items: Math.max(1, batch.events.length) });
   }
 
   /** Parses, normalizes and commits an ingest request on the writer thread. */
-  submitRaw(raw: RawIngest): Promise<string[]> {
-    return this.enqueue({ seq: 0, raw });
+  submitRaw(raw: RawIngest, items = 1): Promise<string[]> {
+    return this.enqueue({ seq: 0, raw, items });
   }
 
   private enqueue(item: WriterItem): Promise<string[]> {

@@ -2,11 +2,12 @@ import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { tenants } from "../db/schema";
 import { newId } from "../lib/ids";
+import { bumpVersion } from "./config-versions";
 
 export type Tenant = typeof tenants.$inferSelect;
 
 export function createTenant(db: Db, name: string, now = Date.now()): Tenant {
-  const row = { id: newId(now), name, createdAt: now };
+  const row = { id: newId(now), name, createdAt: now, limits: null };
   db.insert(tenants).values(row).run();
   return row;
 }
@@ -25,4 +26,24 @@ export function getTenant(db: Db, id: string): Tenant | undefined {
 
 export function countTenants(db: Db): number {
   return (db.$client.query("SELECT count(*) AS n FROM tenants").get() as { n: number }).n;
+}
+
+/** The change counter of tenants' caps (read by the request path's cache, see http/auth.ts). */
+export const TENANTS_VERSION = "tenants";
+
+/** An operator's caps on a tenant, per second; a missing figure = the server's setting, 0 = no cap. */
+export type TenantCaps = { rate?: number; events?: number; bytes?: number };
+
+export function getTenantLimits(db: Db, tenantId: string): TenantCaps | null {
+  const r = db.$client.query("SELECT limits FROM tenants WHERE id = ?1").get(tenantId) as { limits: string | null } | null;
+  return r?.limits ? (JSON.parse(r.limits) as TenantCaps) : null;
+}
+
+/** Sets (or with null clears) a tenant's caps; running servers see it within milliseconds. */
+export function setTenantLimits(db: Db, tenantId: string, caps: TenantCaps | null): void {
+  db.transaction(() => {
+    const empty = !caps || Object.keys(caps).length === 0;
+    db.update(tenants).set({ limits: empty ? null : JSON.stringify(caps) }).where(eq(tenants.id, tenantId)).run();
+    bumpVersion(db, TENANTS_VERSION);
+  });
 }

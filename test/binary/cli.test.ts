@@ -20,7 +20,7 @@ afterAll(() => {
 const FLAGS: Record<string, string[]> = {
   serve: Object.values(SETTINGS).map((s) => s.flag),
   keys: ["create", "list", "revoke", "rotate", "--tenant", "--name", "--scopes", "--sources", "--rate", "--burst", "--expires", "--data-dir"],
-  tenants: ["create", "list", "--data-dir"],
+  tenants: ["create", "list", "limits", "--rate", "--events", "--bytes", "--data-dir"],
   migrate: ["--data-dir"],
   backup: ["FILE", "--data-dir"],
   restore: ["FILE", "--data-dir"],
@@ -65,6 +65,11 @@ test("unknown commands and options, missing arguments: one line on stderr, exit 
     ["tenants"],
     ["tenants", "create", "--force"],
     ["tenants", "create", "Bad Name!"],
+    ["tenants", "limits"],
+    ["tenants", "limits", "default", "--rate", "-1"],
+    ["tenants", "limits", "default", "--events", "lots"],
+    ["tenants", "limits", "default", "--bytes", "5 parsecs"],
+    ["tenants", "limits", "default", "--burst", "5"],
     ["migrate", "--bogus"],
     ["migrate", "extra"],
     ["backup"],
@@ -115,4 +120,38 @@ test("send from a shell script against the running binary: 0 and the id, 1 refus
   expect(await s.proc.exited).toBe(0);
   const down = await runBinary(["send", "--type", "backup.completed"], env);
   expect(down.code).toBe(3);
+}, 30_000);
+
+test("tenants limits: the operator caps a running server's tenant at once; a key made with rate_limit 0 through the API stays under it", async () => {
+  const dir = fresh();
+  const s = await startBinary(dir);
+  const post = (path: string, key: string, body: unknown) =>
+    fetch(s.url + path, { method: "POST", headers: { "x-api-key": key, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const created = (await (await post("/v1/keys", s.adminKey, { name: "no limit", scopes: ["ingest"], rate_limit: 0 })).json()) as any;
+  expect(created.rate_limit).toBe(0);
+  const batch = Array.from({ length: 1000 }, (_, i) => ({ type: "load.test", source: "cli", summary: `n${i}` }));
+  // the server runs with --rate-limit 0: no cap yet
+  for (let i = 0; i < 3; i++) expect((await post("/api/v1/events", created.key, batch)).status).toBe(202);
+  // the CLI shows the server defaults as its own settings compute them: give it the server's
+  const env = { KEEPWATCH_RATE_LIMIT: "0" };
+  const set = await runBinary(["tenants", "limits", "default", "--events", "100", "--bytes", "2MiB", "--data-dir", dir], env);
+  expect(set.code).toBe(0);
+  expect(set.stdout).toContain("events=100/s (own)");
+  expect(set.stdout).toContain("bytes=2097152/s (own)");
+  expect(set.stdout).toContain("rate=none (server default)");
+  const list = await runBinary(["tenants", "list", "--data-dir", dir], env);
+  expect(list.stdout).toMatch(/\tdefault\t.*events=100\/s \(own\)/);
+  // a fresh bucket holds one full batch (burst = max(--max-items, 5 s of rate)), then 429
+  expect((await post("/api/v1/events", created.key, batch)).status).toBe(202);
+  const r = await post("/api/v1/events", created.key, batch);
+  expect(r.status).toBe(429);
+  expect(Number(r.headers.get("retry-after"))).toBeGreaterThanOrEqual(5);
+  expect(((await r.json()) as any).error.message).toContain("this tenant's cap: 100 events/s");
+  // back to the server's setting (none here)
+  expect((await runBinary(["tenants", "limits", "default", "--events", "default", "--bytes", "default", "--data-dir", dir], env)).code).toBe(0);
+  expect((await post("/api/v1/events", created.key, batch)).status).toBe(202);
+  const show = await runBinary(["tenants", "limits", "default", "--data-dir", dir], env);
+  expect(show.stdout).toBe("tenant: default\nrate=none (server default)\nevents=none (server default)\nbytes=none (server default)\n");
+  s.proc.kill("SIGTERM");
+  expect(await s.proc.exited).toBe(0);
 }, 30_000);

@@ -8,7 +8,7 @@ export const KeyCreate = t.Object(
     scopes: t.Array(t.UnionEnum([...SCOPES]), { minItems: 1, maxItems: 3, uniqueItems: true, error: `scopes must be a list of ${SCOPES.join(", ")}` }),
     sources: t.Optional(t.Nullable(t.Array(t.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, description: "limit the key to these sources (null: every source)" }))),
     expires_in: t.Optional(t.Integer({ minimum: 60, maximum: 10 * 366 * 86400, description: "seconds until the key expires (default: never)", error: "expires_in must be whole seconds, 60 or more" })),
-    rate_limit: t.Optional(t.Nullable(t.Number({ minimum: 0, maximum: 100000, description: "requests/s (null: the server default, 0: unlimited)" }))),
+    rate_limit: t.Optional(t.Nullable(t.Number({ minimum: 0, maximum: 100000, description: "requests/s (null: the server default, 0: unlimited; events and bytes scale with it, and the tenant's caps still hold)" }))),
     rate_burst: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 100000 }))),
   },
   { additionalProperties: false },
