@@ -13,6 +13,8 @@ export const ConfigSchema = Type.Object({
   rateLimit: Type.Number({ minimum: 0, default: 10, description: "default requests/s per key (0 = unlimited)" }),
   rateBurst: Type.Integer({ minimum: 1, default: 50, description: "default token-bucket size per key" }),
   bodyLimit: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 1024 * 1024, description: "largest request body in bytes" }),
+  bodyTimeout: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: "ms a request body may take to arrive once its key is checked (then 408, connection closed)" }),
+  anonBodyTimeout: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000, description: "ms a body sent without a key (the admin login form) may take to arrive" }),
   maxItems: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: "most items in one ingest request" }),
   logLevel: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")], {
     default: "info",
@@ -59,6 +61,8 @@ export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   rateLimit: { flag: "--rate-limit", env: "KEEPWATCH_RATE_LIMIT" },
   rateBurst: { flag: "--rate-burst", env: "KEEPWATCH_RATE_BURST" },
   bodyLimit: { flag: "--body-limit", env: "KEEPWATCH_BODY_LIMIT" },
+  bodyTimeout: { flag: "--body-timeout", env: "KEEPWATCH_BODY_TIMEOUT" },
+  anonBodyTimeout: { flag: "--anon-body-timeout", env: "KEEPWATCH_ANON_BODY_TIMEOUT" },
   maxItems: { flag: "--max-items", env: "KEEPWATCH_MAX_ITEMS" },
   logLevel: { flag: "--log-level", env: "KEEPWATCH_LOG_LEVEL" },
   durability: { flag: "--durability", env: "KEEPWATCH_DURABILITY" },

@@ -12,6 +12,7 @@ import type { Logger } from "../lib/log";
 import { randomHex } from "../lib/ids";
 import { tenantOfRequest } from "./auth";
 import { ApiError } from "./errors";
+import { secureHeaders, secureSetHeaders } from "./headers";
 
 /** Printable ASCII without spaces or quotes, 1-128 characters: anything else is replaced. */
 const SANE_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
@@ -63,21 +64,24 @@ export function accessLog(log: Logger) {
     // The id goes onto a Response the handler made itself (the ingest and ping routes): anything in
     // `set.headers` makes Elysia copy every response into a new one, a tenth of the request
     // thread's time under ingest load. Other answers (objects, errors) take it through set.headers.
+    // The security headers (src/http/headers.ts) go on the same way.
     .onAfterHandle({ as: "global" }, ({ request, response, set }) => {
       const s = started.get(request);
-      if (!s) return;
       if (response instanceof Response)
         try {
-          response.headers.set("x-request-id", s.id);
+          if (s) response.headers.set("x-request-id", s.id);
+          secureHeaders(response.headers, request);
           return;
         } catch {
           // a Response with immutable headers (Response.redirect): let Elysia copy it
         }
-      set.headers["x-request-id"] = s.id;
+      if (s) set.headers["x-request-id"] = s.id;
+      secureSetHeaders(set.headers as Record<string, unknown>, request);
     })
     .onError({ as: "global" }, ({ request, set }) => {
       const s = started.get(request);
       if (s) set.headers["x-request-id"] = s.id;
+      secureSetHeaders(set.headers as Record<string, unknown>, request);
     })
     .onAfterResponse({ as: "global" }, (ctx) => {
       const { request } = ctx;
