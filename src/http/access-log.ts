@@ -53,8 +53,20 @@ function errorStatus(error: unknown, code: unknown): number {
 // operations endpoints polled by monitors: logged at debug, so that they do not flood the log
 const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
 
+const started = new WeakMap<Request, Started>();
+
+/**
+ * The request id and the security headers of an error answer. Elysia skips onError hooks for an
+ * error with a toResponse() (ApiError) thrown before routing, so the request gate calls this itself.
+ */
+export function errorHeaders(request: Request, set: { headers: Record<string, unknown> | object }): void {
+  const h = set.headers as Record<string, unknown>;
+  const s = started.get(request);
+  if (s) h["x-request-id"] = s.id;
+  secureSetHeaders(h, request);
+}
+
 export function accessLog(log: Logger) {
-  const started = new WeakMap<Request, Started>();
   return new Elysia({ name: "access-log" })
     .onRequest(({ request }) => {
       const given = request.headers.get("x-request-id");
@@ -78,11 +90,7 @@ export function accessLog(log: Logger) {
       if (s) set.headers["x-request-id"] = s.id;
       secureSetHeaders(set.headers as Record<string, unknown>, request);
     })
-    .onError({ as: "global" }, ({ request, set }) => {
-      const s = started.get(request);
-      if (s) set.headers["x-request-id"] = s.id;
-      secureSetHeaders(set.headers as Record<string, unknown>, request);
-    })
+    .onError({ as: "global" }, ({ request, set }) => errorHeaders(request, set))
     .onAfterResponse({ as: "global" }, (ctx) => {
       const { request } = ctx;
       const s = started.get(request);

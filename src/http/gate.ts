@@ -23,6 +23,7 @@ import type { Deps } from "../deps";
 import { parseJsonBody, readBody } from "../ingest/body";
 import { Authenticator } from "./auth";
 import { ApiError, unauthorized } from "./errors";
+import { errorHeaders } from "./access-log";
 import { announcesBody } from "./headers";
 
 /** The path of a request URL without parsing it into a URL object (this runs on every request). */
@@ -45,25 +46,34 @@ export function gated(path: string): boolean {
 
 export function requestGate(deps: Deps) {
   return new Elysia({ name: "request-gate" })
-    .onRequest(async ({ request }) => {
+    .onRequest(async ({ request, set }) => {
       if (!gated(pathOf(request.url))) return;
-      // errors go to the app's onError: the error contract, the security headers, the access log
-      const headers = request.headers;
-      if (Authenticator.presented(headers) === null && Authenticator.urlToken(request.url) !== null)
-        throw unauthorized("URL tokens (?token=) only work on the ingest routes of their source; send an API key (Authorization: Bearer <key> or X-API-Key: <key>)");
-      deps.auth.authenticate(headers);
-      if (!announcesBody(request)) return;
-      if (!isPlainJson(headers.get("content-type")))
-        throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json", [
-          { path: "", message: `got ${JSON.stringify(headers.get("content-type") ?? "(none)")}` },
-        ]);
-      const bytes = await readBody(request, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });
-      // Elysia's JSON parser calls request.json() (for application/json, the only type let through
-      // above): it gets the value parsed here. A global onParse hook would do the same but makes
-      // Elysia parse the body of every POST route, the ingest, ping and admin ones included.
-      const value = bytes.byteLength === 0 ? undefined : parseJsonBody(bytes).value;
-      Object.defineProperty(request, "json", { value: () => (value === undefined ? Promise.reject(emptyBody()) : Promise.resolve(value)) });
+      try {
+        await check(request);
+      } catch (e) {
+        // answered with e.toResponse() by Elysia (the error contract), logged by the access log
+        errorHeaders(request, set);
+        throw e;
+      }
     });
+
+  async function check(request: Request): Promise<void> {
+    const headers = request.headers;
+    if (Authenticator.presented(headers) === null && Authenticator.urlToken(request.url) !== null)
+      throw unauthorized("URL tokens (?token=) only work on the ingest routes of their source; send an API key (Authorization: Bearer <key> or X-API-Key: <key>)");
+    deps.auth.authenticate(headers);
+    if (!announcesBody(request)) return;
+    if (!isPlainJson(headers.get("content-type")))
+      throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json", [
+        { path: "", message: `got ${JSON.stringify(headers.get("content-type") ?? "(none)")}` },
+      ]);
+    const bytes = await readBody(request, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });
+    // Elysia's JSON parser calls request.json() (for application/json, the only type let through
+    // above): it gets the value parsed here. A global onParse hook would do the same but makes
+    // Elysia parse the body of every POST route, the ingest, ping and admin ones included.
+    const value = bytes.byteLength === 0 ? undefined : parseJsonBody(bytes).value;
+    Object.defineProperty(request, "json", { value: () => (value === undefined ? Promise.reject(emptyBody()) : Promise.resolve(value)) });
+  }
 }
 
 const emptyBody = () => new ApiError(400, "invalid_json", "request body is empty: send a JSON object");
