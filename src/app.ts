@@ -17,6 +17,7 @@ import { healthModule } from "./modules/health";
 import { enrichersModule } from "./modules/enrichers";
 import { watchlistsModule } from "./modules/watchlists";
 import { accessLog } from "./http/access-log";
+import { requestGate } from "./http/gate";
 import { openapiModule } from "./http/openapi";
 import pkg from "../package.json";
 import { adminModule } from "./admin";
@@ -29,6 +30,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
   return new Elysia({ normalize: false })
     // request ids (X-Request-Id) and one JSON access-log line per request: src/http/access-log.ts
     .use(accessLog(deps.log))
+    // the key (and a bounded, parsed body) before Elysia reads or validates anything: src/http/gate.ts
+    .use(requestGate(deps))
     .onError(({ code, error, request }) => {
       if (error instanceof ApiError) return error.toResponse();
       switch (code) {
@@ -50,6 +53,11 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
         case "PARSE":
           return new ApiError(400, "invalid_json", "request body is not valid JSON").toResponse();
         default:
+          // a client that went away mid-request is not our error (nobody reads this answer)
+          if (isClientAbort(error)) {
+            deps.log.info("client closed the connection", { url: redactToken(request.url) });
+            return new ApiError(400, "body_aborted", "the client closed the connection").toResponse();
+          }
           deps.log.error("unhandled error", { error: String(error), stack: (error as Error)?.stack, url: redactToken(request.url) });
           return new ApiError(500, "internal", "internal error").toResponse();
       }
@@ -72,6 +80,12 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+function isClientAbort(e: unknown): boolean {
+  const name = (e as { name?: unknown })?.name;
+  const code = (e as { code?: unknown })?.code;
+  return name === "AbortError" || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE";
+}
 
 type ValueErrorLike = { path?: string; message?: string; summary?: string; schema?: TSchema; value?: unknown };
 

@@ -19,6 +19,8 @@ export const ConfigSchema = Type.Object({
   tenantEventRate: Type.Optional(Type.Number({ minimum: 0, description: "events/s of a whole tenant (0 = no cap; default 10 keys' worth: 1000)" })),
   tenantByteRate: Type.Optional(Type.Integer({ minimum: 0, description: "bytes/s of a whole tenant (0 = no cap; default 10 keys' worth: 10MiB)" })),
   bodyLimit: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 1024 * 1024, description: "largest request body in bytes" }),
+  bodyTimeout: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: "ms a request body may take to arrive once its key is checked (then 408, connection closed)" }),
+  anonBodyTimeout: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000, description: "ms a body sent without a key (the admin login form) may take to arrive" }),
   maxItems: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: "most items in one ingest request" }),
   logLevel: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")], {
     default: "info",
@@ -70,6 +72,8 @@ export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   tenantEventRate: { flag: "--tenant-event-rate", env: "KEEPWATCH_TENANT_EVENT_RATE" },
   tenantByteRate: { flag: "--tenant-byte-rate", env: "KEEPWATCH_TENANT_BYTE_RATE" },
   bodyLimit: { flag: "--body-limit", env: "KEEPWATCH_BODY_LIMIT" },
+  bodyTimeout: { flag: "--body-timeout", env: "KEEPWATCH_BODY_TIMEOUT" },
+  anonBodyTimeout: { flag: "--anon-body-timeout", env: "KEEPWATCH_ANON_BODY_TIMEOUT" },
   maxItems: { flag: "--max-items", env: "KEEPWATCH_MAX_ITEMS" },
   logLevel: { flag: "--log-level", env: "KEEPWATCH_LOG_LEVEL" },
   durability: { flag: "--durability", env: "KEEPWATCH_DURABILITY" },

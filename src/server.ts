@@ -121,8 +121,11 @@ export async function startServer(deps: Deps): Promise<Running> {
   app.listen({
     port: deps.config.port,
     hostname: deps.config.host,
-    // Bun's own cap sits above ours so that our 413 (with its JSON body) is what clients see.
-    maxRequestBodySize: Math.max(deps.config.bodyLimit * 2, 8 * 1024 * 1024),
+    // No cap of Bun's own: its 413 has an empty body. Every route that reads a body reads it
+    // through readBody (src/ingest/body.ts: the limit by Content-Length, or counted as it streams,
+    // and a deadline), and an answer that leaves a body unread closes the connection
+    // (src/http/headers.ts), so no body is ever buffered past --body-limit.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   });
   const server = app.server!;
   deps.worker.start();

@@ -4,6 +4,7 @@
 import { Elysia } from "elysia";
 import type { Deps } from "../deps";
 import { ApiError } from "../http/errors";
+import { readBody } from "../ingest/body";
 import css from "./admin.css" with { type: "text" };
 import { alertsArea } from "./alerts";
 import { CLIENT_JS } from "./client";
@@ -28,6 +29,8 @@ import { webhooksArea } from "./webhooks";
 const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, sourcesArea, indicatorsArea, rulesArea, watchlistsArea, enrichersArea];
 
 const MAX_FORM_BYTES = 64 * 1024;
+/** Login forms being read at once (each within --anon-body-timeout); more are answered 503. */
+const MAX_LOGINS_READING = 32;
 
 /** HTML pages stay out of the OpenAPI document (their JSON twins are under /v1/). */
 const HIDDEN = { detail: { hide: true } };
@@ -45,14 +48,21 @@ function secure(r: Response): Response {
   return r;
 }
 
-async function readForm(request: Request): Promise<URLSearchParams> {
-  const len = Number(request.headers.get("content-length") ?? "0");
-  if (len > MAX_FORM_BYTES) throw new ApiError(413, "too_large", "the form is too large");
+/**
+ * Reads a form: its type first (415), then at most MAX_FORM_BYTES as they stream (413 as soon as
+ * more arrive, never buffering the rest), within `timeoutMs` (408, connection closed).
+ */
+async function readForm(request: Request, timeoutMs: number, log?: Deps["log"]): Promise<URLSearchParams> {
   const type = request.headers.get("content-type") ?? "";
   if (!type.startsWith("application/x-www-form-urlencoded")) throw new ApiError(415, "unsupported_media_type", "forms are sent as application/x-www-form-urlencoded");
-  const text = await request.text();
-  if (text.length > MAX_FORM_BYTES) throw new ApiError(413, "too_large", "the form is too large");
-  return new URLSearchParams(text);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBody(request, MAX_FORM_BYTES, { timeoutMs, log });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 413) throw new ApiError(413, "too_large", "the form is too large", [], e.headers);
+    throw e;
+  }
+  return new URLSearchParams(new TextDecoder().decode(bytes));
 }
 
 function origin(request: Request): string {
@@ -64,6 +74,7 @@ function origin(request: Request): string {
 export function adminModule(deps: Deps) {
   const nav: NavEntry[] = AREAS.flatMap((a) => (a.nav ? [a.nav] : []));
   const throttle = new LoginThrottle();
+  let loginsReading = 0;
 
   /** An error as a page; after a refused form, a link back to the page the form was on (the
    *  browser's own Back keeps what was typed). */
@@ -91,7 +102,7 @@ export function adminModule(deps: Deps) {
         return errorPage(null, new ApiError(401, "unauthorized", "your session has ended; log in again"));
       }
       try {
-        const form = method === "POST" ? await readForm(request) : new URLSearchParams();
+        const form = method === "POST" ? await readForm(request, deps.config.bodyTimeout, deps.log) : new URLSearchParams();
         if (method === "POST" && !csrfOk(session, form.get("csrf")))
           return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or does not belong to this session; reload the page and try again"));
         const r = await handler({ deps, request, url, params, form, session, tenantId: session.tenantId, origin: origin(request) });
@@ -124,11 +135,18 @@ export function adminModule(deps: Deps) {
         const fail = (status: number, message: string, next: string, headers: Record<string, string> = {}) =>
           htmlResponse(layout({ title: "Log in", session: null, nav, error: message, body: loginPage(next) }).value, status, headers);
         if (!sameOrigin(request)) return fail(403, "cross-site login refused", "/admin");
+        // Nobody is known yet: a short deadline, and a cap on logins reading their form at once,
+        // so slow posts cannot hold every connection the process may open.
+        if (loginsReading >= MAX_LOGINS_READING)
+          return fail(503, "too many logins in progress; try again in a moment", "/admin", { "retry-after": "1", connection: "close" });
         let form: URLSearchParams;
+        loginsReading++;
         try {
-          form = await readForm(request);
+          form = await readForm(request, deps.config.anonBodyTimeout, deps.log);
         } catch (e) {
-          return fail((e as ApiError).status ?? 400, (e as Error).message, "/admin");
+          return fail((e as ApiError).status ?? 400, (e as Error).message, "/admin", (e as ApiError).headers ?? {});
+        } finally {
+          loginsReading--;
         }
         const next = nextOf(form.get("next"));
         const address = server?.requestIP(request)?.address ?? "unknown";
@@ -164,7 +182,8 @@ export function adminModule(deps: Deps) {
       "/admin/logout",
       async ({ request }) => {
         const session = currentSession(deps, request);
-        const form = await readForm(request).catch(() => new URLSearchParams());
+        // without a session there is nothing to end: the form is not read
+        const form = session ? await readForm(request, deps.config.bodyTimeout, deps.log).catch(() => new URLSearchParams()) : new URLSearchParams();
         if (session && !csrfOk(session, form.get("csrf"))) return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or wrong"));
         if (session) logout(deps, session);
         return secure(new Response(null, { status: 303, headers: { location: "/admin/login?done=logout", "set-cookie": sessionCookie(request, "", 0) } }));
@@ -195,7 +214,11 @@ function backTo(request: Request): string | null {
   }
 }
 
-/** Where to go after login: only a path inside /admin (no open redirect). */
-function nextOf(v: string | null | undefined): string {
-  return v && /^\/admin(\/|\?|$)/.test(v) && !v.startsWith("//") ? v : "/admin";
+/**
+ * Where to go after login: only a path inside /admin on this origin (no open redirect), in
+ * printable ASCII without backslashes (a CR, LF or NUL would make the Location header invalid);
+ * anything else is /admin.
+ */
+export function nextOf(v: string | null | undefined): string {
+  return v && /^\/admin(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/.test(v) && !/\/(\.|%2e){2}/i.test(v) ? v : "/admin";
 }

@@ -11,6 +11,7 @@ import type { Deps } from "../deps";
 import { hasScope } from "../core/keys";
 import { newBucket, take, type Bucket } from "../core/ratelimit";
 import { safeEqual } from "../lib/crypto";
+import { PAGE_HEADERS } from "../http/headers";
 import { getKey } from "../store/keys";
 import { createSession, deleteSession, findSession, type SessionRow } from "../store/sessions";
 
@@ -18,14 +19,8 @@ export const COOKIE = "kw_admin";
 /** How long a login lasts. */
 export const SESSION_TTL_MS = 12 * 3_600_000;
 
-export const SECURITY_HEADERS: Record<string, string> = {
-  // no inline script or style anywhere: everything comes from /admin/assets/
-  "content-security-policy":
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  "x-frame-options": "DENY",
-  "referrer-policy": "same-origin",
-  "x-content-type-options": "nosniff",
-};
+/** No inline script or style anywhere: everything comes from /admin/assets/ (src/http/headers.ts). */
+export const SECURITY_HEADERS: Record<string, string> = PAGE_HEADERS;
 
 export type Session = SessionRow & { token: string };
 
@@ -88,7 +83,9 @@ export function sameOrigin(request: Request): boolean {
   const site = request.headers.get("sec-fetch-site");
   if (site && site !== "same-origin" && site !== "none") return false;
   const origin = request.headers.get("origin");
-  if (origin && origin !== "null") {
+  // "null": an opaque origin (sandboxed frame, data: URL, file:, a cross-site redirect) is never our form
+  if (origin === "null") return false;
+  if (origin) {
     const host = request.headers.get("host");
     try {
       if (host && new URL(origin).host !== host) return false;

@@ -12,6 +12,7 @@ import type { Logger } from "../lib/log";
 import { randomHex } from "../lib/ids";
 import { tenantOfRequest } from "./auth";
 import { ApiError } from "./errors";
+import { secureHeaders, secureSetHeaders } from "./headers";
 
 /** Printable ASCII without spaces or quotes, 1-128 characters: anything else is replaced. */
 const SANE_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
@@ -52,8 +53,20 @@ function errorStatus(error: unknown, code: unknown): number {
 // operations endpoints polled by monitors: logged at debug, so that they do not flood the log
 const QUIET = new Set(["/healthz", "/readyz", "/metrics"]);
 
+const started = new WeakMap<Request, Started>();
+
+/**
+ * The request id and the security headers of an error answer. Elysia skips onError hooks for an
+ * error with a toResponse() (ApiError) thrown before routing, so the request gate calls this itself.
+ */
+export function errorHeaders(request: Request, set: { headers: Record<string, unknown> | object }): void {
+  const h = set.headers as Record<string, unknown>;
+  const s = started.get(request);
+  if (s) h["x-request-id"] = s.id;
+  secureSetHeaders(h, request);
+}
+
 export function accessLog(log: Logger) {
-  const started = new WeakMap<Request, Started>();
   return new Elysia({ name: "access-log" })
     .onRequest(({ request }) => {
       const given = request.headers.get("x-request-id");
@@ -63,22 +76,21 @@ export function accessLog(log: Logger) {
     // The id goes onto a Response the handler made itself (the ingest and ping routes): anything in
     // `set.headers` makes Elysia copy every response into a new one, a tenth of the request
     // thread's time under ingest load. Other answers (objects, errors) take it through set.headers.
+    // The security headers (src/http/headers.ts) go on the same way.
     .onAfterHandle({ as: "global" }, ({ request, response, set }) => {
       const s = started.get(request);
-      if (!s) return;
       if (response instanceof Response)
         try {
-          response.headers.set("x-request-id", s.id);
+          if (s) response.headers.set("x-request-id", s.id);
+          secureHeaders(response.headers, request);
           return;
         } catch {
           // a Response with immutable headers (Response.redirect): let Elysia copy it
         }
-      set.headers["x-request-id"] = s.id;
-    })
-    .onError({ as: "global" }, ({ request, set }) => {
-      const s = started.get(request);
       if (s) set.headers["x-request-id"] = s.id;
+      secureSetHeaders(set.headers as Record<string, unknown>, request);
     })
+    .onError({ as: "global" }, ({ request, set }) => errorHeaders(request, set))
     .onAfterResponse({ as: "global" }, (ctx) => {
       const { request } = ctx;
       const s = started.get(request);

@@ -56,6 +56,8 @@ export class Authenticator {
   private lastUsed = new Map<string, number>();
   private keyCache = new CounterGuardedMap<Cached>(KEYS_VERSION);
   private tokenLastUsed = new Map<string, number>();
+  /** requests whose key has been verified (authenticate) */
+  private seen = new WeakMap<Headers, { row: KeyRow; principal: Principal }>();
   /** per-tenant source settings, read without a query per request */
   readonly sourceSettings: SourceSettingsCache;
 
@@ -122,6 +124,19 @@ export class Authenticator {
     return headers.get("x-api-key")?.trim() || null;
   }
 
+  /**
+   * The key of a request's headers, verified once per request: the request gate (src/http/gate.ts)
+   * calls it before the body is read, and authorize() in the handler finds the result here.
+   * Throws 401 like verify().
+   */
+  authenticate(headers: Headers): { row: KeyRow; principal: Principal } {
+    const seen = this.seen.get(headers);
+    if (seen) return seen;
+    const r = this.verify(Authenticator.presented(headers));
+    this.seen.set(headers, r);
+    return r;
+  }
+
   /** Verifies a key string: throws 401 when it is missing, unknown, revoked or expired. */
   verify(key: string | null): { row: KeyRow; principal: Principal } {
     if (!key) throw unauthorized("an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)");
@@ -164,7 +179,7 @@ export class Authenticator {
    * key's bucket. Throws the matching ApiError (401, 403, 429).
    */
   authorize(headers: Headers, scope: Scope, source?: string): Principal {
-    const { row, principal } = this.verify(Authenticator.presented(headers));
+    const { row, principal } = this.authenticate(headers);
     tenantOfRequest.set(headers, principal.tenantId);
     if (!hasScope(principal.scopes, scope))
       throw forbidden(`this key lacks the "${scope}" scope (it has: ${principal.scopes.join(", ") || "none"})`);

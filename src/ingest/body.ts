@@ -1,7 +1,8 @@
 // Reading an ingest body: content type, size limit (decided before buffering), UTF-8, JSON with
 // the position of a syntax error, and a nesting limit.
-import { parse as lenientParse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { createScanner } from "jsonc-parser";
 import { ApiError } from "../http/errors";
+import type { Logger } from "../lib/log";
 
 export const MAX_DEPTH = 100;
 
@@ -13,39 +14,82 @@ export function isJsonContentType(ct: string | null): boolean {
   return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
 }
 
-/** Reads the body as bytes, refusing (413) as soon as it is known to exceed `limit`. */
-export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+export type ReadOptions = {
+  /** ms the whole body may take to arrive (0 or absent: no deadline); then 408 and the connection closes */
+  timeoutMs?: number;
+  /** where the timeout is logged (a warning naming the path and what had arrived) */
+  log?: Logger;
+};
+
+/** Answers that leave the body unread close the connection: a client still sending it gets no reuse. */
+const CLOSE = { connection: "close" };
+
+/**
+ * Reads the body as bytes, refusing (413) as soon as it is known to exceed `limit`, and (408) when
+ * it has not all arrived within `timeoutMs`. A client that goes away mid-body is a 400
+ * `body_aborted` (nobody reads it; the access log records it at info level, not as an error).
+ */
+export async function readBody(req: Request, limit: number, opts: ReadOptions = {}): Promise<Uint8Array> {
   const tooLarge = () =>
-    new ApiError(413, "body_too_large", `request body is larger than the limit of ${limit} bytes`);
+    new ApiError(413, "body_too_large", `request body is larger than the limit of ${limit} bytes`, [], CLOSE);
   const cl = req.headers.get("content-length");
   if (cl !== null) {
     const n = Number(cl);
-    if (!Number.isFinite(n) || n < 0) throw new ApiError(400, "bad_request", "invalid Content-Length");
+    if (!/^\d+$/.test(cl.trim()) || !Number.isSafeInteger(n)) throw new ApiError(400, "bad_request", "invalid Content-Length", [], CLOSE);
     if (n > limit) throw tooLarge();
-    return new Uint8Array(await req.arrayBuffer());
+    if (n === 0) return new Uint8Array(0);
   }
   if (!req.body) return new Uint8Array(0);
-  // Chunked: count as we go and stop reading at the limit.
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const timeoutMs = opts.timeoutMs ?? 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      reader.cancel().catch(() => {});
-      throw tooLarge();
+  const deadline =
+    timeoutMs > 0
+      ? new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const path = new URL(req.url).pathname;
+            opts.log?.warn("request body timed out: connection closed", { method: req.method, path, timeout_ms: timeoutMs, content_length: cl, received: cl === null ? total : null });
+            reject(new ApiError(408, "body_timeout", `the request body did not arrive within ${timeoutMs / 1000} s; the connection is closed`, [], CLOSE));
+          }, timeoutMs);
+        })
+      : null;
+  try {
+    // Known length: one buffer of at most `limit` bytes.
+    if (cl !== null) {
+      const whole = req.arrayBuffer();
+      whole.catch(() => {}); // after a timeout nobody awaits it any more
+      return new Uint8Array(await (deadline ? Promise.race([whole, deadline]) : whole));
     }
-    chunks.push(value);
+    // Chunked: count as we go and stop reading at the limit.
+    const reader = req.body.getReader();
+    const chunks: Uint8Array[] = [];
+    try {
+      for (;;) {
+        const next = reader.read();
+        const { done, value } = await (deadline ? Promise.race([next, deadline]) : next);
+        if (done) break;
+        total += value.byteLength;
+        if (total > limit) throw tooLarge();
+        chunks.push(value);
+      }
+    } catch (e) {
+      reader.cancel().catch(() => {});
+      throw e;
+    }
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) {
+      out.set(c, off);
+      off += c.byteLength;
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    // the stream failed: the client closed the connection (or sent a broken chunked encoding)
+    throw new ApiError(400, "body_aborted", "the request body ended early: the connection was closed or its framing was broken", [], CLOSE);
+  } finally {
+    if (timer) clearTimeout(timer);
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
 }
 
 /** Decodes and parses; throws 400 with the byte offset / line and column of the first problem. */
@@ -74,23 +118,80 @@ export function parseJsonBody(bytes: Uint8Array): { value: unknown; text: string
   }
 }
 
-/** The slow path: locate the first syntax error with a parser that reports offsets. */
+/**
+ * The slow path: locate the first syntax error. jsonc-parser's scanner splits the text into tokens
+ * and an explicit stack checks the grammar, so nothing recurses: `[},` × 14,000 or a million
+ * open brackets cost one pass, not a stack overflow.
+ */
 function syntaxError(text: string): ApiError {
-  const errors: ParseError[] = [];
-  lenientParse(text, errors, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false });
-  // JSON.parse is stricter than jsonc-parser on a few points (e.g. control characters in strings);
-  // when the lenient parser finds nothing, scan for those.
-  let offset = errors.length ? errors[0].offset : findControlChar(text);
-  const what = errors.length ? describe(printParseErrorCode(errors[0].error)) : "unexpected control character in a string";
-  if (offset < 0) offset = 0;
+  let { offset, what } = firstSyntaxError(text) ?? { offset: findControlChar(text), what: "unexpected control character in a string" };
+  // JSON.parse refused something the grammar check let through: say where we cannot tell
+  if (offset < 0) ({ offset, what } = { offset: 0, what: "invalid JSON" });
   const { line, column } = lineCol(text, offset);
   return new ApiError(400, "invalid_json", `request body is not valid JSON: ${what} at line ${line} column ${column} (offset ${offset})`, [
     { path: "", message: `${what} at offset ${offset}` },
   ]);
 }
 
-function describe(code: string): string {
-  return code.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+// jsonc-parser's SyntaxKind and ScanError (const enums in its typings)
+const T = { OpenBrace: 1, CloseBrace: 2, OpenBracket: 3, CloseBracket: 4, Comma: 5, Colon: 6, Null: 7, True: 8, False: 9, String: 10, Number: 11, LineComment: 12, BlockComment: 13, LineBreak: 14, Trivia: 15, Unknown: 16, EOF: 17 } as const;
+const SCAN_ERRORS = ["", "unexpected end of comment", "unterminated string", "unexpected end of number", "invalid unicode escape", "invalid escape character", "invalid character"];
+
+/** Offset and description of the first syntax error in `text` (iterative), or null when its grammar is fine. */
+export function firstSyntaxError(text: string): { offset: number; what: string } | null {
+  const scanner = createScanner(text, false);
+  const stack: number[] = []; // T.OpenBrace | T.OpenBracket
+  // what the grammar allows next
+  let expect = "value" as "value" | "valueOrClose" | "keyOrClose" | "key" | "colon" | "commaOrClose" | "end";
+  const fail = (what: string) => ({ offset: scanner.getTokenOffset(), what });
+  for (;;) {
+    const tok = scanner.scan();
+    if (tok === T.LineBreak || tok === T.Trivia) continue;
+    const err = scanner.getTokenError();
+    if (err) return fail(SCAN_ERRORS[err] ?? "invalid token");
+    if (tok === T.LineComment || tok === T.BlockComment) return fail("comments are not allowed");
+    if (tok === T.EOF) return expect === "end" ? null : fail("unexpected end of input");
+    if (tok === T.Unknown) return fail("invalid token");
+    const completeValue = () => {
+      expect = stack.length ? "commaOrClose" : "end";
+    };
+    switch (expect) {
+      case "end":
+        return fail("end of input expected");
+      case "colon":
+        if (tok !== T.Colon) return fail("colon expected");
+        expect = "value";
+        continue;
+      case "key":
+      case "keyOrClose":
+        if (tok === T.String) expect = "colon";
+        else if (tok === T.CloseBrace && expect === "keyOrClose") {
+          stack.pop();
+          completeValue();
+        } else return fail("property name expected");
+        continue;
+      case "commaOrClose": {
+        const top = stack[stack.length - 1];
+        if (tok === T.Comma) expect = top === T.OpenBrace ? "key" : "value";
+        else if ((tok === T.CloseBrace && top === T.OpenBrace) || (tok === T.CloseBracket && top === T.OpenBracket)) {
+          stack.pop();
+          completeValue();
+        } else return fail(top === T.OpenBrace ? "comma or close brace expected" : "comma or close bracket expected");
+        continue;
+      }
+      case "value":
+      case "valueOrClose":
+        if (tok === T.OpenBrace || tok === T.OpenBracket) {
+          stack.push(tok);
+          expect = tok === T.OpenBrace ? "keyOrClose" : "valueOrClose";
+        } else if (tok === T.String || tok === T.Number || tok === T.Null || tok === T.True || tok === T.False) completeValue();
+        else if (tok === T.CloseBracket && expect === "valueOrClose") {
+          stack.pop();
+          completeValue();
+        } else return fail("value expected");
+        continue;
+    }
+  }
 }
 
 function lineCol(text: string, offset: number): { line: number; column: number } {

@@ -25,7 +25,7 @@ async function handle(deps: Deps, req: Request, token: string, action: string | 
     if (!h) throw notFound("no heartbeat with this ping URL");
     let body: string | null = null;
     if (req.method === "POST") {
-      const bytes = await readBody(req, deps.config.bodyLimit);
+      const bytes = await readBody(req, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });
       if (bytes.byteLength) body = decoder.decode(bytes.subarray(0, PING_BODY_KEEP));
     }
     // through the group-commit writer: pings share transactions (and fsyncs) with everything else

@@ -15,7 +15,14 @@ const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
 export async function ingest(deps: Deps, req: Request, plugin: SourcePlugin, route: string): Promise<Response> {
   const t0 = performance.now();
-  const res = await ingestOnce(deps, req, plugin, route);
+  let res: Response;
+  try {
+    res = await ingestOnce(deps, req, plugin, route);
+  } catch (e) {
+    // answered 500 by the app's error mapping: counted too
+    deps.metrics.ingestRequests.inc({ route, status: 500 });
+    throw e;
+  }
   deps.metrics.ingestRequests.inc({ route, status: res.status });
   deps.metrics.ingestDuration.observe({ route }, (performance.now() - t0) / 1000);
   return res;
@@ -32,7 +39,7 @@ async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route:
     const idem = req.headers.get("idempotency-key");
     if (idem !== null && !IDEMPOTENCY_KEY_RE.test(idem))
       throw new ApiError(400, "bad_request", "Idempotency-Key must be 1-255 printable ASCII characters");
-    const bytes = await readBody(req, deps.config.bodyLimit);
+    const bytes = await readBody(req, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });
     // the tenant's signature scheme for this source, checked on the raw bytes before parsing
     deps.auth.checkSignature(principal.tenantId, plugin.name, req.headers, bytes);
     // the limits count work: the request's items and bytes, for its key and its tenant (429 when short)
