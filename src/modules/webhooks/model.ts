@@ -1,12 +1,13 @@
 // Request and response shapes of the webhooks API (typebox via Elysia's `t`).
 import { t, type Static } from "elysia";
+import { Enum } from "../../http/schema";
 import { SEVERITIES } from "../../core/severity";
 
 const Trigger = t.String({ pattern: "^(\\*|[a-z0-9_]+(\\.([a-z0-9_]+|\\*))*)$", maxLength: 100, description: "message type, * wildcards: event.received, alert.*, heartbeat.down" });
 
 export const Filters = t.Object(
   {
-    min_severity: t.Optional(t.UnionEnum([...SEVERITIES], { description: "at least this severity" })),
+    min_severity: t.Optional(Enum([...SEVERITIES], { description: "at least this severity" })),
     sources: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 200 }), { maxItems: 100, description: "the sender's source is one of these" })),
     tags: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 200 }), { maxItems: 100, description: "the message carries at least one of these tags" })),
   },
@@ -27,11 +28,11 @@ const Headers = t.Union([t.String({ maxLength: 16384, description: "`Name: value
 const fields = {
   name: t.String({ minLength: 1, maxLength: 200 }),
   url: t.String({ minLength: 1, maxLength: 2048, description: "http(s) URL keepwatch POSTs to" }),
-  state: t.UnionEnum(["active", "inactive"]),
+  state: Enum(["active", "inactive"]),
   headers: Headers,
   triggers: t.Array(Trigger, { minItems: 1, maxItems: 50 }),
   filters: Filters,
-  mode: t.UnionEnum(["immediate", "batched"]),
+  mode: Enum(["immediate", "batched"]),
   interval: t.Integer({ minimum: 1, maximum: 86400, description: "batched: seconds between POSTs" }),
   max_batch: t.Integer({ minimum: 1, maximum: 1000, description: "batched: messages per POST at most" }),
   rate_limit: t.Number({ minimum: 0, maximum: 100000, description: "messages/s at most (0 = unlimited)" }),
@@ -106,7 +107,7 @@ export const WebhookCreated = t.Composite([Webhook, t.Object({ secret_value: t.S
 export const WebhookList = t.Object({ items: t.Array(Webhook) });
 export const Secret = t.Object({ secret: t.String(), previous_secret: t.Nullable(t.String()), previous_secret_expires_at: t.Nullable(t.String()) });
 
-export const DeliveryStatus = t.UnionEnum(["held", "pending", "succeeded", "failed"]);
+export const DeliveryStatus = Enum(["held", "pending", "succeeded", "failed"]);
 
 // A string with a pattern rather than an enum: Elysia fills an optional enum in a query with its first member.
 const StatusParam = t.String({ pattern: "^(held|pending|succeeded|failed)$", description: "held | pending | succeeded | failed" });
