@@ -28,9 +28,14 @@ function headerLines(h: Record<string, string>): string {
   return Object.entries(h).map(([k, v]) => `${k}: ${v}`).join("\n");
 }
 
-/** The detail page; `secret` is shown only in the answer to Reveal or Rotate. */
-function detail(c: Ctx, id: string, shown?: { secret: string; previous_secret: string | null; note: string }) {
+/**
+ * The detail page; `secret` (and the custom headers in full) are shown only in the answer to
+ * Reveal or Rotate. Elsewhere header values are masked; the edit form sends a masked value back
+ * unchanged, which keeps the stored one.
+ */
+function detail(c: Ctx, id: string, shown?: { secret: string; previous_secret: string | null; note: string; headers?: Record<string, string> }) {
   const w = webhooks.get(c.deps, c.tenantId, id);
+  const headers = shown?.headers ?? w.headers;
   const list = webhooks.deliveries(c.deps, c.tenantId, id, { limit: 100 }).items;
   const last = w.last_attempt ? webhooks.delivery(c.deps, c.tenantId, w.last_attempt.delivery_id) : null;
   const lastTry = last?.attempts[last.attempts.length - 1];
@@ -43,10 +48,11 @@ ${shown ? html`<p class="flash" role="status">${shown.note}</p>` : ""}
   <dt>secret</dt><dd><code id="secret" class="secret"${shown ? html` data-copy` : ""}>${shown ? shown.secret : w.secret}</code>
     ${shown?.previous_secret ? html`<br><span class="muted">previous (still signing until ${w.previous_secret_expires_at}):</span> <code class="secret">${shown.previous_secret}</code>` : ""}</dd>
   <dt>health</dt><dd id="health">${health(w)}${w.disabled_reason ? html` <span class="muted">${w.disabled_reason}</span>` : ""}</dd>
+  <dt>headers</dt><dd id="headers">${Object.keys(headers).length ? html`<pre class="secret">${headerLines(headers)}</pre>` : html`<span class="muted">none</span>`}</dd>
   <dt>triggers</dt><dd>${w.triggers.join(", ")}</dd><dt>mode</dt><dd>${w.mode}</dd>
 </dl>
 <p>
-<form class="inline" method="post" action="/admin/webhooks/${w.id}/reveal">${csrfField(c.session)}<button type="submit" class="secondary">Reveal secret</button></form>
+<form class="inline" method="post" action="/admin/webhooks/${w.id}/reveal">${csrfField(c.session)}<button type="submit" class="secondary">Reveal secret and headers</button></form>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/rotate">${csrfField(c.session)}<button type="submit" class="danger">Rotate secret</button></form>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/state">${csrfField(c.session)}<input type="hidden" name="state" value="${w.state === "active" ? "inactive" : "active"}"><button type="submit" class="secondary">${w.state === "active" ? "Deactivate" : "Activate"}</button></form>
 ${failed ? html`<form class="inline" method="post" action="/admin/webhooks/${w.id}/replay-failed">${csrfField(c.session)}<button type="submit">Replay every failed delivery</button></form>` : ""}
@@ -70,7 +76,7 @@ ${list.length
 <h2>Edit</h2>
 <form class="stack" method="post" action="/admin/webhooks/${w.id}">${csrfField(c.session)}
   <label>Triggers (space or comma separated) <input name="triggers" value="${w.triggers.join(" ")}"></label>
-  <label>Headers ("Name: value" lines) <textarea name="headers">${headerLines(w.headers)}</textarea></label>
+  <label>Headers ("Name: value" lines) <textarea name="headers">${headerLines(headers)}</textarea></label>
   <div><button type="submit">Save</button></div>
 </form>`;
   return { title: w.name, current: "/admin/webhooks", body };
@@ -131,7 +137,12 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/webhooks/:id/reveal",
-      handler: (c) => detail(c, c.params.id, { ...webhooks.secret(c.deps, c.tenantId, c.params.id), note: "The secret is shown on this page only." }),
+      handler: (c) =>
+        detail(c, c.params.id, {
+          ...webhooks.secret(c.deps, c.tenantId, c.params.id),
+          ...webhooks.headers(c.deps, c.tenantId, c.params.id),
+          note: "The secret and the header values are shown on this page only.",
+        }),
     },
     {
       method: "POST",

@@ -73,7 +73,7 @@ export const Webhook = t.Object({
   state: t.String(),
   disabled_reason: t.Nullable(t.String()),
   disabled_at: t.Nullable(t.String()),
-  headers: t.Record(t.String(), t.String()),
+  headers: t.Record(t.String(), t.String(), { description: "values masked (their last four characters); GET /v1/webhooks/:id/headers reveals them; a masked value sent back keeps the stored one" }),
   triggers: t.Array(t.String()),
   filters: t.Object({ min_severity: t.Optional(t.String()), sources: t.Optional(t.Array(t.String())), tags: t.Optional(t.Array(t.String())) }),
   mode: t.String(),
@@ -105,6 +105,7 @@ export const WebhookDetail = t.Composite([Webhook, t.Object({ last_attempt: t.Nu
 
 export const WebhookCreated = t.Composite([Webhook, t.Object({ secret_value: t.String({ description: "the signing secret, shown once here" }) })]);
 export const WebhookList = t.Object({ items: t.Array(Webhook) });
+export const RevealedHeaders = t.Object({ headers: t.Record(t.String(), t.String()) });
 export const Secret = t.Object({ secret: t.String(), previous_secret: t.Nullable(t.String()), previous_secret_expires_at: t.Nullable(t.String()) });
 
 export const DeliveryStatus = Enum(["held", "pending", "succeeded", "failed"]);
