@@ -24,6 +24,12 @@ function health(w: { state: string; consecutive_failures: number }): Html {
   return w.consecutive_failures > 0 ? html`${badge("st", "failed")} <span class="muted">${w.consecutive_failures} in a row</span>` : badge("st", "succeeded");
 }
 
+/** Says that a recorded body is only its start, and how long the whole was. */
+function cut(b: { truncated: boolean; size: number | null }, id: string): Html | string {
+  if (!b.truncated) return "";
+  return html`<p class="muted" id="${id}">truncated: the first 16 KiB${b.size === null ? "" : ` of ${b.size} bytes`} are kept</p>`;
+}
+
 function headerLines(h: Record<string, string>): string {
   return Object.entries(h).map(([k, v]) => `${k}: ${v}`).join("\n");
 }
@@ -61,15 +67,15 @@ ${failed ? html`<form class="inline" method="post" action="/admin/webhooks/${w.i
 <h2>Last delivery</h2>
 ${last && lastTry
   ? html`<p>${badge("st", last.status)} attempt ${lastTry.attempt}, ${when(lastTry.started_at)}, ${lastTry.duration_ms} ms ${lastTry.error ? html`<span class="muted">${lastTry.error}</span>` : ""}</p>
-<div class="grid"><div class="card"><h3>Request</h3>${pretty(lastTry.request.headers)}<pre id="last-request">${lastTry.request.body}</pre></div>
-<div class="card"><h3>Response</h3>${lastTry.response ? html`<p id="last-status">HTTP ${lastTry.response.status}</p>${pretty(lastTry.response.headers)}<pre>${lastTry.response.body}</pre>` : html`<p class="muted">no response</p>`}</div></div>`
+<div class="grid"><div class="card"><h3>Request</h3>${pretty(lastTry.request.headers)}${cut(lastTry.request, "request-cut")}<pre id="last-request">${lastTry.request.body}</pre></div>
+<div class="card"><h3>Response</h3>${lastTry.response ? html`<p id="last-status">HTTP ${lastTry.response.status}</p>${pretty(lastTry.response.headers)}${cut(lastTry.response, "response-cut")}<pre id="last-response">${lastTry.response.body}</pre>` : html`<p class="muted">no response</p>`}</div></div>`
   : html`<p class="muted">Nothing sent yet.</p>`}
 <h2>Latest deliveries</h2>
 ${list.length
-  ? html`<div class="table-wrap"><table id="deliveries"><thead><tr><th>Created</th><th>Type</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Updated</th><th></th></tr></thead><tbody>
+  ? html`<div class="table-wrap"><table id="deliveries"><thead><tr><th>Created</th><th>Type</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Last attempt</th><th>Duration</th><th></th></tr></thead><tbody>
   ${list.map(
-    (d) => html`<tr><td>${when(d.created_at)}</td><td>${d.type}</td><td>${badge("st", d.status)}</td><td>${d.attempt_count}</td>
-    <td>${d.last_status_code ?? ""} ${d.last_error ? html`<span class="muted">${d.last_error}</span>` : ""}</td><td>${when(d.updated_at)}</td>
+    (d) => html`<tr><td>${when(d.created_at)}</td><td>${d.type}</td><td>${badge("st", d.status)}</td><td title="${d.timings.map((a) => `#${a.attempt} ${a.started_at} ${a.duration_ms} ms ${a.status ?? a.outcome}`).join("\n")}">${d.attempt_count}</td>
+    <td>${d.last_status_code ?? ""} ${d.last_error ? html`<span class="muted">${d.last_error}</span>` : ""}</td><td>${d.last_attempt_at ? when(d.last_attempt_at) : ""}</td><td class="duration">${d.last_duration_ms === null ? "" : `${d.last_duration_ms} ms`}</td>
     <td>${d.status === "failed" || d.status === "succeeded" ? html`<form class="inline" method="post" action="/admin/deliveries/${d.id}/replay">${csrfField(c.session)}<button type="submit" class="secondary">Replay</button></form>` : ""}</td></tr>`,
   )}</tbody></table></div>`
   : html`<p class="muted">No deliveries yet.</p>`}

@@ -322,9 +322,12 @@ export class WebhookDispatcher {
         url: w.url,
         request_headers: JSON.stringify(maskSentHeaders(headers)), // custom values may be credentials
         request_body: body.length > MAX_RECORDED ? body.slice(0, MAX_RECORDED) : body,
+        request_body_size: Buffer.byteLength(body),
         response_status: res.status,
         response_headers: res.headers ? JSON.stringify(res.headers) : null,
         response_body: res.body,
+        response_body_size: res.status === null ? null : (res.bodySize ?? null),
+        response_truncated: res.status === null ? null : res.bodyTruncated ? 1 : 0,
         error: ok ? null : error,
         outcome: ok ? "succeeded" : "failed",
       });

@@ -130,9 +130,22 @@ export const Delivery = t.Object({
   batch_id: t.Nullable(t.String()),
   last_status_code: t.Nullable(t.Integer()),
   last_error: t.Nullable(t.String()),
+  first_attempt_at: t.Nullable(t.String()),
+  last_attempt_at: t.Nullable(t.String()),
+  last_duration_ms: t.Nullable(t.Integer()),
+  timings: t.Array(
+    t.Object({ attempt: t.Integer(), started_at: t.String(), duration_ms: t.Integer(), status: t.Nullable(t.Integer()), outcome: t.String() }),
+    { description: `the latest 10 attempts, oldest first (GET /v1/deliveries/:id has every one with its request and response)` },
+  ),
   created_at: t.String(),
   updated_at: t.String(),
 });
+
+const Body = {
+  body: t.String({ description: "the first 16 KiB" }),
+  size: t.Nullable(t.Integer({ description: "bytes of the whole body (null: unknown)" })),
+  truncated: t.Boolean({ description: "body holds only the start of it" }),
+};
 
 export const Attempt = t.Object({
   attempt: t.Integer(),
@@ -140,8 +153,8 @@ export const Attempt = t.Object({
   duration_ms: t.Integer(),
   url: t.String(),
   outcome: t.String(),
-  request: t.Object({ headers: t.Record(t.String(), t.String()), body: t.String() }),
-  response: t.Nullable(t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), body: t.String() })),
+  request: t.Object({ headers: t.Record(t.String(), t.String(), { description: "custom header values masked" }), ...Body }),
+  response: t.Nullable(t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), ...Body })),
   error: t.Nullable(t.String()),
 });
 

@@ -6,11 +6,13 @@ import { generateSecret, isSecret, maskSecret, RESERVED_HEADERS } from "../../co
 import { headerProblem, maskHeaders, maskHeaderValue, maskSentHeaders } from "../../core/headers";
 import { MESSAGE_TYPES, typeMatches } from "../../core/triggers";
 import { ApiError, notFound } from "../../http/errors";
+import { MAX_RECORDED } from "../../jobs/handlers/http";
 import { compile, type RetryJson } from "../../jobs/handlers/webhooks";
 import { newId } from "../../lib/ids";
 import { iso, parseTime } from "../../lib/time";
 import { isIP } from "node:net";
 import {
+  attemptTimings,
   batchMembers,
   getDelivery,
   lastAttempt,
@@ -19,6 +21,7 @@ import {
   scanDeliveries,
   unbatched,
   type AttemptRow,
+  type AttemptTiming,
   type DeliveryRow,
   type DeliveryStatus,
 } from "../../store/deliveries";
@@ -282,7 +285,11 @@ export function secret(deps: Deps, tenantId: string, id: string) {
   return secretView(load(deps, tenantId, id), deps.clock());
 }
 
-function deliveryView(d: DeliveryRow) {
+/** How many attempts a delivery row of the list shows. */
+export const LIST_TIMINGS = 10;
+
+function deliveryView(d: DeliveryRow, timings: AttemptTiming[]) {
+  const last = timings.at(-1);
   return {
     id: d.id,
     webhook_id: d.webhook_id,
@@ -293,10 +300,32 @@ function deliveryView(d: DeliveryRow) {
     batch_id: d.batch_id,
     last_status_code: d.last_status_code,
     last_error: d.last_error,
+    first_attempt_at: timings.length ? iso(timings[0].started_at) : null,
+    last_attempt_at: last ? iso(last.started_at) : null,
+    last_duration_ms: last ? last.duration_ms : null,
+    timings: timings.slice(-LIST_TIMINGS).map((a) => ({ attempt: a.attempt, started_at: iso(a.started_at), duration_ms: a.duration_ms, status: a.response_status, outcome: a.outcome })),
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
   };
 }
+
+/** Each delivery with its attempts' timings (one query for the lot). */
+function withTimings(deps: Deps, rows: DeliveryRow[]) {
+  const by = new Map<string, AttemptTiming[]>();
+  for (const a of attemptTimings(deps.db, rows.map((d) => d.id))) {
+    const l = by.get(a.delivery_id);
+    if (l) l.push(a);
+    else by.set(a.delivery_id, [a]);
+  }
+  return rows.map((d) => deliveryView(d, by.get(d.id) ?? []));
+}
+
+const bodyView = (body: string, size: number | null, truncated: boolean | null) => ({
+  body,
+  size,
+  // rows recorded before sizes were kept: cut when the stored text is at the bound
+  truncated: truncated ?? (size === null ? Buffer.byteLength(body) >= MAX_RECORDED : size > Buffer.byteLength(body)),
+});
 
 function attemptView(a: AttemptRow) {
   return {
@@ -305,11 +334,15 @@ function attemptView(a: AttemptRow) {
     duration_ms: a.duration_ms,
     url: a.url,
     outcome: a.outcome,
-    request: { headers: maskSentHeaders(JSON.parse(a.request_headers)), body: a.request_body },
+    request: { headers: maskSentHeaders(JSON.parse(a.request_headers)), ...bodyView(a.request_body, a.request_body_size, null) },
     response:
       a.response_status === null
         ? null
-        : { status: a.response_status, headers: a.response_headers ? JSON.parse(a.response_headers) : {}, body: a.response_body ?? "" },
+        : {
+            status: a.response_status,
+            headers: a.response_headers ? JSON.parse(a.response_headers) : {},
+            ...bodyView(a.response_body ?? "", a.response_body_size, a.response_truncated === null ? null : a.response_truncated === 1),
+          },
     error: a.error,
   };
 }
@@ -320,7 +353,7 @@ export function deliveries(deps: Deps, tenantId: string, id: string, q: Delivery
   const rows = listDeliveries(deps.db, id, { status: q.status as DeliveryStatus | undefined, before: q.cursor, limit: limit + 1 });
   const more = rows.length > limit;
   const page = more ? rows.slice(0, limit) : rows;
-  return { items: page.map(deliveryView), next_cursor: more ? page[page.length - 1].id : null };
+  return { items: withTimings(deps, page), next_cursor: more ? page[page.length - 1].id : null };
 }
 
 function loadDelivery(deps: Deps, tenantId: string, id: string): DeliveryRow {
@@ -333,7 +366,7 @@ export function delivery(deps: Deps, tenantId: string, id: string) {
   const d = loadDelivery(deps, tenantId, id);
   const members = d.kind === "batch" ? batchMembers(deps.db, d.id) : [];
   return {
-    ...deliveryView(d),
+    ...withTimings(deps, [d])[0],
     body: d.kind === "batch" ? members.map((m) => JSON.parse(m.body)) : JSON.parse(d.body),
     members: members.map((m) => m.id),
     attempts: listAttempts(deps.db, d.id).map(attemptView),
