@@ -41,7 +41,7 @@ async function scenario(rule: { threshold?: unknown; action?: Record<string, unk
   return { real: realAlerts, dry: dryAlerts };
 }
 
-const ev = (source: string, i: number, extra: Record<string, unknown> = {}) => ({ type: "job.failed", module: "ci", source, summary: `failure ${i}`, severity: "high", payload: { i }, ...extra });
+const ev = (source: string, i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ type: "job.failed", module: "ci", source, summary: `failure ${i}`, severity: "high", payload: { i }, ...extra });
 const send = async (items: unknown) => expect((await s.post("/api/v1/events", items)).status).toBe(202);
 
 test("threshold 5 in an hour, 7 events one request each: the alert carries all 7, and so does the dry run", async () => {
