@@ -11,14 +11,23 @@ export const TokenParams = t.Object({ name: t.String({ minLength: 1, maxLength: 
  * scheme's default.
  */
 const input = SignatureSettingInput.properties;
+const NAME_CHARS = "1-100 of letters, digits and !#$%&'*+-.^_`|~";
 export const SettingsBody = t.Object(
   {
     scheme: input.scheme,
     secret: input.secret,
-    header: t.Optional(t.Nullable(HeaderName("header carrying the signature or shared secret; null: the scheme's default"))),
-    timestamp_header: t.Optional(t.Nullable(HeaderName("grafana: header carrying the Unix timestamp that is signed with the body; null: none"))),
+    header: t.Optional(
+      t.Nullable(HeaderName("header carrying the signature or shared secret; null: the scheme's default"), { error: `header must be a header name (${NAME_CHARS}) or null` }),
+    ),
+    timestamp_header: t.Optional(
+      t.Nullable(HeaderName("grafana: header carrying the Unix timestamp that is signed with the body; null: none"), {
+        error: `timestamp_header must be a header name (${NAME_CHARS}) or null`,
+      }),
+    ),
     tolerance: t.Optional(
-      t.Nullable(t.Integer({ minimum: 1, maximum: 86400, description: `seconds a signed timestamp may differ from now, either way; null: ${DEFAULT_TOLERANCE_S}` })),
+      t.Nullable(t.Integer({ minimum: 1, maximum: 86400, description: `seconds a signed timestamp may differ from now, either way; null: ${DEFAULT_TOLERANCE_S}` }), {
+        error: "tolerance must be whole seconds from 1 to 86400, or null (the default)",
+      }),
     ),
   },
   { additionalProperties: false },
