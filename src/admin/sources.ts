@@ -4,7 +4,8 @@
 // (masked with last use; create shows the whole token and its URL once, in the answer to the POST;
 // revoke). Through src/modules/sources/service.ts.
 import { Value } from "@sinclair/typebox/value";
-import { SCHEMES, SignatureSettingInput } from "../core/inbound-signatures";
+import { SCHEMES } from "../core/inbound-signatures";
+import { SettingsBody } from "../modules/sources/model";
 import { ApiError } from "../http/errors";
 import * as sources from "../modules/sources/service";
 import { listSources, routeOf } from "../sources/registry";
@@ -92,16 +93,18 @@ ${listSources().map((s) => html`<tr><td><a href="${path(s.name)}">${s.name}</a><
           if (secret !== "") b.secret = secret;
           // the fields a scheme does not take are left out (the labels say which take them), so
           // that switching the scheme does not trip over a value kept from the previous one
+          // The form shows every field, so it replaces them: an empty one goes back to the default
+          // (null), as PUT /v1/sources/:name/settings merges what it is not given.
           const header = field(c, "header", { optional: true, max: 200 });
-          if (header && scheme !== "standard-webhooks") b.header = header;
+          if (scheme !== "standard-webhooks") b.header = header || null;
           const ts = field(c, "timestamp_header", { optional: true, max: 200 });
-          if (ts && scheme === "grafana") b.timestamp_header = ts;
+          if (scheme === "grafana") b.timestamp_header = ts || null;
           const tol = intField(c, "tolerance", true);
-          if (tol !== undefined && (scheme === "grafana" || scheme === "standard-webhooks")) b.tolerance = tol;
+          if (scheme === "grafana" || scheme === "standard-webhooks") b.tolerance = tol ?? null;
         }
-        const first = Value.Errors(SignatureSettingInput, b).First();
+        const first = Value.Errors(SettingsBody, b).First();
         if (first) throw new ApiError(422, "invalid_form", `${first.path.slice(1) || "form"}: ${first.message.toLowerCase()}; nothing was changed`);
-        sources.putSettings(c.deps, c.tenantId, c.params.name, b as SignatureSettingInput);
+        sources.putSettings(c.deps, c.tenantId, c.params.name, b as SettingsBody);
         return see(path(c.params.name), "updated");
       },
     },

@@ -24,13 +24,24 @@ function health(w: { state: string; consecutive_failures: number }): Html {
   return w.consecutive_failures > 0 ? html`${badge("st", "failed")} <span class="muted">${w.consecutive_failures} in a row</span>` : badge("st", "succeeded");
 }
 
+/** Says that a recorded body is only its start, and how long the whole was. */
+function cut(b: { truncated: boolean; size: number | null }, id: string): Html | string {
+  if (!b.truncated) return "";
+  return html`<p class="muted" id="${id}">truncated: the first 16 KiB${b.size === null ? "" : ` of ${b.size} bytes`} are kept</p>`;
+}
+
 function headerLines(h: Record<string, string>): string {
   return Object.entries(h).map(([k, v]) => `${k}: ${v}`).join("\n");
 }
 
-/** The detail page; `secret` is shown only in the answer to Reveal or Rotate. */
-function detail(c: Ctx, id: string, shown?: { secret: string; previous_secret: string | null; note: string }) {
+/**
+ * The detail page; `secret` (and the custom headers in full) are shown only in the answer to
+ * Reveal or Rotate. Elsewhere header values are masked; the edit form sends a masked value back
+ * unchanged, which keeps the stored one.
+ */
+function detail(c: Ctx, id: string, shown?: { secret: string; previous_secret: string | null; note: string; headers?: Record<string, string> }) {
   const w = webhooks.get(c.deps, c.tenantId, id);
+  const headers = shown?.headers ?? w.headers;
   const list = webhooks.deliveries(c.deps, c.tenantId, id, { limit: 100 }).items;
   const last = w.last_attempt ? webhooks.delivery(c.deps, c.tenantId, w.last_attempt.delivery_id) : null;
   const lastTry = last?.attempts[last.attempts.length - 1];
@@ -43,10 +54,11 @@ ${shown ? html`<p class="flash" role="status">${shown.note}</p>` : ""}
   <dt>secret</dt><dd><code id="secret" class="secret"${shown ? html` data-copy` : ""}>${shown ? shown.secret : w.secret}</code>
     ${shown?.previous_secret ? html`<br><span class="muted">previous (still signing until ${w.previous_secret_expires_at}):</span> <code class="secret">${shown.previous_secret}</code>` : ""}</dd>
   <dt>health</dt><dd id="health">${health(w)}${w.disabled_reason ? html` <span class="muted">${w.disabled_reason}</span>` : ""}</dd>
+  <dt>headers</dt><dd id="headers">${Object.keys(headers).length ? html`<pre class="secret">${headerLines(headers)}</pre>` : html`<span class="muted">none</span>`}</dd>
   <dt>triggers</dt><dd>${w.triggers.join(", ")}</dd><dt>mode</dt><dd>${w.mode}</dd>
 </dl>
 <p>
-<form class="inline" method="post" action="/admin/webhooks/${w.id}/reveal">${csrfField(c.session)}<button type="submit" class="secondary">Reveal secret</button></form>
+<form class="inline" method="post" action="/admin/webhooks/${w.id}/reveal">${csrfField(c.session)}<button type="submit" class="secondary">Reveal secret and headers</button></form>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/rotate">${csrfField(c.session)}<button type="submit" class="danger">Rotate secret</button></form>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/state">${csrfField(c.session)}<input type="hidden" name="state" value="${w.state === "active" ? "inactive" : "active"}"><button type="submit" class="secondary">${w.state === "active" ? "Deactivate" : "Activate"}</button></form>
 ${failed ? html`<form class="inline" method="post" action="/admin/webhooks/${w.id}/replay-failed">${csrfField(c.session)}<button type="submit">Replay every failed delivery</button></form>` : ""}
@@ -55,22 +67,22 @@ ${failed ? html`<form class="inline" method="post" action="/admin/webhooks/${w.i
 <h2>Last delivery</h2>
 ${last && lastTry
   ? html`<p>${badge("st", last.status)} attempt ${lastTry.attempt}, ${when(lastTry.started_at)}, ${lastTry.duration_ms} ms ${lastTry.error ? html`<span class="muted">${lastTry.error}</span>` : ""}</p>
-<div class="grid"><div class="card"><h3>Request</h3>${pretty(lastTry.request.headers)}<pre id="last-request">${lastTry.request.body}</pre></div>
-<div class="card"><h3>Response</h3>${lastTry.response ? html`<p id="last-status">HTTP ${lastTry.response.status}</p>${pretty(lastTry.response.headers)}<pre>${lastTry.response.body}</pre>` : html`<p class="muted">no response</p>`}</div></div>`
+<div class="grid"><div class="card"><h3>Request</h3>${pretty(lastTry.request.headers)}${cut(lastTry.request, "request-cut")}<pre id="last-request">${lastTry.request.body}</pre></div>
+<div class="card"><h3>Response</h3>${lastTry.response ? html`<p id="last-status">HTTP ${lastTry.response.status}</p>${pretty(lastTry.response.headers)}${cut(lastTry.response, "response-cut")}<pre id="last-response">${lastTry.response.body}</pre>` : html`<p class="muted">no response</p>`}</div></div>`
   : html`<p class="muted">Nothing sent yet.</p>`}
 <h2>Latest deliveries</h2>
 ${list.length
-  ? html`<div class="table-wrap"><table id="deliveries"><thead><tr><th>Created</th><th>Type</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Updated</th><th></th></tr></thead><tbody>
+  ? html`<div class="table-wrap"><table id="deliveries"><thead><tr><th>Created</th><th>Type</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Last attempt</th><th>Duration</th><th></th></tr></thead><tbody>
   ${list.map(
-    (d) => html`<tr><td>${when(d.created_at)}</td><td>${d.type}</td><td>${badge("st", d.status)}</td><td>${d.attempt_count}</td>
-    <td>${d.last_status_code ?? ""} ${d.last_error ? html`<span class="muted">${d.last_error}</span>` : ""}</td><td>${when(d.updated_at)}</td>
+    (d) => html`<tr><td>${when(d.created_at)}</td><td>${d.type}</td><td>${badge("st", d.status)}</td><td title="${d.timings.map((a) => `#${a.attempt} ${a.started_at} ${a.duration_ms} ms ${a.status ?? a.outcome}`).join("\n")}">${d.attempt_count}</td>
+    <td>${d.last_status_code ?? ""} ${d.last_error ? html`<span class="muted">${d.last_error}</span>` : ""}</td><td>${d.last_attempt_at ? when(d.last_attempt_at) : ""}</td><td class="duration">${d.last_duration_ms === null ? "" : `${d.last_duration_ms} ms`}</td>
     <td>${d.status === "failed" || d.status === "succeeded" ? html`<form class="inline" method="post" action="/admin/deliveries/${d.id}/replay">${csrfField(c.session)}<button type="submit" class="secondary">Replay</button></form>` : ""}</td></tr>`,
   )}</tbody></table></div>`
   : html`<p class="muted">No deliveries yet.</p>`}
 <h2>Edit</h2>
 <form class="stack" method="post" action="/admin/webhooks/${w.id}">${csrfField(c.session)}
   <label>Triggers (space or comma separated) <input name="triggers" value="${w.triggers.join(" ")}"></label>
-  <label>Headers ("Name: value" lines) <textarea name="headers">${headerLines(w.headers)}</textarea></label>
+  <label>Headers ("Name: value" lines) <textarea name="headers">${headerLines(headers)}</textarea></label>
   <div><button type="submit">Save</button></div>
 </form>`;
   return { title: w.name, current: "/admin/webhooks", body };
@@ -131,7 +143,12 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/webhooks/:id/reveal",
-      handler: (c) => detail(c, c.params.id, { ...webhooks.secret(c.deps, c.tenantId, c.params.id), note: "The secret is shown on this page only." }),
+      handler: (c) =>
+        detail(c, c.params.id, {
+          ...webhooks.secret(c.deps, c.tenantId, c.params.id),
+          ...webhooks.headers(c.deps, c.tenantId, c.params.id),
+          note: "The secret and the header values are shown on this page only.",
+        }),
     },
     {
       method: "POST",

@@ -85,24 +85,43 @@ export function deadlinePassed(t: Timing, now: number): { timing: Timing; flip: 
   return null;
 }
 
+/**
+ * Pause: no deadlines until resumed. A down heartbeat's open alert is resolved by the caller
+ * (the flip from down records it), so that a later down opens a new alert.
+ */
 export function pause(t: Timing, now: number): { timing: Timing; flip: Transition | null } {
   if (t.state === "paused") return { timing: t, flip: null };
   return { timing: { state: "paused", dueAt: null, downAt: null, nextDeadline: null }, flip: { from: t.state, to: "paused", at: now } };
 }
 
-/** Resume: a fresh period from now (up), or `new` when it never had a beat. */
-export function resume(t: Timing, s: Schedule, graceS: number, hadBeat: boolean, now: number): { timing: Timing; flip: Transition | null } {
+/**
+ * Resume: back to `new`, waiting for a beat (nothing is known about the job after a pause, so no
+ * deadline runs until it beats again; the first beat makes it `up`).
+ */
+export function resume(t: Timing, now: number): { timing: Timing; flip: Transition | null } {
   if (t.state !== "paused") return { timing: t, flip: null };
-  if (!hadBeat) return { timing: { state: "new", dueAt: null, downAt: null, nextDeadline: null }, flip: { from: "paused", to: "new", at: now } };
-  const r = beat({ ...t, state: "new" }, s, graceS, now);
-  return { timing: r.timing, flip: { from: "paused", to: "up", at: now } };
+  return { timing: { state: "new", dueAt: null, downAt: null, nextDeadline: null }, flip: { from: "paused", to: "new", at: now } };
 }
 
 /**
  * After keepwatch itself was not running: time it was down does not count against anyone. A
- * heartbeat whose deadline passed meanwhile gets a fresh period from `now`, with no flip.
+ * heartbeat whose deadline passed meanwhile gets a fresh period from `now`; one that was `late`
+ * flips back to `up` (recorded like every state change, so the flips stay a chain).
  */
-export function afterDowntime(t: Timing, s: Schedule, graceS: number, now: number): Timing | null {
+export function afterDowntime(t: Timing, s: Schedule, graceS: number, now: number): { timing: Timing; flip: Transition | null } | null {
   if ((t.state !== "up" && t.state !== "late") || t.nextDeadline === null || t.nextDeadline > now) return null;
-  return beat({ ...t, state: "up" }, s, graceS, now).timing;
+  const timing = beat({ ...t, state: "up" }, s, graceS, now).timing;
+  return { timing, flip: t.state === "late" ? { from: "late", to: "up", at: now } : null };
+}
+
+/** Flips are a chain: each one starts where the one before ended, the first from `new`. */
+export function chainBreaks(flips: { from: string; to: string }[], current: string): string[] {
+  const out: string[] = [];
+  let at = "new";
+  flips.forEach((f, i) => {
+    if (f.from !== at) out.push(`flip ${i} goes ${f.from} -> ${f.to} but the state was ${at}`);
+    at = f.to;
+  });
+  if (at !== current) out.push(`the flips end at ${at} but the state is ${current}`);
+  return out;
 }

@@ -44,7 +44,7 @@ export type SignatureSetting = {
   toleranceS: number;
 };
 
-const HeaderName = (description: string) =>
+export const HeaderName = (description: string) =>
   Type.String({ minLength: 1, maxLength: 100, pattern: "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$", description });
 
 /** A setting as a user gives it (PUT /v1/sources/:name/settings, or the environment). */

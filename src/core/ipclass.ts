@@ -3,7 +3,7 @@
 // rather than a library: ipaddr.js, the usual choice, folds the documentation ranges into
 // "reserved", and keepwatch reports them as their own class.
 import { isIPv4, isIPv6 } from "node:net";
-import { inCidr, parseCidr, type Cidr } from "./netrange";
+import { embeddedIPv4, inCidr, parseCidr, type Cidr } from "./netrange";
 
 export const IP_CLASSES = ["public", "private", "loopback", "link_local", "cgnat", "documentation", "multicast", "reserved", "unspecified", "broadcast"] as const;
 export type IpClass = (typeof IP_CLASSES)[number];
@@ -57,15 +57,17 @@ const COMPILED: { c: Cidr; range: string; cls: IpClass; description: string }[] 
   description,
 }));
 
-/** Classifies an IPv4 or IPv6 address (IPv4-mapped IPv6 is judged by its IPv4 address); null when it is not one. */
+/** Classifies an IPv4 or IPv6 address (one carrying an IPv4 address is judged by it); null when it is not one. */
 export function classifyIp(addr: string): IpClassification | null {
   const a = addr.trim().replace(/^\[|\]$/g, "");
   const version = isIPv4(a) ? 4 : isIPv6(a) ? 6 : 0;
   if (version === 0) return null;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
-  if (mapped) {
-    const inner = classifyIp(mapped[1])!;
-    return { ...inner, version: 6, description: `IPv4-mapped: ${inner.description}` };
+  // an IPv6 address that carries an IPv4 one (mapped, compatible, 6to4, Teredo's client, NAT64) is
+  // judged by that IPv4 address, however it is written
+  const embedded = embeddedIPv4(a).at(-1);
+  if (embedded) {
+    const inner = classifyIp(embedded.v4)!;
+    return { ...inner, version: 6, description: `${embedded.how} of ${embedded.v4}: ${inner.description}` };
   }
   for (const r of COMPILED) if (inCidr(a, r.c)) return { version, class: r.cls, range: r.range, description: r.description };
   // IPv6 outside 2000::/3 (global unicast) and the ranges above is not assigned: reserved.

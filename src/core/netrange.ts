@@ -70,6 +70,7 @@ export const BLOCKED_RANGES: { cidr: string; why: string }[] = [
   { cidr: "::1/128", why: "loopback" },
   { cidr: "::ffff:0:0/96", why: "IPv4-mapped" },
   { cidr: "64:ff9b::/96", why: "NAT64" },
+  { cidr: "64:ff9b:1::/48", why: "local-use NAT64" },
   { cidr: "fc00::/7", why: "unique local (private)" },
   { cidr: "fe80::/10", why: "link-local" },
   { cidr: "ff00::/8", why: "multicast" },
@@ -86,12 +87,43 @@ export function parseAllowList(s: string): Cidr[] {
   return out;
 }
 
-/** Why this address may not be a target, or null when it may. */
+const bigToV4 = (n: bigint): string => [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join(".");
+const bitsAt = (n: bigint, from: number, len: number): bigint => (n >> BigInt(128 - from - len)) & ((1n << BigInt(len)) - 1n);
+
+export type Embedded = { v4: string; how: string };
+
+const EMBEDDINGS: { c: Cidr; how: string; get: (n: bigint) => bigint[] }[] = [
+  { c: parseCidr("::ffff:0:0/96")!, how: "IPv4-mapped (::ffff:0:0/96)", get: (n) => [bitsAt(n, 96, 32)] },
+  { c: parseCidr("::/96")!, how: "IPv4-compatible (::/96)", get: (n) => [bitsAt(n, 96, 32)] },
+  { c: parseCidr("2002::/16")!, how: "6to4 (2002::/16)", get: (n) => [bitsAt(n, 16, 32)] },
+  // Teredo: the server's address, and the client's (stored inverted)
+  { c: parseCidr("2001::/32")!, how: "Teredo (2001::/32)", get: (n) => [bitsAt(n, 32, 32), bitsAt(n, 96, 32) ^ 0xffffffffn] },
+  { c: parseCidr("64:ff9b::/96")!, how: "NAT64 (64:ff9b::/96)", get: (n) => [bitsAt(n, 96, 32)] },
+  // local-use NAT64 (the whole /48 is refused below as well: its prefixes may use any RFC 6052 layout)
+  { c: parseCidr("64:ff9b:1::/48")!, how: "local-use NAT64 (64:ff9b:1::/48)", get: (n) => [bitsAt(n, 96, 32)] },
+];
+
+/** The IPv4 addresses an IPv6 address carries (mapped, compatible, 6to4, Teredo, NAT64), to be judged too. */
+export function embeddedIPv4(addr: string): Embedded[] {
+  if (!isIPv6(addr)) return [];
+  const n = v6ToBig(addr);
+  if (n <= 1n) return []; // :: and ::1 are themselves
+  const out: Embedded[] = [];
+  for (const e of EMBEDDINGS) if (inCidr(addr, e.c)) for (const v of e.get(n)) out.push({ v4: bigToV4(v), how: e.how });
+  return out;
+}
+
+/**
+ * Why this address may not be a target, or null when it may. An IPv6 address that carries an
+ * IPv4 address (IPv4-mapped or -compatible, 6to4, Teredo, NAT64) is refused when that IPv4 address
+ * would be, whichever way it is written.
+ */
 export function refusedReason(addr: string, allow: Cidr[]): string | null {
   if (allow.some((c) => inCidr(addr, c))) return null;
-  // IPv4-mapped IPv6: judge the IPv4 address inside
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
-  if (mapped) return refusedReason(mapped[1], allow);
+  for (const e of embeddedIPv4(addr)) {
+    const why = refusedReason(e.v4, allow);
+    if (why) return `${addr} is ${e.how} of ${e.v4}, and ${why}`;
+  }
   for (const b of BLOCKED) if (inCidr(addr, b.c)) return `${addr} is ${b.why} (${b.cidr})`;
   if (!isIPv4(addr) && !isIPv6(addr)) return `${addr} is not an IP address`;
   return null;

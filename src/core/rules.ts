@@ -5,6 +5,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { fieldValue, FIELDS, matches, type Filter, type Matchable } from "./filter";
 import { SEVERITIES, type Severity } from "./severity";
 import { sha256Hex } from "../lib/crypto";
+import { DEFAULT_DEDUP_WINDOW_MS } from "./alerts";
 
 const FieldRef = Type.String({ pattern: `^(${FIELDS.join("|")}|payload(\\.[^.\\s]+)+)$`, description: "a normalized field or payload.<path>" });
 
@@ -137,3 +138,60 @@ export function alertSeverity(rule: Rule, e: Matchable): Severity {
   const a = rule.action.kind === "alert" ? rule.action : null;
   return (a?.severity ?? e.severity) as Severity;
 }
+
+/**
+ * Where a threshold rule's hits are counted: the database on the ingest path (store/rules.ts), a
+ * MemoryHitLog in the dry run. `record` keeps the hit and returns the ids of the rule's hits in
+ * that group after `since`, oldest first, this one included.
+ */
+export interface HitLog {
+  record(ruleId: string, group: string, at: number, eventId: string, since: number): string[];
+}
+
+export class MemoryHitLog implements HitLog {
+  private hits = new Map<string, { at: number; id: string }[]>();
+  record(ruleId: string, group: string, at: number, eventId: string, since: number): string[] {
+    const key = JSON.stringify([ruleId, group]);
+    const list = this.hits.get(key) ?? [];
+    list.push({ at, id: eventId });
+    const kept = list.filter((h) => h.at > since).sort((a, b) => a.at - b.at);
+    this.hits.set(key, kept);
+    return kept.map((h) => h.id);
+  }
+}
+
+/** What an alert rule does with one event it matched: the alert it opens or joins. */
+export type AlertIntent = {
+  fingerprint: string;
+  title: string;
+  severity: Severity;
+  /** an open alert with the fingerprint seen within this many ms is joined */
+  windowMs: number;
+  /** the earlier events that made the threshold (an alert it opens carries them too) */
+  earlier: string[];
+};
+
+/**
+ * The one decision the ingest path and the dry run (POST /v1/rules/test) share: for an event an
+ * alert rule matched, null while the rule's threshold is not reached (the hit is counted either
+ * way), else the alert it raises.
+ */
+export function alertIntent(rule: Rule, m: Matchable, ev: { id: string; at: number }, hits: HitLog): AlertIntent | null {
+  if (rule.action.kind !== "alert") return null;
+  let earlier: string[] = [];
+  if (rule.threshold) {
+    const inWindow = hits.record(rule.id, groupKey(rule.threshold.group_by, m), ev.at, ev.id, ev.at - rule.threshold.window * 1000);
+    if (inWindow.length < rule.threshold.count) return null;
+    earlier = inWindow.filter((id) => id !== ev.id);
+  }
+  return {
+    fingerprint: ruleFingerprint(rule, m),
+    title: alertTitle(rule, m),
+    severity: alertSeverity(rule, m),
+    windowMs: (rule.action.dedup_window ?? DEFAULT_DEDUP_WINDOW_MS / 1000) * 1000,
+    earlier,
+  };
+}
+
+/** An open alert last seen at `lastSeen` is joined by a signal at `now` (store/alerts.ts findOpen asks the same). */
+export const joinsOpenAlert = (lastSeen: number, now: number, windowMs: number): boolean => lastSeen >= now - windowMs;

@@ -1,7 +1,8 @@
 // Outbound message signing: Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature
 // "v1,<base64 HMAC-SHA256 of id.timestamp.body>" keyed by the base64 part of a whsec_ secret) plus
-// X-Keepwatch-Signature "sha256=<hex HMAC-SHA256 of the body>" keyed by the whole secret string, so
-// that `openssl dgst -sha256 -hmac "$SECRET"` checks it.
+// X-Keepwatch-Signature "sha256=<hex HMAC-SHA256 of the body>" and X-Keepwatch-Signature-256
+// "t=<timestamp>,v1=<hex HMAC-SHA256 of timestamp.body>" keyed by the whole secret string, so that
+// `openssl dgst -sha256 -hmac "$SECRET"` checks them (the second one against replays too).
 import { createHmac, randomBytes } from "node:crypto";
 
 export const SECRET_PREFIX = "whsec_";
@@ -30,13 +31,23 @@ export function signBody(secret: string, body: string): string {
   return "sha256=" + createHmac("sha256", secret).update(body).digest("hex");
 }
 
-/** The signing headers for one attempt; every secret given signs (space-separated). */
+/**
+ * The openssl-friendly signature that covers the time too: hex HMAC-SHA256 of "<timestamp>.<body>"
+ * keyed by the whole secret string, so a receiver that checks it (and the age of `t`) refuses a
+ * replayed delivery, which the body-only signature cannot.
+ */
+export function signTimestamped(secret: string, timestampSec: number, body: string): string {
+  return createHmac("sha256", secret).update(`${timestampSec}.${body}`).digest("hex");
+}
+
+/** The signing headers for one attempt; every secret given signs (space-separated, or one v1= each). */
 export function signatureHeaders(secrets: string[], id: string, timestampSec: number, body: string): Record<string, string> {
   return {
     "webhook-id": id,
     "webhook-timestamp": String(timestampSec),
     "webhook-signature": secrets.map((s) => signStandard(s, id, timestampSec, body)).join(" "),
     "x-keepwatch-signature": secrets.map((s) => signBody(s, body)).join(" "),
+    "x-keepwatch-signature-256": [`t=${timestampSec}`, ...secrets.map((s) => `v1=${signTimestamped(s, timestampSec, body)}`)].join(","),
   };
 }
 
@@ -51,6 +62,7 @@ export const RESERVED_HEADERS = new Set([
   "webhook-timestamp",
   "webhook-signature",
   "x-keepwatch-signature",
+  "x-keepwatch-signature-256",
 ]);
 
 export function maskSecret(s: string): string {

@@ -9,6 +9,8 @@ export const MESSAGE_TYPES = [
   "alert.closed",
   "heartbeat.down",
   "heartbeat.up",
+  "heartbeat.paused",
+  "heartbeat.deleted",
   "webhook.disabled",
 ] as const;
 

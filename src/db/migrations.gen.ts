@@ -7,6 +7,7 @@ import m3 from "../../migrations/0003_source_settings_tokens.sql" with { type: "
 import m4 from "../../migrations/0004_admin_sessions.sql" with { type: "text" };
 import m5 from "../../migrations/0005_indicator_mappings.sql" with { type: "text" };
 import m6 from "../../migrations/0006_tenant_limits.sql" with { type: "text" };
+import m7 from "../../migrations/0007_delivery_body_sizes.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -17,4 +18,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0004_admin_sessions": m4,
   "0005_indicator_mappings": m5,
   "0006_tenant_limits": m6,
+  "0007_delivery_body_sizes": m7,
 };

@@ -458,11 +458,19 @@ export const deliveryAttempts = sqliteTable(
     url: text("url").notNull(),
     /** JSON object */
     requestHeaders: text("request_headers").notNull(),
+    /** the first 16 KiB of the body sent */
     requestBody: text("request_body").notNull(),
+    /** bytes of the whole body sent (null: recorded before sizes were kept) */
+    requestBodySize: integer("request_body_size"),
     responseStatus: integer("response_status"),
     /** JSON object */
     responseHeaders: text("response_headers"),
+    /** the first 16 KiB of the response body */
     responseBody: text("response_body"),
+    /** bytes of the whole response body when known (Content-Length, or read to the end) */
+    responseBodySize: integer("response_body_size"),
+    /** 1 when the response body was longer than what is kept */
+    responseTruncated: integer("response_truncated"),
     error: text("error"),
     /** succeeded | failed */
     outcome: text("outcome").notNull(),

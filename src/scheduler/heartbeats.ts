@@ -7,8 +7,7 @@ import * as hb from "../core/heartbeats";
 import type { CommitHook } from "../ingest/commit";
 import type { Logger } from "../lib/log";
 import { earliestDeadline, overdueHeartbeats, type HeartbeatRow } from "../store/heartbeats";
-import { passDeadline, scheduleOf, timingOf } from "../store/heartbeat-transitions";
-import { casTiming } from "../store/heartbeats";
+import { applyTransition, passDeadline, scheduleOf, timingOf } from "../store/heartbeat-transitions";
 
 export const MAX_SLEEP_MS = 1000;
 const BATCH = 500;
@@ -27,12 +26,12 @@ export class HeartbeatScheduler {
 
   /**
    * At start-up: time keepwatch was not running does not count. Every heartbeat whose deadline
-   * passed meanwhile gets a fresh period from now, with no flip and no alert.
+   * passed meanwhile gets a fresh period from now and no alert (a late one flips back to up).
    */
   afterStart(): number {
     const step = (h: HeartbeatRow, now: number) => {
-      const t = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
-      return !!t && casTiming(this.db, h, t, {}, now);
+      const r = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
+      return !!r && applyTransition(this.db, h, r.timing, r.flip, {}, this.hooks, now);
     };
     let moved = 0;
     // before the listener takes traffic; a connection that does not wait for the lock retries here

@@ -36,6 +36,12 @@ export type AttemptRow = {
   response_body: string | null;
   error: string | null;
   outcome: "succeeded" | "failed";
+  /** bytes of the whole request body (null: recorded before sizes were kept) */
+  request_body_size: number | null;
+  /** bytes of the whole response body when known */
+  response_body_size: number | null;
+  /** 1: the response body was cut */
+  response_truncated: number | null;
 };
 
 // bun:sqlite's query() compiles each statement once per connection and caches it.
@@ -47,8 +53,8 @@ const STMT = {
   mark: `UPDATE deliveries SET status = ?2, attempts = attempts + ?3, last_status_code = coalesce(?4, last_status_code),
            last_error = ?5, updated_at = ?6 WHERE id = ?1`,
   insertAttempt: `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers,
-           request_body, response_status, response_headers, response_body, error, outcome)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+           request_body, response_status, response_headers, response_body, error, outcome, request_body_size, response_body_size, response_truncated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`,
   head: `SELECT id, job_id FROM deliveries WHERE webhook_id = ?1 AND kind = 'message' AND status = 'pending' ORDER BY id LIMIT 2`,
 };
 const q = (db: Db, name: keyof typeof STMT) => db.$client.query(STMT[name]);
@@ -97,7 +103,8 @@ export function markBatchMembers(db: Db, batchId: string, status: DeliveryStatus
     .run(batchId, status, o.statusCode ?? null, o.error ?? null, now);
 }
 
-export type NewAttempt = Omit<AttemptRow, "id">;
+export type NewAttempt = Omit<AttemptRow, "id" | "request_body_size" | "response_body_size" | "response_truncated"> &
+  Partial<Pick<AttemptRow, "request_body_size" | "response_body_size" | "response_truncated">>;
 
 export function insertAttempt(db: Db, a: NewAttempt): void {
   q(db, "insertAttempt").run(
@@ -114,7 +121,30 @@ export function insertAttempt(db: Db, a: NewAttempt): void {
     a.response_body,
     a.error,
     a.outcome,
+    a.request_body_size ?? null,
+    a.response_body_size ?? null,
+    a.response_truncated ?? null,
   );
+}
+
+export type AttemptTiming = { delivery_id: string; attempt: number; started_at: number; duration_ms: number; response_status: number | null; outcome: string };
+
+/** The attempts of these deliveries (timings only), oldest first: one query for a page of the list. */
+export function attemptTimings(db: Db, deliveryIds: string[]): AttemptTiming[] {
+  if (deliveryIds.length === 0) return [];
+  const out: AttemptTiming[] = [];
+  for (let i = 0; i < deliveryIds.length; i += 500) {
+    const ids = deliveryIds.slice(i, i + 500);
+    out.push(
+      ...(db.$client
+        .query(
+          `SELECT delivery_id, attempt, started_at, duration_ms, response_status, outcome FROM delivery_attempts
+            WHERE delivery_id IN (${ids.map((_, j) => `?${j + 1}`).join(",")}) ORDER BY id`,
+        )
+        .all(...ids) as AttemptTiming[]),
+    );
+  }
+  return out;
 }
 
 /** The oldest open messages of a webhook (ordered mode: only the head may be attempted). */

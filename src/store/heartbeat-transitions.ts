@@ -23,7 +23,23 @@ export function timingOf(h: HeartbeatRow): hb.Timing {
   return { state: h.state as hb.HeartbeatState, dueAt: h.dueAt, downAt: h.downAt, nextDeadline: h.nextDeadline };
 }
 
-function systemEvent(h: HeartbeatRow, kind: "down" | "up" | "deleted", at: number, now: number): NormalizedEvent {
+type SystemKind = "down" | "up" | "paused" | "deleted";
+
+const TITLE: Record<SystemKind, (name: string) => string> = {
+  down: (n) => `${n} is down`,
+  up: (n) => `${n} is up again`,
+  paused: (n) => `${n} was paused`,
+  deleted: (n) => `${n} was deleted`,
+};
+
+const SUMMARY: Record<SystemKind, (name: string, at: string) => string> = {
+  down: (n, at) => `no beat from ${n} by ${at}`,
+  up: (n, at) => `${n} beat again at ${at}`,
+  paused: (n, at) => `heartbeat ${n} was paused while down at ${at}`,
+  deleted: (n, at) => `heartbeat ${n} was deleted at ${at}`,
+};
+
+function systemEvent(h: HeartbeatRow, kind: SystemKind, at: number, now: number): NormalizedEvent {
   const payload = { heartbeat_id: h.id, name: h.name, at: iso(at), last_beat_at: h.lastBeatAt === null ? null : iso(h.lastBeatAt) };
   const json = JSON.stringify(payload);
   return {
@@ -35,9 +51,8 @@ function systemEvent(h: HeartbeatRow, kind: "down" | "up" | "deleted", at: numbe
     source: h.name,
     type: `heartbeat.${kind}`,
     module: "heartbeat",
-    title: kind === "down" ? `${h.name} is down` : kind === "up" ? `${h.name} is up again` : `${h.name} was deleted`,
-    summary:
-      kind === "down" ? `no beat from ${h.name} by ${iso(at)}` : kind === "up" ? `${h.name} beat again at ${iso(at)}` : `heartbeat ${h.name} was deleted at ${iso(at)}`,
+    title: TITLE[kind](h.name),
+    summary: SUMMARY[kind](h.name, iso(at)),
     severity: kind === "down" && isSeverity(h.severity) ? h.severity : "info",
     severityRaw: null,
     host: null,
@@ -67,7 +82,8 @@ export function applyTransition(
   if (flip) {
     startUnit(); // caches used by the hooks re-check their change counters
     recordFlip(db, h.id, flip, now);
-    const kind = flip.to === "down" ? "down" : flip.from === "down" && flip.to === "up" ? "up" : null;
+    // down opens the heartbeat's alert; leaving down (a beat, or a pause) resolves it
+    const kind: SystemKind | null = flip.to === "down" ? "down" : flip.from !== "down" ? null : flip.to === "up" ? "up" : flip.to === "paused" ? "paused" : null;
     if (kind) storeOne(db, { tenantId: h.tenantId, route: "heartbeat", idempotencyKey: null, events: [systemEvent(h, kind, flip.at, now)] }, hooks, now);
   }
   return true;

@@ -5,8 +5,7 @@ import type { Db } from "../db/client";
 import { rules } from "../db/schema";
 import { bumpVersion, VersionedCache } from "./config-versions";
 import { matchableOf, type NormalizedEvent } from "../core/event";
-import { alertSeverity, alertTitle, buildIndex, groupKey, matchingRules, ruleFingerprint, type Rule, type RuleIndex } from "../core/rules";
-import { DEFAULT_DEDUP_WINDOW_MS } from "../core/alerts";
+import { alertIntent, buildIndex, matchingRules, type HitLog, type Rule, type RuleIndex } from "../core/rules";
 import { newId } from "../lib/ids";
 import { raiseAlert, type AlertChange } from "./alerts";
 
@@ -94,43 +93,47 @@ export function rulesBeforeInsert(db: Db, cache: RuleCache, tenantId: string, ev
  */
 export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedEvent[], now: number): AlertChange[] {
   const changes: AlertChange[] = [];
+  const hits = sqlHitLog(db);
   for (const e of inserted) {
     const rs = pendingAlerts.get(e);
     if (!rs) continue;
     pendingAlerts.delete(e);
     const m = matchableOf(e);
     for (const r of rs) {
-      if (r.action.kind !== "alert") continue;
-      const windowMs = (r.action.dedup_window ?? DEFAULT_DEDUP_WINDOW_MS / 1000) * 1000;
-      let earlier: string[] = [];
-      if (r.threshold) {
-        const g = groupKey(r.threshold.group_by, m);
-        db.$client.query("INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (?1, ?2, ?3, ?4)").run(r.id, g, e.receivedAt, e.id);
-        const inWindow = db.$client
-          .prepare("SELECT event_id AS id FROM rule_hits WHERE rule_id = ?1 AND group_key = ?2 AND at > ?3 ORDER BY at")
-          .all(r.id, g, e.receivedAt - r.threshold.window * 1000) as { id: string }[];
-        if (inWindow.length < r.threshold.count) continue;
-        earlier = inWindow.map((x) => x.id).filter((id) => id !== e.id);
-      }
+      // the decision is shared with the dry run (modules/rules/service.ts test)
+      const a = alertIntent(r, m, { id: e.id, at: e.receivedAt }, hits);
+      if (!a) continue;
       const change = raiseAlert(
         db,
         tenantId,
-        { fingerprint: ruleFingerprint(r, m), title: alertTitle(r, m), severity: alertSeverity(r, m), sourceName: e.sourceName, source: e.source, ruleId: r.id, tags: e.tags, event: e, resolve: false },
+        { fingerprint: a.fingerprint, title: a.title, severity: a.severity, sourceName: e.sourceName, source: e.source, ruleId: r.id, tags: e.tags, event: e, resolve: false },
         now,
-        windowMs,
+        a.windowMs,
       );
       if (change) changes.push(change);
       // a threshold alert carries every event that made it
-      if (change?.change === "opened" && earlier.length) {
+      if (change?.change === "opened" && a.earlier.length) {
         const link = db.$client.query("INSERT OR IGNORE INTO alert_events (alert_id, event_id) VALUES (?1, ?2)");
-        for (const id of earlier) link.run(change.alertId, id);
+        for (const id of a.earlier) link.run(change.alertId, id);
         db.$client
           .prepare("UPDATE alerts SET count = count + ?2, first_seen = min(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ?1))) WHERE id = ?1")
-          .run(change.alertId, earlier.length);
+          .run(change.alertId, a.earlier.length);
       }
     }
   }
   return changes;
+}
+
+/** Threshold hits in rule_hits (inside the ingest transaction). */
+function sqlHitLog(db: Db): HitLog {
+  return {
+    record(ruleId, group, at, eventId, since) {
+      db.$client.query("INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (?1, ?2, ?3, ?4)").run(ruleId, group, at, eventId);
+      return (
+        db.$client.prepare("SELECT event_id AS id FROM rule_hits WHERE rule_id = ?1 AND group_key = ?2 AND at > ?3 ORDER BY at").all(ruleId, group, since) as { id: string }[]
+      ).map((x) => x.id);
+    },
+  };
 }
 
 /** Drops threshold hits older than their rule's window. */

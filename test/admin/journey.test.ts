@@ -211,12 +211,23 @@ describe("admin page journey", () => {
     expect((await json(s.admin("GET", `/v1/webhooks/${w.id}`))).headers).toEqual({});
     await page.click("#back");
     await page.fill('input[name="triggers"]', "event.received, alert.*");
-    await page.fill('textarea[name="headers"]', "X-Team: ops\nAuthorization: Bearer 123");
+    await page.fill('textarea[name="headers"]', "X-Team: ops\nAuthorization: Bearer abcdefghijkl1234");
     await page.click('form.stack button:has-text("Save")');
     await page.waitForURL(/done=updated/);
     const after = await json(s.admin("GET", `/v1/webhooks/${w.id}`));
-    expect([after.triggers, after.headers]).toEqual([["event.received", "alert.*"], { "X-Team": "ops", Authorization: "Bearer 123" }]);
+    // values are masked in the API and on the page; Reveal shows them
+    expect([after.triggers, after.headers]).toEqual([["event.received", "alert.*"], { "X-Team": "…", Authorization: "…1234" }]);
     expect(await page.inputValue('input[name="triggers"]')).toBe("event.received alert.*");
+    expect(await page.textContent("#headers")).not.toContain("abcdefghijkl");
+    expect(await page.inputValue('textarea[name="headers"]')).not.toContain("abcdefghijkl");
+    // saving the form with the masked values keeps the stored ones
+    await page.fill('input[name="triggers"]', "event.received alert.* heartbeat.*");
+    await page.click('form.stack button:has-text("Save")');
+    await page.waitForURL(/done=updated/);
+    const full = { "X-Team": "ops", Authorization: "Bearer abcdefghijkl1234" };
+    expect((await json(s.admin("GET", `/v1/webhooks/${w.id}/headers`))).headers).toEqual(full);
+    await page.click('button:has-text("Reveal secret and headers")');
+    expect(await page.textContent("#headers")).toContain("Authorization: Bearer abcdefghijkl1234");
   });
 
   test("log out: the login page comes back and the old cookie opens nothing", async () => {

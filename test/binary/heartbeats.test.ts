@@ -4,6 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { killSpawned, startBinary, tempDir, type BinServer } from "../helpers";
 import { startReceiver, until } from "../webhooks/receiver";
+import { chainBreaks } from "../../src/core/heartbeats";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -70,6 +71,35 @@ test("time keepwatch was stopped is not counted: no down flip, no alert, a fresh
   expect((await call({ ...again, adminKey: s.adminKey }, "GET", "/v1/alerts?source_name=heartbeat")).items).toEqual([]);
   // and it still goes down normally afterwards
   await call({ ...again, adminKey: s.adminKey }, "POST", `/v1/heartbeats/${h.id}/pause`);
+  again.proc.kill("SIGTERM");
+  expect(await again.proc.exited).toBe(0);
+});
+
+test("kill -9 while a heartbeat is late: start-up records late -> up, so the flips stay a chain", async () => {
+  const dir = tempDir("kw-hb-");
+  dirs.push(dir);
+  const s = await startBinary(dir);
+  const h = await call(s, "POST", "/v1/heartbeats", { name: "late-at-crash", period: 1, grace: 2 });
+  await fetch(h.ping_url);
+  let state = "";
+  const end = Date.now() + 5000;
+  while (state !== "late" && Date.now() < end) {
+    await Bun.sleep(50);
+    state = (await call(s, "GET", `/v1/heartbeats/${h.id}`)).state;
+  }
+  expect(state).toBe("late");
+  const downAt = new Date((await call(s, "GET", `/v1/heartbeats/${h.id}`)).down_at).getTime();
+  s.proc.kill("SIGKILL");
+  await s.proc.exited;
+  await Bun.sleep(Math.max(0, downAt - Date.now() + 200)); // its down deadline passes while keepwatch is not running
+  const again = await startBinary(dir);
+  const as = { ...again, adminKey: s.adminKey };
+  const after = await call(as, "GET", `/v1/heartbeats/${h.id}`);
+  expect(after.state).toBe("up");
+  const flips = ((await call(as, "GET", `/v1/heartbeats/${h.id}/flips`)).items as any[]).reverse();
+  expect(flips.map((f) => `${f.from}>${f.to}`)).toEqual(["new>up", "up>late", "late>up"]);
+  expect(chainBreaks(flips, after.state)).toEqual([]);
+  expect((await call(as, "GET", "/v1/alerts?source_name=heartbeat")).items).toEqual([]);
   again.proc.kill("SIGTERM");
   expect(await again.proc.exited).toBe(0);
 });

@@ -67,7 +67,7 @@ describe("period schedules", () => {
 });
 
 describe("pause and restart", () => {
-  test("pause during grace: no flip to down, beats are ignored until resume, resume gives a fresh period", () => {
+  test("pause during grace: no flip to down, beats are ignored until resume, resume waits for a beat (new)", () => {
     const up = hb.beat(fresh, period(60), 30, 0).timing;
     const late = hb.deadlinePassed(up, 61 * S)!.timing;
     const p = hb.pause(late, 70 * S);
@@ -75,16 +75,23 @@ describe("pause and restart", () => {
     expect(p.timing.nextDeadline).toBeNull();
     expect(hb.deadlinePassed(p.timing, 10_000 * S)).toBeNull();
     expect(hb.beat(p.timing, period(60), 30, 80 * S)).toEqual({ timing: p.timing, flip: null });
-    const r = hb.resume(p.timing, period(60), 30, true, 500 * S);
-    expect(r.flip).toEqual({ from: "paused", to: "up", at: 500 * S });
-    expect(r.timing.dueAt).toBe(560 * S);
-    expect(hb.resume(p.timing, period(60), 30, false, 500 * S).timing.state).toBe("new");
+    const r = hb.resume(p.timing, 500 * S);
+    expect(r.flip).toEqual({ from: "paused", to: "new", at: 500 * S });
+    expect(r.timing).toEqual({ state: "new", dueAt: null, downAt: null, nextDeadline: null });
+    expect(hb.deadlinePassed(r.timing, 10_000 * S)).toBeNull(); // no deadline until it beats
+    expect(hb.beat(r.timing, period(60), 30, 600 * S).flip).toEqual({ from: "new", to: "up", at: 600 * S });
+    expect(hb.resume(up, 500 * S)).toEqual({ timing: up, flip: null }); // only a paused one resumes
   });
 
-  test("after keepwatch was down, an overdue heartbeat gets a fresh period and no flip", () => {
+  test("after keepwatch was down, an overdue heartbeat gets a fresh period; up stays up (no flip), late flips back to up", () => {
     const up = hb.beat(fresh, period(60), 30, 0).timing;
     const moved = hb.afterDowntime(up, period(60), 30, 10_000 * S)!;
-    expect(moved).toEqual({ state: "up", dueAt: 10_060 * S, downAt: 10_090 * S, nextDeadline: 10_060 * S });
+    expect(moved).toEqual({ timing: { state: "up", dueAt: 10_060 * S, downAt: 10_090 * S, nextDeadline: 10_060 * S }, flip: null });
+    const late = hb.deadlinePassed(up, 61 * S)!.timing;
+    expect(hb.afterDowntime(late, period(60), 30, 10_000 * S)).toEqual({
+      timing: { state: "up", dueAt: 10_060 * S, downAt: 10_090 * S, nextDeadline: 10_060 * S },
+      flip: { from: "late", to: "up", at: 10_000 * S },
+    });
     expect(hb.afterDowntime(up, period(60), 30, 10 * S)).toBeNull(); // not overdue: untouched
     expect(hb.afterDowntime(fresh, period(60), 30, 10_000 * S)).toBeNull();
   });

@@ -147,7 +147,7 @@ describe("pings and the scheduler", () => {
     expect(pings.at(-1).body).toBe("line 5");
   });
 
-  test("pause: no alert while paused; resume starts a fresh period", async () => {
+  test("pause: no alert while paused; resume waits for a beat (new), the next beat makes it up", async () => {
     const h = await json(s.admin("POST", "/v1/heartbeats", { name: "maintenance", period: 1, grace: 0 }));
     await fetch(h.ping_url);
     const p = await json(s.admin("POST", `/v1/heartbeats/${h.id}/pause`));
@@ -156,8 +156,11 @@ describe("pings and the scheduler", () => {
     expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("paused");
     expect((await json(s.get("/v1/alerts?source=maintenance"))).items.length).toBe(0);
     const r = await json(s.admin("POST", `/v1/heartbeats/${h.id}/resume`));
-    expect(r.state).toBe("up");
-    expect(new Date(r.due_at).getTime()).toBeGreaterThan(Date.now() - 200);
+    expect(r).toMatchObject({ state: "new", due_at: null, down_at: null });
+    await fetch(h.ping_url);
+    const up = await json(s.get(`/v1/heartbeats/${h.id}`));
+    expect(up.state).toBe("up");
+    expect(new Date(up.due_at).getTime()).toBeGreaterThan(Date.now() - 200);
     await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
   });
 

@@ -44,7 +44,7 @@ describe("CRUD", () => {
       rate_limit: 50,
       timeout: 10,
       ordered: false,
-      headers: { "X-Team": "ops" },
+      headers: { "X-Team": "…" }, // masked (GET /v1/webhooks/:id/headers reveals it)
       retry: { max_attempts: 13, initial_interval: 5, max_interval: 600 },
     });
     const got = await ok(call(`/v1/webhooks/${created.id}`));
@@ -74,7 +74,8 @@ describe("CRUD", () => {
 
   test("headers as lines or a map; bad names and reserved names are refused", async () => {
     const w = await ok(call("/v1/webhooks", "POST", { url: "https://example.com/h", headers: "Authorization: Bearer 123\nX-Foo: bar & baz\n" }), 201);
-    expect(w.headers).toEqual({ Authorization: "Bearer 123", "X-Foo": "bar & baz" });
+    expect(w.headers).toEqual({ Authorization: "…", "X-Foo": "…" });
+    expect((await ok(call(`/v1/webhooks/${w.id}/headers`))).headers).toEqual({ Authorization: "Bearer 123", "X-Foo": "bar & baz" });
     for (const headers of ["Host: evil.example", "webhook-signature: v1,x", "X-Keepwatch-Signature: no", "Bad Name: x", "no colon here", { "Content-Type": "text/plain" }, { "X\nY": "z" }]) {
       const r = await call("/v1/webhooks", "POST", { url: "https://example.com/h", headers });
       expect(r.status).toBe(422);

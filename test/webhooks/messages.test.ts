@@ -61,9 +61,12 @@ test("heartbeat.down when a heartbeat misses its deadline, heartbeat.up when it 
   const down = (await until(() => ofType("heartbeat.down")[0], 5000, "heartbeat.down")) as any;
   expect(down.data).toMatchObject({ heartbeat_id: h.id, name: "cron-job" });
   await s.admin("POST", `/v1/heartbeats/${h.id}/pause`); // no second down while we ping
+  // pausing a down heartbeat resolves its alert, and says so
+  const paused = (await until(() => ofType("heartbeat.paused")[0], 5000, "heartbeat.paused")) as any;
+  expect(paused.data.heartbeat_id).toBe(h.id);
   await s.admin("POST", `/v1/heartbeats/${h.id}/resume`);
   const hb = await json(s.get(`/v1/heartbeats/${h.id}`));
-  expect(hb.state).toBe("up");
+  expect(hb.state).toBe("new");
   // resume from paused is not a recovery from down; a beat after a down is
   await s.admin("PATCH", `/v1/heartbeats/${h.id}`, { period: 3600 });
   await fetch(h.ping_url + "/fail");

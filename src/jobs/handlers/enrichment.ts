@@ -4,6 +4,7 @@
 // enrichers over the alert's indicators, then sets enrichment_status to `enriched`, or to `failed`
 // with the reason once its retries are spent. It runs on the HTTP thread's worker, never inside an
 // ingest commit, so a slow or dead lookup service cannot hold up ingest.
+import { withDefaults } from "../../core/headers";
 import type { Db } from "../../db/client";
 import { backoffDelay, type RetryPolicy } from "../../core/backoff";
 import {
@@ -117,7 +118,7 @@ export class EnrichmentRunner {
         problems.push({ verdict: "retry", text: `${e.name} (${row.ind.type} ${row.ind.value}): ${error}` });
         return;
       }
-      const res = await send(url, { accept: "application/json", "user-agent": "keepwatch-enrichment/1", ...e.headers }, "", { timeoutMs, allow: this.o.allow, method: "GET" });
+      const res = await send(url, withDefaults({ accept: "application/json", "user-agent": "keepwatch-enrichment/1" }, e.headers), "", { timeoutMs, allow: this.o.allow, method: "GET" });
       this.stats.lookups++;
       const verdict = lookupVerdict(res.status, res.error, !!res.refused);
       const error = res.error ?? (verdict === "ok" ? null : `HTTP ${res.status}`);

@@ -13,6 +13,10 @@ export type SendResult = {
   headers: Record<string, string> | null;
   /** the response body, at most MAX_RECORDED bytes decoded */
   body: string | null;
+  /** the body was longer than what `body` holds */
+  bodyTruncated?: boolean;
+  /** bytes of the whole response body, when known (read to the end, or Content-Length) */
+  bodySize?: number | null;
   error: string | null;
   durationMs: number;
   address: string | null;
@@ -45,15 +49,21 @@ export async function checkTarget(u: URL, allow: Cidr[]): Promise<string> {
   return addrs[0];
 }
 
-async function readBounded(res: Response, max: number): Promise<string> {
-  if (!res.body) return "";
+/** The first `max` bytes of the body, whether there was more, and its whole size when known. */
+async function readBounded(res: Response, max: number): Promise<{ text: string; truncated: boolean; size: number | null }> {
+  if (!res.body) return { text: "", truncated: false, size: 0 };
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let complete = false;
   try {
-    while (size < max) {
+    // one byte past the bound tells a body of exactly `max` bytes from a longer one
+    while (size <= max) {
       const r = await reader.read();
-      if (r.done) break;
+      if (r.done) {
+        complete = true;
+        break;
+      }
       chunks.push(r.value);
       size += r.value.byteLength;
     }
@@ -62,7 +72,10 @@ async function readBounded(res: Response, max: number): Promise<string> {
     reader.cancel().catch(() => {});
   }
   const all = Buffer.concat(chunks);
-  return new TextDecoder("utf-8", { fatal: false }).decode(all.subarray(0, max));
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(all.subarray(0, max));
+  const declared = Number(res.headers.get("content-length"));
+  const whole = complete ? size : Number.isSafeInteger(declared) && declared >= size ? declared : null;
+  return { text, truncated: size > max, size: whole };
 }
 
 export async function send(url: string, headers: Record<string, string>, body: string, o: SendOptions): Promise<SendResult> {
@@ -100,14 +113,14 @@ export async function send(url: string, headers: Record<string, string>, body: s
     } as RequestInit);
     const rh: Record<string, string> = {};
     res.headers.forEach((v, k) => (rh[k] = v));
-    let text = "";
+    let read: { text: string; truncated: boolean; size: number | null } = { text: "", truncated: false, size: null };
     let readError: string | null = null;
     try {
-      text = await readBounded(res, o.maxBytes ?? MAX_RECORDED);
+      read = await readBounded(res, o.maxBytes ?? MAX_RECORDED);
     } catch (e) {
       readError = `reading the response: ${(e as Error).message}`;
     }
-    return done({ status: res.status, headers: rh, body: text, error: readError, address });
+    return done({ status: res.status, headers: rh, body: read.text, bodyTruncated: read.truncated, bodySize: read.size, error: readError, address });
   } catch (e) {
     const err = e as Error;
     const msg = err.name === "TimeoutError" || err.name === "AbortError" ? `timed out after ${o.timeoutMs} ms` : err.message || String(e);

@@ -7,6 +7,7 @@ import type { NormalizedEvent } from "../../core/event";
 import type { Cidr } from "../../core/netrange";
 import { newBucket, take, type Bucket } from "../../core/ratelimit";
 import type { Severity } from "../../core/severity";
+import { maskSentHeaders, withDefaults } from "../../core/headers";
 import { signatureHeaders } from "../../core/signing";
 import { messageMatches, typeMatches, type Filters } from "../../core/triggers";
 import { newId } from "../../lib/ids";
@@ -300,9 +301,8 @@ export class WebhookDispatcher {
     const secrets = [w.secret];
     if (w.previousSecret && w.previousSecretUntil && w.previousSecretUntil > now) secrets.push(w.previousSecret);
     const headers: Record<string, string> = {
-      ...h.headers,
+      ...withDefaults({ "user-agent": "keepwatch-webhooks/1" }, h.headers),
       "content-type": "application/json",
-      "user-agent": "keepwatch-webhooks/1",
       ...signatureHeaders(secrets, d.id, Math.floor(now / 1000), body),
     };
     const timeoutMs = this.o.leaseMs > 3000 ? Math.min(w.timeoutMs, this.o.leaseMs - 1000) : w.timeoutMs;
@@ -320,11 +320,14 @@ export class WebhookDispatcher {
         started_at: now,
         duration_ms: res.durationMs,
         url: w.url,
-        request_headers: JSON.stringify(headers),
+        request_headers: JSON.stringify(maskSentHeaders(headers)), // custom values may be credentials
         request_body: body.length > MAX_RECORDED ? body.slice(0, MAX_RECORDED) : body,
+        request_body_size: Buffer.byteLength(body),
         response_status: res.status,
         response_headers: res.headers ? JSON.stringify(res.headers) : null,
         response_body: res.body,
+        response_body_size: res.status === null ? null : (res.bodySize ?? null),
+        response_truncated: res.status === null ? null : res.bodyTruncated ? 1 : 0,
         error: ok ? null : error,
         outcome: ok ? "succeeded" : "failed",
       });

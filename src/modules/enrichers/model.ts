@@ -1,10 +1,11 @@
 // Shapes of the HTTP lookup enrichers API (typebox via Elysia's `t`).
 import { t, type Static } from "elysia";
+import { Enum } from "../../http/schema";
 import { INDICATOR_TYPES } from "../../core/indicators";
 
 const fields = {
   name: t.String({ minLength: 1, maxLength: 200 }),
-  indicator_types: t.Array(t.UnionEnum([...INDICATOR_TYPES], { error: `indicator types are ${INDICATOR_TYPES.join(", ")}` }), {
+  indicator_types: t.Array(Enum([...INDICATOR_TYPES], { error: `indicator types are ${INDICATOR_TYPES.join(", ")}` }), {
     minItems: 1,
     maxItems: INDICATOR_TYPES.length,
     uniqueItems: true,

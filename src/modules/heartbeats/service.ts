@@ -138,7 +138,7 @@ export function pauseOrResume(deps: Deps, tenantId: string, id: string, action: 
   for (let i = 0; i < 5; i++) {
     const h = mustGet(deps, tenantId, id);
     const now = deps.clock();
-    const r = action === "pause" ? hb.pause(timingOf(h), now) : hb.resume(timingOf(h), scheduleOf(h), h.graceS, h.lastBeatAt !== null, now);
+    const r = action === "pause" ? hb.pause(timingOf(h), now) : hb.resume(timingOf(h), now);
     const ok = deps.db.$client.transaction(() => applyTransition(deps.db, h, r.timing, r.flip, {}, commitHooks, now))();
     if (ok) {
       deps.heartbeats.arm();

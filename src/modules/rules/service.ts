@@ -1,7 +1,7 @@
 import type { Static } from "elysia";
 import type { Deps } from "../../deps";
 import { matches, type Matchable } from "../../core/filter";
-import { alertSeverity, alertTitle, groupKey, ruleFingerprint, type Rule } from "../../core/rules";
+import { alertIntent, alertSeverity, alertTitle, joinsOpenAlert, MemoryHitLog, ruleFingerprint, type Rule } from "../../core/rules";
 import { ApiError, notFound } from "../../http/errors";
 import { iso } from "../../lib/time";
 import { listEvents } from "../../store/events";
@@ -111,8 +111,11 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
     };
   }
   const rows = listEvents(deps.db, tenantId, { limit: b.last! }).reverse();
-  const hits: Record<string, number[]> = {};
-  const alerts = new Map<string, { title: string; severity: string; fingerprint: string; event_ids: string[] }>();
+  // the same decision as the ingest path (core/rules.ts alertIntent), with the hits counted in
+  // memory and the alerts it would open or join kept here the way store/alerts.ts keeps them
+  const hits = new MemoryHitLog();
+  const open = new Map<string, { title: string; severity: string; fingerprint: string; last_seen: number; event_ids: string[] }>();
+  const alerts: { title: string; severity: string; fingerprint: string; last_seen: number; event_ids: string[] }[] = [];
   let matched = 0;
   for (const r of rows) {
     const m: Matchable = {
@@ -129,18 +132,22 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
     };
     if (!matches(rule.filter, m)) continue;
     matched++;
-    if (rule.action.kind !== "alert") continue;
-    if (rule.threshold) {
-      const g = groupKey(rule.threshold.group_by, m);
-      const list = (hits[g] ??= []);
-      list.push(r.receivedAt);
-      while (list.length && list[0] <= r.receivedAt - rule.threshold.window * 1000) list.shift();
-      if (list.length < rule.threshold.count) continue;
+    const a = alertIntent(rule, m, { id: r.id, at: r.receivedAt }, hits);
+    if (!a) continue;
+    const current = open.get(a.fingerprint);
+    if (current && joinsOpenAlert(current.last_seen, r.receivedAt, a.windowMs)) {
+      current.event_ids.push(r.id);
+      current.last_seen = Math.max(current.last_seen, r.receivedAt);
+      continue;
     }
-    const o = outcome(rule, m) as { title: string; severity: string; fingerprint: string };
-    const a = alerts.get(o.fingerprint) ?? { ...o, event_ids: [] };
-    a.event_ids.push(r.id);
-    alerts.set(o.fingerprint, a);
+    const opened = { title: a.title, severity: a.severity, fingerprint: a.fingerprint, last_seen: r.receivedAt, event_ids: [...a.earlier, r.id] };
+    open.set(a.fingerprint, opened);
+    alerts.push(opened);
   }
-  return { evaluated: rows.length, matched, action: rule.action.kind, alerts: [...alerts.values()] };
+  return {
+    evaluated: rows.length,
+    matched,
+    action: rule.action.kind,
+    alerts: alerts.map(({ last_seen: _, ...a }) => a),
+  };
 }

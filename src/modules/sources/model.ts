@@ -1,12 +1,38 @@
 // Shapes of the source settings and URL token API (typebox via Elysia's `t`).
-import { t } from "elysia";
-import { SignatureSettingInput } from "../../core/inbound-signatures";
+import { t, type Static } from "elysia";
+import { DEFAULT_TOLERANCE_S, HeaderName, SignatureSettingInput } from "../../core/inbound-signatures";
 
 export const SourceName = t.Object({ name: t.String({ minLength: 1, maxLength: 100 }) });
 export const TokenParams = t.Object({ name: t.String({ minLength: 1, maxLength: 100 }), id: t.String({ minLength: 1, maxLength: 100 }) });
 
-/** PUT /v1/sources/:name/settings */
-export const SettingsBody = SignatureSettingInput;
+/**
+ * PUT /v1/sources/:name/settings merges: a field left out keeps its stored value (while the scheme
+ * stays the same; the secret is kept across a scheme change too), `null` puts it back to the
+ * scheme's default.
+ */
+const input = SignatureSettingInput.properties;
+const NAME_CHARS = "1-100 of letters, digits and !#$%&'*+-.^_`|~";
+export const SettingsBody = t.Object(
+  {
+    scheme: input.scheme,
+    secret: input.secret,
+    header: t.Optional(
+      t.Nullable(HeaderName("header carrying the signature or shared secret; null: the scheme's default"), { error: `header must be a header name (${NAME_CHARS}) or null` }),
+    ),
+    timestamp_header: t.Optional(
+      t.Nullable(HeaderName("grafana: header carrying the Unix timestamp that is signed with the body; null: none"), {
+        error: `timestamp_header must be a header name (${NAME_CHARS}) or null`,
+      }),
+    ),
+    tolerance: t.Optional(
+      t.Nullable(t.Integer({ minimum: 1, maximum: 86400, description: `seconds a signed timestamp may differ from now, either way; null: ${DEFAULT_TOLERANCE_S}` }), {
+        error: "tolerance must be whole seconds from 1 to 86400, or null (the default)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SettingsBody = Static<typeof SettingsBody>;
 
 export const SettingsView = t.Object({
   source: t.String(),

@@ -17,7 +17,7 @@ import {
   revokeSourceToken,
   type SourceTokenRow,
 } from "../../store/source-settings";
-import type { SettingsView, TokenView } from "./model";
+import type { SettingsBody, SettingsView, TokenView } from "./model";
 
 /** The source plugin of that name, or 404 naming the known ones. */
 export function sourceOr404(name: string): SourcePlugin {
@@ -50,17 +50,27 @@ export function getSettings(deps: Deps, tenantId: string, name: string) {
 }
 
 /**
- * Replaces the tenant's setting for a source. A body without `secret` keeps the stored secret
- * (so a header or tolerance can change without sending the secret again); the result is checked
- * against the scheme either way.
+ * Sets the tenant's setting for a source, merging: a field the body leaves out keeps its stored
+ * value while the scheme stays the same (the secret is kept across a scheme change too, so a
+ * header or tolerance can change without sending the secret again); `null` puts a field back to
+ * the scheme's default. The result is checked against the scheme either way.
  */
-export function putSettings(deps: Deps, tenantId: string, name: string, body: SignatureSettingInput) {
+export function putSettings(deps: Deps, tenantId: string, name: string, body: SettingsBody) {
   const src = sourceOr404(name);
-  const input = { ...body };
-  if (input.secret === undefined && input.scheme !== "none") {
-    const old = getSourceSetting(deps.db, tenantId, src.name);
-    if (old?.secret) input.secret = old.secret;
-  }
+  const old = getSourceSetting(deps.db, tenantId, src.name);
+  const same = old?.scheme === body.scheme;
+  const timestamped = body.scheme === "grafana" || body.scheme === "standard-webhooks";
+  const merged = <T>(given: T | null | undefined, kept: T | null | undefined): T | undefined =>
+    given === null ? undefined : given !== undefined ? given : (kept ?? undefined);
+  const input: SignatureSettingInput = { scheme: body.scheme };
+  const secret = merged(body.secret, body.scheme !== "none" ? old?.secret : null);
+  if (secret !== undefined) input.secret = secret;
+  const header = merged(body.header, same ? old?.header : null);
+  if (header !== undefined) input.header = header;
+  const ts = merged(body.timestamp_header, same ? old?.timestampHeader : null);
+  if (ts !== undefined) input.timestamp_header = ts;
+  const tolerance = merged(body.tolerance, same && timestamped ? old?.toleranceS : null);
+  if (tolerance !== undefined) input.tolerance = tolerance;
   const issues = settingIssues(input);
   if (issues.length)
     throw new ApiError(422, "invalid_request", `the body is invalid: ${issues[0].path} ${issues[0].message}; nothing was changed`, issues);

@@ -1,12 +1,13 @@
 // Shapes of the watchlists API (typebox via Elysia's `t`).
 import { t, type Static } from "elysia";
+import { Enum } from "../../http/schema";
 import { WATCHLIST_KINDS } from "../../core/enrich";
 
 const RAISE = ["info", "low", "medium", "high", "critical"] as const;
 
 export const Entry = t.Object(
   {
-    kind: t.UnionEnum([...WATCHLIST_KINDS], { error: `kind must be one of ${WATCHLIST_KINDS.join(", ")}` }),
+    kind: Enum([...WATCHLIST_KINDS], { error: `kind must be one of ${WATCHLIST_KINDS.join(", ")}` }),
     value: t.String({ minLength: 1, maxLength: 512, description: "cidr: 203.0.113.0/24; domain: example.com (subdomains match); hash: MD5/SHA-1/SHA-256 hex; account; email" }),
     comment: t.Optional(t.String({ maxLength: 500 })),
   },
@@ -16,7 +17,7 @@ export const Entry = t.Object(
 const fields = {
   name: t.String({ minLength: 1, maxLength: 200 }),
   label: t.String({ minLength: 1, maxLength: 100, description: "a hit tags the alert watchlist:<label> (letters, digits, . _ -); default: the name" }),
-  severity: t.Nullable(t.UnionEnum([...RAISE], { description: "a hit raises the alert to at least this severity (never lowers it)" })),
+  severity: t.Nullable(Enum([...RAISE], { description: "a hit raises the alert to at least this severity (never lowers it)" })),
   active: t.Boolean(),
   entries: t.Array(Entry, { maxItems: 10_000 }),
 };

@@ -7,6 +7,7 @@ import {
   DeliveryQuery,
   ReplayQuery,
   ReplayResult,
+  RevealedHeaders,
   Secret,
   Webhook,
   WebhookCreate,
@@ -57,6 +58,11 @@ export function webhooksModule(deps: Deps) {
       params: Id,
       response: Secret,
       detail: { summary: "Reveal the signing secret", tags },
+    })
+    .get("/v1/webhooks/:id/headers", ({ request, params }) => service.headers(deps, admin(request), params.id), {
+      params: Id,
+      response: RevealedHeaders,
+      detail: { summary: "Reveal the custom headers (GET, list and history mask their values)", tags },
     })
     .post("/v1/webhooks/:id/rotate-secret", ({ request, params }) => service.rotate(deps, admin(request), params.id), {
       params: Id,

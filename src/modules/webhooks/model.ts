@@ -1,12 +1,13 @@
 // Request and response shapes of the webhooks API (typebox via Elysia's `t`).
 import { t, type Static } from "elysia";
+import { Enum } from "../../http/schema";
 import { SEVERITIES } from "../../core/severity";
 
 const Trigger = t.String({ pattern: "^(\\*|[a-z0-9_]+(\\.([a-z0-9_]+|\\*))*)$", maxLength: 100, description: "message type, * wildcards: event.received, alert.*, heartbeat.down" });
 
 export const Filters = t.Object(
   {
-    min_severity: t.Optional(t.UnionEnum([...SEVERITIES], { description: "at least this severity" })),
+    min_severity: t.Optional(Enum([...SEVERITIES], { description: "at least this severity" })),
     sources: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 200 }), { maxItems: 100, description: "the sender's source is one of these" })),
     tags: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 200 }), { maxItems: 100, description: "the message carries at least one of these tags" })),
   },
@@ -27,11 +28,11 @@ const Headers = t.Union([t.String({ maxLength: 16384, description: "`Name: value
 const fields = {
   name: t.String({ minLength: 1, maxLength: 200 }),
   url: t.String({ minLength: 1, maxLength: 2048, description: "http(s) URL keepwatch POSTs to" }),
-  state: t.UnionEnum(["active", "inactive"]),
+  state: Enum(["active", "inactive"]),
   headers: Headers,
   triggers: t.Array(Trigger, { minItems: 1, maxItems: 50 }),
   filters: Filters,
-  mode: t.UnionEnum(["immediate", "batched"]),
+  mode: Enum(["immediate", "batched"]),
   interval: t.Integer({ minimum: 1, maximum: 86400, description: "batched: seconds between POSTs" }),
   max_batch: t.Integer({ minimum: 1, maximum: 1000, description: "batched: messages per POST at most" }),
   rate_limit: t.Number({ minimum: 0, maximum: 100000, description: "messages/s at most (0 = unlimited)" }),
@@ -72,7 +73,7 @@ export const Webhook = t.Object({
   state: t.String(),
   disabled_reason: t.Nullable(t.String()),
   disabled_at: t.Nullable(t.String()),
-  headers: t.Record(t.String(), t.String()),
+  headers: t.Record(t.String(), t.String(), { description: "values masked (their last four characters); GET /v1/webhooks/:id/headers reveals them; a masked value sent back keeps the stored one" }),
   triggers: t.Array(t.String()),
   filters: t.Object({ min_severity: t.Optional(t.String()), sources: t.Optional(t.Array(t.String())), tags: t.Optional(t.Array(t.String())) }),
   mode: t.String(),
@@ -104,9 +105,10 @@ export const WebhookDetail = t.Composite([Webhook, t.Object({ last_attempt: t.Nu
 
 export const WebhookCreated = t.Composite([Webhook, t.Object({ secret_value: t.String({ description: "the signing secret, shown once here" }) })]);
 export const WebhookList = t.Object({ items: t.Array(Webhook) });
+export const RevealedHeaders = t.Object({ headers: t.Record(t.String(), t.String()) });
 export const Secret = t.Object({ secret: t.String(), previous_secret: t.Nullable(t.String()), previous_secret_expires_at: t.Nullable(t.String()) });
 
-export const DeliveryStatus = t.UnionEnum(["held", "pending", "succeeded", "failed"]);
+export const DeliveryStatus = Enum(["held", "pending", "succeeded", "failed"]);
 
 // A string with a pattern rather than an enum: Elysia fills an optional enum in a query with its first member.
 const StatusParam = t.String({ pattern: "^(held|pending|succeeded|failed)$", description: "held | pending | succeeded | failed" });
@@ -128,9 +130,22 @@ export const Delivery = t.Object({
   batch_id: t.Nullable(t.String()),
   last_status_code: t.Nullable(t.Integer()),
   last_error: t.Nullable(t.String()),
+  first_attempt_at: t.Nullable(t.String()),
+  last_attempt_at: t.Nullable(t.String()),
+  last_duration_ms: t.Nullable(t.Integer()),
+  timings: t.Array(
+    t.Object({ attempt: t.Integer(), started_at: t.String(), duration_ms: t.Integer(), status: t.Nullable(t.Integer()), outcome: t.String() }),
+    { description: `the latest 10 attempts, oldest first (GET /v1/deliveries/:id has every one with its request and response)` },
+  ),
   created_at: t.String(),
   updated_at: t.String(),
 });
+
+const Body = {
+  body: t.String({ description: "the first 16 KiB" }),
+  size: t.Nullable(t.Integer({ description: "bytes of the whole body (null: unknown)" })),
+  truncated: t.Boolean({ description: "body holds only the start of it" }),
+};
 
 export const Attempt = t.Object({
   attempt: t.Integer(),
@@ -138,8 +153,8 @@ export const Attempt = t.Object({
   duration_ms: t.Integer(),
   url: t.String(),
   outcome: t.String(),
-  request: t.Object({ headers: t.Record(t.String(), t.String()), body: t.String() }),
-  response: t.Nullable(t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), body: t.String() })),
+  request: t.Object({ headers: t.Record(t.String(), t.String(), { description: "custom header values masked" }), ...Body }),
+  response: t.Nullable(t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), ...Body })),
   error: t.Nullable(t.String()),
 });
 

@@ -3,12 +3,16 @@ import type { Deps } from "../../deps";
 import { DEFAULT_RETRY } from "../../core/backoff";
 import { parseAllowList, refusedReason } from "../../core/netrange";
 import { generateSecret, isSecret, maskSecret, RESERVED_HEADERS } from "../../core/signing";
+import { headerProblem, maskHeaders, maskHeaderValue, maskSentHeaders } from "../../core/headers";
+import { MESSAGE_TYPES, typeMatches } from "../../core/triggers";
 import { ApiError, notFound } from "../../http/errors";
+import { MAX_RECORDED } from "../../jobs/handlers/http";
 import { compile, type RetryJson } from "../../jobs/handlers/webhooks";
 import { newId } from "../../lib/ids";
 import { iso, parseTime } from "../../lib/time";
 import { isIP } from "node:net";
 import {
+  attemptTimings,
   batchMembers,
   getDelivery,
   lastAttempt,
@@ -17,18 +21,21 @@ import {
   scanDeliveries,
   unbatched,
   type AttemptRow,
+  type AttemptTiming,
   type DeliveryRow,
   type DeliveryStatus,
 } from "../../store/deliveries";
 import { deleteWebhook, getWebhook, insertWebhook, listWebhooks, updateWebhook, type WebhookRow } from "../../store/webhooks";
 import type { DeliveryQuery, WebhookCreate, WebhookUpdate } from "./model";
 
-const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 const invalid = (path: string, message: string) => new ApiError(422, "invalid_body", `${path.slice(1)}: ${message}`, [{ path, message }]);
 
-/** Custom headers as lines ("Name: value") or a map; names checked, reserved ones refused. */
-export function parseHeaders(h: string | Record<string, string>): Record<string, string> {
+/**
+ * Custom headers as lines ("Name: value") or a map; names and values checked, reserved ones
+ * refused. With `kept` (the stored headers), a value given in its masked form (as GET shows it)
+ * keeps the stored value, so a GET-edit-PATCH round trip does not overwrite a credential.
+ */
+export function parseHeaders(h: string | Record<string, string>, kept: Record<string, string> = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const entries: [string, string][] =
     typeof h === "string"
@@ -42,14 +49,45 @@ export function parseHeaders(h: string | Record<string, string>): Record<string,
             return [l.slice(0, c).trim(), l.slice(c + 1).trim()];
           })
       : Object.entries(h);
-  for (const [name, value] of entries) {
-    if (!HEADER_NAME_RE.test(name)) throw invalid("/headers", `"${name}" is not a valid header name`);
+  const seen = new Map<string, string>();
+  const stored = new Map(Object.entries(kept).map(([k, v]) => [k.toLowerCase(), v]));
+  for (const [name, given] of entries) {
+    const old = stored.get(name.toLowerCase());
+    const value = old !== undefined && given === maskHeaderValue(old) ? old : given;
+    const problem = headerProblem(name, value);
+    if (problem) throw invalid("/headers", problem);
     if (RESERVED_HEADERS.has(name.toLowerCase())) throw invalid("/headers", `"${name}" is set by keepwatch and cannot be overridden`);
-    if (/[\r\n\0]/.test(value)) throw invalid("/headers", `the value of "${name}" holds a line break`);
+    const dup = seen.get(name.toLowerCase());
+    if (dup !== undefined) throw invalid("/headers", `"${name}" is given twice (as "${dup}" too; header names ignore case)`);
+    seen.set(name.toLowerCase(), name);
     out[name] = value;
   }
   if (Object.keys(out).length > 50) throw invalid("/headers", "at most 50 headers");
   return out;
+}
+
+/** Every trigger must be able to match a message type keepwatch sends, and appear once. */
+export function checkTriggers(triggers: string[]): string[] {
+  const seen = new Set<string>();
+  triggers.forEach((p, i) => {
+    if (seen.has(p)) throw invalid(`/triggers/${i}`, `"${p}" is listed twice`);
+    seen.add(p);
+    if (!MESSAGE_TYPES.some((type) => typeMatches(p, type)))
+      throw invalid(`/triggers/${i}`, `"${p}" matches no message type; the types are ${MESSAGE_TYPES.join(", ")} (* matches any part)`);
+  });
+  return triggers;
+}
+
+/** A filter list is either left out (anything passes) or names at least one value, once each. */
+export function checkFilters(f: WebhookCreate["filters"] & {}): NonNullable<WebhookCreate["filters"]> {
+  for (const k of ["sources", "tags"] as const) {
+    const list = f[k];
+    if (list === undefined) continue;
+    if (list.length === 0) throw invalid(`/filters/${k}`, `an empty list would match nothing; leave ${k} out to let every message through`);
+    const dup = list.find((v, i) => list.indexOf(v) !== i);
+    if (dup !== undefined) throw invalid(`/filters/${k}`, `"${dup}" is listed twice`);
+  }
+  return f;
 }
 
 function checkUrl(deps: Deps, url: string): string {
@@ -90,7 +128,7 @@ export function view(w: WebhookRow, now: number) {
     state: w.state,
     disabled_reason: w.disabledReason,
     disabled_at: w.disabledAt === null ? null : iso(w.disabledAt),
-    headers: JSON.parse(w.headers),
+    headers: maskHeaders(JSON.parse(w.headers)),
     triggers: JSON.parse(w.triggers),
     filters: JSON.parse(w.filters),
     mode: w.mode,
@@ -127,8 +165,8 @@ export function create(deps: Deps, tenantId: string, b: WebhookCreate) {
     disabledReason: null,
     disabledAt: null,
     headers: JSON.stringify(parseHeaders(b.headers ?? {})),
-    triggers: JSON.stringify(b.triggers ?? ["event.received"]),
-    filters: JSON.stringify(b.filters ?? {}),
+    triggers: JSON.stringify(checkTriggers(b.triggers ?? ["event.received"])),
+    filters: JSON.stringify(checkFilters(b.filters ?? {})),
     mode,
     intervalS: b.interval ?? 60,
     maxBatch: b.max_batch ?? 100,
@@ -179,9 +217,9 @@ export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdat
     const next: WebhookRow = { ...w, updatedAt: Math.max(now, w.updatedAt + 1) };
     if (b.name !== undefined) next.name = b.name;
     if (b.url !== undefined) next.url = checkUrl(deps, b.url);
-    if (b.headers !== undefined) next.headers = JSON.stringify(parseHeaders(b.headers));
-    if (b.triggers !== undefined) next.triggers = JSON.stringify(b.triggers);
-    if (b.filters !== undefined) next.filters = JSON.stringify(b.filters);
+    if (b.headers !== undefined) next.headers = JSON.stringify(parseHeaders(b.headers, JSON.parse(w.headers)));
+    if (b.triggers !== undefined) next.triggers = JSON.stringify(checkTriggers(b.triggers));
+    if (b.filters !== undefined) next.filters = JSON.stringify(checkFilters(b.filters));
     if (b.mode !== undefined) next.mode = b.mode;
     if (b.interval !== undefined) next.intervalS = b.interval;
     if (b.max_batch !== undefined) next.maxBatch = b.max_batch;
@@ -238,11 +276,20 @@ function secretView(w: WebhookRow, now: number) {
   };
 }
 
+/** The custom headers in full (GET, list and history show them masked). */
+export function headers(deps: Deps, tenantId: string, id: string) {
+  return { headers: JSON.parse(load(deps, tenantId, id).headers) as Record<string, string> };
+}
+
 export function secret(deps: Deps, tenantId: string, id: string) {
   return secretView(load(deps, tenantId, id), deps.clock());
 }
 
-function deliveryView(d: DeliveryRow) {
+/** How many attempts a delivery row of the list shows. */
+export const LIST_TIMINGS = 10;
+
+function deliveryView(d: DeliveryRow, timings: AttemptTiming[]) {
+  const last = timings.at(-1);
   return {
     id: d.id,
     webhook_id: d.webhook_id,
@@ -253,10 +300,32 @@ function deliveryView(d: DeliveryRow) {
     batch_id: d.batch_id,
     last_status_code: d.last_status_code,
     last_error: d.last_error,
+    first_attempt_at: timings.length ? iso(timings[0].started_at) : null,
+    last_attempt_at: last ? iso(last.started_at) : null,
+    last_duration_ms: last ? last.duration_ms : null,
+    timings: timings.slice(-LIST_TIMINGS).map((a) => ({ attempt: a.attempt, started_at: iso(a.started_at), duration_ms: a.duration_ms, status: a.response_status, outcome: a.outcome })),
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
   };
 }
+
+/** Each delivery with its attempts' timings (one query for the lot). */
+function withTimings(deps: Deps, rows: DeliveryRow[]) {
+  const by = new Map<string, AttemptTiming[]>();
+  for (const a of attemptTimings(deps.db, rows.map((d) => d.id))) {
+    const l = by.get(a.delivery_id);
+    if (l) l.push(a);
+    else by.set(a.delivery_id, [a]);
+  }
+  return rows.map((d) => deliveryView(d, by.get(d.id) ?? []));
+}
+
+const bodyView = (body: string, size: number | null, truncated: boolean | null) => ({
+  body,
+  size,
+  // rows recorded before sizes were kept: cut when the stored text is at the bound
+  truncated: truncated ?? (size === null ? Buffer.byteLength(body) >= MAX_RECORDED : size > Buffer.byteLength(body)),
+});
 
 function attemptView(a: AttemptRow) {
   return {
@@ -265,11 +334,15 @@ function attemptView(a: AttemptRow) {
     duration_ms: a.duration_ms,
     url: a.url,
     outcome: a.outcome,
-    request: { headers: JSON.parse(a.request_headers), body: a.request_body },
+    request: { headers: maskSentHeaders(JSON.parse(a.request_headers)), ...bodyView(a.request_body, a.request_body_size, null) },
     response:
       a.response_status === null
         ? null
-        : { status: a.response_status, headers: a.response_headers ? JSON.parse(a.response_headers) : {}, body: a.response_body ?? "" },
+        : {
+            status: a.response_status,
+            headers: a.response_headers ? JSON.parse(a.response_headers) : {},
+            ...bodyView(a.response_body ?? "", a.response_body_size, a.response_truncated === null ? null : a.response_truncated === 1),
+          },
     error: a.error,
   };
 }
@@ -280,7 +353,7 @@ export function deliveries(deps: Deps, tenantId: string, id: string, q: Delivery
   const rows = listDeliveries(deps.db, id, { status: q.status as DeliveryStatus | undefined, before: q.cursor, limit: limit + 1 });
   const more = rows.length > limit;
   const page = more ? rows.slice(0, limit) : rows;
-  return { items: page.map(deliveryView), next_cursor: more ? page[page.length - 1].id : null };
+  return { items: withTimings(deps, page), next_cursor: more ? page[page.length - 1].id : null };
 }
 
 function loadDelivery(deps: Deps, tenantId: string, id: string): DeliveryRow {
@@ -293,7 +366,7 @@ export function delivery(deps: Deps, tenantId: string, id: string) {
   const d = loadDelivery(deps, tenantId, id);
   const members = d.kind === "batch" ? batchMembers(deps.db, d.id) : [];
   return {
-    ...deliveryView(d),
+    ...withTimings(deps, [d])[0],
     body: d.kind === "batch" ? members.map((m) => JSON.parse(m.body)) : JSON.parse(d.body),
     members: members.map((m) => m.id),
     attempts: listAttempts(deps.db, d.id).map(attemptView),
