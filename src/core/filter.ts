@@ -5,7 +5,7 @@
 // title, summary, severity, host, tags, and payload.<dot.path>.
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { isSeverity, SEVERITY_RANK } from "./severity";
+import { isSeverity, SEVERITY_RANK, severityRank } from "./severity";
 
 export const FIELDS = ["type", "source", "source_name", "module", "title", "summary", "severity", "host", "tags"] as const;
 export const OPS = ["eq", "neq", "in", "contains", "prefix", "regex", "gte", "lte", "exists"] as const;
@@ -108,12 +108,15 @@ export function fieldValue(e: Matchable, field: string): unknown {
   if (field.startsWith("payload.")) {
     let v: unknown = e.payload;
     for (const k of field.slice(8).split(".")) {
-      if (v === null || typeof v !== "object") return undefined;
+      // own properties only: `payload.constructor` or `payload.__proto__` name a key of the
+      // sender's JSON, never what every object inherits
+      if (v === null || typeof v !== "object" || !Object.hasOwn(v, k)) return undefined;
       v = (v as Record<string, unknown>)[k];
     }
     return v;
   }
-  return field === "source_name" ? e.sourceName : (e as Record<string, unknown>)[field];
+  if (field === "source_name") return e.sourceName;
+  return Object.hasOwn(e, field) ? (e as Record<string, unknown>)[field] : undefined;
 }
 
 const regexCache = new Map<string, RegExp>();
@@ -153,8 +156,8 @@ export function matches(f: Filter, e: Matchable): boolean {
       let a: number;
       let b: number;
       if (c.field === "severity") {
-        a = SEVERITY_RANK[v as keyof typeof SEVERITY_RANK] ?? -1;
-        b = SEVERITY_RANK[c.value as keyof typeof SEVERITY_RANK];
+        a = severityRank(v) ?? -1;
+        b = severityRank(c.value) ?? NaN;
       } else {
         a = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
         b = Number(c.value);
