@@ -1,6 +1,6 @@
 // Seeded fuzz through a real server: every vendor fixture (test/fixtures/*) and a base item of
 // every other source, mutated, posted to its ingest route (alert sources, connectors,
-// /api/v1/events), heartbeat pings, and a sample of API routes (create and PATCH of rules,
+// /api/v1/events), heartbeat pings, read routes with chosen query strings and ids, and a sample of API routes (create and PATCH of rules,
 // heartbeats, webhooks, watchlists, indicator mappings, keys; PUT of source settings). Mutations:
 // type swaps, Object.prototype names (as values and keys), huge / negative / NaN-like numbers
 // (1e400, -0, 2^53+1), deep nesting, unicode and control characters, lone surrogates, empty arrays
@@ -237,6 +237,26 @@ const API: ApiTarget[] = [
   },
 ];
 
+// read routes with query strings and path values the sender chooses
+const READS: ((r: Rng) => string)[] = [
+  (r) => `/v1/events?${q(r, ["source_name", "source", "type", "severity", "since", "until", "q", "cursor", "limit"])}`,
+  (r) => `/v1/alerts?${q(r, ["status", "severity", "source_name", "source", "rule", "since", "q", "cursor", "limit"])}`,
+  (r) => `/v1/webhooks/${ids.webhook}/deliveries?${q(r, ["status", "cursor", "limit"])}`,
+  (r) => `/v1/indicators/${encodeURIComponent(r.pick(["ip", "domain", "url", "email", "account", "hash_md5", ...PROTO]))}/${enc(String(fuzzValue(r)))}?${q(r, ["cursor", "limit"])}`,
+  (r) => `/v1/${r.pick(["events", "alerts", "heartbeats", "rules", "webhooks", "watchlists", "enrichers", "indicator-mappings", "deliveries", "sources"])}/${enc(String(fuzzValue(r)))}`,
+];
+/** Percent-encodes a path segment; a lone surrogate goes as the invalid UTF-8 bytes %ED%A0%80. */
+const enc = (x: string) => Array.from(x, (c) => (/[\ud800-\udfff]/.test(c) ? "%ED%A0%80" : encodeURIComponent(c))).join("");
+const fuzzValue = (r: Rng): unknown => {
+  const v = randomScalar(r);
+  return v instanceof Tok ? v.text : typeof v === "object" ? JSON.stringify(v) : v;
+};
+function q(r: Rng, names: string[]): string {
+  const p = new URLSearchParams();
+  for (let i = 1 + r.int(3); i > 0; i--) p.append(r.pick(names), String(fuzzValue(r)).slice(0, 2000));
+  return p.toString();
+}
+
 const PING_SUFFIX = ["", "/start", "/fail", "/log", "/0", "/1", "/255", "/256", "/-1", "/99999999999999999999", "/%00", "/constructor", "/__proto__", "/%F0%9F%98%80", "/start/x"];
 
 const eventCount = () => (db.$client.query("SELECT count(*) AS n FROM events WHERE tenant_id = ?").get(s.tenantId) as { n: number }).n;
@@ -272,7 +292,13 @@ test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused ba
         if (after !== before) failures.push(`${label} → ${res.status} but ${after - before} events were stored\n  body: ${body.slice(0, 600)}`);
         await res.arrayBuffer();
       } else await res.arrayBuffer();
-    } else if (kind < 0.7) {
+    } else if (kind < 0.66) {
+      const path = r.pick(READS)(r);
+      label = `GET ${path.split("?")[0].split("/").slice(0, 3).join("/")}`;
+      res = await s.get(path, s.keys.admin);
+      if (res.status >= 500) failures.push(`GET ${path.slice(0, 300)} → ${res.status} ${(await res.text()).slice(0, 200)}`);
+      else await res.arrayBuffer();
+    } else if (kind < 0.74) {
       const suffix = r.pick(PING_SUFFIX);
       const method = r.pick(["GET", "POST", "HEAD"]);
       body = method === "POST" ? (r.chance(0.5) ? toText(mutate(r, { exit: 0, log: "ok" })) : r.pick(STRINGS)) : "";
