@@ -107,3 +107,38 @@ describe("prototype names as keys", () => {
       }
     });
 });
+
+// Prototype names in the fields rules and heartbeats are indexed or matched by (type, source,
+// payload paths, group_by), with such rules and heartbeats in place: stored, matched like any word.
+describe("prototype names in indexed and matched fields", () => {
+  test("events of type/source \"constructor\", \"__proto__\", ... are stored and matched by their rules, threshold groups and heartbeats", async () => {
+    for (const w of BASE) {
+      const filter = { all: [{ field: "type", op: "eq", value: w }, { field: "source", op: "eq", value: w }, { field: `payload.${w}`, op: "exists" }] };
+      const rule = await s.admin("POST", "/v1/rules", { name: `r-${w}`, filter, threshold: { count: 2, window: 60, group_by: [`payload.${w}`] }, action: { kind: "alert", title: `{{payload.${w}}}` } });
+      expect({ w, status: rule.status }).toEqual({ w, status: 201 });
+      const hb = await s.admin("POST", "/v1/heartbeats", { name: `hb-${w}`, period: 3600, filter });
+      expect({ w, status: hb.status }).toEqual({ w, status: 201 });
+      const hbId = ((await hb.json()) as any).id;
+      const item = JSON.parse(`{"type": ${JSON.stringify(w)}, "source": ${JSON.stringify(w)}, "payload": {${JSON.stringify(w)}: ${JSON.stringify(w)}}}`);
+      for (let i = 0; i < 2; i++) {
+        const r = await s.post("/api/v1/events", item);
+        expect({ w, status: r.status }).toEqual({ w, status: 202 });
+      }
+      // the same words with no such key in the payload: no match (nothing inherited is found)
+      const miss = await s.post("/api/v1/events", { type: w, source: w, payload: { other: 1 } });
+      expect({ w, status: miss.status }).toEqual({ w, status: 202 });
+      const alerts = ((await (await s.get(`/v1/alerts?source=${encodeURIComponent(w)}`)).json()) as any).items;
+      expect({ w, titles: alerts.map((a: any) => a.title) }).toEqual({ w, titles: [w] });
+      expect({ w, state: ((await (await s.get(`/v1/heartbeats/${hbId}`)).json()) as any).state }).toEqual({ w, state: "up" });
+      const dry = await s.admin("POST", "/v1/rules/test", { rule: { name: "dry", filter, threshold: { count: 2, window: 60, group_by: [`payload.${w}`] }, action: { kind: "alert", title: "t" } }, last: 50 });
+      expect({ w, status: dry.status }).toEqual({ w, status: 200 });
+    }
+  });
+
+  test("Sentinel entities whose kind is a prototype name are skipped, the incident stored", async () => {
+    for (const w of BASE) {
+      const r = await s.post("/v1/ingest/sentinel", { Title: `entity ${w}`, Entities: [{ Type: w, Address: "192.0.2.1" }, { kind: w, properties: { address: "192.0.2.2" } }] });
+      expect({ w, status: r.status }).toEqual({ w, status: 202 });
+    }
+  });
+});

@@ -111,7 +111,7 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
     };
   }
   const rows = listEvents(deps.db, tenantId, { limit: b.last! }).reverse();
-  const hits: Record<string, number[]> = {};
+  const hits = new Map<string, number[]>(); // keyed by event data: never a plain object
   const alerts = new Map<string, { title: string; severity: string; fingerprint: string; event_ids: string[] }>();
   let matched = 0;
   for (const r of rows) {
@@ -132,7 +132,8 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
     if (rule.action.kind !== "alert") continue;
     if (rule.threshold) {
       const g = groupKey(rule.threshold.group_by, m);
-      const list = (hits[g] ??= []);
+      let list = hits.get(g);
+      if (!list) hits.set(g, (list = []));
       list.push(r.receivedAt);
       while (list.length && list[0] <= r.receivedAt - rule.threshold.window * 1000) list.shift();
       if (list.length < rule.threshold.count) continue;
