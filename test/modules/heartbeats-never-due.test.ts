@@ -70,6 +70,26 @@ describe("a cron that never fires", () => {
     expect((await r.json() as any).ids).toHaveLength(3);
     expect((await json(s.get("/v1/events?source=legacy-job&limit=100"))).items.length).toBe(before + 2);
     for (const { id } of ids) expect((await json(s.get(`/v1/heartbeats/${id}/pings`))).items[0].kind).toBe("event");
+    // the admin page shows them (no next deadline), and its form refuses a never-firing cron
+    const login = await fetch(s.url + "/admin/login", {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: s.url },
+      body: new URLSearchParams({ key: s.keys.admin }).toString(),
+    });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0];
+    for (const { id } of ids) expect((await fetch(`${s.url}/admin/heartbeats/${id}`, { headers: { cookie } })).status).toBe(200);
+    const list = await fetch(`${s.url}/admin/heartbeats`, { headers: { cookie } });
+    expect(list.status).toBe(200);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await list.text())![1];
+    const made = await fetch(`${s.url}/admin/heartbeats`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded", origin: s.url, referer: `${s.url}/admin/heartbeats` },
+      body: new URLSearchParams({ csrf, name: "never-admin", schedule: "cron", cron: "0 2 30 2 *", tz: "UTC" }).toString(),
+    });
+    expect(made.status).toBe(422);
+    expect(await made.text()).toContain("never fires");
     // and the server is still well
     expect((await fetch(s.url + "/healthz")).status).toBe(200);
   });
