@@ -24,6 +24,8 @@ function probesOf_(schema: any, pointer: string, out: Probe[], also: [string, un
     const max = m.maximum ?? schema.maximum;
     if (max !== undefined) out.push({ pointer, value: m.type === "integer" ? max + 1 : max * 2 + 1, mustName: [String(max), ...(min !== undefined ? [String(min)] : [])] });
     if (min !== undefined) out.push({ pointer, value: m.type === "integer" ? min - 1 : min - 1, mustName: [String(min)] });
+    // a fraction where a whole number is wanted (limit=1.5 reached SQLite's LIMIT and was a 500)
+    if (m.type === "integer" && !real.some((x) => x.type === "number")) out.push({ pointer, value: (min ?? 0) + 1.5, mustName: ["integer"] });
     if ((min !== undefined || max !== undefined) && !real.some((x) => x.type === "string")) out.push({ pointer, value: "not a number", mustName: [String(min ?? max)] });
     break;
   }

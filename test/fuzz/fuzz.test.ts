@@ -259,7 +259,16 @@ function q(r: Rng, names: string[]): string {
 
 const PING_SUFFIX = ["", "/start", "/fail", "/log", "/0", "/1", "/255", "/256", "/-1", "/99999999999999999999", "/%00", "/constructor", "/__proto__", "/%F0%9F%98%80", "/start/x"];
 
-const eventCount = () => (db.$client.query("SELECT count(*) AS n FROM events WHERE tenant_id = ?").get(s.tenantId) as { n: number }).n;
+/** Rows an ingest request stores: events, their indicators, and the alerts they open or join (count and last_seen). */
+const stored = () =>
+  JSON.stringify(
+    db.$client
+      .query(
+        `SELECT (SELECT count(*) FROM events WHERE tenant_id = ?1) AS events, (SELECT count(*) FROM event_indicators) AS indicators,
+                (SELECT count(*) FROM alerts WHERE tenant_id = ?1) AS alerts, (SELECT coalesce(sum(count), 0) FROM alerts WHERE tenant_id = ?1) AS joined`,
+      )
+      .get(s.tenantId),
+  );
 
 test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused batches store nothing (seed ${SEED})`, async () => {
   console.log(`fuzz seed: ${SEED} (replay: KEEPWATCH_FUZZ_SEED=${SEED} bun test test/fuzz)`);
@@ -283,13 +292,13 @@ test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused ba
       const batch = r.chance(0.25) ? [item, clone(t.base), r.chance(0.3) ? mutate(r, clone(t.base)) : clone(t.base)] : item;
       body = toText(batch);
       if (r.chance(0.05)) body = textMutation(r, body);
-      const before = eventCount();
+      const before = stored();
       res = await s.post(t.route, body);
       label = `POST ${t.route}`;
       if (res.status >= 500) failures.push(`${label} → ${res.status} ${(await res.text()).slice(0, 200)}\n  body: ${body.slice(0, 600)}`);
       else if (res.status !== 202) {
-        const after = eventCount();
-        if (after !== before) failures.push(`${label} → ${res.status} but ${after - before} events were stored\n  body: ${body.slice(0, 600)}`);
+        const after = stored();
+        if (after !== before) failures.push(`${label} → ${res.status} but rows changed: ${before} → ${after}\n  body: ${body.slice(0, 600)}`);
         await res.arrayBuffer();
       } else await res.arrayBuffer();
     } else if (kind < 0.66) {

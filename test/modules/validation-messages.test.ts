@@ -122,6 +122,20 @@ describe("every 422 names the allowed range or values", () => {
     expect(checked).toBeGreaterThan(5);
   });
 
+  test("every page size takes whole numbers only: limit=1.5 is a 422 naming it (it reached SQLite and was a 500)", async () => {
+    const withLimit = routes().filter((r) => r.method === "GET" && r.query.some((q: any) => q.name === "limit"));
+    expect(withLimit.length).toBeGreaterThanOrEqual(4);
+    for (const r of withLimit) {
+      for (const v of ["1.5", "0.5", "-0", "2.0000001", "499.9"]) {
+        const res = await s.get(`${fill(r.path)}?limit=${v}`, s.keys.admin);
+        const err = res.status === 422 ? ((await res.json()) as any).error : null;
+        expect({ path: r.path, v, status: res.status, names: err?.details?.[0]?.path }).toEqual({ path: r.path, v, status: 422, names: "/limit" });
+      }
+      const ok = await s.get(`${fill(r.path)}?limit=2`, s.keys.admin);
+      expect(ok.status).toBeLessThan(500);
+    }
+  });
+
   test("the three messages of the report", async () => {
     const wh = ((await (await s.admin("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/x", retry: { max_attempts: -1 } })).json()) as any).error;
     expect(wh.message).toContain("/retry/max_attempts must be an integer from 0 to 1000, got -1");
