@@ -34,5 +34,5 @@ export function rawJsonResponse(value: unknown, status = 200): Response {
   });
   const marker = new RegExp(`"\\\\u0000raw:${nonce}:(\\d+)"`, "g");
   const out = texts.length ? body.replace(marker, (_m, i: string) => texts[Number(i)]) : body;
-  return new Response(out, { status, headers: { "content-type": "application/json" } });
+  return new Response(out, { status, headers: { "content-type": "application/json;charset=utf-8" } });
 }

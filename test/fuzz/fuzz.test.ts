@@ -224,7 +224,7 @@ const API: ApiTarget[] = [
   { method: "PATCH", path: () => `/v1/watchlists/${ids.watchlist}`, base: WATCHLIST },
   { method: "POST", path: () => "/v1/indicator-mappings", base: MAPPING },
   { method: "PATCH", path: () => `/v1/indicator-mappings/${ids.mapping}`, base: MAPPING },
-  { method: "POST", path: () => "/v1/indicator-mappings/test", base: { source: "generic", payload: { details: { addr: "192.0.2.1" } }, mapping: { path: "details.addr", type: "ip" } } },
+  { method: "POST", path: () => "/v1/indicator-mappings/test", base: { source: "generic", payload: { title: "t", details: { addr: "192.0.2.1", list: ["192.0.2.2", "x"] } }, mapping: { path: "details.list[]", type: "ip" } } },
   { method: "POST", path: () => "/v1/keys", base: KEY },
   {
     method: "PUT",
@@ -311,7 +311,7 @@ test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused ba
       const suffix = r.pick(PING_SUFFIX);
       const method = r.pick(["GET", "POST", "HEAD"]);
       body = method === "POST" ? (r.chance(0.5) ? toText(mutate(r, { exit: 0, log: "ok" })) : r.pick(STRINGS)) : "";
-      label = `${method} /ping/<token>${suffix}`;
+      label = `${method} /ping/<token>${suffix ? "/…" : ""}`;
       res = await fetch(`${s.url}/ping/${r.chance(0.9) ? pingToken : r.pick(PROTO)}${suffix}`, { method, body: method === "POST" ? body : undefined });
       if (res.status >= 500) failures.push(`${label} → ${res.status} ${(await res.text()).slice(0, 200)}\n  body: ${body.slice(0, 300)}`);
       else await res.arrayBuffer();
@@ -334,7 +334,14 @@ test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused ba
       if (h.status !== 200) failures.push(`/healthz → ${h.status} after request ${n}`);
     }
   }
-  console.log(`fuzz: ${n} requests in ${SECONDS - Math.max(0, Math.round((end - Date.now()) / 1000))} s; answers by route and status:\n` + Object.entries(tally).sort().map(([k, v]) => `  ${k}: ${v}`).join("\n"));
+  // one line per route: its statuses and how often each came
+  const byRoute = new Map<string, string[]>();
+  for (const [k, v] of Object.entries(tally).sort()) {
+    const at = k.lastIndexOf(" ");
+    const route = k.slice(0, at);
+    byRoute.set(route, [...(byRoute.get(route) ?? []), `${k.slice(at + 1)}×${v}`]);
+  }
+  console.log(`fuzz: ${n} requests in ${SECONDS - Math.max(0, Math.round((end - Date.now()) / 1000))} s; answers by route:\n` + [...byRoute].map(([r, v]) => `  ${r}: ${v.join(" ")}`).join("\n"));
   if (failures.length) console.log(`fuzz failures (seed ${SEED}):\n` + failures.join("\n"));
   expect(failures).toEqual([]);
   expect((await fetch(s.url + "/healthz")).status).toBe(200);

@@ -57,6 +57,7 @@ const decodeHtml = (h: string) => h.replace(/&quot;/g, '"').replace(/&#39;/g, "'
 async function checkEverywhere(eventId: string, expected: string) {
   const ev = await s.get(`/v1/events/${eventId}`);
   expect(ev.status).toBe(200);
+  expect(ev.headers.get("content-type")).toBe("application/json;charset=utf-8");
   expect(valueText(await bytesOf(ev))).toBe(expected);
   const alertId = ((await (await s.get(`/v1/events/${eventId}`)).json()) as any).id && (await alertOf(eventId));
   const al = await s.get(`/v1/alerts/${alertId}`);
