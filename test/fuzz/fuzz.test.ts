@@ -61,6 +61,8 @@ const STRINGS = [
   "\u0000", "a\u0000b", "\u202e\u2066evil", "😀", "\ud800", "\udfff", "x\ud83dy", "\ufeff", "e\u0301", "\u0085\u2028\u2029",
   "<script>alert(1)</script>", "' OR 1=1 --", "../../etc/passwd", "%00", "{{payload.x}}", "${x}", "\r\n\t", "  ", "ǅ", "İ",
   "http://127.0.0.1:9/", "kw_x_y", "*", "a.b.c", "[]", "{}", "null", "true", "192.0.2.1", "::1", "a@b.c",
+  // schedules and zones: one that never fires, bad ones, odd ones
+  "0 2 30 2 *", "0 0 31 4 *", "61 * * * *", "* * * * * * *", "@yearly", "0 0 29 2 *", "Mars/Olympus", "Etc/GMT+14", "UTC",
 ];
 
 function randomScalar(r: Rng): unknown {
