@@ -20,10 +20,17 @@ export function arrayItemTexts(text: string): string[] | null {
     if (c === 34) {
       // a string: skip to its closing quote
       if (start < 0) start = i;
-      for (i++; i < n; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 92) i++;
-        else if (d === 34) break;
+      // to the closing quote: the next quote not escaped by an odd run of backslashes
+      for (let from = i + 1; ; ) {
+        const q = text.indexOf('"', from);
+        if (q < 0) return out; // cannot happen in text JSON.parse accepted
+        let b = q - 1;
+        while (text.charCodeAt(b) === 92) b--;
+        if ((q - 1 - b) % 2 === 0) {
+          i = q;
+          break;
+        }
+        from = q + 1;
       }
       end = i + 1;
       continue;
