@@ -295,7 +295,9 @@ test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused ba
       body = toText(batch);
       if (r.chance(0.05)) body = textMutation(r, body);
       const before = stored();
-      res = await s.post(t.route, body);
+      // now and then an Idempotency-Key (a repeat is answered with the first answer), odd ones too
+      const headers: Record<string, string> = r.chance(0.1) ? { "idempotency-key": r.pick(["k1", "k2", " ", "x".repeat(256), "é", "a\tb", "constructor", "__proto__"]) } : {};
+      res = await s.post(t.route, body, { headers });
       label = `POST ${t.route}`;
       if (res.status >= 500) failures.push(`${label} → ${res.status} ${(await res.text()).slice(0, 200)}\n  body: ${body.slice(0, 600)}`);
       else if (res.status !== 202) {
