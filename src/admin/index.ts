@@ -56,7 +56,6 @@ async function readForm(request: Request): Promise<URLSearchParams> {
   return new URLSearchParams(text);
 }
 
-
 export function adminModule(deps: Deps) {
   const nav: NavEntry[] = AREAS.flatMap((a) => (a.nav ? [a.nav] : []));
   const throttle = new LoginThrottle();

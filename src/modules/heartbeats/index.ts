@@ -5,14 +5,14 @@ import { Flip, Heartbeat, HeartbeatCreate, HeartbeatPatch, Ping } from "./model"
 import * as service from "./service";
 import { publicOrigin } from "../../http/public-url";
 
-// ping URLs start with the public URL (or the request's scheme and host): src/http/public-url.ts
-
 export function heartbeatsModule(deps: Deps) {
+  // ping URLs start with the public URL (else the request's scheme and host): src/http/public-url.ts
+  const origin = (req: Request) => publicOrigin(deps.config, req);
   const params = t.Object({ id: t.String() });
   const admin = (req: Request) => deps.auth.authorize(req.headers, "admin").tenantId;
   const read = (req: Request) => deps.auth.authorize(req.headers, "read").tenantId;
   return new Elysia({ name: "heartbeats" })
-    .get("/v1/heartbeats", ({ request }) => service.list(deps, read(request), publicOrigin(deps.config, request)), {
+    .get("/v1/heartbeats", ({ request }) => service.list(deps, read(request), origin(request)), {
       response: t.Object({ items: t.Array(Heartbeat) }),
       detail: { summary: "List heartbeats", tags: ["heartbeats"] },
     })
@@ -21,16 +21,16 @@ export function heartbeatsModule(deps: Deps) {
       ({ request, body, set }) => {
         const tenantId = admin(request);
         set.status = 201;
-        return service.create(deps, tenantId, body, publicOrigin(deps.config, request));
+        return service.create(deps, tenantId, body, origin(request));
       },
       { body: HeartbeatCreate, response: { 201: Heartbeat }, detail: { summary: "Create a heartbeat (period or cron + tz)", tags: ["heartbeats"] } },
     )
-    .get("/v1/heartbeats/:id", ({ request, params }) => service.view(service.mustGet(deps, read(request), params.id), publicOrigin(deps.config, request)), {
+    .get("/v1/heartbeats/:id", ({ request, params }) => service.view(service.mustGet(deps, read(request), params.id), origin(request)), {
       params,
       response: Heartbeat,
       detail: { summary: "One heartbeat", tags: ["heartbeats"] },
     })
-    .patch("/v1/heartbeats/:id", ({ request, params, body }) => service.update(deps, admin(request), params.id, body, publicOrigin(deps.config, request)), {
+    .patch("/v1/heartbeats/:id", ({ request, params, body }) => service.update(deps, admin(request), params.id, body, origin(request)), {
       params,
       body: HeartbeatPatch,
       response: Heartbeat,
@@ -45,12 +45,12 @@ export function heartbeatsModule(deps: Deps) {
       },
       { params, detail: { summary: "Delete a heartbeat", tags: ["heartbeats"] } },
     )
-    .post("/v1/heartbeats/:id/pause", ({ request, params }) => service.pauseOrResume(deps, admin(request), params.id, "pause", publicOrigin(deps.config, request)), {
+    .post("/v1/heartbeats/:id/pause", ({ request, params }) => service.pauseOrResume(deps, admin(request), params.id, "pause", origin(request)), {
       params,
       response: Heartbeat,
       detail: { summary: "Pause: no alerts until resumed", tags: ["heartbeats"] },
     })
-    .post("/v1/heartbeats/:id/resume", ({ request, params }) => service.pauseOrResume(deps, admin(request), params.id, "resume", publicOrigin(deps.config, request)), {
+    .post("/v1/heartbeats/:id/resume", ({ request, params }) => service.pauseOrResume(deps, admin(request), params.id, "resume", origin(request)), {
       params,
       response: Heartbeat,
       detail: { summary: "Resume with a fresh period from now", tags: ["heartbeats"] },
