@@ -18,7 +18,7 @@ type ValidationLike = { type?: string; all?: ValueErrorLike[]; customError?: unk
 export function validationError(v: ValidationLike, query?: URLSearchParams): ApiError {
   const custom = typeof v.customError === "string" ? v.customError : null;
   const all = (v.all ?? []).map((e) => (v.type === "property" && !e.path && query ? { ...e, path: paramOf(query, e.value) } : e));
-  const details = dedupe(all.flatMap(detailsOf)).slice(0, 50);
+  const details = dedupe(all.flatMap(safeDetailsOf)).slice(0, 50);
   // a schema's own `error` sentence is only the answer when nothing more precise is known
   if (custom && !details.length) details.push({ path: "", message: custom });
   const where = v.type === "query" || v.type === "property" ? "query string" : v.type ?? "request";
@@ -35,6 +35,15 @@ function paramOf(q: URLSearchParams, value: unknown): string {
 function dedupe(list: ErrorDetail[]): ErrorDetail[] {
   const seen = new Set<string>();
   return list.filter((d) => !seen.has(d.path) && (seen.add(d.path), true));
+}
+
+/** detailsOf, falling back to the validator's own sentence should a schema defeat it (a 422 stays a 422). */
+function safeDetailsOf(e: ValueErrorLike): ErrorDetail[] {
+  try {
+    return detailsOf(e);
+  } catch {
+    return [{ path: e.path ?? "", message: (e.message ?? "is invalid").toLowerCase() }];
+  }
 }
 
 /**
