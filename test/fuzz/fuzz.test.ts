@@ -1,7 +1,8 @@
 // Seeded fuzz through a real server: every vendor fixture (test/fixtures/*) and a base item of
 // every other source, mutated, posted to its ingest route (alert sources, connectors,
 // /api/v1/events), heartbeat pings, read routes with chosen query strings and ids, and a sample of API routes (create and PATCH of rules,
-// heartbeats, webhooks, watchlists, indicator mappings, keys; PUT of source settings). Mutations:
+// heartbeats, webhooks, watchlists, indicator mappings, enrichers, keys; alert triage and comments;
+// PUT of source settings). Mutations:
 // type swaps, Object.prototype names (as values and keys), huge / negative / NaN-like numbers
 // (1e400, -0, 2^53+1), deep nesting, unicode and control characters, lone surrogates, empty arrays
 // and objects, duplicated keys, long strings.
@@ -198,6 +199,14 @@ beforeAll(async () => {
   ids.webhook = (await created("/v1/webhooks", WEBHOOK)).id;
   ids.watchlist = (await created("/v1/watchlists", WATCHLIST)).id;
   ids.mapping = (await created("/v1/indicator-mappings", MAPPING)).id;
+  ids.enricher = (await created("/v1/enrichers", ENRICHER)).id;
+  // an alert to triage and comment on
+  const opened = await s.post("/v1/ingest/generic", { title: "fuzz alert", severity: "high" });
+  expect(opened.status).toBe(202);
+  const eventId = ((await opened.json()) as any).ids[0];
+  const list = ((await s.get("/v1/alerts?limit=10")).json() as Promise<any>);
+  ids.alert = (await list).items.find((a: any) => a.title === "fuzz alert").id;
+  expect(eventId).toBeTruthy();
 });
 afterAll(async () => {
   db?.$client.close();
@@ -209,6 +218,7 @@ const HEARTBEAT = { name: "fuzz hb", period: 3600, grace: 60, max_runtime: 600, 
 const WEBHOOK = { url: "http://127.0.0.1:9/hook", name: "fuzz", state: "inactive", headers: { "X-Team": "blue" }, triggers: ["alert.*", "heartbeat.down"], filters: { min_severity: "low", sources: ["s"], tags: ["t"] }, mode: "batched", interval: 60, max_batch: 10, rate_limit: 5, timeout: 2, retry: { max_attempts: 3, initial_interval: 1, max_interval: 10 }, ordered: true };
 const WATCHLIST = { name: "fuzz wl", label: "fuzz", severity: "high", active: true, entries: [{ kind: "domain", value: "evil.example", comment: "c" }, { kind: "cidr", value: "203.0.113.0/24" }] };
 const MAPPING = { name: "fuzz map", source: "generic", path: "details.addr", type: "ip", active: true };
+const ENRICHER = { name: "fuzz enricher", indicator_types: ["ip", "domain"], url_template: "http://127.0.0.1:9/lookup/{{value}}", headers: { "X-Key": "k" }, timeout: 2, active: false };
 const KEY = { name: "fuzz key", scopes: ["ingest"], sources: ["events", "generic"], expires_in: 86400, rate_limit: 0, rate_burst: 10 };
 const SETTINGS = { scheme: "shared-secret", secret: "s3cr3t-value-long-enough", header: "X-Secret" };
 const SIGNED = ["generic", "grafana", "sentinel", "splunk", "elastic"];
@@ -228,6 +238,10 @@ const API: ApiTarget[] = [
   { method: "PATCH", path: () => `/v1/indicator-mappings/${ids.mapping}`, base: MAPPING },
   { method: "POST", path: () => "/v1/indicator-mappings/test", base: { source: "generic", payload: { title: "t", details: { addr: "192.0.2.1", list: ["192.0.2.2", "x"] } }, mapping: { path: "details.list[]", type: "ip" } } },
   { method: "POST", path: () => "/v1/keys", base: KEY },
+  { method: "POST", path: () => "/v1/enrichers", base: ENRICHER },
+  { method: "PATCH", path: () => `/v1/enrichers/${ids.enricher}`, base: ENRICHER },
+  { method: "PATCH", path: () => `/v1/alerts/${ids.alert}`, base: { status: "triaging", assignee: "ops" } },
+  { method: "POST", path: () => `/v1/alerts/${ids.alert}/comments`, base: { body: "looked at it" } },
   {
     method: "PUT",
     path: (r) => `/v1/sources/${r.pick(SIGNED)}/settings`,
