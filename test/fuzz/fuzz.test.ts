@@ -1,14 +1,14 @@
-// Seeded fuzz through a real server: every vendor fixture (test/fixtures/*) and a base item of
+// Seeded fuzz through a real server. Every vendor fixture (test/fixtures/*) and a base item of
 // every other source, mutated, posted to its ingest route (alert sources, connectors,
-// /api/v1/events), heartbeat pings, read routes with chosen query strings and ids, and a sample of API routes (create and PATCH of rules,
-// heartbeats, webhooks, watchlists, indicator mappings, enrichers, keys; alert triage and comments;
-// PUT of source settings). Mutations:
-// type swaps, Object.prototype names (as values and keys), huge / negative / NaN-like numbers
-// (1e400, -0, 2^53+1), deep nesting, unicode and control characters, lone surrogates, empty arrays
-// and objects, duplicated keys, long strings.
+// /api/v1/events); heartbeat pings; read routes with chosen query strings and ids; and a sample of
+// API routes: create and PATCH of rules, heartbeats, webhooks, watchlists, indicator mappings and
+// enrichers, keys, alert triage and comments, PUT of source settings.
+// Mutations: type swaps, Object.prototype names (as values and keys), huge / negative / NaN-like
+// numbers (1e400, -0, 2^53+1), deep nesting, unicode and control characters, lone surrogates,
+// empty arrays and objects, duplicated keys, long strings, cron expressions, byte-level slips.
 // Passes when: no answer is a 5xx, the server answers /healthz throughout, and a refused ingest
-// request stored nothing (event rows counted before and after).
-// Bounded: FUZZ_REQUESTS requests or FUZZ_SECONDS, whichever comes first.
+// request stored nothing (events, indicators, alerts and alert counts compared before and after).
+// Bounded: KEEPWATCH_FUZZ_REQUESTS requests (6000) or KEEPWATCH_FUZZ_SECONDS (25), whichever first.
 // Replay a failure: KEEPWATCH_FUZZ_SEED=<the printed seed> bun test test/fuzz
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
