@@ -1,9 +1,8 @@
 // createApp(deps): the root Elysia instance, the error contract, and every module.
 import { Elysia } from "elysia";
-import type { TSchema } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import type { Deps } from "./deps";
 import { ApiError, unauthorized } from "./http/errors";
+import { validationError } from "./http/validation";
 import { redactToken } from "./core/source-tokens";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
@@ -42,13 +41,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
           // a URL token on a read or admin route: that is an authentication problem, not a bad query
           if (v.type === "query" && new URL(request.url).searchParams.has("token"))
             return unauthorized("URL tokens (?token=) only work on the ingest routes of their source; send an API key (Authorization: Bearer <key> or X-API-Key: <key>)").toResponse();
-          const custom = typeof v.customError === "string" ? (v.customError as string) : null;
-          const all = (v.all ?? []) as ValueErrorLike[];
-          const details = all.flatMap(drillDown).slice(0, 50);
-          if (custom && (!details.length || !details[0].path)) details.splice(0, details.length, { path: "", message: custom });
-          const where = v.type === "query" || v.type === "property" ? "query string" : v.type ?? "request";
-          const first = custom ?? (details[0] ? `${details[0].path} ${details[0].message}` : "");
-          return new ApiError(422, "invalid_request", `the ${where} is invalid${first ? `: ${first}` : ""}`, details).toResponse();
+          // every detail names the allowed range or values: src/http/validation.ts
+          return validationError(v, new URL(request.url).searchParams).toResponse();
         }
         case "PARSE":
           return new ApiError(400, "invalid_json", "request body is not valid JSON").toResponse();
@@ -87,23 +81,3 @@ function isClientAbort(e: unknown): boolean {
   return name === "AbortError" || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE";
 }
 
-type ValueErrorLike = { path?: string; message?: string; summary?: string; schema?: TSchema; value?: unknown };
-
-/**
- * An error on a union (say, a nullable object) only says "should be one of ...". When the value
- * is an object and the union has object members, report what is wrong inside it instead, so the
- * pointer names the bad field.
- */
-function drillDown(e: ValueErrorLike): { path: string; message: string }[] {
-  const path = e.path ?? "";
-  const variants = (e.schema as { anyOf?: TSchema[] } | undefined)?.anyOf;
-  if (variants && e.value && typeof e.value === "object" && !Array.isArray(e.value)) {
-    const objects = variants.filter((v) => (v as { type?: string }).type === "object");
-    for (const o of objects) {
-      const inner = [...Value.Errors(o, e.value)];
-      if (inner.length)
-        return inner.slice(0, 10).map((i) => ({ path: path + i.path, message: i.value === undefined ? "is required" : i.message.toLowerCase() }));
-    }
-  }
-  return [{ path, message: e.summary ?? e.message ?? "invalid" }];
-}

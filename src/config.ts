@@ -9,6 +9,10 @@ import { listSources } from "./sources/registry";
 export const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: "TCP port to listen on" }),
   host: Type.String({ minLength: 1, default: "0.0.0.0", description: "address to bind" }),
+  publicUrl: Type.String({
+    default: "",
+    description: "the URL clients reach keepwatch at (https://keepwatch.example.com); ping and URL-token URLs start with it (empty: the request's scheme and host)",
+  }),
   dataDir: Type.String({ minLength: 1, default: "./data", description: "directory holding keepwatch.db" }),
   rateLimit: Type.Number({ minimum: 0, default: 10, description: "default requests/s per key (0 = unlimited)" }),
   rateBurst: Type.Integer({ minimum: 1, default: 50, description: "default token-bucket size per key" }),
@@ -63,6 +67,7 @@ export type Config = Settings & {
 export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   port: { flag: "--port", env: "KEEPWATCH_PORT" },
   host: { flag: "--host", env: "KEEPWATCH_HOST" },
+  publicUrl: { flag: "--public-url", env: "KEEPWATCH_PUBLIC_URL" },
   dataDir: { flag: "--data-dir", env: "KEEPWATCH_DATA_DIR" },
   rateLimit: { flag: "--rate-limit", env: "KEEPWATCH_RATE_LIMIT" },
   rateBurst: { flag: "--rate-burst", env: "KEEPWATCH_RATE_BURST" },
@@ -176,8 +181,25 @@ export function loadConfig(
   } catch (e) {
     throw new ConfigError(`invalid setting ${from.outboundAllow ?? "KEEPWATCH_OUTBOUND_ALLOW"}: ${(e as Error).message} (expected CIDRs such as 127.0.0.0/8, fd00::/8)`);
   }
+  const publicUrl = checkPublicUrl((withDefaults as Settings).publicUrl, from.publicUrl ?? "KEEPWATCH_PUBLIC_URL");
   const sourceSecrets = loadSourceSecrets(env);
-  return { config: { ...(withDefaults as Settings), sourceSecrets }, rest, explicit: new Set(Object.keys(from) as (keyof Settings)[]) };
+  return { config: { ...(withDefaults as Settings), publicUrl, sourceSecrets }, rest, explicit: new Set(Object.keys(from) as (keyof Settings)[]) };
+}
+
+/** The public URL without a trailing slash ("" when unset); anything but an absolute http(s) URL stops start-up. */
+function checkPublicUrl(raw: string, where: string): string {
+  const v = raw.trim();
+  if (v === "") return "";
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(`invalid setting ${where}=${JSON.stringify(raw)}: must be an absolute URL such as https://keepwatch.example.com`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(`invalid setting ${where}=${JSON.stringify(raw)}: must start with https:// or http://`);
+  if (u.search || u.hash || u.username || u.password)
+    throw new ConfigError(`invalid setting ${where}=${JSON.stringify(raw)}: must have no query, fragment or credentials (scheme, host, port and an optional path only)`);
+  return `${u.origin}${u.pathname}`.replace(/\/+$/, "");
 }
 
 /** `jsonapi-list` → `JSONAPI_LIST`: the prefix of a source's environment variables. */

@@ -22,7 +22,8 @@ import { rulesArea } from "./rules";
 import { sourcesArea } from "./sources";
 import { indicatorsArea } from "./indicators";
 import { watchlistsArea } from "./watchlists";
-import { csrfOk, currentSession, isTls, login, LoginThrottle, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
+import { csrfOk, currentSession, login, LoginThrottle, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
+import { publicOrigin } from "../http/public-url";
 import { webhooksArea } from "./webhooks";
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
@@ -65,12 +66,6 @@ async function readForm(request: Request, timeoutMs: number, log?: Deps["log"]):
   return new URLSearchParams(new TextDecoder().decode(bytes));
 }
 
-function origin(request: Request): string {
-  const u = new URL(request.url);
-  const host = request.headers.get("host") ?? u.host;
-  return `${isTls(request) ? "https" : "http"}://${host}`;
-}
-
 export function adminModule(deps: Deps) {
   const nav: NavEntry[] = AREAS.flatMap((a) => (a.nav ? [a.nav] : []));
   const throttle = new LoginThrottle();
@@ -105,7 +100,7 @@ export function adminModule(deps: Deps) {
         const form = method === "POST" ? await readForm(request, deps.config.bodyTimeout, deps.log) : new URLSearchParams();
         if (method === "POST" && !csrfOk(session, form.get("csrf")))
           return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or does not belong to this session; reload the page and try again"));
-        const r = await handler({ deps, request, url, params, form, session, tenantId: session.tenantId, origin: origin(request) });
+        const r = await handler({ deps, request, url, params, form, session, tenantId: session.tenantId, origin: publicOrigin(deps.config, request) });
         if (r instanceof Response) return secure(r);
         const done = url.searchParams.get("done");
         const page = layout({ ...r, session, nav, flash: done ? (FLASH[done] ?? null) : null });

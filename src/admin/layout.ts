@@ -1,4 +1,5 @@
 // The page frame (header, nav, logout) and the small view helpers every page area shares.
+import { RawJson } from "../http/raw-json";
 import { SEVERITIES } from "../core/severity";
 import { html, type Html } from "./html";
 import type { Session } from "./security";
@@ -62,4 +63,6 @@ export const severityOptions = (selected: string | undefined, blank = "any") =>
 export const options = (values: readonly string[], selected: string | undefined | null) =>
   values.map((s) => html`<option${s === selected ? html` selected` : ""}>${s}</option>`);
 
-export const pretty = (v: unknown) => html`<pre>${JSON.stringify(v, null, 2)}</pre>`;
+/** A value as indented JSON; a stored raw payload (RawJson) exactly as it was received. */
+export const pretty = (v: unknown) =>
+  v instanceof RawJson ? html`<pre class="raw-payload">${v.text}</pre>` : html`<pre>${JSON.stringify(v, null, 2)}</pre>`;

@@ -120,8 +120,8 @@ ${listSources().map((s) => html`<tr><td><a href="${path(s.name)}">${s.name}</a><
       method: "POST",
       path: "/admin/sources/:name/tokens",
       handler: (c) => {
-        const t = sources.createToken(c.deps, c.tenantId, c.params.name, { name: field(c, "name", { optional: true, max: 200 }) });
-        return { ...detail(c, c.params.name, { token: t.token, url: c.origin + t.url, name: t.name }), status: 201 };
+        const t = sources.createToken(c.deps, c.tenantId, c.params.name, { name: field(c, "name", { optional: true, max: 200 }) }, c.origin);
+        return { ...detail(c, c.params.name, { token: t.token, url: t.url, name: t.name }), status: 201 };
       },
     },
     {

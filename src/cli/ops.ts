@@ -1,6 +1,6 @@
 // keepwatch backup | restore | systemd-unit
-import { copyFileSync, existsSync, renameSync, rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { accessSync, constants, copyFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Config } from "../config";
 import { dbFile, openDatabase } from "../db/client";
 import { DataDirBusy, lockDataDir } from "../db/lock";
@@ -28,6 +28,7 @@ export function backup(config: Config, args: string[]): number {
   noExtra(args);
   const target = resolve(file);
   if (existsSync(target)) throw new CliError(`${target} exists; choose a new file name`, 1);
+  checkTargetDirectory(target);
   const source = dbFile(config.dataDir);
   if (!existsSync(source)) throw new CliError(`no database at ${source}`, 1);
   const db = openDatabase(source, { busyTimeoutMs: config.busyTimeout });
@@ -39,8 +40,28 @@ export function backup(config: Config, args: string[]): number {
   }
   const check = inspectDatabase(target);
   if (!check.ok) throw new CliError(`the backup in ${target} did not pass its check: ${check.reason}`, 1);
-  process.stdout.write(`backup: ${target} (${check.events} events, ${check.tenants} tenants, ${Math.round(performance.now() - t0)} ms)\n`);
+  process.stdout.write(`backup: ${target} (${count(check.events, "event")}, ${count(check.tenants, "tenant")}, ${Math.round(performance.now() - t0)} ms)\n`);
   return 0;
+}
+
+/** "1 event", "2 events". */
+export const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+/** The directory a backup goes to must exist and be writable: say which, rather than SQLite's "unable to open database". */
+function checkTargetDirectory(target: string): void {
+  const dir = dirname(target);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new CliError(`the directory ${dir} does not exist; create it first (mkdir -p ${dir})`, 1);
+  }
+  if (!st.isDirectory()) throw new CliError(`${dir} is not a directory`, 1);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new CliError(`the directory ${dir} is not writable by this user`, 1);
+  }
 }
 
 export const RESTORE_HELP = `usage: keepwatch restore FILE [--data-dir DIR]
@@ -81,7 +102,7 @@ export function restore(config: Config, args: string[]): number {
     rmSync(`${target}-wal`, { force: true });
     rmSync(`${target}-shm`, { force: true });
     renameSync(staging, target);
-    process.stdout.write(`restored ${source} → ${target} (${check.events} events, ${check.tenants} tenants)\n`);
+    process.stdout.write(`restored ${source} → ${target} (${count(check.events, "event")}, ${count(check.tenants, "tenant")})\n`);
     return 0;
   } finally {
     lock.release();
@@ -90,36 +111,67 @@ export function restore(config: Config, args: string[]): number {
 
 export const SYSTEMD_HELP = `usage: keepwatch systemd-unit [--data-dir DIR] [--port N] [--host ADDR]
 
-Prints a systemd unit for this executable. Install it with:
+Prints a systemd unit for this executable. With /var/lib/<name> (the default is
+/var/lib/keepwatch) systemd makes its user and directory; with another --data-dir the unit runs as
+the system user keepwatch (create it once: useradd --system --no-create-home keepwatch) and hands
+the directory to it before each start. Install it with:
   keepwatch systemd-unit | sudo tee /etc/systemd/system/keepwatch.service
   sudo systemctl daemon-reload && sudo systemctl enable --now keepwatch
 `;
 
+/** A path as one argument of ExecStart= or ReadWritePaths=: quoted, with systemd's % and $ escaped. */
+const unitArg = (p: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(p) ? p.replace(/%/g, "%%") : `"${p.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\$/g, "$$$$")}"`);
+/** A path in ReadWritePaths= (quoted when it has spaces, % escaped; no $ expansion there), `-` when it may be missing. */
+const rwArg = (p: string, optional: boolean) => {
+  const v = (optional ? "-" : "") + p.replace(/%/g, "%%");
+  return /^[^\s"'\\]+$/.test(p) ? v : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+};
+/** A path as the whole value of WorkingDirectory= (no quoting there; % escaped). */
+const unitPath = (p: string) => p.replace(/%/g, "%%");
+
+const DEFAULT_DATA_DIR = "/var/lib/keepwatch";
+
 export function systemdUnit(config: Config, args: string[], explicit: Set<string>): number {
   noExtra(args);
   const exe = resolve(process.execPath);
-  const dataDir = explicit.has("dataDir") ? resolve(config.dataDir) : "/var/lib/keepwatch";
-  const flags = [`--data-dir ${dataDir}`, `--port ${config.port}`, `--host ${config.host}`].join(" ");
+  const dataDir = explicit.has("dataDir") ? resolve(config.dataDir) : DEFAULT_DATA_DIR;
+  if (/[\0\n\r]/.test(dataDir)) throw new CliError("the data directory's path has a control character; choose another", 2);
+  const flags = [`--data-dir ${unitArg(dataDir)}`, `--port ${config.port}`, `--host ${unitArg(config.host)}`].join(" ");
+  // /var/lib/<name>: systemd makes the user (DynamicUser) and the directory (StateDirectory).
+  // Anywhere else StateDirectory cannot point, and a dynamic user would own nothing there: the
+  // unit runs as a dedicated system user, and hands the directory to it before each start.
+  const stateName = /^\/var\/lib\/([A-Za-z0-9_.-]+)$/.exec(dataDir)?.[1];
+  const state = stateName !== undefined && stateName !== "." && stateName !== "..";
+  const home = /^\/(home|root|run\/user)(\/|$)/.test(dataDir);
+  const identity = state
+    ? `# a dedicated user of its own, created by systemd, owning only the state directory
+DynamicUser=yes
+User=keepwatch
+Group=keepwatch
+StateDirectory=${stateName}
+StateDirectoryMode=0750
+WorkingDirectory=${unitPath(dataDir)}`
+    : `# a dedicated system user, made once before the first start:
+#   sudo useradd --system --no-create-home --shell /usr/sbin/nologin keepwatch
+User=keepwatch
+Group=keepwatch
+# the data directory, created if missing and handed to that user before each start (as root: "+")
+ExecStartPre=+/usr/bin/install -d -o keepwatch -g keepwatch -m 0750 ${unitArg(dataDir)}
+WorkingDirectory=-${unitPath(dataDir)}`;
   process.stdout.write(`# keepwatch.service, printed by \`keepwatch systemd-unit\`
 # Install: keepwatch systemd-unit | sudo tee /etc/systemd/system/keepwatch.service
 #          sudo systemctl daemon-reload && sudo systemctl enable --now keepwatch
 # The first start prints the admin and ingest keys once: journalctl -u keepwatch | grep 'key: kw_'
+# Settings and commands: ${exe} help
 [Unit]
 Description=keepwatch event and alert hub
-Documentation=https://example.invalid/keepwatch/README.md
 After=network-online.target
 Wants=network-online.target
 
 [Service]
 Type=simple
-ExecStart=${exe} serve ${flags}
-# a dedicated user of its own, created by systemd, owning only the state directory
-DynamicUser=yes
-User=keepwatch
-Group=keepwatch
-StateDirectory=keepwatch
-StateDirectoryMode=0750
-WorkingDirectory=${dataDir}
+ExecStart=${unitArg(exe)} serve ${flags}
+${identity}
 Restart=on-failure
 RestartSec=2
 # exit code 2 is a bad setting or usage: restarting will not fix it
@@ -130,7 +182,7 @@ LimitNOFILE=65536
 # hardening
 NoNewPrivileges=yes
 ProtectSystem=strict
-ProtectHome=yes
+${home ? "# the data directory is under a home directory: homes stay read-only, that directory writable\nProtectHome=read-only" : "ProtectHome=yes"}
 PrivateTmp=yes
 PrivateDevices=yes
 ProtectKernelTunables=yes
@@ -149,7 +201,7 @@ RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
 CapabilityBoundingSet=
 AmbientCapabilities=
 UMask=0077
-ReadWritePaths=${dataDir}
+ReadWritePaths=${rwArg(dataDir, !state)}
 
 [Install]
 WantedBy=multi-user.target

@@ -6,7 +6,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { RE2JS } from "re2js";
-import { isSeverity, SEVERITY_RANK } from "./severity";
+import { isSeverity, SEVERITY_RANK, severityRank } from "./severity";
 
 export const FIELDS = ["type", "source", "source_name", "module", "title", "summary", "severity", "host", "tags"] as const;
 export const OPS = ["eq", "neq", "in", "contains", "prefix", "regex", "gte", "lte", "exists"] as const;
@@ -106,12 +106,15 @@ export function fieldValue(e: Matchable, field: string): unknown {
   if (field.startsWith("payload.")) {
     let v: unknown = e.payload;
     for (const k of field.slice(8).split(".")) {
-      if (v === null || typeof v !== "object") return undefined;
+      // own properties only: `payload.constructor` or `payload.__proto__` name a key of the
+      // sender's JSON, never what every object inherits
+      if (v === null || typeof v !== "object" || !Object.hasOwn(v, k)) return undefined;
       v = (v as Record<string, unknown>)[k];
     }
     return v;
   }
-  return field === "source_name" ? e.sourceName : (e as Record<string, unknown>)[field];
+  if (field === "source_name") return e.sourceName;
+  return Object.hasOwn(e, field) ? (e as Record<string, unknown>)[field] : undefined;
 }
 
 // User patterns (op "regex") run on RE2 (re2js, pure JS): matching takes time linear in the input,
@@ -186,8 +189,8 @@ export function matches(f: Filter, e: Matchable): boolean {
       let a: number;
       let b: number;
       if (c.field === "severity") {
-        a = SEVERITY_RANK[v as keyof typeof SEVERITY_RANK] ?? -1;
-        b = SEVERITY_RANK[c.value as keyof typeof SEVERITY_RANK];
+        a = severityRank(v) ?? -1;
+        b = severityRank(c.value) ?? NaN;
       } else {
         a = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
         b = Number(c.value);

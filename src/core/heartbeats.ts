@@ -9,7 +9,9 @@ export type Schedule = { kind: "period"; periodS: number } | { kind: "cron"; cro
 
 export function validateCron(expr: string, tz: string): string | null {
   try {
-    new Cron(expr, { timezone: tz, paused: true }).nextRun();
+    // a valid expression that names no date ("0 2 30 2 *": 30 February) has no next run: it
+    // would never be due, so it is refused like a malformed one
+    if (new Cron(expr, { timezone: tz, paused: true }).nextRun() === null) return "never fires: no date matches it (e.g. 30 February)";
     return null;
   } catch (e) {
     return (e as Error).message;
@@ -25,12 +27,18 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
-/** When the next beat is due after a beat (or a fresh start) at `after`. */
-export function nextDue(s: Schedule, after: number): number {
+/**
+ * When the next beat is due after a beat (or a fresh start) at `after`; null when the schedule
+ * has none: a cron that never fires again, or one stored before it was refused (no longer parses,
+ * an unknown time zone). Such a heartbeat still records its beats; it just never goes late.
+ */
+export function nextDue(s: Schedule, after: number): number | null {
   if (s.kind === "period") return after + s.periodS * 1000;
-  const next = new Cron(s.cron, { timezone: s.tz, paused: true }).nextRun(new Date(after));
-  if (!next) throw new Error(`cron "${s.cron}" has no next run`);
-  return next.getTime();
+  try {
+    return new Cron(s.cron, { timezone: s.tz, paused: true }).nextRun(new Date(after))?.getTime() ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** The timing part of a heartbeat's row. */
@@ -53,6 +61,7 @@ export type Transition = { from: HeartbeatState; to: HeartbeatState; at: number 
 export function beat(t: Timing, s: Schedule, graceS: number, now: number): { timing: Timing; flip: Transition | null } {
   if (t.state === "paused") return { timing: t, flip: null };
   const dueAt = nextDue(s, now);
+  if (dueAt === null) return { timing: { state: "up", dueAt: null, downAt: null, nextDeadline: null }, flip: t.state === "up" ? null : { from: t.state, to: "up", at: now } };
   const downAt = dueAt + graceS * 1000;
   const timing: Timing = { state: "up", dueAt, downAt, nextDeadline: graceS > 0 ? dueAt : downAt };
   return { timing, flip: t.state === "up" ? null : { from: t.state, to: "up", at: now } };

@@ -13,6 +13,7 @@ import type { SourcePlugin } from "../sources/types";
 import type { IngestBatch } from "../store/events";
 import { mappingCacheOf } from "../store/indicators";
 import { parseJsonBody } from "./body";
+import { arrayItemTexts } from "./raw-items";
 
 /** An ingest request as the HTTP thread hands it over: authenticated, within limits, signature checked. */
 export type RawIngest = {
@@ -46,6 +47,7 @@ export function normalizeAll(o: NormalizeOptions, plugin: SourcePlugin, body: un
   const details: ErrorDetail[] = [];
   const multi = Array.isArray(body);
   let droppedTenant = false;
+  const tenantDropped = new Set<unknown>();
   items.forEach((item, index) => {
     if (item === null || typeof item !== "object" || Array.isArray(item)) {
       details.push({ index, path: "", message: `must be a JSON object, got ${item === null ? "null" : Array.isArray(item) ? "an array" : typeof item}` });
@@ -55,6 +57,7 @@ export function normalizeAll(o: NormalizeOptions, plugin: SourcePlugin, body: un
     if ("tenant_id" in item) {
       delete (item as Record<string, unknown>).tenant_id;
       droppedTenant = true;
+      tenantDropped.add(item);
     }
     for (const i of plugin.validate(item)) details.push({ index, ...i });
   });
@@ -73,13 +76,21 @@ export function normalizeAll(o: NormalizeOptions, plugin: SourcePlugin, body: un
   const units = plugin.expand ? items.flatMap((i) => plugin.expand!(i)) : items;
   if (units.length > o.maxItems)
     throw unprocessable(`too many events in one request: ${units.length} (at most ${o.maxItems})`, [{ path: "", message: `at most ${o.maxItems} events` }]);
-  // A single object that is the whole body is kept byte for byte as the sender wrote it.
-  const wholeBody = bodyText !== undefined && units.length === 1 && units[0] === body && !droppedTenant ? bodyText : null;
+  // A single object that is the whole body is kept byte for byte as the sender wrote it (without
+  // the white space around it, which is not part of the item).
+  const wholeBody = bodyText !== undefined && units.length === 1 && units[0] === body && !droppedTenant ? bodyText.trim() : null;
+  // Each item of an array body likewise (an item a source splits into several events, or one
+  // whose tenant_id was dropped, is stored as it was parsed).
+  const itemText = new Map<unknown, string>();
+  if (wholeBody === null && multi && bodyText !== undefined) {
+    const texts = arrayItemTexts(bodyText);
+    if (texts && texts.length === items.length) items.forEach((it, i) => !tenantDropped.has(it) && itemText.set(it, texts[i]));
+  }
   // Custom indicator mappings of this tenant for this source, from a cache (no query per request).
   const mappings = mappingCacheOf(o.db).forSource(o.db, tenantId, plugin.name);
   return units.map((item) => {
     const n = plugin.normalize(item, now);
-    const rawJson = wholeBody ?? JSON.stringify(item);
+    const rawJson = wholeBody ?? itemText.get(item) ?? JSON.stringify(item);
     return {
       id: newId(now),
       tenantId,

@@ -137,13 +137,13 @@ export class Extracted {
     for (const x of Array.isArray(v) ? v.slice(0, 100) : [v]) {
       if (typeof x !== "string") continue;
       const a = typeof algorithm === "string" ? algorithm.toLowerCase().replace(/[^a-z0-9]/g, "") : "";
-      const t = a === "md5" ? "hash_md5" : a === "sha1" ? "hash_sha1" : a === "sha256" ? "hash_sha256" : a ? null : HASH_BY_LENGTH[x.trim().length];
+      const t = a === "md5" ? "hash_md5" : a === "sha1" ? "hash_sha1" : a === "sha256" ? "hash_sha256" : a ? null : HASH_BY_LENGTH.get(x.trim().length);
       if (t) this.add(t, x);
     }
   }
 }
 
-const HASH_BY_LENGTH: Record<number, Indicator["type"] | undefined> = { 32: "hash_md5", 40: "hash_sha1", 64: "hash_sha256" };
+const HASH_BY_LENGTH = new Map<number, Indicator["type"]>([[32, "hash_md5"], [40, "hash_sha1"], [64, "hash_sha256"]]);
 
 /**
  * Reads a field of an Elastic-style document that may be written with flat dotted keys

@@ -48,7 +48,8 @@ const Resource = Type.Object(
 
 const checkResource = schemaValidator(Resource);
 
-// typebox says "expected union value" for a union; say what the union is.
+// A union's generic wording ("must be a string of 1 to 256 characters or an integer") is replaced
+// by what the union means here.
 const UNION_MESSAGES: [RegExp, string][] = [
   [/^\/id$/, "must be a string or an integer (the resource id)"],
   [/^\/attributes\/severity$/, "must be a severity word or a number (0-10, or 0-100)"],
@@ -58,7 +59,7 @@ const UNION_MESSAGES: [RegExp, string][] = [
 function checkOne(x: unknown, at: string): ItemIssue[] {
   if (!x || typeof x !== "object" || Array.isArray(x)) return [{ path: at, message: `must be a JSON:API resource object {id, type, attributes}, got ${typeName(x)}` }];
   return checkResource(x).map((i) => {
-    const m = /union/i.test(i.message) ? UNION_MESSAGES.find(([re]) => re.test(i.path)) : undefined;
+    const m = /union| or /i.test(i.message) ? UNION_MESSAGES.find(([re]) => re.test(i.path)) : undefined;
     return { path: at + i.path, message: m ? m[1] : i.message };
   });
 }

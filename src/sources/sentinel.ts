@@ -122,7 +122,7 @@ const FLAT = {
 function flatField(x: Record<string, unknown>, names: string[]): { key: string; value: unknown } | undefined {
   let byLower: Map<string, string> | undefined;
   for (const n of names) {
-    if (n in x) return { key: n, value: x[n] };
+    if (Object.hasOwn(x, n)) return { key: n, value: x[n] };
     byLower ??= new Map(Object.keys(x).map((k) => [k.toLowerCase(), k]));
     const k = byLower.get(n);
     if (k !== undefined) return { key: k, value: x[k] };

@@ -30,7 +30,7 @@ const check = schemaValidator(Webhook);
 
 // Splunk's alert severities (alert.severity of a saved search: 1 debug … 6 fatal) and the
 // Enterprise Security urgency words; words go through the shared table.
-const LEVELS: Record<string, Severity> = { "1": "info", "2": "info", "3": "medium", "4": "high", "5": "high", "6": "critical" };
+const LEVELS = new Map<string, Severity>([["1", "info"], ["2", "info"], ["3", "medium"], ["4", "high"], ["5", "high"], ["6", "critical"]]);
 
 /** CIM field names that carry indicators. */
 const IP_FIELDS = ["src_ip", "dest_ip", "dvc_ip", "clientip", "ip"];
@@ -89,7 +89,8 @@ export const splunk: SourcePlugin = {
     let sev = { severity: "unknown" as Severity, raw: null as string | null };
     if (sevKey) {
       const raw = s(sevKey)!;
-      sev = LEVELS[raw.trim()] ? { severity: LEVELS[raw.trim()], raw } : vendorSeverity(raw, `result.${sevKey}`, warnings);
+      const level = LEVELS.get(raw.trim());
+      sev = level ? { severity: level, raw } : vendorSeverity(raw, `result.${sevKey}`, warnings);
     }
     const searchName = firstString(x.search_name, s("search_name"));
     const host = s("host") ?? s("dest");

@@ -7,7 +7,8 @@ import { checkOwnTime, ExternalId, externalIdOf, MAX_NAME, MAX_TEXT, Tags, uniqu
 import { schemaValidator, type SourcePlugin } from "./types";
 
 // RFC 5424 severities by name and number, onto the scale.
-const SYSLOG: Record<string, Severity> = {
+// A Map, so that user text never reaches Object.prototype ("constructor" is not a level).
+const SYSLOG = new Map<string, Severity>(Object.entries({
   emerg: "critical", emergency: "critical", "0": "critical",
   alert: "critical", "1": "critical",
   crit: "critical", critical: "critical", "2": "critical",
@@ -16,7 +17,7 @@ const SYSLOG: Record<string, Severity> = {
   notice: "low", "5": "low",
   info: "info", informational: "info", "6": "info",
   debug: "info", "7": "info",
-};
+} satisfies Record<string, Severity>));
 const SEVERITY_WORDS = "emerg, alert, crit, err, warning, notice, info, debug, or 0-7";
 
 const Record_ = Type.Object(
@@ -57,7 +58,7 @@ export const syslog: SourcePlugin = {
     if (issues.length) return issues;
     const it = item as Record<string, unknown>;
     const sev = it.severity;
-    if (sev !== undefined && !(String(sev).toLowerCase() in SYSLOG))
+    if (sev !== undefined && !SYSLOG.has(String(sev).toLowerCase()))
       issues.push({ path: "/severity", message: `is not a syslog severity (use ${SEVERITY_WORDS})` });
     return [...issues, ...checkOwnTime(it.timestamp, "/timestamp")];
   },
@@ -72,7 +73,7 @@ export const syslog: SourcePlugin = {
       module: "telemetry",
       title: firstLine,
       summary: it.message,
-      severity: raw === null ? "info" : SYSLOG[raw.toLowerCase()],
+      severity: raw === null ? "info" : SYSLOG.get(raw.toLowerCase())!,
       severityRaw: raw,
       host: it.host ?? null,
       tags: uniqueTags(it.tags),

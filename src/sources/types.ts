@@ -2,6 +2,7 @@
 // registry.ts; routing, auth, limits and storage know nothing about any particular source.
 import type { TSchema } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import { describeError as schemaMessage } from "../http/validation";
 import type { IndicatorOrigin } from "../core/event";
 import type { Indicator } from "../core/indicators";
 import type { Severity } from "../core/severity";
@@ -84,6 +85,8 @@ function describeError(msg: string, schema: any, value: unknown): string {
     return `has more than ${schema.maxItems} items`;
   if (schema?.anyOf && schema.anyOf.every((s: any) => s.const !== undefined))
     return `must be one of ${schema.anyOf.map((s: any) => JSON.stringify(s.const)).join(", ")}`;
+  // the range, length or values the schema allows, and what was sent (the API's 422 wording)
+  if (schema && typeof schema === "object" && !(schema.type === "object" && schema.additionalProperties === false)) return schemaMessage(schema, value);
   return msg.charAt(0).toLowerCase() + msg.slice(1);
 }
 

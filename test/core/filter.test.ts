@@ -51,3 +51,19 @@ describe("validation points at the bad part", () => {
     expect(validateFilter({ all: [] })[0].path).toBe("/all");
   });
 });
+
+describe("prototype names in payload paths", () => {
+  test("payload.<prototype name> reads the sender's own key only, never an inherited member", () => {
+    const names = [...Object.getOwnPropertyNames(Object.prototype), "prototype"];
+    for (const k of names) {
+      // absent from the payload: nothing exists there, whatever every object inherits
+      expect({ k, m: matches({ field: `payload.${k}`, op: "exists" }, e) }).toEqual({ k, m: false });
+      expect({ k, m: matches({ field: `payload.service.${k}.x`, op: "exists" }, e) }).toEqual({ k, m: false });
+      // present as the sender's own key: found like any other key
+      const own = { ...e, payload: JSON.parse(`{"${k}": "v"}`) };
+      expect({ k, m: matches({ field: `payload.${k}`, op: "eq", value: "v" }, own) }).toEqual({ k, m: true });
+    }
+    // a severity comparison against a word off the scale never matches
+    expect(matches({ field: "severity", op: "gte", value: "constructor" } as any, e)).toBe(false);
+  });
+});

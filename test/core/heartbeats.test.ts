@@ -97,25 +97,28 @@ describe("pause and restart", () => {
   });
 });
 
+/** nextDue of a schedule that has a next run */
+const nd = (s: hb.Schedule, after: number) => hb.nextDue(s, after)!;
+
 describe("cron schedules", () => {
   const daily2am: hb.Schedule = { kind: "cron", cron: "0 2 * * *", tz: "Europe/Berlin" };
   test("next due is the next occurrence in the zone", () => {
     // 2026-01-10 12:00 UTC → next 02:00 Berlin (UTC+1) is 2026-01-11 01:00 UTC
-    expect(new Date(hb.nextDue(daily2am, Date.UTC(2026, 0, 10, 12))).toISOString()).toBe("2026-01-11T01:00:00.000Z");
+    expect(new Date(nd(daily2am, Date.UTC(2026, 0, 10, 12))).toISOString()).toBe("2026-01-11T01:00:00.000Z");
   });
   test("across the spring DST change (2026-03-29 in Berlin): a time in the skipped hour falls due when the hour ends", () => {
     const skipped: hb.Schedule = { kind: "cron", cron: "30 2 * * *", tz: "Europe/Berlin" };
-    const onChange = hb.nextDue(skipped, Date.UTC(2026, 2, 28, 12));
+    const onChange = nd(skipped, Date.UTC(2026, 2, 28, 12));
     expect(new Date(onChange).toISOString()).toBe("2026-03-29T01:00:00.000Z"); // 03:00 CEST, as cron daemons run it
-    expect(new Date(hb.nextDue(skipped, onChange + 1000)).toISOString()).toBe("2026-03-30T00:30:00.000Z"); // 02:30 CEST
-    const before = hb.nextDue({ kind: "cron", cron: "30 3 * * *", tz: "Europe/Berlin" }, Date.UTC(2026, 2, 28, 12));
+    expect(new Date(nd(skipped, onChange + 1000)).toISOString()).toBe("2026-03-30T00:30:00.000Z"); // 02:30 CEST
+    const before = nd({ kind: "cron", cron: "30 3 * * *", tz: "Europe/Berlin" }, Date.UTC(2026, 2, 28, 12));
     expect(new Date(before).toISOString()).toBe("2026-03-29T01:30:00.000Z"); // 03:30 CEST = 01:30 UTC
-    const winter = hb.nextDue({ kind: "cron", cron: "30 3 * * *", tz: "Europe/Berlin" }, Date.UTC(2026, 2, 27, 12));
+    const winter = nd({ kind: "cron", cron: "30 3 * * *", tz: "Europe/Berlin" }, Date.UTC(2026, 2, 27, 12));
     expect(new Date(winter).toISOString()).toBe("2026-03-28T02:30:00.000Z"); // 03:30 CET = 02:30 UTC
   });
   test("across the autumn DST change the due time moves by the hour in UTC", () => {
-    const a = hb.nextDue(daily2am, Date.UTC(2026, 9, 24, 12)); // Oct 25 is the change
-    const b = hb.nextDue(daily2am, a + 1000);
+    const a = nd(daily2am, Date.UTC(2026, 9, 24, 12)); // Oct 25 is the change
+    const b = nd(daily2am, a + 1000);
     expect(new Date(a).toISOString()).toBe("2026-10-25T00:00:00.000Z"); // 02:00 CEST
     expect(new Date(b).toISOString()).toBe("2026-10-26T01:00:00.000Z"); // 02:00 CET
   });
@@ -128,5 +131,29 @@ describe("cron schedules", () => {
     expect(hb.validateCron("61 2 * * *", "UTC")).not.toBeNull();
     expect(hb.isTimeZone("Europe/Berlin")).toBe(true);
     expect(hb.isTimeZone("Mars/Olympus")).toBe(false);
+  });
+  test("a cron that never fires is refused; a leap-day cron is not", () => {
+    for (const e of ["0 2 30 2 *", "0 0 31 4 *", "0 0 31 6 *", "0 0 31 9 *", "0 0 31 11 *", "0 0 30-31 2 *"])
+      expect({ e, err: hb.validateCron(e, "UTC") }).toEqual({ e, err: expect.stringContaining("never fires") });
+    expect(hb.validateCron("0 0 29 2 *", "UTC")).toBeNull();
+  });
+  test("a stored schedule with no next run: beats are recorded (up) with no deadline, never a throw", () => {
+    const never: hb.Schedule[] = [
+      { kind: "cron", cron: "0 2 30 2 *", tz: "UTC" },
+      { kind: "cron", cron: "not a cron", tz: "UTC" },
+      { kind: "cron", cron: "0 2 * * *", tz: "Mars/Olympus" },
+    ];
+    const now = Date.UTC(2026, 0, 10);
+    for (const s of never) {
+      expect(hb.nextDue(s, now)).toBeNull();
+      const b = hb.beat(fresh, s, 60, now);
+      expect(b.timing).toEqual({ state: "up", dueAt: null, downAt: null, nextDeadline: null });
+      expect(b.flip).toEqual({ from: "new", to: "up", at: now });
+      expect(hb.deadlinePassed(b.timing, now + 1e12)).toBeNull();
+      const paused = hb.pause(b.timing, now).timing;
+      const resumed = hb.resume(paused, now + 1).timing;
+      expect(resumed.state).toBe("new"); // resume waits for the next beat
+      expect(hb.beat(resumed, s, 60, now + 2).timing).toEqual({ state: "up", dueAt: null, downAt: null, nextDeadline: null });
+    }
   });
 });

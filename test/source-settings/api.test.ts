@@ -143,13 +143,13 @@ test("URL tokens: shown once, listed masked, grant ingest to one source of one t
   const created = (await r.json()) as any;
   expect(created.token).toMatch(/^kwt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
   expect(created).toMatchObject({ source: "generic", name: "splunk-prod", last_used_at: null, revoked_at: null });
-  expect(created.url).toBe(`/v1/ingest/generic?token=${created.token}`);
+  expect(created.url).toBe(`${s.url}/v1/ingest/generic?token=${created.token}`);
   const token: string = created.token;
   expect((await req("POST", "/v1/sources/generic/tokens", { name: "" })).status).toBe(422);
   expect((await req("POST", "/v1/sources/generic/tokens", { label: "x" })).status).toBe(422);
 
   // ingest with the token alone (no header): stored in this tenant
-  const sent = await fetch(`${s.url}${created.url}`, {
+  const sent = await fetch(created.url, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ title: "from splunk via token" }),
@@ -210,7 +210,7 @@ test("URL tokens: shown once, listed masked, grant ingest to one source of one t
 
   // revoked: refused on the next request, listed as revoked
   expect((await req("DELETE", `/v1/sources/generic/tokens/${created.id}`)).status).toBe(204);
-  const after = await fetch(`${s.url}${created.url}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "after revoke" }) });
+  const after = await fetch(created.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "after revoke" }) });
   expect(after.status).toBe(401);
   expect(after.headers.get("www-authenticate")).toBeTruthy();
   expect(((await after.json()) as any).error.message).toMatch(/revoked/);
@@ -227,10 +227,10 @@ test("URL tokens: shown once, listed masked, grant ingest to one source of one t
 
 test("a URL token for a connector; a source's signature is still required with a token", async () => {
   const created = await json(req("POST", "/v1/sources/syslog/tokens", {}));
-  expect(created.url).toBe(`/api/v1/webhooks/syslog?token=${created.token}`);
+  expect(created.url).toBe(`${s.url}/api/v1/webhooks/syslog?token=${created.token}`);
   const body = JSON.stringify({ source: "appliance-7", severity: "warning", message: "fan speed low" });
   const post = (headers: Record<string, string> = {}) =>
-    fetch(`${s.url}${created.url}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+    fetch(created.url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
   expect((await post()).status).toBe(202);
   const secret = "syslog-shared-secret-123";
   expect((await req("PUT", "/v1/sources/syslog/settings", { scheme: "shared-secret", secret })).status).toBe(200);

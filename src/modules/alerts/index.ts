@@ -4,6 +4,7 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
 import { AlertDetail, AlertPage, AlertPatchBody, AlertQuery, CommentBody, TimelineEntry } from "./model";
 import * as service from "./service";
+import { rawJsonResponse } from "../../http/raw-json";
 
 export function alertsModule(deps: Deps) {
   const params = t.Object({ id: t.String() });
@@ -15,7 +16,8 @@ export function alertsModule(deps: Deps) {
     )
     .get(
       "/v1/alerts/:id",
-      ({ request, params }) => service.detail(deps, deps.auth.authorize(request.headers, "read").tenantId, params.id),
+      // the raw payload goes out as it was stored, byte for byte
+      ({ request, params }) => rawJsonResponse(service.detail(deps, deps.auth.authorize(request.headers, "read").tenantId, params.id)),
       { params, response: AlertDetail, detail: { summary: "One alert with its events and timeline", tags: ["alerts"] } },
     )
     .patch(

@@ -18,7 +18,7 @@ export const AlertQuery = t.Object({
   since: t.Optional(t.String({ description: "last seen at or after (ISO 8601 or epoch)" })),
   q: t.Optional(t.String({ maxLength: 256, description: "text in the title, or an exact fingerprint" })),
   cursor: t.Optional(t.String()),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500, default: 50, error: "limit must be a number from 1 to 500" })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50, error: "limit must be a whole number from 1 to 500" })),
 });
 
 export const AlertPatchBody = t.Object(

@@ -4,6 +4,7 @@ import { allowedNext, canTransition, type AlertStatus } from "../../core/alerts"
 import { SEVERITY_RANK, type Severity } from "../../core/severity";
 import { ApiError, notFound } from "../../http/errors";
 import { checkCursor, page, timeParam } from "../../http/paging";
+import { rawJson } from "../../http/raw-json";
 import { iso } from "../../lib/time";
 import { addComment, alertEventsOf, alertView, getAlert, listAlerts, rawPayloadOfEvent, timelineOf, updateAlert, type AlertRow, type TimelineRow } from "../../store/alerts";
 import { enrichmentOf } from "../../store/enrichment";
@@ -40,7 +41,8 @@ export function detail(deps: Deps, tenantId: string, id: string) {
   const raw = rawPayloadOfEvent(deps.db, a.firstEventId);
   return {
     ...summary(a),
-    raw_payload: raw === null ? null : JSON.parse(raw),
+    // the stored text as the sender wrote it (answered through rawJsonResponse)
+    raw_payload: rawJson(raw),
     events: alertEventsOf(deps.db, a.id).map((e) => ({
       id: e.id,
       title: e.title,

@@ -3,6 +3,7 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
 import { EventDetail, EventPage, EventQuery } from "./model";
 import * as service from "./service";
+import { rawJsonResponse } from "../../http/raw-json";
 
 export function eventsModule(deps: Deps) {
   return new Elysia({ name: "events" })
@@ -18,7 +19,8 @@ export function eventsModule(deps: Deps) {
       "/v1/events/:id",
       ({ request, params }) => {
         const p = deps.auth.authorize(request.headers, "read");
-        return service.detail(deps, p.tenantId, params.id);
+        // the raw payload goes out as it was stored, byte for byte
+        return rawJsonResponse(service.detail(deps, p.tenantId, params.id));
       },
       { params: t.Object({ id: t.String() }), response: EventDetail, detail: { summary: "One event with its raw payload", tags: ["events"] } },
     );

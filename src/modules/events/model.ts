@@ -16,7 +16,7 @@ export const EventQuery = t.Object({
   until: t.Optional(t.String({ description: "received before (ISO 8601 or epoch)" })),
   q: t.Optional(t.String({ maxLength: 256, description: "text in title or summary" })),
   cursor: t.Optional(t.String({ description: "next_cursor of the previous page" })),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500, default: 50, error: "limit must be a number from 1 to 500" })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50, error: "limit must be a whole number from 1 to 500" })),
 });
 export type EventQuery = Static<typeof EventQuery>;
 

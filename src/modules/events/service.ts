@@ -2,6 +2,7 @@ import type { Deps } from "../../deps";
 import { SEVERITY_RANK } from "../../core/severity";
 import { notFound } from "../../http/errors";
 import { checkCursor, page, timeParam } from "../../http/paging";
+import { RawJson } from "../../http/raw-json";
 import { iso } from "../../lib/time";
 import { eventIndicatorsOf, getEvent, listEvents, type EventRow } from "../../store/events";
 import type { EventQuery } from "./model";
@@ -48,7 +49,8 @@ export function detail(deps: Deps, tenantId: string, id: string) {
   return {
     ...summary(r),
     payload: JSON.parse(r.payload),
-    raw_payload: JSON.parse(r.rawPayload),
+    // the stored text as the sender wrote it (answered through rawJsonResponse)
+    raw_payload: new RawJson(r.rawPayload),
     indicators: eventIndicatorsOf(deps.db, r.id),
   };
 }

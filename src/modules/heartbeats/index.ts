@@ -3,10 +3,11 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
 import { Flip, Heartbeat, HeartbeatCreate, HeartbeatPatch, Ping } from "./model";
 import * as service from "./service";
-
-const origin = (req: Request) => new URL(req.url).origin;
+import { publicOrigin } from "../../http/public-url";
 
 export function heartbeatsModule(deps: Deps) {
+  // ping URLs start with the public URL (else the request's scheme and host): src/http/public-url.ts
+  const origin = (req: Request) => publicOrigin(deps.config, req);
   const params = t.Object({ id: t.String() });
   const admin = (req: Request) => deps.auth.authorize(req.headers, "admin").tenantId;
   const read = (req: Request) => deps.auth.authorize(req.headers, "read").tenantId;

@@ -50,6 +50,6 @@ export type MappingTest = Static<typeof MappingTest>;
 
 export const PivotQuery = t.Object({
   cursor: t.Optional(t.String({ description: "next_cursor of the previous page" })),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500, default: 50, error: "limit must be a number from 1 to 500" })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50, error: "limit must be a whole number from 1 to 500" })),
 });
 export type PivotQuery = Static<typeof PivotQuery>;

@@ -6,6 +6,7 @@ import type { Deps } from "../../deps";
 import { listSources, routeOf } from "../../sources/registry";
 import { SettingsBody, SettingsView, SourceName, TokenCreate, TokenCreated, TokenList, TokenParams } from "./model";
 import * as service from "./service";
+import { publicOrigin } from "../../http/public-url";
 
 const Source = t.Object({
   name: t.String(),
@@ -44,7 +45,7 @@ export function sourcesModule(deps: Deps) {
       ({ request, params, body, set }) => {
         const tenant = admin(request);
         set.status = 201;
-        return service.createToken(deps, tenant, params.name, body ?? {});
+        return service.createToken(deps, tenant, params.name, body ?? {}, publicOrigin(deps.config, request));
       },
       {
         params: SourceName,

@@ -65,7 +65,7 @@ export const TokenView = t.Object({
 export const TokenCreated = t.Object({
   ...TokenView.properties,
   token: t.String({ description: "the whole token, shown this once" }),
-  url: t.String({ description: "the ingest route with the token, relative to the server" }),
+  url: t.String({ description: "the ingest URL with the token: the public URL (--public-url, else the request's scheme and host), the route, ?token=" }),
 });
 
 export const TokenList = t.Object({ items: t.Array(TokenView) });

@@ -99,10 +99,11 @@ function tokenView(r: SourceTokenRow): Static<typeof TokenView> {
   };
 }
 
-export function createToken(deps: Deps, tenantId: string, name: string, body: { name?: string }) {
+/** `origin`: where clients reach keepwatch (src/http/public-url.ts); the URL shown starts with it. */
+export function createToken(deps: Deps, tenantId: string, name: string, body: { name?: string }, origin: string) {
   const src = sourceOr404(name);
   const { token, row } = createSourceToken(deps.db, tenantId, src.name, body.name ?? `${src.name} URL token`, deps.clock());
-  return { ...tokenView(row), token, url: `${routeOf(src)}?token=${token}` };
+  return { ...tokenView(row), token, url: `${origin}${routeOf(src)}?token=${token}` };
 }
 
 export function listTokens(deps: Deps, tenantId: string, name: string) {

@@ -116,7 +116,7 @@ const StatusParam = t.String({ pattern: "^(held|pending|succeeded|failed)$", des
 export const DeliveryQuery = t.Object({
   status: t.Optional(StatusParam),
   cursor: t.Optional(t.String()),
-  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 500, default: 100 })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 100 })),
 });
 export type DeliveryQuery = Static<typeof DeliveryQuery>;
 
