@@ -6,6 +6,7 @@ import m2 from "../../migrations/0002_enrichment.sql" with { type: "text" };
 import m3 from "../../migrations/0003_source_settings_tokens.sql" with { type: "text" };
 import m4 from "../../migrations/0004_admin_sessions.sql" with { type: "text" };
 import m5 from "../../migrations/0005_indicator_mappings.sql" with { type: "text" };
+import m6 from "../../migrations/0006_job_lanes.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -15,4 +16,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0003_source_settings_tokens": m3,
   "0004_admin_sessions": m4,
   "0005_indicator_mappings": m5,
+  "0006_job_lanes": m6,
 };
