@@ -139,6 +139,18 @@ export type LaneClaimOptions = {
  * transaction (the worker does, with the plain claim and the claim hooks).
  */
 export function claimLaneJobs(db: Db, queue: string, now: number, leaseMs: number, token: string, limit: number, o: LaneClaimOptions): JobRow[] {
+  // Fair share first; slots a lane left unused go round again to the lanes that could take more.
+  const out: JobRow[] = [];
+  for (let pass = 0; pass < 3 && out.length < limit; pass++) {
+    const got = claimLanePass(db, queue, now, leaseMs, token, limit - out.length, o);
+    if (got.length === 0) break;
+    out.push(...got);
+  }
+  // RETURNING does not promise an order: hand them out oldest first.
+  return out.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
+}
+
+function claimLanePass(db: Db, queue: string, now: number, leaseMs: number, token: string, limit: number, o: LaneClaimOptions): JobRow[] {
   if (limit <= 0) return [];
   const lanes = q(db, "dueLanes").all(queue, now, limit) as LaneRow[];
   const out: JobRow[] = [];
@@ -174,7 +186,8 @@ export function claimLaneJobs(db: Db, queue: string, now: number, leaseMs: numbe
       room -= claimed.length;
     }
     const tat = T ? base + claimed.length * T : l.tat;
-    const readyAt = Math.max(l.hold_until, T ? Math.ceil(tat - (l.burst - 1) * T) : 0);
+    // GCRA: the next send is allowed from tat on (a lane left idle gathers up to `burst` sends)
+    const readyAt = Math.max(l.hold_until, T ? Math.ceil(tat) : 0);
     const inflight = live + claimed.length;
     const full = inflight >= cap ? 1 : 0;
     // the earliest lease end of the lane: a lease that runs out is taken again
@@ -188,8 +201,7 @@ export function claimLaneJobs(db: Db, queue: string, now: number, leaseMs: numbe
     }
     q(db, "laneSet").run(l.lane, next === Infinity ? null : next, readyAt, tat, full);
   }
-  // RETURNING does not promise an order: hand them out oldest first.
-  return out.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
+  return out;
 }
 
 /** A lane's job ended or went back: its slot is free, look at the lane again. */
@@ -326,7 +338,7 @@ export function countQueueState(db: Db, queue: string, state: JobState): number 
   const plain = (db.$client.query("SELECT count(*) AS n FROM jobs WHERE queue = ?1 AND state = ?2 AND lane IS NULL").get(queue, state) as { n: number }).n;
   const laned = (
     db.$client
-      .query("SELECT count(*) AS n FROM job_lanes l JOIN jobs j ON j.lane = l.lane AND j.state = ?2 WHERE l.queue = ?1")
+      .query("SELECT count(*) AS n FROM job_lanes l CROSS JOIN jobs j ON j.lane = l.lane AND j.state = ?2 WHERE l.queue = ?1")
       .get(queue, state) as { n: number }
   ).n;
   return plain + laned;
