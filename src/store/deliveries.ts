@@ -62,7 +62,7 @@ const STMT = {
          WHERE delivery_id = ?1 AND outcome = 'started'`,
   startCount: "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?1 AND status = 'pending' RETURNING attempts, webhook_id",
   startRow: `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers, request_body, outcome)
-         VALUES (?1, ?2, ?3, ?4, 0, '', '{}', '', 'started') RETURNING id`,
+         VALUES (?1, ?2, ?3, ?4, 0, coalesce((SELECT url FROM webhooks WHERE id = ?2), ''), '{}', '', 'started') RETURNING id`,
   complete: `UPDATE delivery_attempts SET started_at = ?2, duration_ms = ?3, url = ?4, request_headers = ?5, request_body = ?6,
            response_status = ?7, response_headers = ?8, response_body = ?9, error = ?10, outcome = ?11 WHERE id = ?1`,
 };
