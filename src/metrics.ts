@@ -91,7 +91,7 @@ export class Metrics {
     });
     new Gauge({
       name: "keepwatch_jobs",
-      help: "Jobs of the persisted queue that are not done: available (waiting or due), running (leased), dead (gave up), by queue",
+      help: "Jobs of the persisted queue that are not done: available (waiting or due; for webhook deliveries, the messages waiting less those in flight), running (leased), dead (gave up), by queue",
       labelNames: ["queue", "state"] as const,
       registers: [this.registry],
       collect() {
