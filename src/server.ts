@@ -99,8 +99,9 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     // a webhook's lane holds at most this many of the slots (a slow receiver cannot take them all)
     laneMaxInflight: config.webhookMaxInflight,
     leaseMs,
-    // outcomes finishing within 4 ms share a commit: fewer fsyncs competing with ingest
-    batchMs: 4,
+    // outcomes finishing within 20 ms share a commit (and the next claim): fewer commits competing
+    // with the ingest writer for the lock and the WAL
+    batchMs: 20,
     clock,
     log,
   });

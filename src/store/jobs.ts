@@ -130,7 +130,7 @@ export function claimJobs(db: Db, queue: string, now: number, leaseMs: number, t
 }
 
 /** the shortest time between two claims of a lane that is out of tokens */
-export const LANE_TICK_MS = 100;
+export const LANE_TICK_MS = 200;
 
 export type LaneClaimOptions = {
   /** jobs in flight per lane at most (an ordered lane: 1) */
@@ -191,7 +191,7 @@ function claimLanePass(db: Db, queue: string, now: number, leaseMs: number, toke
     const tat = T ? base + claimed.length * T : l.tat;
     // GCRA: the next send is allowed from tat on (a lane left idle gathers up to `burst` sends).
     // A lane that used up its tokens is looked at again no sooner than LANE_TICK_MS later, when
-    // several have come: a 50/s webhook makes 10 claims a second of 5 jobs, not 50 of one (every
+    // several have come: a 50/s webhook makes 5 claims a second of 10 jobs, not 50 of one (every
     // claim is a commit on the database the ingest writer shares).
     const spent = T > 0 && tat > now;
     const readyAt = Math.max(l.hold_until, T ? Math.ceil(tat) : 0, spent ? now + Math.min(LANE_TICK_MS, l.burst * T) : 0);
