@@ -48,7 +48,7 @@ async function adminPage(path: string): Promise<string> {
 }
 
 describe("isolation", () => {
-  test("with 100,000 messages waiting for a hanging receiver, another webhook's message and ingest are prompt", async () => {
+  test("with 100,000 messages waiting for a hanging receiver, another webhook's message, ingest and enrichment are prompt", async () => {
     let hanging = 0;
     let peak = 0;
     const hang = receiver(() => {
@@ -80,6 +80,17 @@ describe("isolation", () => {
       await fine.waitFor(k + 1, 3000);
       expect(Date.now() - t0).toBeLessThan(1000);
     }
+    // enrichment shares the jobs table but not the lanes: a new alert is enriched promptly
+    const t1 = Date.now();
+    const ar = await s.post("/v1/ingest/generic", { title: "Beacon during a backlog", severity: "high", source: "edr", indicators: [{ type: "ip", value: "203.0.113.9" }] });
+    expect(ar.status).toBe(202);
+    const eventId = ((await ar.json()) as any).ids[0];
+    const alerts = (await (await s.get("/v1/alerts?limit=50")).json()) as any;
+    const alertId = (
+      await Promise.all(alerts.items.map(async (a: any) => (await (await s.get(`/v1/alerts/${a.id}`)).json()) as any))
+    ).find((a: any) => a.events.some((e: any) => e.id === eventId)).id;
+    await until(async () => ((await (await s.get(`/v1/alerts/${alertId}`)).json()) as any).enrichment_status === "enriched", 3000, "alert enriched");
+    expect(Date.now() - t1).toBeLessThan(3000);
     // the hanging receiver holds its in-flight cap (4), never more, and nothing was claimed beyond it
     expect(peak).toBe(4);
     const jobs = s.deps.db.$client
