@@ -182,15 +182,6 @@ export function backlogOf(db: Db, webhookId: string): { count: number; oldest: n
   return { count: l?.backlog ?? 0, oldest: o?.created_at ?? null, dropped: l?.dropped ?? 0 };
 }
 
-/** Recounts a webhook's backlog (start-up, for lanes made before the count existed). */
-export function recountBacklog(db: Db, webhookId: string): void {
-  db.$client
-    .query(
-      "UPDATE job_lanes SET backlog = (SELECT count(*) FROM deliveries WHERE webhook_id = ?1 AND status = 'pending' AND kind = 'message') WHERE lane = ?1",
-    )
-    .run(webhookId);
-}
-
 /**
  * The backlog cap with drop-oldest: the oldest pending message that is not in flight nor in a
  * batch is dropped (status dropped, its job deleted). Returns its id, or null when none could be.
