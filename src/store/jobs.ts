@@ -89,7 +89,11 @@ const STMT = {
   laneDue: "SELECT id FROM jobs WHERE lane = ?1 AND state = 'available' AND run_at <= ?2 ORDER BY run_at, id LIMIT ?3",
   laneNextRun: "SELECT min(run_at) AS t FROM jobs WHERE lane = ?1 AND state = 'available'",
   laneSet: "UPDATE job_lanes SET next_at = ?2, ready_at = ?3, tat = ?4, full = ?5 WHERE lane = ?1",
-  // an enqueue wakes an idle (or later-scheduled) lane, never earlier than its next token or hold
+  // an enqueue wakes an idle (or later-scheduled) lane, never earlier than its next token or hold.
+  // It writes only when the lane is idle or waits on a later time, so a busy lane costs ingest a
+  // keyed read. (PostgreSQL: a plain conditional UPDATE, as ON CONFLICT DO UPDATE locks the row even
+  // when its WHERE is false; and a lane parked as idle is re-checked every few seconds, as a claim
+  // and an enqueue can pass each other there.)
   laneWake: `INSERT INTO job_lanes (lane, queue, next_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (lane) DO UPDATE SET next_at = max(excluded.next_at, ready_at)
          WHERE full = 0 AND (next_at IS NULL OR next_at > max(excluded.next_at, ready_at))`,
