@@ -4,6 +4,8 @@
 import { statSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Db } from "./db/client";
+import { backlogOf } from "./store/deliveries";
+import { countQueueState, listLanes } from "./store/jobs";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -89,15 +91,47 @@ export class Metrics {
     });
     new Gauge({
       name: "keepwatch_jobs",
-      help: "Jobs of the persisted queue that are not done: available (waiting or due), running (leased), dead (gave up), by queue",
+      help: "Jobs of the persisted queue that are not done: available (waiting or due; for webhook deliveries, the messages waiting less those in flight), running (leased), dead (gave up), by queue",
       labelNames: ["queue", "state"] as const,
       registers: [this.registry],
       collect() {
-        // one index range count per queue and state (jobs_claim starts with queue, state); the
-        // succeeded jobs, the bulk of the table until they are pruned, are not counted
+        // index range counts per queue and state (plain jobs on jobs_claim, lane jobs on jobs_lane);
+        // the succeeded jobs, the bulk of the table until they are pruned, are not counted
         for (const queue of queues)
-          for (const state of ["available", "running", "dead"])
-            this.set({ queue, state }, (q("SELECT count(*) AS n FROM jobs WHERE queue = ?1 AND state = ?2").get(queue, state) as { n: number }).n);
+          for (const state of ["available", "running", "dead"] as const) this.set({ queue, state }, countQueueState(db, queue, state));
+      },
+    });
+    // The backlog of every webhook, read from its lane (a counter) and one keyed read for the oldest.
+    const backlogs = () => listLanes(db, "webhooks").map((l) => ({ l, b: backlogOf(db, l.lane) }));
+    new Gauge({
+      name: "keepwatch_webhook_backlog",
+      help: "Messages waiting for a webhook (pending: queued, backing off or in flight)",
+      labelNames: ["webhook"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { l, b } of backlogs()) this.set({ webhook: l.lane }, b.count);
+      },
+    });
+    new Gauge({
+      name: "keepwatch_webhook_backlog_oldest_age_seconds",
+      help: "Age of the oldest message waiting for a webhook (0 when none waits)",
+      labelNames: ["webhook"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const { l, b } of backlogs()) this.set({ webhook: l.lane }, b.oldest === null ? 0 : Math.max(0, (now - b.oldest) / 1000));
+      },
+    });
+    new Gauge({
+      name: "keepwatch_webhook_backlog_dropped_total",
+      help: "Messages dropped or refused by a webhook's backlog cap, in all",
+      labelNames: ["webhook"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of listLanes(db, "webhooks")) this.set({ webhook: l.lane }, l.dropped);
       },
     });
     new Gauge({

@@ -21,6 +21,8 @@ import { GroupWriter } from "./ingest/writer";
 import { createLogger, type Logger } from "./lib/log";
 import { createKey } from "./store/keys";
 import { countTenants, createTenant } from "./store/tenants";
+import { reclaimAtStart } from "./store/jobs";
+import { ensureWebhookLanes } from "./store/webhooks";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
 
@@ -35,6 +37,15 @@ export function bootstrap(db: Db, now = Date.now()): { admin: string; ingest: st
   });
 }
 
+/**
+ * Start-up, with the data-directory lock held: jobs left running by the previous process are
+ * available again at once (not after their lease), and every webhook has its lane.
+ */
+export function reclaim(db: Db, now: number, log: Logger): void {
+  const r = db.$client.transaction(() => ({ lanes: ensureWebhookLanes(db, now), jobs: reclaimAtStart(db, now).length })).immediate();
+  if (r.jobs || r.lanes) log.info("reclaimed at start", { jobs_released: r.jobs, lanes_created: r.lanes });
+}
+
 export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => number } = {}): Deps {
   const log = opts.log ?? createLogger(config.logLevel);
   const dataDirLock = lockDataDir(config.dataDir); // one server per data directory
@@ -45,6 +56,8 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     autoCheckpoint: false, // the checkpointer thread does it
   });
   migrate(db);
+  // The lock proves no other process holds a lease: take back what the previous one left running.
+  reclaim(db, clock(), log);
   // background writes on this thread never wait for the lock (see Deps.bgDb)
   const bgDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: config.durability, autoCheckpoint: false });
   // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see Deps.jobsDb)
@@ -68,7 +81,6 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     allow: parseAllowList(config.outboundAllow),
     leaseMs,
     autoDisableAfter: config.webhookAutoDisable,
-    maxInflightPerWebhook: config.webhookMaxInflight,
     clock,
     log,
     onAttempt: (outcome, seconds) => {
@@ -83,10 +95,14 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   const worker = new Worker(jobsDb, {
     queue: WEBHOOK_QUEUE,
     handlers: webhooks.handlers(),
+    onClaim: webhooks.onClaim,
     concurrency: config.webhookConcurrency,
+    // a webhook's lane holds at most this many of the slots (a slow receiver cannot take them all)
+    laneMaxInflight: config.webhookMaxInflight,
     leaseMs,
-    // outcomes finishing within 4 ms share a commit: fewer fsyncs competing with ingest
-    batchMs: 4,
+    // outcomes finishing within 20 ms share a commit (and the next claim): fewer commits competing
+    // with the ingest writer for the lock and the WAL
+    batchMs: 20,
     clock,
     log,
   });

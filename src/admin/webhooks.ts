@@ -30,6 +30,13 @@ function cut(b: { truncated: boolean; size: number | null }, id: string): Html |
   return html`<p class="muted" id="${id}">truncated: the first 16 KiB${b.size === null ? "" : ` of ${b.size} bytes`} are kept</p>`;
 }
 
+/** What waits for the webhook: count, age of the oldest, drops by the cap. */
+function backlog(w: { backlog: { count: number; oldest_age_seconds: number; dropped: number }; backlog_cap: number; backlog_policy: string }): Html {
+  const b = w.backlog;
+  const age = b.oldest_age_seconds < 120 ? `${Math.round(b.oldest_age_seconds)} s` : b.oldest_age_seconds < 7200 ? `${Math.round(b.oldest_age_seconds / 60)} min` : `${Math.round(b.oldest_age_seconds / 3600)} h`;
+  return html`<span class="backlog">${b.count}</span>${b.count ? html` <span class="muted">oldest ${age}</span>` : ""}${w.backlog_cap ? html` <span class="muted">cap ${w.backlog_cap} (${w.backlog_policy.replace("_", " ")}), ${b.dropped} dropped</span>` : ""}`;
+}
+
 function headerLines(h: Record<string, string>): string {
   return Object.entries(h).map(([k, v]) => `${k}: ${v}`).join("\n");
 }
@@ -56,6 +63,7 @@ ${shown ? html`<p class="flash" role="status">${shown.note}</p>` : ""}
   <dt>health</dt><dd id="health">${health(w)}${w.disabled_reason ? html` <span class="muted">${w.disabled_reason}</span>` : ""}</dd>
   <dt>headers</dt><dd id="headers">${Object.keys(headers).length ? html`<pre class="secret">${headerLines(headers)}</pre>` : html`<span class="muted">none</span>`}</dd>
   <dt>triggers</dt><dd>${w.triggers.join(", ")}</dd><dt>mode</dt><dd>${w.mode}</dd>
+  <dt>waiting</dt><dd id="backlog">${backlog(w)}</dd>
 </dl>
 <p>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/reveal">${csrfField(c.session)}<button type="submit" class="secondary">Reveal secret and headers</button></form>
@@ -83,6 +91,8 @@ ${list.length
 <form class="stack" method="post" action="/admin/webhooks/${w.id}">${csrfField(c.session)}
   <label>Triggers (space or comma separated) <input name="triggers" value="${w.triggers.join(" ")}"></label>
   <label>Headers ("Name: value" lines) <textarea name="headers">${headerLines(headers)}</textarea></label>
+  <label>Backlog cap (messages that may wait; 0 = none) <input name="backlog_cap" type="number" min="0" value="${String(w.backlog_cap)}"></label>
+  <label>At the cap <select name="backlog_policy"><option value="drop_oldest"${w.backlog_policy === "drop_oldest" ? html` selected` : ""}>drop the oldest waiting message</option><option value="refuse_newest"${w.backlog_policy === "refuse_newest" ? html` selected` : ""}>refuse the new message</option></select></label>
   <div><button type="submit">Save</button></div>
 </form>`;
   return { title: w.name, current: "/admin/webhooks", body };
@@ -99,8 +109,8 @@ export const webhooksArea: Area = {
         const body = html`<h1>Webhooks</h1>
 ${items.length === 0
   ? html`<p class="muted">No webhooks yet.</p>`
-  : html`<div class="table-wrap"><table id="webhooks"><thead><tr><th>Name</th><th>URL</th><th>Health</th><th>Triggers</th></tr></thead><tbody>
-  ${items.map((w) => html`<tr><td><a href="/admin/webhooks/${w.id}">${w.name}</a></td><td><code>${w.url}</code></td><td>${health(w)}</td><td>${w.triggers.join(", ")}</td></tr>`)}
+  : html`<div class="table-wrap"><table id="webhooks"><thead><tr><th>Name</th><th>URL</th><th>Health</th><th>Waiting</th><th>Triggers</th></tr></thead><tbody>
+  ${items.map((w) => html`<tr><td><a href="/admin/webhooks/${w.id}">${w.name}</a></td><td><code>${w.url}</code></td><td>${health(w)}</td><td>${backlog(w)}</td><td>${w.triggers.join(", ")}</td></tr>`)}
   </tbody></table></div>`}
 <h2>New webhook</h2>
 <form class="stack" method="post" action="/admin/webhooks">${csrfField(c.session)}
@@ -135,7 +145,18 @@ ${items.length === 0
       method: "POST",
       path: "/admin/webhooks/:id",
       handler: (c) => {
-        const b = checked<WebhookUpdate>(WebhookUpdate, JSON.parse(JSON.stringify({ triggers: triggersOf(c), headers: c.form.get("headers") ?? undefined })));
+        const cap = field(c, "backlog_cap", { optional: true, max: 12 });
+        const b = checked<WebhookUpdate>(
+          WebhookUpdate,
+          JSON.parse(
+            JSON.stringify({
+              triggers: triggersOf(c),
+              headers: c.form.get("headers") ?? undefined,
+              backlog_cap: cap === undefined || cap === null || cap === "" ? undefined : /^\d+$/.test(cap) ? Number(cap) : cap,
+              backlog_policy: field(c, "backlog_policy", { optional: true, max: 20 }) || undefined,
+            }),
+          ),
+        );
         webhooks.update(c.deps, c.tenantId, c.params.id, b);
         return see(`/admin/webhooks/${encodeURIComponent(c.params.id)}`, "updated");
       },

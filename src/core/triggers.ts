@@ -12,6 +12,7 @@ export const MESSAGE_TYPES = [
   "heartbeat.paused",
   "heartbeat.deleted",
   "webhook.disabled",
+  "webhook.backlog_dropped",
 ] as const;
 
 /** A pattern is a dotted type where `*` stands for one or more segments' worth of text ("alert.*", "*"). */

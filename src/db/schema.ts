@@ -354,9 +354,19 @@ export const jobs = sqliteTable(
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),
     finishedAt: integer("finished_at"),
+    /**
+     * The lane of a job that is claimed through job_lanes (webhook deliveries: the webhook id), or
+     * null for a job claimed straight from the queue (enrichment, batch flushes).
+     */
+    lane: text("lane"),
   },
   (t) => [
-    index("jobs_claim").on(t.queue, t.state, t.runAt, t.id),
+    index("jobs_claim")
+      .on(t.queue, t.state, t.runAt, t.id)
+      .where(sql`lane IS NULL`),
+    index("jobs_lane")
+      .on(t.lane, t.state, t.runAt, t.id)
+      .where(sql`lane IS NOT NULL`),
     uniqueIndex("jobs_idempotency")
       .on(t.queue, t.idempotencyKey)
       .where(sql`idempotency_key IS NOT NULL`),
@@ -399,10 +409,48 @@ export const webhooks = sqliteTable(
     previousSecret: text("previous_secret"),
     previousSecretUntil: integer("previous_secret_until"),
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    /** messages waiting at most (0 = no cap) */
+    backlogCap: integer("backlog_cap").notNull().default(0),
+    /** at the cap: drop_oldest | refuse_newest */
+    backlogPolicy: text("backlog_policy").notNull().default("drop_oldest"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("webhooks_tenant").on(t.tenantId, t.id)],
+);
+
+/**
+ * Lanes of the job queue (one per webhook: lane = webhook id). A lane carries what decides when its
+ * jobs may run: the rate limit (GCRA: `tat` is the theoretical arrival time of the next send),
+ * a hold (the backoff of an ordered lane's head), `ordered` (one at a time, oldest first) and
+ * `next_at`, the earliest time a claim needs to look at the lane at all (null: nothing to do).
+ * A claim reads only lanes whose next_at has come, then a bounded number of their oldest due jobs,
+ * so a lane with a million waiting jobs costs what a lane with ten does. `backlog` counts the
+ * webhook's pending messages (kept by the store functions that change a delivery's status).
+ */
+export const jobLanes = sqliteTable(
+  "job_lanes",
+  {
+    lane: text("lane").primaryKey(),
+    queue: text("queue").notNull(),
+    nextAt: integer("next_at"),
+    /** the lane may send from this time on (rate limit and hold); enqueue wakes it no earlier */
+    readyAt: integer("ready_at").notNull().default(0),
+    tat: real("tat").notNull().default(0),
+    holdUntil: integer("hold_until").notNull().default(0),
+    /** sends/s, 0 = unlimited */
+    rate: real("rate").notNull().default(0),
+    burst: integer("burst").notNull().default(1),
+    ordered: integer("ordered").notNull().default(0),
+    /** 1 while every in-flight slot of the lane is taken (a finish clears it) */
+    full: integer("full").notNull().default(0),
+    backlog: integer("backlog").notNull().default(0),
+    dropped: integer("dropped").notNull().default(0),
+    /** the last webhook.backlog_dropped record: when, and the dropped count it reported */
+    dropNotedAt: integer("drop_noted_at"),
+    dropNotedCount: integer("drop_noted_count").notNull().default(0),
+  },
+  (t) => [index("job_lanes_next").on(t.queue, t.nextAt).where(sql`next_at IS NOT NULL`)],
 );
 
 /**

@@ -7,7 +7,7 @@ import { isBusy, type Db } from "../db/client";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "../core/backoff";
 import { randomHex } from "../lib/ids";
 import type { Logger } from "../lib/log";
-import { claimJobs, finishJob, nextDue, retryJob, snoozeJob, type JobRow } from "../store/jobs";
+import { claimJobs, claimLaneJobs, finishJob, nextDue, retryJob, snoozeJob, type JobRow } from "../store/jobs";
 
 /** What became of a job after an outcome was committed. */
 export type Fate = "succeeded" | "retry" | "failed" | "dead";
@@ -24,7 +24,8 @@ export type Outcome =
   /** not attempted (rate limit, ordering): back in the queue without counting the attempt */
   | { result: "snooze"; delayMs: number };
 
-export type JobContext = { job: JobRow; payload: any; now: () => number };
+/** What the claim hook returned for this job (written in the claim's transaction), if any. */
+export type JobContext = { job: JobRow; payload: any; now: () => number; claim?: unknown };
 export type Handler = (ctx: JobContext) => Promise<Outcome>;
 
 export type WorkerOptions = {
@@ -39,10 +40,18 @@ export type WorkerOptions = {
   clock?: () => number;
   random?: () => number;
   policy?: RetryPolicy;
+  /** jobs in flight per lane at most (lanes: see store/jobs.ts); default: concurrency */
+  laneMaxInflight?: number;
+  /**
+   * Runs in the claim's transaction for every claimed job (e.g. records that its attempt started,
+   * so an attempt cut off by a crash is still on record); its result reaches the handler.
+   */
+  onClaim?: (db: Db, job: JobRow, now: number) => unknown;
   log: Logger;
 };
 
 type Done = { job: JobRow; token: string; outcome: Outcome };
+type Claimed = { job: JobRow; claim: unknown };
 
 export class Worker {
   private running = false;
@@ -122,13 +131,13 @@ export class Worker {
         this.pumpAgain = false;
         while (this.running && this.inflight < this.opts.concurrency) {
           const now = this.clock();
-          let jobs: JobRow[];
+          let jobs: Claimed[];
           try {
             // A read first: claiming is a write, and a write on this thread waits (blocking the
             // event loop) while the ingest writer holds the lock. Only claim when something is due.
             const due = nextDue(this.db, this.opts.queue);
             if (due === null || due > now) break;
-            jobs = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, randomHex(12), this.opts.concurrency - this.inflight);
+            jobs = this.db.$client.transaction(() => this.claim(now, this.opts.concurrency - this.inflight)).immediate();
           } catch (e) {
             // busy (the writer thread is committing; this connection does not wait): arm() looks again in 1 ms
             if (!isBusy(e)) this.opts.log.warn("job claim failed", { queue: this.opts.queue, error: String(e) });
@@ -136,7 +145,7 @@ export class Worker {
           }
           if (jobs.length === 0) break;
           this.stats.claimed += jobs.length;
-          for (const job of jobs) this.run(job);
+          for (const c of jobs) this.run(c);
         }
       } while (this.pumpAgain && this.running);
     } finally {
@@ -164,7 +173,19 @@ export class Worker {
     }, wait);
   }
 
-  private run(job: JobRow): void {
+  /** Claims up to `room` jobs: plain ones first (few: flushes, enrichment), then the lanes'. Call in a transaction. */
+  private claim(now: number, room: number): Claimed[] {
+    const token = randomHex(12);
+    const jobs = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, token, room);
+    if (jobs.length < room) {
+      const cap = this.opts.laneMaxInflight ?? this.opts.concurrency;
+      jobs.push(...claimLaneJobs(this.db, this.opts.queue, now, this.opts.leaseMs, token, room - jobs.length, { maxInflight: cap }));
+    }
+    const hook = this.opts.onClaim;
+    return jobs.map((job) => ({ job, claim: hook ? hook(this.db, job, now) : undefined }));
+  }
+
+  private run({ job, claim }: Claimed): void {
     this.inflight++;
     const token = job.lease_token!;
     const handler = this.opts.handlers[job.kind];
@@ -176,7 +197,7 @@ export class Worker {
       } catch {
         return { result: "fail", error: "payload is not JSON" };
       }
-      return handler({ job, payload, now: this.clock });
+      return handler({ job, payload, now: this.clock, claim });
     };
     go()
       .catch((e): Outcome => ({ result: "retry", error: `handler threw: ${String((e as Error)?.message ?? e)}` }))
@@ -199,13 +220,13 @@ export class Worker {
     if (batch.length === 0) return this.afterCommit();
     this.done = [];
     const now = this.clock();
-    let claimed: JobRow[] = [];
+    let claimed: Claimed[] = [];
     try {
       this.db.$client.transaction(() => {
         for (const d of batch) this.apply(d, now);
         // Claim the next jobs in the same transaction: one fsync for both.
         const room = this.opts.concurrency - this.inflight;
-        if (this.running && room > 0) claimed = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, randomHex(12), room);
+        if (this.running && room > 0) claimed = this.claim(now, room);
       }).immediate();
     } catch (e) {
       // Keep the outcomes and try again (the leases still hold): after 2 ms when another connection
@@ -218,7 +239,7 @@ export class Worker {
       return;
     }
     this.stats.claimed += claimed.length;
-    for (const job of claimed) this.run(job);
+    for (const c of claimed) this.run(c);
     this.afterCommit();
   }
 
@@ -239,25 +260,25 @@ export class Worker {
     switch (o.result) {
       case "success":
         fate = "succeeded";
-        held = finishJob(db, job.id, token, "succeeded", now);
+        held = finishJob(db, job.id, token, "succeeded", now, null, job.lane);
         break;
       case "fail":
         fate = "failed";
-        held = finishJob(db, job.id, token, "failed", now, o.error);
+        held = finishJob(db, job.id, token, "failed", now, o.error, job.lane);
         break;
       case "snooze":
         this.stats.snoozed++;
-        if (!snoozeJob(db, job.id, token, now + o.delayMs)) this.stats.fenced++;
+        if (!snoozeJob(db, job.id, token, now + o.delayMs, job.lane, now)) this.stats.fenced++;
         return;
       case "retry": {
         const last = job.max_attempts > 0 && job.attempt >= job.max_attempts;
         if (last) {
           fate = "dead";
-          held = finishJob(db, job.id, token, "dead", now, o.error);
+          held = finishJob(db, job.id, token, "dead", now, o.error, job.lane);
         } else {
           fate = "retry";
           const delay = o.delayMs ?? backoffDelay(this.opts.policy ?? DEFAULT_RETRY, job.attempt, this.opts.random);
-          held = retryJob(db, job.id, token, now + delay, o.error);
+          held = retryJob(db, job.id, token, now + delay, o.error, job.lane, now);
         }
         break;
       }

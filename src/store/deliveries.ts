@@ -1,7 +1,11 @@
 // Deliveries (one message to one webhook, or one batch of them) and their attempts.
+//
+// The backlog of a webhook (its pending messages) is counted in its lane row (job_lanes.backlog):
+// every function here that moves a message into or out of `pending` adjusts it in the same
+// transaction, so reading a backlog never counts rows.
 import type { Db } from "../db/client";
 
-export type DeliveryStatus = "held" | "pending" | "succeeded" | "failed";
+export type DeliveryStatus = "held" | "pending" | "succeeded" | "failed" | "dropped";
 
 export type DeliveryRow = {
   id: string;
@@ -35,7 +39,8 @@ export type AttemptRow = {
   response_headers: string | null;
   response_body: string | null;
   error: string | null;
-  outcome: "succeeded" | "failed";
+  /** started: in progress (or cut off by a crash until the next claim marks it interrupted) */
+  outcome: "started" | "succeeded" | "failed" | "interrupted";
   /** bytes of the whole request body (null: recorded before sizes were kept) */
   request_body_size: number | null;
   /** bytes of the whole response body when known */
@@ -56,6 +61,17 @@ const STMT = {
            request_body, response_status, response_headers, response_body, error, outcome, request_body_size, response_body_size, response_truncated)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)`,
   head: `SELECT id, job_id FROM deliveries WHERE webhook_id = ?1 AND kind = 'message' AND status = 'pending' ORDER BY id LIMIT 2`,
+  prior: "SELECT webhook_id, kind, status FROM deliveries WHERE id = ?1",
+  backlog: "UPDATE job_lanes SET backlog = max(0, backlog + ?2) WHERE lane = ?1",
+  members: "SELECT webhook_id, count(*) AS n, sum(status = 'pending') AS p FROM deliveries WHERE batch_id = ?1 GROUP BY webhook_id",
+  interrupt: `UPDATE delivery_attempts SET outcome = 'interrupted', error = 'keepwatch stopped or lost the lease during this attempt'
+         WHERE delivery_id = ?1 AND outcome = 'started'`,
+  startCount: "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ?1 AND status = 'pending' RETURNING attempts, webhook_id",
+  startRow: `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers, request_body, outcome)
+         VALUES (?1, ?2, ?3, ?4, 0, coalesce((SELECT url FROM webhooks WHERE id = ?2), ''), '{}', '', 'started') RETURNING id`,
+  complete: `UPDATE delivery_attempts SET started_at = ?2, duration_ms = ?3, url = ?4, request_headers = ?5, request_body = ?6,
+           response_status = ?7, response_headers = ?8, response_body = ?9, error = ?10, outcome = ?11,
+           request_body_size = ?12, response_body_size = ?13, response_truncated = ?14 WHERE id = ?1`,
 };
 const q = (db: Db, name: keyof typeof STMT) => db.$client.query(STMT[name]);
 
@@ -70,8 +86,28 @@ export type NewDelivery = {
   jobId?: number | null;
 };
 
+/** Adds `delta` to a webhook's backlog (its pending messages). */
+function backlog(db: Db, webhookId: string, delta: number): void {
+  if (delta) q(db, "backlog").run(webhookId, delta);
+}
+
+/** Runs a status change of one delivery and keeps the backlog count. */
+function change(db: Db, id: string, to: DeliveryStatus, run: () => void): void {
+  const p = q(db, "prior").get(id) as { webhook_id: string; kind: string; status: string } | null;
+  run();
+  if (p && p.kind === "message") backlog(db, p.webhook_id, (to === "pending" ? 1 : 0) - (p.status === "pending" ? 1 : 0));
+}
+
+/** Runs a status change of a batch's members and keeps the backlog count. */
+function changeMembers(db: Db, batchId: string, to: DeliveryStatus, run: () => void): void {
+  const m = q(db, "members").get(batchId) as { webhook_id: string; n: number; p: number } | null;
+  run();
+  if (m) backlog(db, m.webhook_id, (to === "pending" ? m.n : 0) - m.p);
+}
+
 export function insertDelivery(db: Db, d: NewDelivery, now: number): void {
   q(db, "insert").run(d.id, d.tenantId, d.webhookId, d.kind, d.type, d.body, d.status, d.jobId ?? null, now);
+  if (d.kind === "message" && d.status === "pending") backlog(db, d.webhookId, 1);
 }
 
 export function setDeliveryJob(db: Db, id: string, jobId: number): void {
@@ -90,21 +126,91 @@ export function markDelivery(
   now: number,
   o: { attempted?: boolean; statusCode?: number | null; error?: string | null } = {},
 ): void {
-  q(db, "mark").run(id, status, o.attempted ? 1 : 0, o.statusCode ?? null, o.error ?? null, now);
+  change(db, id, status, () => q(db, "mark").run(id, status, o.attempted ? 1 : 0, o.statusCode ?? null, o.error ?? null, now));
 }
 
 /** Members of a batch follow it. */
 export function markBatchMembers(db: Db, batchId: string, status: DeliveryStatus, now: number, o: { statusCode?: number | null; error?: string | null } = {}): void {
-  db.$client
-    .query(
-      `UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_status_code = coalesce(?3, last_status_code), last_error = ?4, updated_at = ?5
+  changeMembers(db, batchId, status, () =>
+    db.$client
+      .query(
+        `UPDATE deliveries SET status = ?2, attempts = attempts + 1, last_status_code = coalesce(?3, last_status_code), last_error = ?4, updated_at = ?5
        WHERE batch_id = ?1`,
-    )
-    .run(batchId, status, o.statusCode ?? null, o.error ?? null, now);
+      )
+      .run(batchId, status, o.statusCode ?? null, o.error ?? null, now),
+  );
 }
 
 export type NewAttempt = Omit<AttemptRow, "id" | "request_body_size" | "response_body_size" | "response_truncated"> &
   Partial<Pick<AttemptRow, "request_body_size" | "response_body_size" | "response_truncated">>;
+
+/**
+ * An attempt starts (in the claim's transaction): the delivery counts it and its row is written
+ * now, so an attempt cut off by kill -9 stays on record; an earlier attempt still `started` (its
+ * process died or lost the lease) is marked interrupted. Null when the delivery is not pending.
+ * Attempts of a delivery are numbered 1..n across retries, replays and restarts.
+ */
+export function startAttempt(db: Db, deliveryId: string, now: number): { id: number; attempt: number } | null {
+  q(db, "interrupt").run(deliveryId);
+  const r = q(db, "startCount").get(deliveryId) as { attempts: number; webhook_id: string } | null;
+  if (!r) return null;
+  const row = q(db, "startRow").get(deliveryId, r.webhook_id, r.attempts, now) as { id: number };
+  return { id: row.id, attempt: r.attempts };
+}
+
+/** Completes a started attempt with its request and response. */
+export function completeAttempt(db: Db, id: number, a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">): void {
+  q(db, "complete").run(
+    id,
+    a.started_at,
+    a.duration_ms,
+    a.url,
+    a.request_headers,
+    a.request_body,
+    a.response_status,
+    a.response_headers,
+    a.response_body,
+    a.error,
+    a.outcome,
+    a.request_body_size ?? null,
+    a.response_body_size ?? null,
+    a.response_truncated ?? null,
+  );
+}
+
+/** A started attempt that sent nothing (the webhook went inactive): gone, and not counted. */
+export function discardAttempt(db: Db, id: number, deliveryId: string): void {
+  db.$client.query("DELETE FROM delivery_attempts WHERE id = ?1 AND outcome = 'started'").run(id);
+  db.$client.query("UPDATE deliveries SET attempts = max(0, attempts - 1) WHERE id = ?1").run(deliveryId);
+}
+
+/** The webhook's backlog: pending messages and when the oldest was made (null when none). */
+export function backlogOf(db: Db, webhookId: string): { count: number; oldest: number | null; dropped: number } {
+  const l = db.$client.query("SELECT backlog, dropped FROM job_lanes WHERE lane = ?1").get(webhookId) as { backlog: number; dropped: number } | null;
+  const o = db.$client
+    .query("SELECT created_at FROM deliveries WHERE webhook_id = ?1 AND status = 'pending' AND kind = 'message' ORDER BY id LIMIT 1")
+    .get(webhookId) as { created_at: number } | null;
+  return { count: l?.backlog ?? 0, oldest: o?.created_at ?? null, dropped: l?.dropped ?? 0 };
+}
+
+/**
+ * The backlog cap with drop-oldest: the oldest pending message that is not in flight nor in a
+ * batch is dropped (status dropped, its job deleted). Returns its id, or null when none could be.
+ */
+export function dropOldest(db: Db, webhookId: string, now: number, reason: string): string | null {
+  const rows = db.$client
+    .query(
+      `SELECT d.id, d.job_id, j.state FROM deliveries d LEFT JOIN jobs j ON j.id = d.job_id
+       WHERE d.webhook_id = ?1 AND d.status = 'pending' AND d.kind = 'message' AND d.batch_id IS NULL ORDER BY d.id LIMIT 64`,
+    )
+    .all(webhookId) as { id: string; job_id: number | null; state: string | null }[];
+  // messages in flight are skipped (at most the lane's in-flight cap of them)
+  const victim = rows.find((r) => r.state !== "running");
+  if (!victim) return null;
+  if (victim.job_id !== null) db.$client.query("DELETE FROM jobs WHERE id = ?1 AND state = 'available'").run(victim.job_id);
+  markDelivery(db, victim.id, "dropped", now, { error: reason });
+  return victim.id;
+}
 
 export function insertAttempt(db: Db, a: NewAttempt): void {
   q(db, "insertAttempt").run(
@@ -178,7 +284,9 @@ export function assignBatch(db: Db, batchId: string, ids: string[]): void {
 
 /** Takes the members out of a batch again (the webhook went inactive): they are held. */
 export function releaseBatch(db: Db, batchId: string, status: DeliveryStatus, now: number): void {
-  db.$client.query("UPDATE deliveries SET batch_id = NULL, status = ?2, updated_at = ?3 WHERE batch_id = ?1").run(batchId, status, now);
+  changeMembers(db, batchId, status, () =>
+    db.$client.query("UPDATE deliveries SET batch_id = NULL, status = ?2, updated_at = ?3 WHERE batch_id = ?1").run(batchId, status, now),
+  );
 }
 
 export function batchMembers(db: Db, batchId: string): DeliveryRow[] {
@@ -228,9 +336,12 @@ export function lastAttempt(db: Db, webhookId: string): AttemptRow | null {
 }
 
 export function countReplay(db: Db, id: string, now: number): number {
-  const r = db.$client
-    .query("UPDATE deliveries SET replays = replays + 1, status = 'pending', updated_at = ?2 WHERE id = ?1 RETURNING replays")
-    .get(id, now) as { replays: number };
+  let r!: { replays: number };
+  change(db, id, "pending", () => {
+    r = db.$client
+      .query("UPDATE deliveries SET replays = replays + 1, status = 'pending', updated_at = ?2 WHERE id = ?1 RETURNING replays")
+      .get(id, now) as { replays: number };
+  });
   return r.replays;
 }
 
@@ -266,5 +377,5 @@ export function lastBatchAt(db: Db, webhookId: string): number | null {
 
 /** A batched webhook's message goes back to wait for the next batch. */
 export function unbatchForReplay(db: Db, id: string, now: number): void {
-  db.$client.query("UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ?2 WHERE id = ?1").run(id, now);
+  change(db, id, "pending", () => db.$client.query("UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ?2 WHERE id = ?1").run(id, now));
 }

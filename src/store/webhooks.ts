@@ -2,6 +2,7 @@
 import type { Db } from "../db/client";
 import { webhooks } from "../db/schema";
 import { bumpVersion } from "./config-versions";
+import { deleteLane, syncLane } from "./jobs";
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 
@@ -12,10 +13,22 @@ const COLS = `id, tenant_id AS tenantId, name, url, state, disabled_reason AS di
   headers, triggers, filters, mode, interval_s AS intervalS, max_batch AS maxBatch, rate_limit AS rateLimit,
   timeout_ms AS timeoutMs, retry, ordered, secret, previous_secret AS previousSecret,
   previous_secret_until AS previousSecretUntil, consecutive_failures AS consecutiveFailures,
-  created_at AS createdAt, updated_at AS updatedAt`;
+  backlog_cap AS backlogCap, backlog_policy AS backlogPolicy, created_at AS createdAt, updated_at AS updatedAt`;
+
+/** The queue its deliveries go to (jobs/handlers/webhooks.ts: WEBHOOK_QUEUE). */
+export const DELIVERY_QUEUE = "webhooks";
+
+/**
+ * The webhook's lane in the job queue follows its settings: its rate limit and ordering while
+ * active; while inactive no limit (what was queued is moved to held at once).
+ */
+export function syncWebhookLane(db: Db, row: Pick<WebhookRow, "id" | "state" | "rateLimit" | "ordered">, now: number): void {
+  syncLane(db, row.id, { queue: DELIVERY_QUEUE, rate: row.state === "active" ? row.rateLimit : 0, ordered: !!row.ordered }, now);
+}
 
 export function insertWebhook(db: Db, row: WebhookRow): void {
   db.insert(webhooks).values(row).run();
+  syncWebhookLane(db, row, row.updatedAt);
   bumpVersion(db, WEBHOOKS_VERSION);
 }
 
@@ -39,7 +52,7 @@ export function updateWebhook(db: Db, row: WebhookRow): boolean {
         `UPDATE webhooks SET name = ?3, url = ?4, state = ?5, disabled_reason = ?6, disabled_at = ?7, headers = ?8,
            triggers = ?9, filters = ?10, mode = ?11, interval_s = ?12, max_batch = ?13, rate_limit = ?14,
            timeout_ms = ?15, retry = ?16, ordered = ?17, secret = ?18, previous_secret = ?19,
-           previous_secret_until = ?20, consecutive_failures = ?21, updated_at = ?22
+           previous_secret_until = ?20, consecutive_failures = ?21, updated_at = ?22, backlog_cap = ?23, backlog_policy = ?24
          WHERE tenant_id = ?1 AND id = ?2`,
       )
       .run(
@@ -65,7 +78,10 @@ export function updateWebhook(db: Db, row: WebhookRow): boolean {
         row.previousSecretUntil,
         row.consecutiveFailures,
         row.updatedAt,
+        row.backlogCap,
+        row.backlogPolicy,
       ).changes === 1;
+  if (changed) syncWebhookLane(db, row, row.updatedAt);
   // after the change: a reader that sees the new counter also sees the new row
   bumpVersion(db, WEBHOOKS_VERSION);
   return changed;
@@ -73,6 +89,7 @@ export function updateWebhook(db: Db, row: WebhookRow): boolean {
 
 export function deleteWebhook(db: Db, tenantId: string, id: string): boolean {
   const gone = db.$client.query("DELETE FROM webhooks WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes === 1;
+  if (gone) deleteLane(db, id);
   bumpVersion(db, WEBHOOKS_VERSION);
   return gone;
 }
@@ -96,6 +113,30 @@ export function disableWebhook(db: Db, id: string, reason: string, now: number):
     db.$client
       .query("UPDATE webhooks SET state = 'inactive', disabled_reason = ?2, disabled_at = ?3, updated_at = ?3 WHERE id = ?1 AND state = 'active'")
       .run(id, reason, now).changes === 1;
+  if (changed) syncWebhookLane(db, { id, state: "inactive", rateLimit: 0, ordered: 0 }, now);
   bumpVersion(db, WEBHOOKS_VERSION);
   return changed;
+}
+
+/**
+ * Start-up: every webhook has its lane (webhooks made before lanes existed get one, with their
+ * backlog counted once, and their queued deliveries are moved into it).
+ */
+export function ensureWebhookLanes(db: Db, now: number): number {
+  const missing = db.$client
+    .query(`SELECT ${COLS} FROM webhooks WHERE id NOT IN (SELECT lane FROM job_lanes)`)
+    .all() as WebhookRow[];
+  for (const w of missing) {
+    syncWebhookLane(db, w, now);
+    db.$client
+      .query("UPDATE job_lanes SET backlog = (SELECT count(*) FROM deliveries WHERE webhook_id = ?1 AND status = 'pending' AND kind = 'message') WHERE lane = ?1")
+      .run(w.id);
+    db.$client
+      .query(
+        `UPDATE jobs SET lane = ?1 WHERE lane IS NULL AND queue = ?2 AND state IN ('available', 'running')
+         AND id IN (SELECT job_id FROM deliveries WHERE webhook_id = ?1 AND status = 'pending' AND job_id IS NOT NULL)`,
+      )
+      .run(w.id, DELIVERY_QUEUE);
+  }
+  return missing.length;
 }

@@ -1,11 +1,14 @@
 // Outbound webhooks on the job queue: the transactional outbox (messages for matching webhooks are
 // written in the caller's transaction), the delivery handler (sign, send, record every attempt,
 // decide retry/fail/disable) and the batch flush handler.
+//
+// Each webhook is a lane of the queue (store/jobs.ts): its rate limit, ordering and in-flight cap
+// are applied by the claim, so a message is only claimed when it can be sent; nothing here snoozes
+// a delivery. A backlog cap (drop_oldest | refuse_newest) bounds what may wait.
 import type { Db } from "../../db/client";
 import { backoffDelay, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "../../core/backoff";
 import type { NormalizedEvent } from "../../core/event";
 import type { Cidr } from "../../core/netrange";
-import { newBucket, take, type Bucket } from "../../core/ratelimit";
 import type { Severity } from "../../core/severity";
 import { maskSentHeaders, withDefaults } from "../../core/headers";
 import { signatureHeaders } from "../../core/signing";
@@ -16,7 +19,10 @@ import { iso } from "../../lib/time";
 import {
   assignBatch,
   batchMembers,
+  completeAttempt,
   countReplay,
+  discardAttempt,
+  dropOldest,
   getDelivery,
   heldMessages,
   lastBatchAt,
@@ -25,15 +31,15 @@ import {
   markBatchMembers,
   markDelivery,
   openBatch,
-  openHead,
   releaseBatch,
   setDeliveryJob,
+  startAttempt,
   unbatched,
   unbatchForReplay,
   type DeliveryRow,
 } from "../../store/deliveries";
 import { storeBatch } from "../../store/events";
-import { wakeJob } from "../../store/jobs";
+import { laneBacklog, noteLaneDrop, type JobRow } from "../../store/jobs";
 import { addFailure, disableWebhook, getWebhookById, listWebhooks, resetFailures, WEBHOOKS_VERSION, type WebhookRow } from "../../store/webhooks";
 import { VersionedCache } from "../../store/config-versions";
 import { enqueue } from "../queue";
@@ -41,8 +47,11 @@ import type { Effects, Handler, Outcome } from "../worker";
 import { MAX_RECORDED, send } from "./http";
 
 export const WEBHOOK_QUEUE = "webhooks";
-const SLOW_MS = 1_000;
-const SLOW_FOR_MS = 60_000;
+/** at most one webhook.backlog_dropped record per webhook per this time */
+const DROP_NOTE_EVERY_MS = 60_000;
+
+/** An attempt whose row the claim wrote (startAttempt); null: the delivery was no longer pending. */
+type Started = { id: number; attempt: number } | null;
 
 export type RetryJson = { max_attempts: number; initial_interval: number; max_interval: number };
 
@@ -70,8 +79,6 @@ export type DispatcherOptions = {
   allow: Cidr[];
   leaseMs: number;
   autoDisableAfter: number;
-  /** deliveries in flight to one webhook at once */
-  maxInflightPerWebhook?: number;
   clock: () => number;
   log: Logger;
   random?: () => number;
@@ -91,9 +98,6 @@ export type MessageInput = {
 export class WebhookDispatcher {
   /** webhooks per tenant, loaded on first use, rebuilt when any webhook changes (any thread) */
   private cache = new VersionedCache<CompiledWebhook[]>(WEBHOOKS_VERSION, (db, tenantId) => listWebhooks(db, tenantId).map(compile));
-  private buckets = new Map<string, Bucket>();
-  private inflight = new Map<string, number>();
-  private slowUntil = new Map<string, number>();
   /** called after a commit that enqueued jobs (the worker looks at the table) */
   wake: () => void = () => {};
   readonly stats = { messages: 0, attempts: 0, succeeded: 0, failed: 0 };
@@ -160,13 +164,45 @@ export class WebhookDispatcher {
       insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "held" }, now);
       return;
     }
+    // The backlog cap: one keyed read of the lane's count, no counting of rows.
+    if (w.backlogCap > 0 && laneBacklog(db, w.id) >= w.backlogCap) {
+      const reason = `backlog cap ${w.backlogCap} reached (${w.backlogPolicy})`;
+      if (w.backlogPolicy === "refuse_newest") {
+        insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "dropped" }, now);
+        markDelivery(db, id, "dropped", now, { error: reason });
+        this.dropped(db, w, id, now);
+        return;
+      }
+      const victim = dropOldest(db, w.id, now, reason);
+      if (victim) this.dropped(db, w, victim, now);
+    }
     if (w.mode === "batched") {
       insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "pending" }, now);
       this.scheduleFlush(db, w, now);
       return;
     }
-    const job = enqueue(db, { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: id }, now);
+    const job = enqueue(db, { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: id, lane: w.id }, now);
     insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "pending", jobId: job.id }, now);
+  }
+
+  /** A message was dropped by the backlog cap: counted, and recorded as `webhook.backlog_dropped` at most once a minute. */
+  private dropped(db: Db, w: WebhookRow, messageId: string, now: number): void {
+    const n = noteLaneDrop(db, w.id, now, DROP_NOTE_EVERY_MS);
+    if (n.report === 0) return;
+    const data = {
+      webhook_id: w.id,
+      name: w.name,
+      url: w.url,
+      policy: w.backlogPolicy,
+      backlog_cap: w.backlogCap,
+      dropped: n.report,
+      dropped_total: n.total,
+      last_dropped_message: messageId,
+      at: iso(now),
+    };
+    const what = w.backlogPolicy === "refuse_newest" ? "refused new messages" : "dropped its oldest messages";
+    this.record(db, w, "webhook.backlog_dropped", "medium", `Webhook ${w.name} ${what}`, `webhook ${w.name} (${w.url}) reached its backlog cap of ${w.backlogCap} and ${what} (${n.report} since the last record)`, data, now);
+    this.o.log.warn("webhook backlog cap: messages dropped", { webhook: w.id, dropped: n.report, policy: w.backlogPolicy });
   }
 
   /** One flush job per webhook per interval slot (the idempotency key makes repeats free). */
@@ -200,15 +236,28 @@ export class WebhookDispatcher {
     const replays = countReplay(db, d.id, now);
     const job = enqueue(
       db,
-      { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: d.id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: `${d.id}#${replays}` },
+      { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: d.id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: `${d.id}#${replays}`, lane: h.row.id },
       now,
     );
     setDeliveryJob(db, d.id, job.id);
   }
 
   handlers(): Record<string, Handler> {
-    return { deliver: (ctx) => this.deliverBounded(ctx.job.attempt, ctx.payload.d, ctx.now), flush: (ctx) => this.flush(ctx.payload.w, ctx.now) };
+    return {
+      deliver: (ctx) => this.deliver(ctx.job.attempt, ctx.payload.d, ctx.now, ctx.claim as Started | undefined),
+      flush: (ctx) => this.flush(ctx.payload.w, ctx.now),
+    };
   }
+
+  /** The worker's claim hook: a delivery's attempt is counted and on record from its claim on. */
+  onClaim = (db: Db, job: JobRow, now: number): Started | undefined => {
+    if (job.kind !== "deliver") return undefined;
+    let d: string | undefined;
+    try {
+      d = JSON.parse(job.payload)?.d;
+    } catch {}
+    return typeof d === "string" ? startAttempt(db, d, now) : undefined;
+  };
 
   private webhook(id: string): CompiledWebhook | null {
     const row = getWebhookById(this.db, id);
@@ -233,7 +282,7 @@ export class WebhookDispatcher {
       effects: (db, _fate, now) => {
         if (openBatch(db, webhookId)) return;
         const id = "msg_" + newId(now);
-        const job = enqueue(db, { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: id }, now);
+        const job = enqueue(db, { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: id, lane: webhookId }, now);
         insertDelivery(db, { id, tenantId: h.row.tenantId, webhookId, kind: "batch", type: "batch", body: "", status: "pending", jobId: job.id }, now);
         assignBatch(db, id, members.map((m) => m.id));
         queueMicrotask(() => this.wake());
@@ -242,29 +291,11 @@ export class WebhookDispatcher {
   }
 
   /**
-   * A slow receiver (an attempt took over SLOW_MS or timed out in the last SLOW_FOR_MS) may hold at
-   * most maxInflightPerWebhook worker slots; its other messages wait. Fast receivers are not capped.
+   * One attempt of a delivery. `jobAttempt` (the job's own count) paces the backoff; the attempt is
+   * recorded under the number the claim gave it (`started`), 1..n across replays and restarts.
+   * The lane already applied the rate limit, the ordering and the in-flight cap.
    */
-  private async deliverBounded(attempt: number, deliveryId: string, clock: () => number): Promise<Outcome> {
-    const d = getDelivery(this.db, deliveryId);
-    const key = d?.webhook_id ?? "";
-    const n = this.inflight.get(key) ?? 0;
-    const cap = this.o.maxInflightPerWebhook ?? Infinity;
-    const started = clock();
-    if (d && n >= cap && (this.slowUntil.get(key) ?? 0) > started) return { result: "snooze", delayMs: 500 };
-    this.inflight.set(key, n + 1);
-    try {
-      return await this.deliver(attempt, deliveryId, clock);
-    } finally {
-      const m = (this.inflight.get(key) ?? 1) - 1;
-      if (m <= 0) this.inflight.delete(key);
-      else this.inflight.set(key, m);
-      const end = clock();
-      if (end - started > SLOW_MS) this.slowUntil.set(key, end + SLOW_FOR_MS);
-    }
-  }
-
-  private async deliver(attempt: number, deliveryId: string, clock: () => number): Promise<Outcome> {
+  private async deliver(jobAttempt: number, deliveryId: string, clock: () => number, started?: Started): Promise<Outcome> {
     const d = getDelivery(this.db, deliveryId);
     if (!d || d.status !== "pending") return { result: "success" }; // deleted, pruned or already settled
     const h = this.webhook(d.webhook_id);
@@ -274,6 +305,7 @@ export class WebhookDispatcher {
       return {
         result: "success",
         effects: (db, _f, now) => {
+          if (started) discardAttempt(db, started.id, d.id);
           if (d.kind === "batch") {
             releaseBatch(db, d.id, "held", now);
             markDelivery(db, d.id, "failed", now, { error: "webhook inactive; its messages are held" });
@@ -282,16 +314,7 @@ export class WebhookDispatcher {
       };
     }
     const now = clock();
-    if (w.ordered && d.kind === "message") {
-      const head = openHead(this.db, w.id);
-      if (head.length && head[0].id !== d.id) return { result: "snooze", delayMs: 2_000 };
-    }
-    if (w.rateLimit > 0) {
-      let b = this.buckets.get(w.id);
-      if (!b) this.buckets.set(w.id, (b = newBucket(Math.max(1, Math.ceil(w.rateLimit)), now)));
-      const r = take(b, now, w.rateLimit, Math.max(1, Math.ceil(w.rateLimit)));
-      if (!r.ok) return { result: "snooze", delayMs: r.retryAfterMs };
-    }
+    const attempt = started?.attempt ?? jobAttempt;
     let body: string;
     let members: DeliveryRow[] = [];
     if (d.kind === "batch") {
@@ -312,11 +335,8 @@ export class WebhookDispatcher {
     this.o.onAttempt?.(ok ? "succeeded" : res.status === null ? "error" : "failed", res.durationMs / 1000);
     const error =
       res.error ?? (ok ? null : res.status !== null && res.status >= 300 && res.status < 400 ? `redirect ${res.status} not followed` : `HTTP ${res.status}`);
-    const record = (db: Db) =>
-      insertAttempt(db, {
-        delivery_id: d.id,
-        webhook_id: w.id,
-        attempt,
+    const record = (db: Db) => {
+      const a = {
         started_at: now,
         duration_ms: res.durationMs,
         url: w.url,
@@ -329,10 +349,14 @@ export class WebhookDispatcher {
         response_body_size: res.status === null ? null : (res.bodySize ?? null),
         response_truncated: res.status === null ? null : res.bodyTruncated ? 1 : 0,
         error: ok ? null : error,
-        outcome: ok ? "succeeded" : "failed",
-      });
+        outcome: ok ? ("succeeded" as const) : ("failed" as const),
+      };
+      if (started) completeAttempt(db, started.id, a);
+      else insertAttempt(db, { delivery_id: d.id, webhook_id: w.id, attempt, ...a });
+    };
     const settle = (db: Db, status: "succeeded" | "failed" | "pending", t: number) => {
-      markDelivery(db, d.id, status, t, { attempted: true, statusCode: res.status, error: ok ? null : error });
+      // the claim counted the attempt (started); count it here only when it did not
+      markDelivery(db, d.id, status, t, { attempted: !started, statusCode: res.status, error: ok ? null : error });
       if (d.kind === "batch") markBatchMembers(db, d.id, status, t, { statusCode: res.status, error: ok ? null : error });
     };
     const next = (db: Db, t: number) => {
@@ -341,8 +365,7 @@ export class WebhookDispatcher {
         this.scheduleFlush(db, w, t, true);
         queueMicrotask(() => this.wake());
       } else if (w.ordered) {
-        const head = openHead(db, w.id);
-        if (head[0]?.job_id) wakeJob(db, head[0].job_id, t);
+        // the lane (ordered: one at a time) takes the next head as soon as this job's slot is free
         queueMicrotask(() => this.wake());
       }
     };
@@ -370,7 +393,7 @@ export class WebhookDispatcher {
     }
     let delayMs: number | undefined;
     if (res.status === 429 || res.status === 503) delayMs = parseRetryAfter(res.headers?.["retry-after"], now) ?? undefined;
-    delayMs ??= backoffDelay(h.policy, attempt, this.o.random);
+    delayMs ??= backoffDelay(h.policy, jobAttempt, this.o.random);
     const effects: Effects = (db, fate, t) => {
       record(db);
       if (fate === "retry") {
@@ -392,6 +415,12 @@ export class WebhookDispatcher {
     if (!disableWebhook(db, w.id, reason, now)) return;
     this.invalidate();
     const data = { webhook_id: w.id, name: w.name, url: w.url, reason, disabled_at: iso(now) };
+    this.record(db, w, "webhook.disabled", "high", `Webhook ${w.name} disabled`, `webhook ${w.name} (${w.url}) was disabled: ${reason}`, data, now);
+    this.o.log.warn("webhook disabled", { webhook: w.id, reason });
+  }
+
+  /** keepwatch's own record about a webhook: an event, and a message to the tenant's other webhooks. */
+  private record(db: Db, w: WebhookRow, type: string, severity: Severity, title: string, summary: string, data: object, now: number): void {
     const ev: NormalizedEvent = {
       id: newId(now),
       tenantId: w.tenantId,
@@ -399,11 +428,11 @@ export class WebhookDispatcher {
       occurredAt: now,
       sourceName: "keepwatch",
       source: "keepwatch",
-      type: "webhook.disabled",
+      type,
       module: "webhooks",
-      title: `Webhook ${w.name} disabled`,
-      summary: `webhook ${w.name} (${w.url}) was disabled: ${reason}`,
-      severity: "high",
+      title,
+      summary,
+      severity,
       severityRaw: null,
       host: null,
       tags: ["webhook"],
@@ -417,8 +446,7 @@ export class WebhookDispatcher {
       opensAlert: false,
     };
     storeBatch(db, { tenantId: w.tenantId, route: "internal", idempotencyKey: null, events: [ev] }, now);
-    this.emit(db, w.tenantId, { type: "webhook.disabled", data, severity: "high", source: "keepwatch", tags: ["webhook"] }, now, w.id);
-    this.o.log.warn("webhook disabled", { webhook: w.id, reason });
+    this.emit(db, w.tenantId, { type, data, severity, source: "keepwatch", tags: ["webhook"] }, now, w.id);
   }
 }
 

@@ -40,6 +40,8 @@ const fields = {
   retry: Retry,
   ordered: t.Boolean({ description: "attempt messages in the order they were enqueued" }),
   secret: t.String({ description: "whsec_<base64 of ≥ 24 bytes>; generated when left out" }),
+  backlog_cap: t.Integer({ minimum: 0, maximum: 100_000_000, description: "messages that may wait at most (0 = no cap)" }),
+  backlog_policy: Enum(["drop_oldest", "refuse_newest"], { description: "at the cap: drop the oldest waiting message, or refuse the new one" }),
 };
 
 export const WebhookCreate = t.Object(
@@ -58,6 +60,8 @@ export const WebhookCreate = t.Object(
     retry: t.Optional(fields.retry),
     ordered: t.Optional(fields.ordered),
     secret: t.Optional(fields.secret),
+    backlog_cap: t.Optional(fields.backlog_cap),
+    backlog_policy: t.Optional(fields.backlog_policy),
   },
   { additionalProperties: false },
 );
@@ -65,6 +69,16 @@ export type WebhookCreate = Static<typeof WebhookCreate>;
 
 export const WebhookUpdate = t.Partial(t.Omit(WebhookCreate, ["secret"]), { additionalProperties: false });
 export type WebhookUpdate = Static<typeof WebhookUpdate>;
+
+export const Backlog = t.Object(
+  {
+    count: t.Integer({ description: "messages waiting (pending: queued, backing off or in flight)" }),
+    oldest_at: t.Nullable(t.String({ description: "when the oldest waiting message was made" })),
+    oldest_age_seconds: t.Number({ description: "its age now (0 when none waits)" }),
+    dropped: t.Integer({ description: "messages dropped or refused by the backlog cap, in all" }),
+  },
+  { description: "what waits for this webhook" },
+);
 
 export const Webhook = t.Object({
   id: t.String(),
@@ -86,6 +100,9 @@ export const Webhook = t.Object({
   secret: t.String({ description: "masked; GET /v1/webhooks/:id/secret reveals it" }),
   previous_secret_expires_at: t.Nullable(t.String({ description: "during a rotation: when the old secret stops signing" })),
   consecutive_failures: t.Integer(),
+  backlog_cap: t.Integer(),
+  backlog_policy: t.String(),
+  backlog: Backlog,
   created_at: t.String(),
   updated_at: t.String(),
 });
@@ -108,10 +125,10 @@ export const WebhookList = t.Object({ items: t.Array(Webhook) });
 export const RevealedHeaders = t.Object({ headers: t.Record(t.String(), t.String()) });
 export const Secret = t.Object({ secret: t.String(), previous_secret: t.Nullable(t.String()), previous_secret_expires_at: t.Nullable(t.String()) });
 
-export const DeliveryStatus = Enum(["held", "pending", "succeeded", "failed"]);
+export const DeliveryStatus = Enum(["held", "pending", "succeeded", "failed", "dropped"]);
 
 // A string with a pattern rather than an enum: Elysia fills an optional enum in a query with its first member.
-const StatusParam = t.String({ pattern: "^(held|pending|succeeded|failed)$", description: "held | pending | succeeded | failed" });
+const StatusParam = t.String({ pattern: "^(held|pending|succeeded|failed|dropped)$", description: "held | pending | succeeded | failed | dropped" });
 
 export const DeliveryQuery = t.Object({
   status: t.Optional(StatusParam),
@@ -163,6 +180,6 @@ export const DeliveryDetail = t.Composite([Delivery, t.Object({ body: t.Unknown(
 
 export const ReplayQuery = t.Object({
   since: t.String({ description: "created at or after (ISO 8601 or epoch)" }),
-  status: t.Optional(t.String({ pattern: "^(held|succeeded|failed)$", description: "failed (default) | succeeded | held" })),
+  status: t.Optional(t.String({ pattern: "^(held|succeeded|failed|dropped)$", description: "failed (default) | succeeded | held | dropped" })),
 });
 export const ReplayResult = t.Object({ replayed: t.Integer() });

@@ -13,6 +13,7 @@ import { iso, parseTime } from "../../lib/time";
 import { isIP } from "node:net";
 import {
   attemptTimings,
+  backlogOf,
   batchMembers,
   getDelivery,
   lastAttempt,
@@ -119,7 +120,18 @@ function retryOf(mode: string, r: WebhookCreate["retry"], prev?: RetryJson): Ret
   return out;
 }
 
-export function view(w: WebhookRow, now: number) {
+/** What waits for a webhook: two keyed reads (the lane's count, the oldest pending message). */
+export function backlogView(deps: Deps, id: string, now: number) {
+  const b = backlogOf(deps.db, id);
+  return {
+    count: b.count,
+    oldest_at: b.oldest === null ? null : iso(b.oldest),
+    oldest_age_seconds: b.oldest === null ? 0 : Math.max(0, (now - b.oldest) / 1000),
+    dropped: b.dropped,
+  };
+}
+
+export function view(w: WebhookRow, now: number, deps?: Deps) {
   const rotating = w.previousSecret && w.previousSecretUntil && w.previousSecretUntil > now;
   return {
     id: w.id,
@@ -141,6 +153,9 @@ export function view(w: WebhookRow, now: number) {
     secret: maskSecret(w.secret),
     previous_secret_expires_at: rotating ? iso(w.previousSecretUntil!) : null,
     consecutive_failures: w.consecutiveFailures,
+    backlog_cap: w.backlogCap,
+    backlog_policy: w.backlogPolicy,
+    backlog: deps ? backlogView(deps, w.id, now) : { count: 0, oldest_at: null, oldest_age_seconds: 0, dropped: 0 },
     created_at: iso(w.createdAt),
     updated_at: iso(w.updatedAt),
   };
@@ -178,6 +193,8 @@ export function create(deps: Deps, tenantId: string, b: WebhookCreate) {
     previousSecret: null,
     previousSecretUntil: null,
     consecutiveFailures: 0,
+    backlogCap: b.backlog_cap ?? 0,
+    backlogPolicy: b.backlog_policy ?? "drop_oldest",
     createdAt: now,
     updatedAt: now,
   };
@@ -188,14 +205,14 @@ export function create(deps: Deps, tenantId: string, b: WebhookCreate) {
 
 export function list(deps: Deps, tenantId: string) {
   const now = deps.clock();
-  return { items: listWebhooks(deps.db, tenantId).map((w) => view(w, now)) };
+  return { items: listWebhooks(deps.db, tenantId).map((w) => view(w, now, deps)) };
 }
 
 export function get(deps: Deps, tenantId: string, id: string) {
   const w = load(deps, tenantId, id);
   const a = lastAttempt(deps.db, w.id);
   return {
-    ...view(w, deps.clock()),
+    ...view(w, deps.clock(), deps),
     last_attempt: a
       ? {
           delivery_id: a.delivery_id,
@@ -227,6 +244,8 @@ export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdat
     if (b.timeout !== undefined) next.timeoutMs = Math.round(b.timeout * 1000);
     if (b.retry !== undefined) next.retry = JSON.stringify(retryOf(next.mode, b.retry, JSON.parse(w.retry)));
     if (b.ordered !== undefined) next.ordered = b.ordered ? 1 : 0;
+    if (b.backlog_cap !== undefined) next.backlogCap = b.backlog_cap;
+    if (b.backlog_policy !== undefined) next.backlogPolicy = b.backlog_policy;
     const reactivated = b.state === "active" && w.state !== "active";
     if (b.state !== undefined) next.state = b.state;
     if (reactivated) {
@@ -243,7 +262,7 @@ export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdat
       const h = compile(next);
       for (const d of unbatched(deps.db, next.id, 1_000_000)) deps.webhooks.requeue(deps.db, h, d, now);
     }
-    return view(next, now);
+    return view(next, now, deps);
   }).immediate();
 }
 
