@@ -56,6 +56,8 @@ const WALKS: Record<string, Walk> = {
           timeout: 3,
           retry: { max_attempts: 4, initial_interval: 2, max_interval: 60 },
           ordered: true,
+          backlog_cap: 500,
+          backlog_policy: "refuse_newest",
         }),
       );
       return `/v1/webhooks/${w.id}`;
@@ -74,6 +76,8 @@ const WALKS: Record<string, Walk> = {
       timeout: 4,
       retry: { max_attempts: 6 },
       ordered: false,
+      backlog_cap: 1000,
+      backlog_policy: "drop_oldest",
     },
     follows: { state: ["disabled_reason", "disabled_at", "consecutive_failures"] },
   },

@@ -27,11 +27,15 @@ async function deliverOnce(answer: Receiver["answer"], payload: Record<string, u
   const w = await json(s.admin("POST", "/v1/webhooks", { url: rx.url, triggers: ["event.received"], filters: { sources: [source] }, retry: FAST, rate_limit: 0 }));
   expect((await s.post("/api/v1/events", event(1, { source, payload }))).status).toBe(202);
   await rx.waitFor(n);
+  // an attempt is on record from the moment it starts (outcome "started"): wait until n are done,
+  // then read the list row, which changes in the same transaction as the attempt's outcome
   const d = await until(async () => {
     const items = (await json(s.admin("GET", `/v1/webhooks/${w.id}/deliveries`))).items;
     if (!items.length) return null;
     const detail = await json(s.admin("GET", `/v1/deliveries/${items[0].id}`));
-    return detail.attempts.length >= n ? { detail, row: items[0] } : null;
+    if (detail.attempts.length < n || detail.attempts.some((a: { outcome: string }) => a.outcome === "started")) return null;
+    const row = (await json(s.admin("GET", `/v1/webhooks/${w.id}/deliveries`))).items.find((i: { id: string }) => i.id === items[0].id);
+    return { detail, row };
   });
   return { w, rx, ...d };
 }
