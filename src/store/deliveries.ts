@@ -160,8 +160,12 @@ export function startAttempt(db: Db, deliveryId: string, now: number): { id: num
 
 /** Completes a started attempt with its request and response. */
 export function completeAttempt(db: Db, id: number, a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">): void {
-  q(db, "complete").run(
-    id,
+  q(db, "complete").run(id, ...attemptResult(a));
+}
+
+/** The columns an attempt's outcome fills, in the order of the `complete` and `insertAttempt` statements. */
+function attemptResult(a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">) {
+  return [
     a.started_at,
     a.duration_ms,
     a.url,
@@ -175,7 +179,7 @@ export function completeAttempt(db: Db, id: number, a: Omit<NewAttempt, "deliver
     a.request_body_size ?? null,
     a.response_body_size ?? null,
     a.response_truncated ?? null,
-  );
+  ] as const;
 }
 
 /** A started attempt that sent nothing (the webhook went inactive): gone, and not counted. */
@@ -213,24 +217,7 @@ export function dropOldest(db: Db, webhookId: string, now: number, reason: strin
 }
 
 export function insertAttempt(db: Db, a: NewAttempt): void {
-  q(db, "insertAttempt").run(
-    a.delivery_id,
-    a.webhook_id,
-    a.attempt,
-    a.started_at,
-    a.duration_ms,
-    a.url,
-    a.request_headers,
-    a.request_body,
-    a.response_status,
-    a.response_headers,
-    a.response_body,
-    a.error,
-    a.outcome,
-    a.request_body_size ?? null,
-    a.response_body_size ?? null,
-    a.response_truncated ?? null,
-  );
+  q(db, "insertAttempt").run(a.delivery_id, a.webhook_id, a.attempt, ...attemptResult(a));
 }
 
 export type AttemptTiming = { delivery_id: string; attempt: number; started_at: number; duration_ms: number; response_status: number | null; outcome: string };
