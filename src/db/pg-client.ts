@@ -20,6 +20,11 @@ export function pgOptions(raw: string, pool: number): { url: string; options: po
     onnotice: () => {},
     // a 202 means committed: whatever the server's default, this session waits for the WAL flush
     connection: { application_name: "keepwatch", synchronous_commit: "on" },
+    // int8 (bigint columns, count(*)) as JS numbers, like bun:sqlite's integers: every bigint keepwatch
+    // stores is epoch milliseconds, an identity or a counter, far below 2^53
+    types: {
+      int8: { to: 20, from: [20], serialize: (x: number | bigint | string) => String(x), parse: (x: string) => Number(x) },
+    } as any,
   };
   if (socket) {
     u.searchParams.delete("host");

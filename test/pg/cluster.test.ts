@@ -2,7 +2,8 @@
 // fsync on, a database can be created and queried through the product's own client, and stop()
 // takes the server down and removes every file.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openPg, pgOptions } from "../../src/db/pg-client";
 import { findPgBin, startCluster, type Cluster } from "./cluster";
@@ -34,9 +35,34 @@ test("a started cluster: create a database, connect through the socket, write an
     const body = '{"b": 2, "a":1 , "é": "\\u00e9"}';
     await sql`INSERT INTO t ${sql([{ id: 1, body }])}`;
     const rows = await sql`SELECT id, body FROM t`;
-    expect(rows.map((r) => ({ id: Number(r.id), body: r.body }))).toEqual([{ id: 1, body }]);
+    // bigint comes back as a JS number (epoch ms, ids, counts), the text byte for byte
+    expect([...rows]).toEqual([{ id: 1, body }]);
+    const [big] = await sql`SELECT ${1_764_000_000_123}::bigint AS ms, count(*) AS n FROM t`;
+    expect(big).toEqual({ ms: 1_764_000_000_123, n: 1 });
   } finally {
     await db.$client.end();
+  }
+});
+
+test("a test process that dies without calling stop() still takes its cluster down and removes it", async () => {
+  const scriptDir = mkdtempSync(join(tmpdir(), "kw-crash-"));
+  const script = join(scriptDir, "crash.ts");
+  await Bun.write(
+    script,
+    `import { startCluster } from ${JSON.stringify(join(import.meta.dir, "cluster.ts"))};\n` +
+      "const c = await startCluster();\nconsole.log(c.socketDir);\nthrow new Error('test failed');\n",
+  );
+  try {
+    const p = Bun.spawnSync([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+    expect(p.exitCode).not.toBe(0);
+    const dir = p.stdout.toString().trim();
+    expect(dir).toContain("kw-pg-");
+    expect(existsSync(dir)).toBe(false);
+    // no server of that cluster is left running
+    const ps = Bun.spawnSync(["ps", "-eo", "args"]).stdout.toString();
+    expect(ps.includes(dir)).toBe(false);
+  } finally {
+    rmSync(scriptDir, { recursive: true, force: true });
   }
 });
 
