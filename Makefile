@@ -10,10 +10,10 @@ else
 BUN := $(CURDIR)/.tools/node_modules/.bin/bun
 endif
 
-SRC := $(shell find src migrations -type f 2>/dev/null) package.json bun.lock
+SRC := $(shell find src migrations migrations-pg -type f 2>/dev/null) package.json bun.lock
 ARGS ?=
 
-.PHONY: run test build build-arm64 bench typecheck migrations clean deps
+.PHONY: run test build build-arm64 bench typecheck migrations migrations-pg clean deps
 
 $(CURDIR)/.tools/node_modules/.bin/bun:
 	npm install --no-save --no-audit --no-fund --prefix $(CURDIR)/.tools bun@$(BUN_VERSION)
@@ -62,6 +62,11 @@ bench: dist/keepwatch
 # After changing src/db/schema.ts: generate a new migration (make migrations NAME=what_changed) and re-embed.
 migrations: node_modules/.installed
 	$(BUN) x drizzle-kit generate $(if $(NAME),--name $(NAME))
+	$(BUN) scripts/embed-migrations.ts
+
+# The PostgreSQL twin: after changing src/db/pg-schema.ts (make migrations-pg NAME=what_changed).
+migrations-pg: node_modules/.installed
+	$(BUN) x drizzle-kit generate --config drizzle-pg.config.ts $(if $(NAME),--name $(NAME))
 	$(BUN) scripts/embed-migrations.ts
 
 clean:

@@ -5,6 +5,7 @@ import { Value } from "@sinclair/typebox/value";
 import { parseAllowList } from "./core/netrange";
 import { SignatureSettingInput, settingIssues, toSetting, type SignatureSetting } from "./core/inbound-signatures";
 import { listSources } from "./sources/registry";
+import { databaseUrlIssue, redactDatabaseUrl } from "./lib/database-url";
 
 export const ConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: "TCP port to listen on" }),
@@ -14,6 +15,11 @@ export const ConfigSchema = Type.Object({
     description: "the URL clients reach keepwatch at (https://keepwatch.example.com); ping and URL-token URLs start with it (empty: the request's scheme and host)",
   }),
   dataDir: Type.String({ minLength: 1, default: "./data", description: "directory holding keepwatch.db" }),
+  databaseUrl: Type.String({
+    default: "",
+    description: "postgres://user:password@host:5432/db (or ?host=/socket/dir): PostgreSQL instead of SQLite; in progress, only `keepwatch migrate` uses it yet (empty: SQLite in --data-dir)",
+  }),
+  dbPool: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: "PostgreSQL connections per process (with --database-url)" }),
   rateLimit: Type.Number({ minimum: 0, default: 10, description: "default requests/s per key (0 = unlimited)" }),
   rateBurst: Type.Integer({ minimum: 1, default: 50, description: "default token-bucket size per key" }),
   // events and bytes, per key and per tenant (src/core/ratelimit.ts); unset = derived from the above
@@ -69,6 +75,8 @@ export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   host: { flag: "--host", env: "KEEPWATCH_HOST" },
   publicUrl: { flag: "--public-url", env: "KEEPWATCH_PUBLIC_URL" },
   dataDir: { flag: "--data-dir", env: "KEEPWATCH_DATA_DIR" },
+  databaseUrl: { flag: "--database-url", env: "KEEPWATCH_DATABASE_URL" },
+  dbPool: { flag: "--db-pool", env: "KEEPWATCH_DB_POOL" },
   rateLimit: { flag: "--rate-limit", env: "KEEPWATCH_RATE_LIMIT" },
   rateBurst: { flag: "--rate-burst", env: "KEEPWATCH_RATE_BURST" },
   eventRate: { flag: "--event-rate", env: "KEEPWATCH_EVENT_RATE" },
@@ -172,8 +180,9 @@ export function loadConfig(
     const why = sch?.anyOf
       ? `must be one of ${sch.anyOf.map((a: any) => a.const).join(", ")}`
       : first.message.toLowerCase();
+    const shown = name === "databaseUrl" ? redactDatabaseUrl(String(raw[name])) : raw[name];
     throw new ConfigError(
-      `invalid setting ${where}=${JSON.stringify(raw[name])}: ${why}${sch?.description ? ` (${sch.description})` : ""}`,
+      `invalid setting ${where}=${JSON.stringify(shown)}: ${why}${sch?.description ? ` (${sch.description})` : ""}`,
     );
   }
   try {
@@ -181,9 +190,16 @@ export function loadConfig(
   } catch (e) {
     throw new ConfigError(`invalid setting ${from.outboundAllow ?? "KEEPWATCH_OUTBOUND_ALLOW"}: ${(e as Error).message} (expected CIDRs such as 127.0.0.0/8, fd00::/8)`);
   }
+  const databaseUrl = (withDefaults as Settings).databaseUrl.trim();
+  if (databaseUrl !== "") {
+    const issue = databaseUrlIssue(databaseUrl);
+    if (issue) throw new ConfigError(`invalid setting ${from.databaseUrl ?? "KEEPWATCH_DATABASE_URL"}=${JSON.stringify(redactDatabaseUrl(databaseUrl))}: ${issue}`);
+  } else if (from.dbPool) {
+    throw new ConfigError(`${from.dbPool} is set but there is no --database-url / KEEPWATCH_DATABASE_URL: the pool is PostgreSQL's`);
+  }
   const publicUrl = checkPublicUrl((withDefaults as Settings).publicUrl, from.publicUrl ?? "KEEPWATCH_PUBLIC_URL");
   const sourceSecrets = loadSourceSecrets(env);
-  return { config: { ...(withDefaults as Settings), publicUrl, sourceSecrets }, rest, explicit: new Set(Object.keys(from) as (keyof Settings)[]) };
+  return { config: { ...(withDefaults as Settings), databaseUrl, publicUrl, sourceSecrets }, rest, explicit: new Set(Object.keys(from) as (keyof Settings)[]) };
 }
 
 /** The public URL without a trailing slash ("" when unset); anything but an absolute http(s) URL stops start-up. */

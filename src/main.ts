@@ -283,10 +283,35 @@ async function serve(config: Config, args: string[]): Promise<number> {
 
 const VERSION_HELP = "usage: keepwatch version\n\nPrints the version (\"keepwatch 1.2.3\") and exits 0.\n";
 const MIGRATE_HELP = `usage: keepwatch migrate [--data-dir DIR] [--busy-timeout MS]
+       keepwatch migrate --database-url postgres://user:password@host:5432/db [--db-pool N]
 
-Brings the database schema up to date and exits: 0 (also when there was nothing to do), 1 failed.
-The server does the same at start; a second run is a no-op.
+Brings the database schema up to date and exits: 0 (also when there was nothing to do), 1 failed
+(e.g. the database is unreachable), 2 bad setting. The server does the same at start; a second run
+is a no-op. With --database-url (or KEEPWATCH_DATABASE_URL) it applies the PostgreSQL migrations
+instead; several started at once against an empty database: one migrates, the others wait.
 `;
+
+/** One line for every command but migrate while PostgreSQL mode is unfinished (issue 11). */
+export const PG_NOT_READY =
+  "PostgreSQL mode is not complete yet: only `keepwatch migrate --database-url ...` uses the database URL; unset --database-url / KEEPWATCH_DATABASE_URL to run on SQLite in --data-dir";
+
+async function migratePostgres(config: Config): Promise<number> {
+  const { openPg } = await import("./db/pg-client");
+  const { migratePg } = await import("./db/pg-migrate");
+  const { redactDatabaseUrl } = await import("./lib/database-url");
+  const db = openPg(config.databaseUrl, { pool: 1 });
+  try {
+    const n = await migratePg(db.$client);
+    process.stdout.write(n ? `applied ${n} PostgreSQL migration(s)\n` : "PostgreSQL schema is up to date\n");
+    return 0;
+  } catch (e) {
+    const why = (e as Error)?.message ?? String(e);
+    process.stderr.write(`keepwatch: PostgreSQL migration failed on ${redactDatabaseUrl(config.databaseUrl)}: ${why.split("\n")[0]}\n`);
+    return 1;
+  } finally {
+    await db.$client.end({ timeout: 5 });
+  }
+}
 
 export async function main(argv: string[]): Promise<number> {
   const args = [...argv];
@@ -338,6 +363,11 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === "send") return await send(args);
     if (cmd === "ping") return await ping(args);
     const { config, rest, explicit } = loadConfig(args);
+    if (config.databaseUrl && cmd !== "migrate") {
+      // never a half-working server (or a CLI that quietly writes to SQLite instead)
+      process.stderr.write(`keepwatch: ${PG_NOT_READY}\n`);
+      return 2;
+    }
     switch (cmd) {
       case "serve":
         return await serve(config, rest);
@@ -354,6 +384,7 @@ export async function main(argv: string[]): Promise<number> {
       default: {
         // migrate
         noExtra(rest);
+        if (config.databaseUrl) return await migratePostgres(config);
         const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout });
         const n = migrate(db);
         process.stdout.write(n ? `applied ${n} migration(s)\n` : "schema is up to date\n");

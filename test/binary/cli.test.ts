@@ -21,7 +21,7 @@ const FLAGS: Record<string, string[]> = {
   serve: Object.values(SETTINGS).map((s) => s.flag),
   keys: ["create", "list", "revoke", "rotate", "--tenant", "--name", "--scopes", "--sources", "--rate", "--burst", "--expires", "--data-dir"],
   tenants: ["create", "list", "limits", "--rate", "--events", "--bytes", "--data-dir"],
-  migrate: ["--data-dir"],
+  migrate: ["--data-dir", "--database-url", "--db-pool"],
   backup: ["FILE", "--data-dir"],
   restore: ["FILE", "--data-dir"],
   "systemd-unit": ["--data-dir", "--port", "--host"],

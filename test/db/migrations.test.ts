@@ -12,6 +12,10 @@ test("the embedded migrations match migrations/ (run `make migrations` after a s
   expect(readFileSync(join(root, "src/db/migrations.gen.ts"), "utf8")).toBe(renderEmbeddedMigrations(root));
 });
 
+test("the embedded PostgreSQL migrations match migrations-pg/ (run `make migrations-pg` after a pg-schema change)", () => {
+  expect(readFileSync(join(root, "src/db/pg-migrations.gen.ts"), "utf8")).toBe(renderEmbeddedMigrations(root, "migrations-pg"));
+});
+
 test("migrate applies everything once; a second run is a no-op", () => {
   const db = openDatabase(join(tempDir(), "k.db"));
   expect(migrate(db)).toBeGreaterThan(0);

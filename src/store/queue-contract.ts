@@ -1,0 +1,114 @@
+// The store contract of the job queue: what the worker needs from a database, as a few coarse,
+// async units of work. Two implementations: src/store/queue-sqlite.ts (over src/store/jobs.ts,
+// bun:sqlite) and src/store/queue-pg.ts (PostgreSQL). The contract tests are written once
+// (test/pg/queue-contract.test.ts) and run against both.
+//
+// DESIGN (issue 11, "Two stores" in DESIGN.md)
+//
+// - Units of work, not statements. Each method is one transaction: enqueue a batch, claim a fair
+//   batch across lanes, settle a batch of outcomes (and claim the next in the same commit), reclaim,
+//   count. Callers never hold a transaction open across an await, and never see SQL.
+//
+// - SQLite keeps synchronous transactions. bun:sqlite is synchronous and one process owns the data
+//   directory, so the SQLite implementation runs each unit as one `db.transaction(...).immediate()`
+//   with no await inside, and returns a resolved promise. The hot path (the writer thread's group
+//   commit, the worker's claim/commit) keeps calling the synchronous functions of src/store/jobs.ts
+//   directly inside its own transaction; this adapter does not change them or their behaviour.
+//
+// - PostgreSQL gets real transactions. Each unit is one `sql.begin(...)` on a pooled connection:
+//   READ COMMITTED, row locks, and `FOR UPDATE SKIP LOCKED` so that replicas claiming at once take
+//   disjoint jobs and disjoint lanes without waiting on each other. Plain jobs are claimed by one
+//   statement (pick with SKIP LOCKED, update, RETURNING). A lane claim locks the due lane rows with
+//   SKIP LOCKED first (a lane is planned by one replica at a time, so its GCRA rate and in-flight
+//   cap hold for the cluster), then claims that lane's oldest due jobs with SKIP LOCKED.
+//
+// - Time. SQLite mode uses the process clock (injected: tests use a fake one). PostgreSQL mode takes
+//   every deadline from the database clock, `(extract(epoch from clock_timestamp()) * 1000)::bigint`
+//   in the statement itself (run_at, lease_until, the due test of a claim), so replicas whose
+//   clocks disagree still agree on when a lease ran out. That is why the contract speaks in delays
+//   (`delayMs`, `leaseMs`), not in absolute times.
+//
+// - Fencing. A claim gives every job a fresh lease token; finish, retry and snooze are
+//   `WHERE id = ? AND lease_token = ? AND state = 'running'`, so a worker whose lease ran out (and
+//   whose job another claim took) changes nothing: `settle` reports it as not held.
+//
+// - Group commit. The ingest writer commits everything that arrived during the previous flush in one
+//   transaction. On PostgreSQL that group becomes one transaction of multi-row statements: the jobs
+//   of the whole group are one `INSERT ... SELECT FROM unnest($1::text[], ...)` (see
+//   enqueueRows in queue-pg.ts), events and indicators likewise, never a statement per row; with
+//   synchronous_commit on (set on every connection, src/db/pg-client.ts) a 202 still means the
+//   commit is durable. The SQLite writer thread keeps its prepared single-row inserts: on SQLite a
+//   statement costs no round trip.
+//
+// - Reclaim differs on purpose. SQLite (one process per data directory, under its lock): at start
+//   every running job is orphaned, so all are released. PostgreSQL (replicas): only jobs whose lease
+//   ran out by the database clock are released; a live replica's leases are left alone.
+//
+// Not yet in the contract (where this stopped): the claim and outcome hooks of src/jobs/worker.ts
+// (writes that share the claim's or the outcome's transaction, e.g. delivery attempts), the lane
+// housekeeping of webhooks (backlog counters, drops, deleteLane), pruning. The worker and the server
+// still call src/store/jobs.ts directly; nothing is wired to this contract yet.
+import type { JobRow, JobState } from "./jobs";
+
+export type { JobRow, JobState } from "./jobs";
+
+export type EnqueueJob = {
+  queue: string;
+  kind: string;
+  payload: unknown;
+  /** attempts in all; 0 = unlimited */
+  maxAttempts?: number;
+  /** due this long after now (the store's clock); default now */
+  delayMs?: number;
+  idempotencyKey?: string | null;
+  /** claimed through this lane (a webhook id) */
+  lane?: string | null;
+};
+
+export type ClaimRequest = {
+  /** jobs at most in this claim */
+  limit: number;
+  /** lease length; the lease ends this long after now (the store's clock) */
+  leaseMs: number;
+  /** the fencing token written on every claimed job */
+  token: string;
+  /** jobs in flight per lane at most (an ordered lane: 1) */
+  laneMaxInflight: number;
+};
+
+export type Outcome =
+  | { id: number; token: string; lane?: string | null; action: "finish"; state: "succeeded" | "failed" | "dead"; error?: string | null }
+  | { id: number; token: string; lane?: string | null; action: "retry"; delayMs: number; error: string }
+  | { id: number; token: string; lane?: string | null; action: "snooze"; delayMs: number };
+
+export type LanePolicy = { queue: string; rate: number; ordered: boolean };
+
+export interface QueueStore {
+  /** which implementation (for test names and logs) */
+  readonly kind: "sqlite" | "postgres";
+  /** the store's clock in epoch ms (PostgreSQL: the database's) */
+  now(): Promise<number>;
+  /** Inserts jobs in one transaction; a used idempotency key gives the existing id, created false. */
+  enqueue(jobs: EnqueueJob[]): Promise<{ id: number; created: boolean }[]>;
+  /**
+   * Claims up to `limit` jobs of a queue in one transaction: due plain jobs and plain jobs whose
+   * lease ran out first (oldest first), then a fair share per due lane within its rate and
+   * in-flight cap. Returned plain jobs first, then the lanes' jobs, each part oldest first.
+   */
+  claim(queue: string, req: ClaimRequest): Promise<JobRow[]>;
+  /**
+   * Applies outcomes, each fenced by its lease token (held[i]: whether outcome i still held its
+   * lease), and, with `next`, claims the next jobs in the same transaction (one commit for both).
+   */
+  settle(outcomes: Outcome[], next?: { queue: string; req: ClaimRequest }): Promise<{ held: boolean[]; claimed: JobRow[] }>;
+  /** Releases orphaned leases (see the design notes above); returns the released jobs. */
+  reclaim(): Promise<JobRow[]>;
+  /** Creates or updates a lane's policy (rate limit, ordering) and wakes it. */
+  syncLane(lane: string, policy: LanePolicy): Promise<void>;
+  /** Jobs of a queue by state (backlog counts). */
+  counts(queue: string): Promise<Record<JobState, number>>;
+  /** The earliest time something of the queue becomes claimable, or null. */
+  nextDue(queue: string): Promise<number | null>;
+  get(id: number): Promise<JobRow | null>;
+  close(): Promise<void>;
+}

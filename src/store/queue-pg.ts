@@ -1,0 +1,305 @@
+// The PostgreSQL implementation of the queue contract (src/store/queue-contract.ts; the design
+// notes are there). Every unit is one transaction; every deadline is the database clock (NOW_MS).
+// The lane planning (fair share, GCRA rate, in-flight cap, hold, next_at) is the same arithmetic as
+// claimLanePass in src/store/jobs.ts, step for step; the contract tests hold both to it.
+import type postgres from "postgres";
+import type { JobRow, JobState, LaneRow } from "./jobs";
+import { LANE_TICK_MS } from "./jobs";
+import type { ClaimRequest, EnqueueJob, Outcome, QueueStore } from "./queue-contract";
+
+/** the database clock in epoch ms; clock_timestamp(), not now(): a long transaction still sees time pass */
+const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+type Tx = postgres.TransactionSql<{}>;
+
+const JOB_COLS = "id, queue, kind, payload, state, attempt, max_attempts, run_at, lease_until, lease_token, last_error, idempotency_key, created_at, finished_at, lane";
+
+const byAge = (a: JobRow, b: JobRow) => a.run_at - b.run_at || a.id - b.id;
+
+async function dbNow(tx: Tx | postgres.Sql<{}>): Promise<number> {
+  const [r] = await tx.unsafe(`SELECT ${NOW_MS} AS t`);
+  return Number(r!.t);
+}
+
+/** Inserts a batch with one multi-row statement (unnest), then wakes the lanes it touched. */
+async function enqueueRows(tx: Tx, jobs: EnqueueJob[]): Promise<{ id: number; created: boolean }[]> {
+  if (jobs.length === 0) return [];
+  const now = await dbNow(tx);
+  const col = <T>(f: (j: EnqueueJob) => T) => jobs.map(f);
+  const inserted = await tx.unsafe(
+    `INSERT INTO jobs (queue, kind, payload, state, attempt, max_attempts, run_at, idempotency_key, created_at, lane)
+     SELECT u.queue, u.kind, u.payload, 'available', 0, u.max_attempts, $8::bigint + u.delay, u.ikey, $8::bigint, u.lane
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::text[])
+            WITH ORDINALITY AS u(queue, kind, payload, max_attempts, delay, ikey, lane, ord)
+      ORDER BY u.ord
+     ON CONFLICT DO NOTHING
+     RETURNING id, queue, idempotency_key, lane, run_at`,
+    [
+      col((j) => j.queue),
+      col((j) => j.kind),
+      col((j) => JSON.stringify(j.payload ?? null)),
+      col((j) => j.maxAttempts ?? 0),
+      col((j) => Math.max(0, Math.round(j.delayMs ?? 0))),
+      col((j) => j.idempotencyKey ?? null),
+      col((j) => j.lane ?? null),
+      now,
+    ] as any[],
+  );
+  // identities are drawn in insertion order (ORDER BY ord): the keyless rows come back by id order
+  const rows = [...inserted].map((r) => ({ id: Number(r.id), queue: r.queue as string, key: r.idempotency_key as string | null, lane: r.lane as string | null, runAt: Number(r.run_at) }));
+  rows.sort((a, b) => a.id - b.id);
+  const keyed = new Map(rows.filter((r) => r.key !== null).map((r) => [`${r.queue}\u0000${r.key}`, r.id]));
+  const keyless = rows.filter((r) => r.key === null);
+  const out: { id: number; created: boolean }[] = [];
+  const seen = new Set<string>();
+  let k = 0;
+  for (const j of jobs) {
+    if (!j.idempotencyKey) {
+      out.push({ id: keyless[k++]!.id, created: true });
+      continue;
+    }
+    const name = `${j.queue}\u0000${j.idempotencyKey}`;
+    const id = keyed.get(name);
+    if (id !== undefined && !seen.has(name)) {
+      seen.add(name);
+      out.push({ id, created: true });
+      continue;
+    }
+    const [prev] = await tx`SELECT id FROM jobs WHERE queue = ${j.queue} AND idempotency_key = ${j.idempotencyKey}`;
+    if (!prev) throw new Error("job neither inserted nor found by idempotency key");
+    out.push({ id: Number(prev.id), created: false });
+  }
+  // wake each lane once, at its earliest new job, never before its next token or hold
+  const wake = new Map<string, { queue: string; at: number }>();
+  for (const r of rows) if (r.lane && (!wake.has(r.lane) || wake.get(r.lane)!.at > r.runAt)) wake.set(r.lane, { queue: r.queue, at: r.runAt });
+  for (const [lane, w] of wake) {
+    await tx`INSERT INTO job_lanes (lane, queue, next_at) VALUES (${lane}, ${w.queue}, ${w.at})
+             ON CONFLICT (lane) DO UPDATE SET next_at = greatest(excluded.next_at, job_lanes.ready_at)
+             WHERE job_lanes."full" = 0 AND (job_lanes.next_at IS NULL OR job_lanes.next_at > greatest(excluded.next_at, job_lanes.ready_at))`;
+  }
+  return out;
+}
+
+/** Plain jobs (no lane): due ones and ones whose lease ran out, oldest first, in one statement. */
+async function claimPlain(tx: Tx, queue: string, r: ClaimRequest): Promise<JobRow[]> {
+  if (r.limit <= 0) return [];
+  const rows = await tx.unsafe(
+    `WITH t AS (SELECT ${NOW_MS} AS now),
+     picked AS (
+       SELECT j.id FROM jobs j, t
+        WHERE j.queue = $1 AND j.lane IS NULL
+          AND ((j.state = 'available' AND j.run_at <= t.now) OR (j.state = 'running' AND j.lease_until <= t.now))
+        ORDER BY CASE WHEN j.state = 'available' THEN j.run_at ELSE j.lease_until END, j.id
+        LIMIT $2
+        FOR UPDATE OF j SKIP LOCKED)
+     UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_token = $3, lease_until = t.now + $4::bigint
+       FROM picked, t WHERE jobs.id = picked.id
+     RETURNING ${JOB_COLS.split(", ").map((c) => `jobs.${c}`).join(", ")}`,
+    [queue, r.limit, r.token, r.leaseMs],
+  );
+  return rows.map(toJob).sort(byAge);
+}
+
+function toJob(r: Record<string, unknown>): JobRow {
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: Number(r.id),
+    queue: r.queue as string,
+    kind: r.kind as string,
+    payload: r.payload as string,
+    state: r.state as JobState,
+    attempt: Number(r.attempt),
+    max_attempts: Number(r.max_attempts),
+    run_at: Number(r.run_at),
+    lease_until: n(r.lease_until),
+    lease_token: (r.lease_token as string | null) ?? null,
+    last_error: (r.last_error as string | null) ?? null,
+    idempotency_key: (r.idempotency_key as string | null) ?? null,
+    created_at: Number(r.created_at),
+    finished_at: n(r.finished_at),
+    lane: (r.lane as string | null) ?? null,
+  };
+}
+
+/** One pass over the due lanes (claimLanePass of jobs.ts, with the lane rows locked SKIP LOCKED). */
+async function claimLanePass(tx: Tx, queue: string, r: ClaimRequest, limit: number): Promise<JobRow[]> {
+  if (limit <= 0) return [];
+  const now = await dbNow(tx);
+  const lanes = (await tx`SELECT * FROM job_lanes WHERE queue = ${queue} AND next_at IS NOT NULL AND next_at <= ${now}
+                          ORDER BY next_at LIMIT ${limit} FOR UPDATE SKIP LOCKED`).map((l) => ({
+    ...(l as any),
+    next_at: l.next_at === null ? null : Number(l.next_at),
+    ready_at: Number(l.ready_at),
+    tat: Number(l.tat),
+    hold_until: Number(l.hold_until),
+    rate: Number(l.rate),
+    burst: Number(l.burst),
+    ordered: Number(l.ordered),
+    full: Number(l.full),
+  })) as LaneRow[];
+  const out: JobRow[] = [];
+  let room = limit;
+  for (let i = 0; i < lanes.length && room > 0; i++) {
+    const l = lanes[i]!;
+    const share = Math.max(1, Math.ceil(room / (lanes.length - i)));
+    const cap = l.ordered ? 1 : Math.max(1, r.laneMaxInflight);
+    const running = (await tx`SELECT id, lease_until FROM jobs WHERE lane = ${l.lane} AND state = 'running'`).map((x) => ({ id: Number(x.id), lease_until: Number(x.lease_until) }));
+    const expired = running.filter((x) => x.lease_until <= now).map((x) => x.id);
+    const live = running.length - expired.length;
+    let slots = Math.min(room, share, cap - live);
+    const T = l.rate > 0 ? 1000 / l.rate : 0;
+    const base = T ? Math.max(l.tat, now - (l.burst - 1) * T) : now;
+    if (T) slots = Math.min(slots, Math.floor((now - base) / T) + 1);
+    if (l.hold_until > now) slots = 0;
+    let claimed: JobRow[] = [];
+    if (slots > 0) {
+      const retake = expired.slice(0, slots);
+      const rows = await tx.unsafe(
+        `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = $3, lease_until = $4::bigint
+          WHERE id = ANY($5::bigint[])
+             OR id IN (SELECT id FROM jobs WHERE lane = $1 AND state = 'available' AND run_at <= $2::bigint
+                        ORDER BY run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED)
+          RETURNING ${JOB_COLS}`,
+        [l.lane, now, r.token, now + r.leaseMs, retake, slots - retake.length],
+      );
+      claimed = rows.map(toJob);
+      out.push(...claimed);
+      room -= claimed.length;
+    }
+    const tat = T ? base + claimed.length * T : l.tat;
+    const spent = T > 0 && tat > now;
+    const readyAt = Math.max(l.hold_until, T ? Math.ceil(tat) : 0, spent ? now + Math.min(LANE_TICK_MS, l.burst * T) : 0);
+    const inflight = live + claimed.length;
+    const full = inflight >= cap ? 1 : 0;
+    let leaseEnd = Infinity;
+    for (const x of running) if (x.lease_until > now) leaseEnd = Math.min(leaseEnd, x.lease_until);
+    if (claimed.length) leaseEnd = Math.min(leaseEnd, now + r.leaseMs);
+    let next = leaseEnd;
+    if (!full) {
+      const [m] = await tx`SELECT min(run_at) AS t FROM jobs WHERE lane = ${l.lane} AND state = 'available'`;
+      if (m!.t !== null) next = Math.min(next, Math.max(Number(m!.t), readyAt, now));
+    }
+    await tx`UPDATE job_lanes SET next_at = ${next === Infinity ? null : next}, ready_at = ${readyAt}, tat = ${tat}, "full" = ${full} WHERE lane = ${l.lane}`;
+  }
+  return out;
+}
+
+async function claimIn(tx: Tx, queue: string, r: ClaimRequest): Promise<JobRow[]> {
+  const jobs = await claimPlain(tx, queue, r);
+  const lane: JobRow[] = [];
+  for (let pass = 0; pass < 3 && jobs.length + lane.length < r.limit; pass++) {
+    const got = await claimLanePass(tx, queue, r, r.limit - jobs.length - lane.length);
+    if (got.length === 0) break;
+    lane.push(...got);
+  }
+  return jobs.concat(lane.sort(byAge));
+}
+
+async function freed(tx: Tx, lane: string | null | undefined): Promise<void> {
+  if (!lane) return;
+  await tx.unsafe(
+    `UPDATE job_lanes SET "full" = 0, next_at = greatest(${NOW_MS}, ready_at)
+      WHERE lane = $1 AND ("full" = 1 OR next_at IS NULL OR next_at > greatest(${NOW_MS}, ready_at))`,
+    [lane],
+  );
+}
+
+async function applyOutcome(tx: Tx, o: Outcome): Promise<boolean> {
+  const fence = "WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+  if (o.action === "finish") {
+    const r = await tx.unsafe(
+      `UPDATE jobs SET state = $3, finished_at = ${NOW_MS}, last_error = $4, lease_token = NULL, lease_until = NULL ${fence}`,
+      [o.id, o.token, o.state, o.error ?? null],
+    );
+    if (r.count === 1) await freed(tx, o.lane);
+    return r.count === 1;
+  }
+  if (o.action === "retry") {
+    if (o.lane) {
+      const [l] = await tx`SELECT ordered FROM job_lanes WHERE lane = ${o.lane}`;
+      if (l && Number(l.ordered)) {
+        // an ordered lane keeps the job at its head; the whole lane waits instead
+        const r = await tx.unsafe(`UPDATE jobs SET state = 'available', last_error = $3, lease_token = NULL, lease_until = NULL ${fence}`, [o.id, o.token, o.error]);
+        if (r.count === 1) {
+          await tx.unsafe(
+            `UPDATE job_lanes SET "full" = 0, hold_until = h.t, ready_at = greatest(ready_at, h.t), next_at = greatest(ready_at, h.t)
+               FROM (SELECT ${NOW_MS} + $2::bigint AS t) h WHERE lane = $1`,
+            [o.lane, o.delayMs],
+          );
+        }
+        return r.count === 1;
+      }
+    }
+    const r = await tx.unsafe(
+      `UPDATE jobs SET state = 'available', run_at = ${NOW_MS} + $3::bigint, last_error = $4, lease_token = NULL, lease_until = NULL ${fence}`,
+      [o.id, o.token, o.delayMs, o.error],
+    );
+    if (r.count === 1) await freed(tx, o.lane);
+    return r.count === 1;
+  }
+  const r = await tx.unsafe(
+    `UPDATE jobs SET state = 'available', run_at = ${NOW_MS} + $3::bigint, attempt = attempt - 1, lease_token = NULL, lease_until = NULL ${fence}`,
+    [o.id, o.token, o.delayMs],
+  );
+  if (r.count === 1) await freed(tx, o.lane);
+  return r.count === 1;
+}
+
+export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
+  const begin = <T>(f: (tx: Tx) => Promise<T>): Promise<T> => sql.begin((tx) => f(tx as Tx)) as Promise<T>;
+  return {
+    kind: "postgres",
+    now: () => dbNow(sql),
+    enqueue: (jobs) => begin((tx) => enqueueRows(tx, jobs)),
+    claim: (queue, req) => begin((tx) => claimIn(tx, queue, req)),
+    settle: (outcomes, next) =>
+      begin(async (tx) => {
+        const held: boolean[] = [];
+        for (const o of outcomes) held.push(await applyOutcome(tx, o));
+        return { held, claimed: next ? await claimIn(tx, next.queue, next.req) : [] };
+      }),
+    reclaim: () =>
+      begin(async (tx) => {
+        // replicas: only leases that ran out by the database clock; a live replica keeps its own
+        const rows = await tx.unsafe(
+          `UPDATE jobs SET state = 'available', lease_token = NULL, lease_until = NULL
+            WHERE state = 'running' AND lease_until <= ${NOW_MS} RETURNING ${JOB_COLS}`,
+        );
+        const lanes = [...new Set(rows.map((r) => r.lane as string | null).filter((l): l is string => !!l))];
+        for (const l of lanes) await freed(tx, l);
+        return rows.map(toJob);
+      }),
+    syncLane: (lane, p) =>
+      begin(async (tx) => {
+        const burst = Math.max(1, Math.ceil(p.rate));
+        await tx.unsafe(
+          `INSERT INTO job_lanes (lane, queue, rate, burst, ordered, next_at) VALUES ($1, $2, $3, $4, $5, ${NOW_MS})
+           ON CONFLICT (lane) DO UPDATE SET rate = excluded.rate, burst = excluded.burst, ordered = excluded.ordered,
+             tat = CASE WHEN excluded.rate = job_lanes.rate THEN job_lanes.tat ELSE 0 END,
+             ready_at = CASE WHEN excluded.rate = job_lanes.rate THEN job_lanes.ready_at ELSE job_lanes.hold_until END,
+             "full" = 0, next_at = greatest(excluded.next_at, job_lanes.hold_until)`,
+          [lane, p.queue, p.rate, burst, p.ordered ? 1 : 0],
+        );
+      }),
+    async counts(queue) {
+      const rows = await sql`SELECT state, count(*)::int AS n FROM jobs WHERE queue = ${queue} GROUP BY state`;
+      const out = { available: 0, running: 0, succeeded: 0, failed: 0, dead: 0 };
+      for (const r of rows) out[r.state as JobState] = Number(r.n);
+      return out;
+    },
+    async nextDue(queue) {
+      const [r] = await sql`SELECT min(t) AS t FROM (
+        SELECT min(run_at) AS t FROM jobs WHERE queue = ${queue} AND state = 'available' AND lane IS NULL
+        UNION ALL SELECT min(lease_until) FROM jobs WHERE queue = ${queue} AND state = 'running' AND lane IS NULL
+        UNION ALL SELECT min(next_at) FROM job_lanes WHERE queue = ${queue} AND next_at IS NOT NULL) x`;
+      return r!.t === null ? null : Number(r!.t);
+    },
+    async get(id) {
+      const [r] = await sql.unsafe(`SELECT ${JOB_COLS} FROM jobs WHERE id = $1`, [id]);
+      return r ? toJob(r) : null;
+    },
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// The SQLite implementation of the queue contract (src/store/queue-contract.ts): each unit is one
+// synchronous immediate transaction over the functions of src/store/jobs.ts, unchanged; no await
+// inside a transaction. Times come from the injected clock (the app's; a fake one in tests).
+import type { Db } from "../db/client";
+import {
+  claimJobs,
+  claimLaneJobs,
+  countJobsByState,
+  finishJob,
+  getJob,
+  insertJob,
+  nextDue,
+  reclaimAtStart,
+  retryJob,
+  snoozeJob,
+  syncLane,
+  type JobRow,
+} from "./jobs";
+import type { ClaimRequest, EnqueueJob, Outcome, QueueStore } from "./queue-contract";
+
+export function sqliteQueue(db: Db, clock: () => number = Date.now): QueueStore {
+  const tx = <T>(f: () => T): T => db.$client.transaction(f).immediate();
+  const claimIn = (queue: string, r: ClaimRequest, now: number): JobRow[] => {
+    const jobs = claimJobs(db, queue, now, r.leaseMs, r.token, r.limit);
+    if (jobs.length < r.limit) jobs.push(...claimLaneJobs(db, queue, now, r.leaseMs, r.token, r.limit - jobs.length, { maxInflight: r.laneMaxInflight }));
+    return jobs;
+  };
+  return {
+    kind: "sqlite",
+    async now() {
+      return clock();
+    },
+    async enqueue(jobs: EnqueueJob[]) {
+      const now = clock();
+      return tx(() =>
+        jobs.map((j) =>
+          insertJob(db, { queue: j.queue, kind: j.kind, payload: j.payload, maxAttempts: j.maxAttempts, runAt: now + (j.delayMs ?? 0), idempotencyKey: j.idempotencyKey, lane: j.lane }, now),
+        ),
+      );
+    },
+    async claim(queue, req) {
+      const now = clock();
+      return tx(() => claimIn(queue, req, now));
+    },
+    async settle(outcomes: Outcome[], next) {
+      const now = clock();
+      return tx(() => {
+        const held = outcomes.map((o) => {
+          if (o.action === "finish") return finishJob(db, o.id, o.token, o.state, now, o.error ?? null, o.lane);
+          if (o.action === "retry") return retryJob(db, o.id, o.token, now + o.delayMs, o.error, o.lane, now);
+          return snoozeJob(db, o.id, o.token, now + o.delayMs, o.lane, now);
+        });
+        return { held, claimed: next ? claimIn(next.queue, next.req, now) : [] };
+      });
+    },
+    async reclaim() {
+      const now = clock();
+      return tx(() => reclaimAtStart(db, now));
+    },
+    async syncLane(lane, p) {
+      const now = clock();
+      tx(() => syncLane(db, lane, p, now));
+    },
+    async counts(queue) {
+      return countJobsByState(db, queue);
+    },
+    async nextDue(queue) {
+      return nextDue(db, queue);
+    },
+    async get(id) {
+      return getJob(db, id);
+    },
+    async close() {},
+  };
+}
