@@ -53,7 +53,7 @@ describe("filters", () => {
     expect(r.items.map((e: any) => e.severity).sort()).toEqual(["critical", "high", "medium"]);
   });
 
-  test("text in title or summary, with LIKE wildcards taken literally", async () => {
+  test("text search (full-text, title, summary and payload): LIKE wildcards are plain text", async () => {
     expect((await list("?q=deploy")).items.length).toBe(2);
     expect((await list("?q=100%25")).items.map((e: any) => e.id)).toEqual([ids[3]]);
     expect((await list("?q=_")).items.length).toBe(0);
