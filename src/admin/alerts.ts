@@ -8,6 +8,8 @@ import { pivotHref } from "./indicators";
 import { html, qs } from "./html";
 import { field, see, type Area, type Ctx } from "./kit";
 import { badge, csrfField, options, pretty, severityOptions, when } from "./layout";
+import { oncallStyles } from "./overview";
+import { ago, timeFilter } from "./timefmt";
 
 const actor = (c: Ctx) => `key:${c.session.keyId}`;
 
@@ -25,26 +27,76 @@ export const alertsArea: Area = {
       path: "/admin/alerts",
       handler: (c) => {
         const get = (k: string) => c.url.searchParams.get(k)?.trim() || undefined;
-        const f = { status: oneOf(ALERT_STATUSES, get("status"), "status"), severity: oneOf(SEVERITIES, get("severity"), "severity") as Severity | undefined, source: get("source"), q: get("q") };
+        const now = c.deps.clock();
+        // no status chosen: the alerts that are not closed; "any" shows every one
+        const st = get("status") ?? "active";
+        if (st !== "active" && st !== "any") oneOf(ALERT_STATUSES, st, "status");
+        const status = st === "active" || st === "any" ? undefined : (st as AlertStatus);
+        const f = { severity: oneOf(SEVERITIES, get("severity"), "severity") as Severity | undefined, source: get("source"), q: get("q"), assignee: get("assignee"), since: get("since") };
         if (f.q && f.q.length > 256) throw new ApiError(422, "invalid_query", "the text filter is at most 256 characters");
-        const page = alerts.list(c.deps, c.tenantId, { ...f, cursor: get("cursor"), limit: 50 });
-        const body = html`<h1>Alerts</h1>
+        if (f.assignee && f.assignee.length > 256) throw new ApiError(422, "invalid_query", "the assignee filter is at most 256 characters");
+        const since = f.since ? timeFilter(f.since, now) : undefined;
+        if (since === null) throw new ApiError(422, "invalid_query", "since must be a date and time, epoch seconds, or a range such as 1h, 24h, 7d");
+        const page = alerts.list(
+          c.deps,
+          c.tenantId,
+          { status, severity: f.severity, source: f.source, q: f.q, since: since !== undefined ? new Date(since).toISOString() : undefined, cursor: get("cursor"), limit: 50 },
+          { notClosed: st === "active", assignee: f.assignee === "-" ? "" : f.assignee },
+        );
+        const filters = { status: st === "active" ? undefined : st, ...f };
+        const body = html`${oncallStyles}<h1>Alerts</h1>
 <form class="filters" method="get" action="/admin/alerts">
-  <label>Status <select name="status"><option value="">any</option>${options(ALERT_STATUSES, f.status)}</select></label>
+  <label>Status <select name="status"><option value="active"${st === "active" ? html` selected` : ""}>not closed</option><option value="any"${st === "any" ? html` selected` : ""}>any</option>${options(ALERT_STATUSES, status)}</select></label>
   <label>Severity at least <select name="severity">${severityOptions(f.severity)}</select></label>
   <label>Source <input name="source" value="${f.source ?? ""}"></label>
+  <label>Assignee <input name="assignee" value="${f.assignee ?? ""}" placeholder="- for unassigned"></label>
+  <label>Last seen since <input name="since" value="${f.since ?? ""}" list="alert-ranges" placeholder="1h, 24h, 7d or a date"></label>
+  <datalist id="alert-ranges"><option value="1h">last 1 h</option><option value="24h">last 24 h</option><option value="7d">last 7 d</option></datalist>
   <label>Text or fingerprint <input type="search" name="q" value="${f.q ?? ""}"></label>
   <button type="submit">Filter</button>
 </form>
 ${page.items.length === 0
   ? html`<p class="muted">No alerts match.</p>`
-  : html`<div class="table-wrap"><table id="alerts"><thead><tr><th>Last seen</th><th>Severity</th><th>Status</th><th>Title</th><th>Count</th><th>Assignee</th></tr></thead><tbody>
+  : html`<form class="bulk" id="bulk" method="post" action="/admin/alerts/bulk">${csrfField(c.session)}
+<input type="hidden" name="back" value="${c.url.search}">
+<div class="bulk-actions">
+  <span class="muted">With the selected alerts:</span>
+  <fieldset><button type="submit" name="action" value="acknowledge" class="secondary">Acknowledge</button></fieldset>
+  <fieldset><label>Classification <select name="classification">${options(CLASSIFICATIONS, "resolved")}</select></label><button type="submit" name="action" value="close">Close</button></fieldset>
+  <fieldset><label>Assignee <input name="assignee" maxlength="256"></label><button type="submit" name="action" value="assign" class="secondary">Assign</button></fieldset>
+</div>
+<div class="table-wrap"><table id="alerts"><thead><tr><th><span class="muted">Pick</span></th><th>Last seen</th><th>Severity</th><th>Status</th><th>Title</th><th>Count</th><th>Assignee</th></tr></thead><tbody>
   ${page.items.map(
-    (a) => html`<tr><td>${when(a.last_seen)}</td><td>${badge("sev", a.severity)}</td><td>${badge("st", a.status)}</td>
+    (a) => html`<tr><td class="pick"><input type="checkbox" name="id" value="${a.id}" aria-label="select ${a.title}"></td><td>${ago(a.last_seen, now)}</td><td>${badge("sev", a.severity)}</td><td>${badge("st", a.status)}</td>
     <td><a href="/admin/alerts/${a.id}">${a.title}</a><br><span class="muted">${a.source}</span></td><td>${a.count}</td><td>${a.assignee ?? ""}</td></tr>`,
-  )}</tbody></table></div>`}
-${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs({ ...f, cursor: page.next_cursor })}">Older alerts →</a></p>` : ""}`;
+  )}</tbody></table></div>
+</form>`}
+${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs({ ...filters, cursor: page.next_cursor })}">Older alerts →</a></p>` : ""}`;
         return { title: "Alerts", current: "/admin/alerts", body };
+      },
+    },
+    {
+      method: "POST",
+      path: "/admin/alerts/bulk",
+      handler: (c) => {
+        const ids = [...new Set(c.form.getAll("id").map((v) => v.trim()).filter(Boolean))];
+        if (!ids.length) throw new ApiError(422, "invalid_form", "select at least one alert", [{ path: "/id", message: "none selected" }]);
+        if (ids.length > 500) throw new ApiError(422, "invalid_form", "at most 500 alerts at once", [{ path: "/id", message: "too many" }]);
+        const action = oneOf(["acknowledge", "close", "assign"] as const, field(c, "action"), "action")!;
+        const classification = action === "close" ? (oneOf(CLASSIFICATIONS, field(c, "classification", { optional: true }) ?? "resolved", "classification") as Classification) : undefined;
+        const assignee = action === "assign" ? (field(c, "assignee", { optional: true, max: 256 }) ?? null) : undefined;
+        // every id must be this tenant's before anything changes (a foreign or unknown id is a 404)
+        for (const id of ids) alerts.detail(c.deps, c.tenantId, id);
+        for (const id of ids) {
+          const a = alerts.detail(c.deps, c.tenantId, id);
+          if (action === "acknowledge") {
+            if (a.status === "open") alerts.patch(c.deps, c.tenantId, id, { status: "triaging" }, actor(c));
+          } else if (action === "close") {
+            if (a.status !== "closed") alerts.patch(c.deps, c.tenantId, id, { status: "closed", classification }, actor(c));
+          } else alerts.patch(c.deps, c.tenantId, id, { assignee }, actor(c));
+        }
+        const back = c.form.get("back") ?? "";
+        return see(`/admin/alerts${/^\?[\x21-\x7e]{0,2000}$/.test(back) ? back.replace(/&?done=[a-z_]*/g, "") : ""}`, "updated");
       },
     },
     {
