@@ -10,6 +10,56 @@ import { field, see, type Area, type Ctx } from "./kit";
 import { badge, csrfField, options, pretty, severityOptions, when } from "./layout";
 import { oncallStyles } from "./overview";
 import { ago, timeFilter } from "./timefmt";
+import { kvList } from "./readable";
+import { getKey } from "../store/keys";
+import { HEARTBEAT_SOURCE } from "../store/heartbeat-transitions";
+import { RawJson } from "../http/raw-json";
+
+/** "key:<id>" as the key's name (a link to the keys page), "system" as keepwatch. */
+function who(c: Ctx, actor: string) {
+  if (actor === "system") return html`<span class="muted">keepwatch</span>`;
+  const m = /^key:(.+)$/.exec(actor);
+  if (!m) return actor;
+  const k = getKey(c.deps.db, c.tenantId, m[1]);
+  return k ? html`<a href="/admin/keys" title="key ${k.prefix}">${k.name}</a>` : html`<span class="muted">a deleted key</span>`;
+}
+
+const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+
+/** A timeline entry's data as words and links, not JSON. */
+function timelineDetails(kind: string, data: unknown) {
+  const d = (data && typeof data === "object" ? data : {}) as Record<string, unknown>;
+  const ev = str(d.event_id);
+  const evLink = ev ? html`<a href="/admin/events/${ev}">event</a>` : "";
+  switch (kind) {
+    case "comment":
+      return str(d.body) ?? "";
+    case "opened":
+      return html`from an ${evLink || "event"}${str(d.source) ? html` of ${d.source as string}` : ""}${str(d.rule_id) ? html` by <a href="/admin/rules/${d.rule_id as string}">a rule</a>` : ""}`;
+    case "resolved":
+      return html`resolved by an ${evLink || "event"}${str(d.source) ? html` of ${d.source as string}` : ""}`;
+    case "status":
+    case "reopened":
+      return html`${str(d.from) ?? "?"} → ${str(d.to) ?? "?"}${str(d.classification) ? html` (${d.classification as string})` : ""}`;
+    case "assigned":
+      return html`${str(d.from) ?? "nobody"} → ${str(d.to) ?? "nobody"}`;
+    default:
+      return kvList(data);
+  }
+}
+
+/** The rule or heartbeat that opened an alert, as a link; null for alerts from alert sources. */
+function openedBy(a: ReturnType<typeof alerts.detail>) {
+  if (a.rule_id) return html`<a href="/admin/rules/${a.rule_id}">rule</a>`;
+  if (a.source_name === HEARTBEAT_SOURCE) {
+    try {
+      const raw = a.raw_payload instanceof RawJson ? JSON.parse(a.raw_payload.text) : a.raw_payload;
+      const id = typeof raw?.heartbeat_id === "string" ? raw.heartbeat_id : null;
+      if (id) return html`<a href="/admin/heartbeats/${id}">heartbeat ${a.source}</a>`;
+    } catch {}
+  }
+  return null;
+}
 
 const actor = (c: Ctx) => `key:${c.session.keyId}`;
 
@@ -104,13 +154,16 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs
       path: "/admin/alerts/:id",
       handler: (c) => {
         const a = alerts.detail(c.deps, c.tenantId, c.params.id);
+        const now = c.deps.clock();
         const next = allowedNext(a.status as AlertStatus);
-        const body = html`<p><a href="/admin/alerts">← Alerts</a></p>
+        const opener = openedBy(a);
+        const body = html`${oncallStyles}<p><a href="/admin/alerts">← Alerts</a></p>
 <h1 id="alert-title">${a.title}</h1>
 <p>${badge("sev", a.severity)} ${badge("st", a.status)} ${a.classification ? html`<span id="classification">${a.classification}</span>` : ""}</p>
 <dl class="fields">
   <dt>first seen</dt><dd>${when(a.first_seen)}</dd><dt>last seen</dt><dd>${when(a.last_seen)}</dd><dt>count</dt><dd>${a.count}</dd>
-  <dt>source</dt><dd>${a.source} <span class="muted">(${a.source_name})</span></dd><dt>assignee</dt><dd>${a.assignee ?? "—"}</dd>
+  <dt>source</dt><dd>${a.source} <span class="muted">(${a.source_name})</span></dd>
+  ${opener ? html`<dt>opened by</dt><dd id="opened-by">${opener}</dd>` : ""}<dt>assignee</dt><dd>${a.assignee ?? "—"}</dd>
   <dt>enrichment</dt><dd>${a.enrichment_status}</dd><dt>tags</dt><dd>${a.tags.join(", ")}</dd><dt>fingerprint</dt><dd><code>${a.fingerprint}</code></dd>
 </dl>
 <h2>Triage</h2>
@@ -129,11 +182,11 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs
 ${a.enrichment_error ? html`<p class="error" id="enrichment-error">${a.enrichment_error}</p>` : ""}
 ${a.enrichment.length
   ? html`<div class="table-wrap"><table id="enrichment"><thead><tr><th>Type</th><th>Value</th><th>Results</th></tr></thead><tbody>
-  ${a.enrichment.map((e) => html`<tr><td>${e.type}</td><td><a href="${pivotHref(e.type, e.value)}"><code>${e.value}</code></a></td><td><code>${JSON.stringify(e.results)}</code></td></tr>`)}</tbody></table></div>`
+  ${a.enrichment.map((e) => html`<tr><td>${e.type}</td><td><a href="${pivotHref(e.type, e.value)}"><code>${e.value}</code></a></td><td>${kvList(e.results)}</td></tr>`)}</tbody></table></div>`
   : html`<p class="muted">No enrichment results (${a.enrichment_status}).</p>`}
 <h2>Timeline</h2>
 <div class="table-wrap"><table id="timeline"><thead><tr><th>At</th><th>What</th><th>Who</th><th>Details</th></tr></thead><tbody>
-${a.timeline.map((t) => html`<tr><td>${when(t.at)}</td><td>${t.kind}</td><td>${t.actor}</td><td>${t.kind === "comment" && t.data && typeof (t.data as any).body === "string" ? (t.data as any).body : JSON.stringify(t.data)}</td></tr>`)}
+${a.timeline.map((t) => html`<tr><td>${ago(t.at, now)}</td><td>${t.kind}</td><td>${who(c, t.actor)}</td><td>${timelineDetails(t.kind, t.data)}</td></tr>`)}
 </tbody></table></div>
 <h2>Events</h2>
 <div class="table-wrap"><table><thead><tr><th>Received</th><th>Severity</th><th>Title</th><th>Type</th></tr></thead><tbody>

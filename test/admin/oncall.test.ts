@@ -217,6 +217,28 @@ describe("alerts list", () => {
   });
 });
 
+describe("alert detail", () => {
+  test("timeline in words with the key's name under who, links to the event, and the heartbeat that opened it", async () => {
+    const disk = ((await json(s.get("/v1/alerts?source=siem"))).items as any[]).find((a) => a.title === "Disk full on db-1");
+    await page.goto(`${s.url}/admin/alerts/${disk.id}`);
+    const status = page.locator("#timeline tr", { hasText: "open → triaging" });
+    expect(await status.count()).toBe(1);
+    // the session's key is named "test" (test/helpers.ts); its id is not shown
+    expect(await status.locator("td").nth(2).textContent()).toBe("test");
+    expect(await page.locator("#timeline").textContent()).not.toContain("key:");
+    expect(await page.locator("#timeline").textContent()).not.toContain("{");
+    const opened = page.locator("#timeline tr", { hasText: "opened" });
+    expect(await opened.locator("td").nth(2).textContent()).toBe("keepwatch");
+    await opened.locator('a[href^="/admin/events/"]').click();
+    expect(await page.textContent("#event-alerts")).toContain("Disk full on db-1");
+
+    const hbAlert = ((await json(s.get("/v1/alerts?status=open&source_name=heartbeat"))).items as any[])[0];
+    await page.goto(`${s.url}/admin/alerts/${hbAlert.id}`);
+    await page.click("#opened-by a");
+    expect(new URL(page.url()).pathname).toMatch(/^\/admin\/heartbeats\/[0-9A-Z]{26}$/);
+  });
+});
+
 describe("events", () => {
   test("payload search on the page and on GET /v1/events, host and tags columns, quick ranges and paging links", async () => {
     const E = (now = Math.max(now, Date.now()) + 1000);
