@@ -51,7 +51,7 @@ test("periodBar equals the brute-force model on random flip histories (seeded)",
       st = to;
     }
     const shuffled = flips.sort(() => rnd() - 0.5);
-    const got = periodBar(shuffled, st, createdAt, p, now, 30);
+    const got: string[] = periodBar(shuffled, st, createdAt, p, now, 30);
     expect({ run, got }).toEqual({ run, got: model(flips, st, createdAt, p, now, 30) });
     expect(got.length).toBe(30);
   }
@@ -59,6 +59,6 @@ test("periodBar equals the brute-force model on random flip histories (seeded)",
 
 test("a heartbeat made this period shows one cell; one with no flips shows its state", () => {
   const now = 1_800_000_000_000;
-  expect(periodBar([], "new", now - 10, 60_000, now, 3)).toEqual(["none", "none", "new"]);
-  expect(periodBar([], "paused", now - 10 * 60_000, 60_000, now, 3)).toEqual(["paused", "paused", "paused"]);
+  expect<string[]>(periodBar([], "new", now - 10, 60_000, now, 3)).toEqual(["none", "none", "new"]);
+  expect<string[]>(periodBar([], "paused", now - 10 * 60_000, 60_000, now, 3)).toEqual(["paused", "paused", "paused"]);
 });
