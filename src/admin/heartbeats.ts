@@ -81,7 +81,7 @@ ${items.length === 0
     return html`<tr id="hb-${h.id}"><td><a href="/admin/heartbeats/${h.id}">${h.name}</a></td>
     <td class="state">${badge("st", h.state)}${stateLine(h, now)}</td>
     <td><span class="hbar" role="img" aria-label="last 30 periods, oldest first: ${cells.join(" ")}">${cells.map((x) => html`<span class="p-${x}" title="${x}"></span>`)}</span></td>
-    <td>${sched.text}${sched.next !== null ? html`<br><span class="muted">next ${ago(sched.next, now)}</span>` : ""}<br><span class="muted">grace ${durationWords(h.grace)}</span></td>
+    <td>${sched.text}${sched.next !== null && sched.next > now && h.state !== "down" && h.state !== "paused" ? html`<br><span class="muted">next ${ago(sched.next, now)}</span>` : ""}<br><span class="muted">grace ${durationWords(h.grace)}</span></td>
     <td>${h.last_beat_at ? html`last ping ${ago(h.last_beat_at, now)}` : html`<span class="muted">never</span>`}</td>
     <td><span class="ping-url"><code data-copy>${h.ping_url}</code></span></td>
     <td>${h.state === "paused"

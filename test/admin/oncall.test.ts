@@ -115,9 +115,25 @@ describe("heartbeats list", () => {
     // down since the deadline (1 h + 5 min after the last ping), never a past "next deadline"
     expect(await downRow.locator("td.state").textContent()).toContain("down since 3 h ago");
     expect(await downRow.locator("td.state time").getAttribute("title")).toBe(utc(T0 + H + 5 * 60_000));
+    // no past deadline anywhere in a down heartbeat's row ("next 4 h ago")
+    expect(await downRow.textContent()).not.toMatch(/next [^,]*ago/);
+    expect(await upRow.textContent()).not.toMatch(/next [^,]*ago/);
+    // the buttons are not broken inside a word: each is one line high
+    for (const b of await page.locator("#heartbeats button").all()) expect((await b.boundingBox())!.height).toBeLessThan(40);
     expect(await downRow.locator("code[data-copy]").textContent()).toContain("/ping/");
     expect(await downRow.locator("button.copy").count()).toBe(1);
     await shots("/admin/heartbeats", "heartbeats");
+  });
+
+  test("a cron heartbeat shows its expression, time zone and next run in words", async () => {
+    const h = (await json(s.admin("POST", "/v1/heartbeats", { name: "every-five", cron: "*/5 * * * *", tz: "Europe/Berlin", grace: 60 }))) as any;
+    await page.goto(s.url + "/admin/heartbeats");
+    const row = page.locator(`#hb-${h.id}`);
+    expect(await row.textContent()).toContain("*/5 * * * * (Europe/Berlin)");
+    // the clock is on a whole hour: the next run is in 5 minutes
+    expect(await row.locator("time", { hasText: /^in / }).textContent()).toBe("in 5 min");
+    expect(await row.textContent()).toContain("waiting for the first ping");
+    expect(await row.textContent()).toContain("never");
   });
 
   test("pause and resume from the list come back to the list, and a reload repeats nothing", async () => {
