@@ -4,7 +4,7 @@
 // matches; any search text, operators and quotes included, is a 200 (seeded, seed printed); a
 // backup copy searches the same.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/client";
 import { backupTo } from "../../src/store/backup";
@@ -109,11 +109,13 @@ test("deleting an event removes it from the index: the next event, which may reu
 
 test("a backup copy answers the same searches", async () => {
   const id = (await json(s.post("/api/v1/events", event(6, { payload: { kept: "narwhalbackup" } })))).ids[0];
-  const file = join(tempDir(), "copy.db");
+  const dir = tempDir();
+  const file = join(dir, "copy.db");
   backupTo(s.deps.db, file);
   const copy = openDatabase(file);
   expect(listEvents(copy, s.tenantId, { text: "narwhalbackup", limit: 10 }).map((e) => e.id)).toEqual([id]);
   copy.$client.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("any search text is answered 200: operators, quotes, brackets and stray punctuation are plain text (seeded)", async () => {
