@@ -6,6 +6,31 @@ import * as heartbeats from "../modules/heartbeats/service";
 import { html } from "./html";
 import { field, intField, see, type Area, type Ctx } from "./kit";
 import { badge, csrfField, options, when } from "./layout";
+import { periodBar } from "../core/heartbeat-bars";
+import { nextDue } from "../core/heartbeats";
+import { recentFlipsByHeartbeat } from "../store/heartbeats";
+import { oncallStyles } from "./overview";
+import { ago, durationWords, everyWords } from "./timefmt";
+
+type HbView = ReturnType<typeof heartbeats.view>;
+
+/** The schedule in words ("every day", "*\/5 * * * * (Europe/Berlin)"), its next run, and the length of one period. */
+function scheduleWords(h: HbView, now: number): { text: string; next: number | null; periodMs: number } {
+  if (h.period !== null) return { text: everyWords(h.period), next: h.state === "paused" ? null : Date.parse(h.due_at ?? "") || null, periodMs: h.period * 1000 };
+  const s = { kind: "cron" as const, cron: h.cron ?? "", tz: h.tz ?? "UTC" };
+  const next = nextDue(s, now);
+  const after = next !== null ? nextDue(s, next) : null;
+  return { text: `${h.cron} (${h.tz ?? "UTC"})`, next, periodMs: next !== null && after !== null ? after - next : 86_400_000 };
+}
+
+/** Under the badge: "down since …", "late: down in …", "due in …" (never a past deadline). */
+function stateLine(h: HbView, now: number) {
+  if (h.state === "down") return html`<span class="muted">down since ${ago(h.down_at, now)}</span>`;
+  if (h.state === "late") return html`<span class="muted">late, down ${ago(h.down_at, now)}</span>`;
+  if (h.state === "up" && h.due_at) return html`<span class="muted">due ${ago(h.due_at, now)}</span>`;
+  if (h.state === "new") return html`<span class="muted">waiting for the first ping</span>`;
+  return "";
+}
 
 /** The create/edit form's fields as a service body (period or cron + tz). */
 function settingsFrom(c: Ctx, creating: boolean) {
@@ -44,14 +69,25 @@ export const heartbeatsArea: Area = {
       path: "/admin/heartbeats",
       handler: (c) => {
         const { items } = heartbeats.list(c.deps, c.tenantId, c.origin);
-        const body = html`<h1>Heartbeats</h1>
+        const now = c.deps.clock();
+        const flips = recentFlipsByHeartbeat(c.deps.db, c.tenantId);
+        const body = html`${oncallStyles}<h1>Heartbeats</h1>
 ${items.length === 0
   ? html`<p class="muted">No heartbeats yet.</p>`
-  : html`<div class="table-wrap"><table id="heartbeats"><thead><tr><th>Name</th><th>State</th><th>Schedule</th><th>Last beat</th><th>Next deadline</th></tr></thead><tbody>
-  ${items.map(
-    (h) => html`<tr><td><a href="/admin/heartbeats/${h.id}">${h.name}</a></td><td>${badge("st", h.state)}</td>
-    <td>${h.period !== null ? `every ${h.period} s` : `${h.cron} (${h.tz})`}, grace ${h.grace} s</td><td>${when(h.last_beat_at)}</td><td>${when(h.state === "late" ? h.down_at : h.due_at)}</td></tr>`,
-  )}</tbody></table></div>`}
+  : html`<div class="table-wrap"><table id="heartbeats"><thead><tr><th>Name</th><th>State</th><th>Last 30 periods</th><th>Schedule</th><th>Last ping</th><th>Ping URL</th><th></th></tr></thead><tbody>
+  ${items.map((h) => {
+    const sched = scheduleWords(h, now);
+    const cells = periodBar(flips.get(h.id) ?? [], h.state, Date.parse(h.created_at), sched.periodMs, now);
+    return html`<tr id="hb-${h.id}"><td><a href="/admin/heartbeats/${h.id}">${h.name}</a></td>
+    <td class="state">${badge("st", h.state)}${stateLine(h, now)}</td>
+    <td><span class="hbar" role="img" aria-label="last 30 periods, oldest first: ${cells.join(" ")}">${cells.map((x) => html`<span class="p-${x}" title="${x}"></span>`)}</span></td>
+    <td>${sched.text}${sched.next !== null && sched.next > now && h.state !== "down" && h.state !== "paused" ? html`<br><span class="muted">next ${ago(sched.next, now)}</span>` : ""}<br><span class="muted">grace ${durationWords(h.grace)}</span></td>
+    <td>${h.last_beat_at ? html`last ping ${ago(h.last_beat_at, now)}` : html`<span class="muted">never</span>`}</td>
+    <td><span class="ping-url"><code data-copy>${h.ping_url}</code></span></td>
+    <td>${h.state === "paused"
+      ? html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/resume">${csrfField(c.session)}<input type="hidden" name="back" value="list"><button type="submit">Resume</button></form>`
+      : html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/pause">${csrfField(c.session)}<input type="hidden" name="back" value="list"><button type="submit" class="secondary">Pause</button></form>`}</td></tr>`;
+  })}</tbody></table></div>`}
 <h2>New heartbeat</h2>
 ${form(c, "/admin/heartbeats", {}, "Create")}`;
         return { title: "Heartbeats", current: "/admin/heartbeats", body };
@@ -122,7 +158,8 @@ ${form(c, `/admin/heartbeats/${h.id}`, h, "Save")}`;
       path: `/admin/heartbeats/:id/${action}`,
       handler: (c: Ctx) => {
         heartbeats.pauseOrResume(c.deps, c.tenantId, c.params.id, action, c.origin);
-        return see(`/admin/heartbeats/${encodeURIComponent(c.params.id)}`, action === "pause" ? "paused" : "resumed");
+        const to = c.form.get("back") === "list" ? "/admin/heartbeats" : `/admin/heartbeats/${encodeURIComponent(c.params.id)}`;
+        return see(to, action === "pause" ? "paused" : "resumed");
       },
     })),
   ],

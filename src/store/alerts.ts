@@ -140,6 +140,12 @@ export type AlertFilter = {
   source?: string;
   ruleId?: string;
   since?: number;
+  /** last seen before (ms) */
+  until?: number;
+  /** only alerts that are not closed (open, triaging, escalated) */
+  notClosed?: boolean;
+  /** exact assignee; "" for unassigned */
+  assignee?: string;
   text?: string;
   before?: string;
   limit: number;
@@ -153,6 +159,9 @@ export function listAlerts(db: Db, tenantId: string, f: AlertFilter): AlertRow[]
   if (f.source) where.push(eq(alerts.source, f.source));
   if (f.ruleId) where.push(eq(alerts.ruleId, f.ruleId));
   if (f.since !== undefined) where.push(gte(alerts.lastSeen, f.since));
+  if (f.until !== undefined) where.push(lt(alerts.lastSeen, f.until));
+  if (f.notClosed) where.push(sql`${alerts.status} IN ('open', 'triaging', 'escalated')`);
+  if (f.assignee !== undefined) where.push(f.assignee === "" ? sql`${alerts.assignee} IS NULL` : eq(alerts.assignee, f.assignee));
   if (f.before) where.push(lt(alerts.id, f.before));
   if (f.text) {
     const pat = `%${f.text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;

@@ -1,5 +1,5 @@
 // Events: the group-commit write (hot path, raw prepared statements) and the read API queries.
-import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { eventIndicators, events } from "../db/schema";
 import type { NormalizedEvent } from "../core/event";
@@ -108,8 +108,30 @@ export type EventFilter = {
   text?: string;
   /** id of the last row of the previous page */
   before?: string;
+  /** id of the first row of the next (newer) page: walks upwards from it, answered newest first */
+  after?: string;
   limit: number;
 };
+
+/**
+ * The user's search text as an FTS5 query, or null when it has no word to look for. Every
+ * whitespace-separated term must appear (AND); a term is quoted as a phrase, so FTS5 operators
+ * and punctuation in it are plain text ("10.0.0.5" and "db-01" match those tokens in a row); the
+ * last term also matches as a prefix ("nightl" finds "nightly"). Tokens are unicode61's: letters
+ * and digits, case and diacritics folded.
+ */
+export function ftsQuery(text: string): string | null {
+  const terms = text
+    // control characters (a NUL ends FTS5's query text early) separate words like spaces
+    .replace(/\p{Cc}/gu, " ")
+    .split(/\s+/)
+    .filter((t) => /[\p{L}\p{N}]/u.test(t))
+    .slice(0, 16)
+    .map((t) => `"${t.replace(/"/g, '""')}"`);
+  if (!terms.length) return null;
+  terms[terms.length - 1] += "*";
+  return terms.join(" ");
+}
 
 /** Newest first, keyset-paginated on the ULID primary key (which sorts by received time). */
 export function listEvents(db: Db, tenantId: string, f: EventFilter): EventRow[] {
@@ -121,10 +143,15 @@ export function listEvents(db: Db, tenantId: string, f: EventFilter): EventRow[]
   if (f.since !== undefined) where.push(gte(events.receivedAt, f.since));
   if (f.until !== undefined) where.push(lt(events.receivedAt, f.until));
   if (f.before) where.push(lt(events.id, f.before));
+  if (f.after) where.push(gt(events.id, f.after));
   if (f.text) {
-    const pat = `%${f.text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
-    where.push(or(sql`${events.title} LIKE ${pat} ESCAPE '\\'`, sql`${events.summary} LIKE ${pat} ESCAPE '\\'`)!);
+    // Full-text search (migrations/0009_events_fts.sql): the FTS5 index answers the matching rowids
+    // of every tenant, the outer query keeps this tenant's and pages them on (tenant_id, id).
+    const match = ftsQuery(f.text);
+    if (match === null) return [];
+    where.push(sql`${events}.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ${match})`);
   }
+  if (f.after) return db.select().from(events).where(and(...where)).orderBy(asc(events.id)).limit(f.limit).all().reverse();
   return db
     .select()
     .from(events)
@@ -157,3 +184,13 @@ export function countEvents(db: Db, tenantId?: string): number {
   return (q as { n: number }).n;
 }
 
+
+/** The alerts an event belongs to (alert_events_event index), newest first. */
+export function alertsOfEvent(db: Db, tenantId: string, eventId: string): { id: string; title: string; status: string; severity: string }[] {
+  return db.$client
+    .query(
+      `SELECT a.id, a.title, a.status, a.severity FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id
+        WHERE ae.event_id = ?1 AND a.tenant_id = ?2 ORDER BY a.id DESC LIMIT 20`,
+    )
+    .all(eventId, tenantId) as { id: string; title: string; status: string; severity: string }[];
+}

@@ -163,3 +163,21 @@ export function overdueHeartbeats(db: Db, now: number, limit: number): Heartbeat
     .limit(limit)
     .all();
 }
+
+/** The newest flips of each of a tenant's heartbeats (heartbeat_flips_hb index, `perHeartbeat` each). */
+export function recentFlipsByHeartbeat(db: Db, tenantId: string, perHeartbeat = 100): Map<string, { at: number; from: string; to: string }[]> {
+  const rows = db.$client
+    .query(
+      `SELECT h.id AS hb, f.at, f.from_state AS "from", f.to_state AS "to"
+         FROM heartbeats h JOIN heartbeat_flips f ON f.id IN (SELECT id FROM heartbeat_flips WHERE heartbeat_id = h.id ORDER BY id DESC LIMIT ?2)
+        WHERE h.tenant_id = ?1`,
+    )
+    .all(tenantId, perHeartbeat) as { hb: string; at: number; from: string; to: string }[];
+  const out = new Map<string, { at: number; from: string; to: string }[]>();
+  for (const r of rows) {
+    const l = out.get(r.hb) ?? [];
+    l.push({ at: r.at, from: r.from, to: r.to });
+    out.set(r.hb, l);
+  }
+  return out;
+}

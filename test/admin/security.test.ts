@@ -90,6 +90,25 @@ describe("headers and cookie", () => {
     expect(body).not.toMatch(/\sstyle=|<style/);
   });
 
+  test("the on-call pages and their assets (uPlot, the chart script, oncall.css) carry the same headers and no inline script or style", async () => {
+    const { cookie } = await session();
+    const paths = ["/admin", "/admin/alerts", "/admin/alerts?status=any&since=7d", `/admin/alerts/${alertId}`, "/admin/events?q=tenant&since=24h", "/admin/heartbeats"];
+    const assets = ["/admin/assets/uplot.js", "/admin/assets/uplot.css", "/admin/assets/overview.js", "/admin/assets/oncall.css"];
+    for (const path of [...paths, ...assets]) {
+      const r = await page(path, cookie);
+      expect({ path, status: r.status }).toEqual({ path, status: 200 });
+      const csp = r.headers.get("content-security-policy") ?? "";
+      expect({ path, csp: csp.includes("script-src 'self'") && !csp.includes("unsafe-inline") }).toEqual({ path, csp: true });
+      expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+      const text = await r.text();
+      if (paths.includes(path)) {
+        expect({ path, inlineScript: /<script(?![^>]*\bsrc=)[^>]*>/.test(text), inlineStyle: /\sstyle=|<style/.test(text) }).toEqual({ path, inlineScript: false, inlineStyle: false });
+      } else expect(r.headers.get("content-type")).toMatch(/^text\/(javascript|css)/);
+    }
+    // behind the session like the pages
+    for (const path of assets) expect((await page(path, "")).status).toBe(303);
+  });
+
   test("the session cookie is HttpOnly, SameSite=Strict, scoped to /admin, expires, and is Secure behind TLS", async () => {
     const plain = (await login(s.keys.admin)).headers.get("set-cookie")!;
     expect(plain).toMatch(/^kw_admin=[A-Za-z0-9_-]{43}; /);
@@ -257,6 +276,7 @@ describe("tenants", () => {
       "…" + SOURCE_SECRET.slice(-4),
     ];
     const pages = ["/admin", "/admin/events", "/admin/alerts", "/admin/heartbeats", "/admin/webhooks", "/admin/events?q=Tenant"];
+    pages.push("/admin/alerts?status=any", "/admin/events?q=siem", "/admin/events?since=7d");
     pages.push("/admin/sources", "/admin/sources/sentinel", "/admin/sources/generic", "/admin/watchlists", "/admin/enrichers");
     for (const path of pages) {
       const r = await page(path, cookie);
@@ -273,6 +293,8 @@ describe("tenants", () => {
     const session2 = await session(key2);
     const forged = await post(`/admin/alerts/${alertId}/assign`, session2.cookie, { assignee: "t2", csrf: session2.csrf });
     expect(forged.status).toBe(404);
+    for (const action of ["acknowledge", "close", "assign"])
+      expect((await post("/admin/alerts/bulk", session2.cookie, { id: alertId, action, assignee: "t2", csrf: session2.csrf })).status).toBe(404);
     const reveal = await post(`/admin/webhooks/${webhookId}/reveal`, session2.cookie, { csrf: session2.csrf });
     expect(reveal.status).toBe(404);
     for (const path of [

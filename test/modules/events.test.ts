@@ -53,7 +53,7 @@ describe("filters", () => {
     expect(r.items.map((e: any) => e.severity).sort()).toEqual(["critical", "high", "medium"]);
   });
 
-  test("text in title or summary, with LIKE wildcards taken literally", async () => {
+  test("text search (full-text, title, summary and payload): LIKE wildcards are plain text", async () => {
     expect((await list("?q=deploy")).items.length).toBe(2);
     expect((await list("?q=100%25")).items.map((e: any) => e.id)).toEqual([ids[3]]);
     expect((await list("?q=_")).items.length).toBe(0);
@@ -108,4 +108,25 @@ test("detail has the payload and the raw payload; another tenant gets 404", asyn
 test("reading needs a key with the read scope", async () => {
   expect((await s.get("/v1/events", null)).status).toBe(401);
   expect((await s.get("/v1/events", s.keys.admin)).status).toBe(200);
+});
+
+test("paging both ways: cursor walks older pages, after walks back to the same pages, newest first", async () => {
+  for (const limit of [1, 2, 3]) {
+    const pages: string[][] = [];
+    let cursor = "";
+    for (;;) {
+      const r = await list(`?limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`);
+      pages.push(r.items.map((e: any) => e.id));
+      if (!r.next_cursor) break;
+      cursor = r.next_cursor;
+    }
+    expect(pages.flat().length).toBe(5);
+    // from the oldest page back up: each `after` page is the one before it in the walk
+    for (let i = pages.length - 1; i > 0; i--) {
+      const r = await list(`?limit=${limit}&after=${pages[i][0]}`);
+      expect({ limit, i, ids: r.items.map((e: any) => e.id) }).toEqual({ limit, i, ids: pages[i - 1] });
+    }
+    expect((await list(`?limit=${limit}&after=${pages[0][0]}`)).items).toEqual([]);
+  }
+  expect((await s.get("/v1/events?after=nope")).status).toBe(422);
 });

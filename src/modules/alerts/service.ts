@@ -14,9 +14,11 @@ export const summary = alertView;
 
 const timeline = (r: TimelineRow) => ({ id: r.id, at: iso(r.at), kind: r.kind, actor: r.actor, data: JSON.parse(r.data) });
 
-export function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>) {
+/** `extra`: filters the admin page adds (alerts not closed, assignee, last seen before). */
+export function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>, extra: { notClosed?: boolean; assignee?: string; until?: number } = {}) {
   const limit = q.limit ?? 50;
   const rows = listAlerts(deps.db, tenantId, {
+    ...extra,
     status: q.status,
     minSeverityRank: q.severity ? SEVERITY_RANK[q.severity] : undefined,
     sourceName: q.source_name,

@@ -14,8 +14,9 @@ export const EventQuery = t.Object({
   ),
   since: t.Optional(t.String({ description: "received at or after (ISO 8601 or epoch)" })),
   until: t.Optional(t.String({ description: "received before (ISO 8601 or epoch)" })),
-  q: t.Optional(t.String({ maxLength: 256, description: "text in title or summary" })),
+  q: t.Optional(t.String({ maxLength: 256, description: "full-text search in title, summary and payload: every word must appear (the last one as a prefix)" })),
   cursor: t.Optional(t.String({ description: "next_cursor of the previous page" })),
+  after: t.Optional(t.String({ description: "the id of the newest event seen: the page of events just newer than it (still newest first)" })),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 500, default: 50, error: "limit must be a whole number from 1 to 500" })),
 });
 export type EventQuery = Static<typeof EventQuery>;

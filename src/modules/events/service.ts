@@ -38,8 +38,11 @@ export function list(deps: Deps, tenantId: string, q: EventQuery) {
     until: timeParam("until", q.until),
     text: q.q,
     before: checkCursor(q.cursor),
+    after: checkCursor(q.after),
     limit: limit + 1,
   });
+  // walking upwards, the extra row is the newest one: drop it and keep the page next to `after`
+  if (q.after && rows.length > limit) rows.shift();
   return page(rows, limit, summary);
 }
 
