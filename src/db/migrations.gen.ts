@@ -9,6 +9,7 @@ import m5 from "../../migrations/0005_indicator_mappings.sql" with { type: "text
 import m6 from "../../migrations/0006_tenant_limits.sql" with { type: "text" };
 import m7 from "../../migrations/0007_delivery_body_sizes.sql" with { type: "text" };
 import m8 from "../../migrations/0008_job_lanes.sql" with { type: "text" };
+import m9 from "../../migrations/0009_admin_session_flash.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -21,4 +22,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0006_tenant_limits": m6,
   "0007_delivery_body_sizes": m7,
   "0008_job_lanes": m8,
+  "0009_admin_session_flash": m9,
 };

@@ -655,6 +655,9 @@ export const adminSessions = sqliteTable(
     csrfToken: text("csrf_token").notNull(),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
+    /** a one-time message for the next page of this session (a new key or secret after a
+     *  post/redirect/get), encrypted with a key derived from the cookie value; cleared when shown */
+    flash: text("flash"),
   },
   (t) => [index("admin_sessions_expires").on(t.expiresAt)],
 );
