@@ -25,7 +25,6 @@ export function fieldOf(e: ApiError, form: URLSearchParams): string | null {
 export async function keepInput(page: string, action: string, form: URLSearchParams, e: ApiError): Promise<string | null> {
   const sel = `form[action="${attr(action)}"]`;
   const bad = fieldOf(e, form);
-  const detail = e.details?.[0]?.message;
   let found = false;
   let select: string | null = null;
   let marked = false;
@@ -33,7 +32,7 @@ export async function keepInput(page: string, action: string, form: URLSearchPar
     if (name !== bad) return;
     el.setAttribute("aria-invalid", "true");
     el.setAttribute("aria-describedby", "field-error");
-    if (!marked) el.after(`<span class="field-error" id="field-error">${esc(detail && detail !== e.message ? detail : e.message)}</span>`, { html: true });
+    if (!marked) el.after(`<span class="field-error" id="field-error">${esc(e.message)}</span>`, { html: true });
     marked = true;
   };
   const out = await new HTMLRewriter()

@@ -118,10 +118,12 @@ describe("watchlists page", () => {
     await page.click('form.stack button:has-text("Save")');
     const err = (await page.textContent("p.error"))!;
     expect(err).toContain("line 3");
+    // the form is back with what was typed and the error next to the entries
+    expect(await page.inputValue('form.stack textarea[name="entries"]')).toBe("cidr 203.0.113.0/24\ndomain evil.example\ncidr 10.0.0.300/8");
+    expect(await page.textContent("#field-error")).toContain("line 3");
     const w = (await json(s.admin("GET", "/v1/watchlists"))).items[0];
     expect(w.entry_count).toBe(2);
     await shot(page, "22-watchlist-error");
-    await page.click("#back");
   });
 
   test("edit it: add an entry, deactivate, activate, and delete it", async () => {
