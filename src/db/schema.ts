@@ -286,6 +286,9 @@ export const rules = sqliteTable(
     action: text("action").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** stored events the rule matched (counted in the ingest transaction), and the last one's time */
+    hits: integer("hits").notNull().default(0),
+    lastHitAt: integer("last_hit_at"),
   },
   (t) => [index("rules_tenant").on(t.tenantId, t.id)],
 );
