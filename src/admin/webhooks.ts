@@ -157,7 +157,7 @@ ${shown ? html`<p class="flash" role="status">${shown.note}</p>` : ""}
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/reveal">${csrfField(c.session)}<button type="submit" class="secondary">Reveal secret and headers</button></form>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/rotate" data-confirm="Rotate the signing secret? Receivers must switch to the new one before the overlap ends.">${csrfField(c.session)}<button type="submit" class="danger">Rotate secret</button></form>
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/state"${w.state === "active" ? html` data-confirm="Deactivate this webhook? Messages are held until it is active again."` : ""}>${csrfField(c.session)}<input type="hidden" name="state" value="${w.state === "active" ? "inactive" : "active"}"><button type="submit" class="secondary">${w.state === "active" ? "Deactivate" : "Activate"}</button></form>
-${failed ? html`<form class="inline" method="post" action="/admin/webhooks/${w.id}/replay-failed">${csrfField(c.session)}<button type="submit">Replay every failed delivery</button></form>` : ""}
+${failed && w.state === "active" ? html`<form class="inline" method="post" action="/admin/webhooks/${w.id}/replay-failed">${csrfField(c.session)}<button type="submit">Replay every failed delivery</button></form>` : ""}
 <form class="inline" method="post" action="/admin/webhooks/${w.id}/delete" data-confirm="Delete this webhook? Messages not yet delivered are dropped, and its delivery history goes with it.">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form>
 </p>
 <h2>Last delivery</h2>
@@ -172,7 +172,7 @@ ${items.length
   ${items.map(
     (d) => html`<tr><td><a href="/admin/deliveries/${d.id}">${when(d.created_at)}</a></td><td><code class="token">${d.type}</code></td><td>${badge("st", d.status)}</td><td title="${d.timings.map((a) => `#${a.attempt} ${a.started_at} ${a.duration_ms} ms ${a.status ?? a.outcome}`).join("\n")}">${d.attempt_count}</td>
     <td class="status-code">${d.last_status_code ?? ""} ${d.last_error ? html`<span class="muted">${d.last_error}</span>` : ""}</td><td>${d.last_attempt_at ? when(d.last_attempt_at) : ""}</td><td class="duration">${d.last_duration_ms === null ? "" : `${d.last_duration_ms} ms`}</td>
-    <td>${d.status === "failed" || d.status === "succeeded" ? html`<form class="inline" method="post" action="/admin/deliveries/${d.id}/replay">${csrfField(c.session)}<button type="submit" class="secondary">Replay</button></form>` : ""}</td></tr>`,
+    <td>${(d.status === "failed" || d.status === "succeeded") && w.state === "active" ? html`<form class="inline" method="post" action="/admin/deliveries/${d.id}/replay">${csrfField(c.session)}<button type="submit" class="secondary">Replay</button></form>` : ""}</td></tr>`,
   )}</tbody></table></div>`
   : html`<p class="muted">No deliveries yet.</p>`}
 <h2>Edit</h2>
@@ -183,6 +183,7 @@ ${editForm(c, w, headers)}`;
 /** One delivery: its message and every attempt's request and response. */
 function deliveryPage(c: Ctx, id: string) {
   const d = webhooks.delivery(c.deps, c.tenantId, id);
+  const active = webhooks.get(c.deps, c.tenantId, d.webhook_id).state === "active";
   const body = html`<p><a href="/admin/webhooks/${d.webhook_id}">← Webhook</a></p>
 <h1>Delivery <code class="token">${d.type}</code> ${badge("st", d.status)}</h1>
 <dl class="fields"><dt>id</dt><dd><code>${d.id}</code></dd><dt>created</dt><dd>${when(d.created_at)}</dd><dt>attempts</dt><dd>${d.attempts.length}</dd></dl>
@@ -194,7 +195,7 @@ ${d.attempts.length
 <div class="card"><h3>Response</h3>${a.response ? html`<p>HTTP ${a.response.status}</p>${pretty(a.response.headers)}${cut(a.response, `response-cut-${a.attempt}`)}<pre class="response-body">${a.response.body}</pre>` : html`<p class="muted">no response</p>`}</div></div>`,
     )
   : html`<p class="muted">Not attempted yet.</p><h2>Message</h2>${pretty(d.body)}`}
-${d.status === "failed" || d.status === "succeeded" ? html`<form class="inline" method="post" action="/admin/deliveries/${d.id}/replay">${csrfField(c.session)}<button type="submit" class="secondary">Replay</button></form>` : ""}`;
+${(d.status === "failed" || d.status === "succeeded") && active ? html`<form class="inline" method="post" action="/admin/deliveries/${d.id}/replay">${csrfField(c.session)}<button type="submit" class="secondary">Replay</button></form>` : ""}`;
   return { title: "Delivery", current: "/admin/webhooks", body };
 }
 
