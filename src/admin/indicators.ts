@@ -138,12 +138,13 @@ export const indicatorsArea: Area = {
         try {
           payload = JSON.parse(text);
         } catch (e) {
-          return mappingsPage(c, { source, payload: text, result: null, error: `the payload is not JSON: ${(e as Error).message}` });
+          // shown on the form, next to the payload, with what was typed (src/admin/form-errors.ts)
+          throw new ApiError(422, "invalid_form", `payload: the payload is not JSON: ${(e as Error).message}`, [{ path: "/payload", message: "not JSON" }]);
         }
         try {
           return mappingsPage(c, { source, payload: text, result: indicators.test(c.deps, c.tenantId, { source, payload }) });
         } catch (e) {
-          if (e instanceof ApiError && e.status === 422) return mappingsPage(c, { source, payload: text, result: null, error: e.message });
+          if (e instanceof ApiError && e.status === 422) throw new ApiError(422, "invalid_form", `payload: ${e.message}`, [{ path: "/payload", message: e.message }]);
           throw e;
         }
       },
