@@ -208,202 +208,6 @@ afterAll(async () => {
   down?.stop();
 });
 
-describe("every form, walked", () => {
-  const walked = new Map<string, string>();
-
-  test("every state-changing form redirects; reloading where it lands is a GET that changes nothing; dangerous ones ask first, and a dismissed question sends nothing", async () => {
-    let n = 0;
-    for (let round = 0; round < 6; round++) {
-      const all = await crawl();
-      const todo = [...new Map(all.filter((f) => !walked.has(f.key)).map((f) => [f.key, f])).values()];
-      if (todo.length === 0) break;
-      // the destructive ones last, so that the rest still have their resource
-      todo.sort((a, b) => Number(/\/(delete|revoke)$/.test(pattern(a.action))) - Number(/\/(delete|revoke)$/.test(pattern(b.action))));
-      for (const f of todo) {
-        if (walked.has(f.key)) continue;
-        n++;
-        await page.goto(s.url + f.page);
-        const here = (await formsHere(f.page)).find((x) => x.key === f.key);
-        if (!here) continue; // gone with an earlier step: found again next round if it still exists
-        // a dangerous action says what it will do before it does it
-        if (DANGEROUS.test(f.key)) expect({ form: f.key, confirm: here.confirm }).toEqual({ form: f.key, confirm: expect.stringMatching(/\?/) });
-        await fillForSuccess(here, n);
-        if (here.confirm) {
-          const before = await snapshot();
-          const posts = postsSent.length;
-          dialogs = { accept: false, seen: [] };
-          await page.locator(`form[action="${here.action}"]`).nth(here.nth).locator('button[type="submit"], button:not([type])').nth(here.button).click();
-          await Bun.sleep(150);
-          expect({ form: f.key, asked: dialogs.seen.length, posted: postsSent.length - posts }).toEqual({ form: f.key, asked: 1, posted: 0 });
-          expect(await snapshot()).toEqual(before);
-          dialogs = { accept: true, seen: [] };
-        }
-        const before = await snapshot();
-        const resp = await submit(here);
-        const readOnly = READ_ONLY.some((r) => r.test(f.key));
-        if (readOnly) {
-          expect({ form: f.key, status: resp?.status() }).toEqual({ form: f.key, status: 200 });
-          expect({ form: f.key, state: await snapshot() }).toEqual({ form: f.key, state: before });
-          walked.set(f.key, "read-only");
-          continue;
-        }
-        // post/redirect/get: the POST answered 303 and the page shown came from a GET
-        const req = resp!.request();
-        const refused = resp!.status() === 200 ? null : await page.locator("p.error").first().textContent();
-        expect({ form: f.key, method: req.method(), from: req.redirectedFrom()?.method(), status: resp!.status(), refused }).toEqual({ form: f.key, method: "GET", from: "POST", status: 200, refused: null });
-        await settle();
-        const changed = await snapshot();
-        // a one-time secret is on the page it landed on, never in its address
-        const once = await page.locator("#one-time code").allTextContents();
-        for (const secret of once) expect(page.url()).not.toContain(secret);
-        const again = await page.reload();
-        expect({ form: f.key, reload: again!.request().method() }).toEqual({ form: f.key, reload: "GET" });
-        expect({ form: f.key, state: await snapshot() }).toEqual({ form: f.key, state: changed });
-        if (once.length) expect({ form: f.key, shownAgain: await page.locator("#one-time").count() }).toEqual({ form: f.key, shownAgain: 0 });
-        walked.set(f.key, once.length ? "redirect + one-time" : "redirect");
-      }
-    }
-    // the walk reached the forms of every area (keys named here are a floor, not the list)
-    const keys = [...walked.keys()];
-    for (const k of [
-      "/admin/keys",
-      "/admin/keys/:id",
-      "/admin/keys/:id/rotate",
-      "/admin/keys/:id/revoke",
-      "/admin/webhooks",
-      "/admin/webhooks/:id",
-      "/admin/webhooks/:id/test",
-      "/admin/webhooks/:id/rotate",
-      "/admin/webhooks/:id/delete",
-      "/admin/deliveries/:id/replay",
-      "/admin/rules#do=save",
-      "/admin/rules/:id#do=save",
-      "/admin/rules/:id/delete",
-      "/admin/sources/generic/settings",
-      "/admin/sources/generic/tokens",
-      "/admin/watchlists",
-      "/admin/enrichers",
-      "/admin/indicators/mappings",
-      "/admin/heartbeats",
-      "/admin/alerts/:id/comment",
-    ])
-      expect({ k, walked: keys.includes(k) }).toEqual({ k, walked: true });
-    expect(keys.length).toBeGreaterThanOrEqual(35);
-  });
-
-  test("without JavaScript the dangerous actions still work (no question, the form posts)", async () => {
-    const ctx = await browser.newContext({ javaScriptEnabled: false });
-    const p = await ctx.newPage();
-    p.setDefaultTimeout(5_000);
-    await logIn(p, s.url, s.keys.admin);
-    const k = await json(s.admin("POST", "/v1/keys", { name: "no-js key", scopes: ["read"] }));
-    await p.goto(`${s.url}/admin/keys/${k.id}`);
-    await p.click('button:has-text("Revoke")');
-    await p.waitForURL(/done=revoked/);
-    expect((await json(s.admin("GET", `/v1/keys/${k.id}`))).state).toBe("revoked");
-    await ctx.close();
-  });
-});
-
-describe("a refused form keeps everything typed", () => {
-  /** For each editable form: a bad value for one field. Forms whose every value is accepted (a
-   *  free-text optional name capped by maxlength) are named in NO_BAD_VALUE with the reason. */
-  const BAD: Record<string, [string, string]> = {
-    "/admin/keys": ["expires_days", "soon"],
-    "/admin/keys/:id": ["rate_limit", "fast"],
-    "/admin/webhooks": ["triggers", "Not A Trigger"],
-    "/admin/webhooks/:id": ["timeout", "slow"],
-    "/admin/rules#do=save": ["cond_field", "no such field"],
-    "/admin/rules#do=test": ["cond_field", "no such field"],
-    "/admin/rules/:id#do=save": ["cond_field", "no such field"],
-    "/admin/rules/:id#do=test": ["cond_field", "no such field"],
-    "/admin/heartbeats": ["period", "soon"],
-    "/admin/heartbeats/:id": ["period", "soon"],
-    "/admin/watchlists": ["entries", "cidr 10.0.0.300/8"],
-    "/admin/watchlists/:id": ["entries", "cidr 10.0.0.300/8"],
-    "/admin/enrichers": ["timeout", "slow"],
-    "/admin/enrichers/:id": ["timeout", "slow"],
-    "/admin/indicators/mappings": ["path", "details..addr"],
-    "/admin/indicators/test": ["payload", "{not json"],
-    "/admin/sources/generic/settings": ["tolerance", "soon"],
-    "/admin/sources/sentinel/settings": ["tolerance", "soon"],
-    "/admin/alerts/:id/comment": ["body", "   "],
-  };
-  const NO_BAD_VALUE: Record<string, string> = {
-    "/admin/sources/generic/tokens": "one optional name, any text up to maxlength",
-    "/admin/sources/sentinel/tokens": "one optional name, any text up to maxlength",
-    "/admin/alerts/:id/assign": "any assignee is accepted (empty unassigns)",
-    "/admin/alerts/:id/status": "two selects with only valid choices",
-  };
-
-  test("every create/edit form, refused: the error on the form and next to its field, every value as typed, nothing changed", async () => {
-    const all = await crawl();
-    const forms = [...new Map(all.filter((f) => f.editable).map((f) => [f.key, f])).values()];
-    expect(forms.length).toBeGreaterThanOrEqual(15);
-    const done: string[] = [];
-    for (const f of forms) {
-      if (f.key in NO_BAD_VALUE) continue;
-      const bad = BAD[f.key];
-      expect({ form: f.key, hasBadValue: !!bad }).toEqual({ form: f.key, hasBadValue: true });
-      await page.goto(s.url + f.page);
-      const form = () => page.locator(`form[action="${f.action}"]`).nth(f.nth);
-      // every free-text field gets a distinctive value (with characters that need escaping), the bad one its bad value
-      const texts = form().locator('input:not([type]), input[type="text"], input[type="url"], input:not([type="hidden"]):not([type="checkbox"]):not([type="radio"]):not([type="password"]):not([type="number"]), textarea');
-      const count = await texts.count();
-      for (let i = 0; i < count; i++) {
-        const el = texts.nth(i);
-        if (!(await el.isVisible())) continue;
-        const name = (await el.getAttribute("name"))!;
-        if (name === bad[0]) continue;
-        if (["name", "title", "assignee", "summary"].includes(name)) await el.fill(`kept ${name} <&"'> ✓`);
-        else if (name === "label") await el.fill("kept-label");
-        else if (name === "url" && (await el.inputValue()) === "") await el.fill(`${ok.url}/kept?a=1&b=%22x%22`);
-        else if (name === "url_template" && (await el.inputValue()) === "") await el.fill("https://intel.example/{{value}}?kept=1&x=<y>");
-      }
-      const target = form().locator(`[name="${bad[0]}"]`).first();
-      if (bad[0] === "tolerance") await form().locator('select[name="scheme"]').selectOption("grafana");
-      await target.fill(bad[1]);
-      if (bad[0] === "cond_field") await form().locator('input[name="filter_mode"][value="builder"]').check();
-      const typed = await readValues(f);
-      const before = await snapshot();
-      // (a browser-side check that stops the post, such as an empty required field, fails here with the form's name)
-      const resp = await submit(f).catch((e) => {
-        throw new Error(`${f.key}: the form was not sent (${(e as Error).message.split("\n")[0]})`);
-      });
-      expect({ form: f.key, status: resp!.status() }).toEqual({ form: f.key, status: 422 });
-      expect({ form: f.key, error: await page.locator("#form-error").count() }).toEqual({ form: f.key, error: 1 });
-      // the message sits next to the field it is about
-      const next = await page.evaluate(() => {
-        const e = (globalThis as any).document.getElementById("field-error");
-        return e?.previousElementSibling?.getAttribute("name") ?? null;
-      });
-      expect({ form: f.key, fieldWithError: next }).toEqual({ form: f.key, fieldWithError: bad[0] });
-      expect({ form: f.key, values: await readValues(f) }).toEqual({ form: f.key, values: typed });
-      expect({ form: f.key, state: await snapshot() }).toEqual({ form: f.key, state: before });
-      done.push(f.key);
-    }
-    expect(done.length).toBeGreaterThanOrEqual(12);
-    await page.goto(`${s.url}/admin/keys`);
-    await page.fill('form[action="/admin/keys"] input[name="name"]', "kept name");
-    await page.fill('form[action="/admin/keys"] input[name="expires_days"]', "soon");
-    await page.click('button:has-text("Create key")');
-    await shot("form-error");
-  });
-
-  /** The values of a form's fields, in order (not hidden, not passwords). */
-  async function readValues(f: FormEntry) {
-    return page.evaluate(
-      ([action, nth]) => {
-        const form = [...(globalThis as any).document.querySelectorAll("form")].filter((x: any) => x.getAttribute("action") === action)[nth as number];
-        return [...form.querySelectorAll("input, textarea, select")]
-          .filter((i: any) => !["hidden", "password", "submit"].includes((i.type ?? "").toLowerCase()))
-          .map((i: any) => [i.name, i.type === "checkbox" || i.type === "radio" ? i.checked : i.value]);
-      },
-      [f.action, f.nth] as const,
-    );
-  }
-});
-
 describe("webhooks tell the truth", () => {
   test("health for success, failure (HTTP 500, unresolvable host), never sent and inactive, in the list and on each page", async () => {
     await page.goto(`${s.url}/admin/webhooks`);
@@ -659,4 +463,201 @@ describe("layout", () => {
     const r = await fetch(icon);
     expect([r.status, r.headers.get("content-type")]).toEqual([200, "image/svg+xml"]);
   });
+});
+
+// The walks last: they change and delete what the tests above look at.
+describe("every form, walked", () => {
+  const walked = new Map<string, string>();
+
+  test("every state-changing form redirects; reloading where it lands is a GET that changes nothing; dangerous ones ask first, and a dismissed question sends nothing", async () => {
+    let n = 0;
+    for (let round = 0; round < 6; round++) {
+      const all = await crawl();
+      const todo = [...new Map(all.filter((f) => !walked.has(f.key)).map((f) => [f.key, f])).values()];
+      if (todo.length === 0) break;
+      // the destructive ones last, so that the rest still have their resource
+      todo.sort((a, b) => Number(/\/(delete|revoke)$/.test(pattern(a.action))) - Number(/\/(delete|revoke)$/.test(pattern(b.action))));
+      for (const f of todo) {
+        if (walked.has(f.key)) continue;
+        n++;
+        await page.goto(s.url + f.page);
+        const here = (await formsHere(f.page)).find((x) => x.key === f.key);
+        if (!here) continue; // gone with an earlier step: found again next round if it still exists
+        // a dangerous action says what it will do before it does it
+        if (DANGEROUS.test(f.key)) expect({ form: f.key, confirm: here.confirm }).toEqual({ form: f.key, confirm: expect.stringMatching(/\?/) });
+        await fillForSuccess(here, n);
+        if (here.confirm) {
+          const before = await snapshot();
+          const posts = postsSent.length;
+          dialogs = { accept: false, seen: [] };
+          await page.locator(`form[action="${here.action}"]`).nth(here.nth).locator('button[type="submit"], button:not([type])').nth(here.button).click();
+          await Bun.sleep(150);
+          expect({ form: f.key, asked: dialogs.seen.length, posted: postsSent.length - posts }).toEqual({ form: f.key, asked: 1, posted: 0 });
+          expect(await snapshot()).toEqual(before);
+          dialogs = { accept: true, seen: [] };
+        }
+        const before = await snapshot();
+        const resp = await submit(here);
+        const readOnly = READ_ONLY.some((r) => r.test(f.key));
+        if (readOnly) {
+          expect({ form: f.key, status: resp?.status() }).toEqual({ form: f.key, status: 200 });
+          expect({ form: f.key, state: await snapshot() }).toEqual({ form: f.key, state: before });
+          walked.set(f.key, "read-only");
+          continue;
+        }
+        // post/redirect/get: the POST answered 303 and the page shown came from a GET
+        const req = resp!.request();
+        const refused = resp!.status() === 200 ? null : await page.locator("p.error").first().textContent();
+        expect({ form: f.key, method: req.method(), from: req.redirectedFrom()?.method(), status: resp!.status(), refused }).toEqual({ form: f.key, method: "GET", from: "POST", status: 200, refused: null });
+        await settle();
+        const changed = await snapshot();
+        // a one-time secret is on the page it landed on, never in its address
+        const once = await page.locator("#one-time code").allTextContents();
+        for (const secret of once) expect(page.url()).not.toContain(secret);
+        const again = await page.reload();
+        expect({ form: f.key, reload: again!.request().method() }).toEqual({ form: f.key, reload: "GET" });
+        expect({ form: f.key, state: await snapshot() }).toEqual({ form: f.key, state: changed });
+        if (once.length) expect({ form: f.key, shownAgain: await page.locator("#one-time").count() }).toEqual({ form: f.key, shownAgain: 0 });
+        walked.set(f.key, once.length ? "redirect + one-time" : "redirect");
+      }
+    }
+    // the walk reached the forms of every area (keys named here are a floor, not the list)
+    const keys = [...walked.keys()];
+    for (const k of [
+      "/admin/keys",
+      "/admin/keys/:id",
+      "/admin/keys/:id/rotate",
+      "/admin/keys/:id/revoke",
+      "/admin/webhooks",
+      "/admin/webhooks/:id",
+      "/admin/webhooks/:id/test",
+      "/admin/webhooks/:id/rotate",
+      "/admin/webhooks/:id/delete",
+      "/admin/deliveries/:id/replay",
+      "/admin/rules#do=save",
+      "/admin/rules/:id#do=save",
+      "/admin/rules/:id/delete",
+      "/admin/sources/generic/settings",
+      "/admin/sources/generic/tokens",
+      "/admin/watchlists",
+      "/admin/enrichers",
+      "/admin/indicators/mappings",
+      "/admin/heartbeats",
+      "/admin/alerts/:id/comment",
+    ])
+      expect({ k, walked: keys.includes(k) }).toEqual({ k, walked: true });
+    expect(keys.length).toBeGreaterThanOrEqual(35);
+  });
+
+  test("without JavaScript the dangerous actions still work (no question, the form posts)", async () => {
+    const ctx = await browser.newContext({ javaScriptEnabled: false });
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(5_000);
+    await logIn(p, s.url, s.keys.admin);
+    const k = await json(s.admin("POST", "/v1/keys", { name: "no-js key", scopes: ["read"] }));
+    await p.goto(`${s.url}/admin/keys/${k.id}`);
+    await p.click('button:has-text("Revoke")');
+    await p.waitForURL(/done=revoked/);
+    expect((await json(s.admin("GET", `/v1/keys/${k.id}`))).state).toBe("revoked");
+    await ctx.close();
+  });
+});
+
+describe("a refused form keeps everything typed", () => {
+  /** For each editable form: a bad value for one field. Forms whose every value is accepted (a
+   *  free-text optional name capped by maxlength) are named in NO_BAD_VALUE with the reason. */
+  const BAD: Record<string, [string, string]> = {
+    "/admin/keys": ["expires_days", "soon"],
+    "/admin/keys/:id": ["rate_limit", "fast"],
+    "/admin/webhooks": ["triggers", "Not A Trigger"],
+    "/admin/webhooks/:id": ["timeout", "slow"],
+    "/admin/rules#do=save": ["cond_field", "no such field"],
+    "/admin/rules#do=test": ["cond_field", "no such field"],
+    "/admin/rules/:id#do=save": ["cond_field", "no such field"],
+    "/admin/rules/:id#do=test": ["cond_field", "no such field"],
+    "/admin/heartbeats": ["period", "soon"],
+    "/admin/heartbeats/:id": ["period", "soon"],
+    "/admin/watchlists": ["entries", "cidr 10.0.0.300/8"],
+    "/admin/watchlists/:id": ["entries", "cidr 10.0.0.300/8"],
+    "/admin/enrichers": ["timeout", "slow"],
+    "/admin/enrichers/:id": ["timeout", "slow"],
+    "/admin/indicators/mappings": ["path", "details..addr"],
+    "/admin/indicators/test": ["payload", "{not json"],
+    "/admin/sources/generic/settings": ["tolerance", "soon"],
+    "/admin/sources/sentinel/settings": ["tolerance", "soon"],
+    "/admin/alerts/:id/comment": ["body", "   "],
+  };
+  const NO_BAD_VALUE: Record<string, string> = {
+    "/admin/sources/generic/tokens": "one optional name, any text up to maxlength",
+    "/admin/sources/sentinel/tokens": "one optional name, any text up to maxlength",
+    "/admin/alerts/:id/assign": "any assignee is accepted (empty unassigns)",
+    "/admin/alerts/:id/status": "two selects with only valid choices",
+  };
+
+  test("every create/edit form, refused: the error on the form and next to its field, every value as typed, nothing changed", async () => {
+    const all = await crawl();
+    const forms = [...new Map(all.filter((f) => f.editable).map((f) => [f.key, f])).values()];
+    expect(forms.length).toBeGreaterThanOrEqual(15);
+    const done: string[] = [];
+    for (const f of forms) {
+      if (f.key in NO_BAD_VALUE) continue;
+      const bad = BAD[f.key];
+      expect({ form: f.key, hasBadValue: !!bad }).toEqual({ form: f.key, hasBadValue: true });
+      await page.goto(s.url + f.page);
+      const form = () => page.locator(`form[action="${f.action}"]`).nth(f.nth);
+      // every free-text field gets a distinctive value (with characters that need escaping), the bad one its bad value
+      const texts = form().locator('input:not([type]), input[type="text"], input[type="url"], input:not([type="hidden"]):not([type="checkbox"]):not([type="radio"]):not([type="password"]):not([type="number"]), textarea');
+      const count = await texts.count();
+      for (let i = 0; i < count; i++) {
+        const el = texts.nth(i);
+        if (!(await el.isVisible())) continue;
+        const name = (await el.getAttribute("name"))!;
+        if (name === bad[0]) continue;
+        if (["name", "title", "assignee", "summary"].includes(name)) await el.fill(`kept ${name} <&"'> ✓`);
+        else if (name === "label") await el.fill("kept-label");
+        else if (name === "url" && (await el.inputValue()) === "") await el.fill(`${ok.url}/kept?a=1&b=%22x%22`);
+        else if (name === "url_template" && (await el.inputValue()) === "") await el.fill("https://intel.example/{{value}}?kept=1&x=<y>");
+      }
+      const target = form().locator(`[name="${bad[0]}"]`).first();
+      if (bad[0] === "tolerance") await form().locator('select[name="scheme"]').selectOption("grafana");
+      await target.fill(bad[1]);
+      if (bad[0] === "cond_field") await form().locator('input[name="filter_mode"][value="builder"]').check();
+      const typed = await readValues(f);
+      const before = await snapshot();
+      // (a browser-side check that stops the post, such as an empty required field, fails here with the form's name)
+      const resp = await submit(f).catch((e) => {
+        throw new Error(`${f.key}: the form was not sent (${(e as Error).message.split("\n")[0]})`);
+      });
+      expect({ form: f.key, status: resp!.status() }).toEqual({ form: f.key, status: 422 });
+      expect({ form: f.key, error: await page.locator("#form-error").count() }).toEqual({ form: f.key, error: 1 });
+      // the message sits next to the field it is about
+      const next = await page.evaluate(() => {
+        const e = (globalThis as any).document.getElementById("field-error");
+        return e?.previousElementSibling?.getAttribute("name") ?? null;
+      });
+      expect({ form: f.key, fieldWithError: next }).toEqual({ form: f.key, fieldWithError: bad[0] });
+      expect({ form: f.key, values: await readValues(f) }).toEqual({ form: f.key, values: typed });
+      expect({ form: f.key, state: await snapshot() }).toEqual({ form: f.key, state: before });
+      done.push(f.key);
+    }
+    expect(done.length).toBeGreaterThanOrEqual(12);
+    await page.goto(`${s.url}/admin/keys`);
+    await page.fill('form[action="/admin/keys"] input[name="name"]', "kept name");
+    await page.fill('form[action="/admin/keys"] input[name="expires_days"]', "soon");
+    await page.click('button:has-text("Create key")');
+    await shot("form-error");
+  });
+
+  /** The values of a form's fields, in order (not hidden, not passwords). */
+  async function readValues(f: FormEntry) {
+    return page.evaluate(
+      ([action, nth]) => {
+        const form = [...(globalThis as any).document.querySelectorAll("form")].filter((x: any) => x.getAttribute("action") === action)[nth as number];
+        return [...form.querySelectorAll("input, textarea, select")]
+          .filter((i: any) => !["hidden", "password", "submit"].includes((i.type ?? "").toLowerCase()))
+          .map((i: any) => [i.name, i.type === "checkbox" || i.type === "radio" ? i.checked : i.value]);
+      },
+      [f.action, f.nth] as const,
+    );
+  }
 });
