@@ -67,7 +67,7 @@ ${tokens.length
   ? html`<div class="table-wrap"><table id="tokens"><thead><tr><th>Name</th><th>Token</th><th>Created</th><th>Last used</th><th>State</th><th></th></tr></thead><tbody>
   ${tokens.map(
     (t) => html`<tr><td>${t.name}</td><td><code>${t.token}</code></td><td>${when(t.created_at)}</td><td>${when(t.last_used_at)}</td>
-    <td>${t.revoked_at ? html`${badge("st", "inactive")} revoked ${when(t.revoked_at)}` : badge("st", "active")}</td>
+    <td>${t.revoked_at ? html`${badge("st", "revoked")} ${when(t.revoked_at)}` : badge("st", "active")}</td>
     <td>${t.revoked_at ? "" : html`<form class="inline" method="post" action="${path(src.name)}/tokens/${t.id}/revoke" data-confirm="Revoke this URL token? Senders using it are refused from now on.">${csrfField(c.session)}<button type="submit" class="danger">Revoke</button></form>`}</td></tr>`,
   )}</tbody></table></div>`
   : html`<p class="muted">No URL tokens.</p>`}

@@ -91,7 +91,7 @@ describe("sources page", () => {
     await row.locator('button:has-text("Revoke")').click();
     await page.waitForURL(/done=token_revoked/);
     expect(await page.textContent("p.flash")).toBe("URL token revoked.");
-    expect(await page.locator("#tokens tbody tr", { hasText: "generic-prod" }).locator(".badge").textContent()).toBe("inactive");
+    expect(await page.locator("#tokens tbody tr", { hasText: "generic-prod" }).locator(".badge").textContent()).toBe("revoked");
     expect((await postWithToken(url, { "X-Shared-Secret": SECRET })).status).toBe(401);
   });
 

@@ -295,6 +295,13 @@ describe("tenants", () => {
     expect((await post(`/admin/keys/${oneKey}`, session2.cookie, { csrf: session2.csrf, name: "t2-was-here" })).status).toBe(404);
     expect((await json(s.admin("GET", `/v1/keys/${oneKey}`))).name).toBe(keyBefore.name);
     expect((await json(s.admin("GET", `/v1/webhooks/${webhookId}/deliveries`))).items).toEqual([]);
+    // a delivery of tenant one (a test message sent by its own admin): its page and replay are 404 for tenant two
+    const one = await session();
+    expect((await post(`/admin/webhooks/${webhookId}/test`, one.cookie, { csrf: one.csrf })).status).toBe(303);
+    const delivery = (await json(s.admin("GET", `/v1/webhooks/${webhookId}/deliveries`))).items[0].id;
+    expect((await page(`/admin/deliveries/${delivery}`, one.cookie)).status).toBe(200);
+    expect((await page(`/admin/deliveries/${delivery}`, cookie)).status).toBe(404);
+    expect((await post(`/admin/deliveries/${delivery}/replay`, session2.cookie, { csrf: session2.csrf })).status).toBe(404);
     // tenant two's own setting and tokens do not touch tenant one's
     expect((await post("/admin/sources/sentinel/settings/delete", session2.cookie, { csrf: session2.csrf })).status).toBe(404);
     expect((await json(s.admin("GET", "/v1/sources/sentinel/settings"))).origin).toBe("tenant");
