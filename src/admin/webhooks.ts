@@ -138,7 +138,7 @@ function detail(c: Ctx, id: string, shown?: { secret: string; previous_secret: s
   const lastTry = last?.attempts[last.attempts.length - 1];
   const failed = items.filter((d) => d.status === "failed").length;
   const body = html`<p><a href="/admin/webhooks">← Webhooks</a></p>
-<h1>${w.name} ${badge("st", w.state)}</h1>
+<h1>${w.name} ${w.state !== "active" && w.disabled_reason ? badge("st", "disabled") : badge("st", w.state)}</h1>
 ${shown ? html`<p class="flash" role="status">${shown.note}</p>` : ""}
 <dl class="fields">
   <dt>URL</dt><dd><code>${w.url}</code></dd>
