@@ -64,8 +64,8 @@ ${items.map(
 /** Rotate only an active key (a rotated one already has its successor); never revoke the session's own key. */
 function actions(c: Ctx, k: KeyView): Html | string {
   if (k.state !== "active" && k.state !== "rotated") return "";
-  return html`${k.state === "active" ? html`<form class="inline" method="post" action="/admin/keys/${k.id}/rotate" data-confirm="Rotate “${k.name}”? A new key replaces it; the old one keeps working for the overlap, then stops.">${csrfField(c.session)}<button type="submit" class="secondary">Rotate</button></form>` : ""}
-    ${k.id === c.session.keyId ? "" : html`<form class="inline" method="post" action="/admin/keys/${k.id}/revoke" data-confirm="Revoke “${k.name}” now? Everything using it is refused from this moment.">${csrfField(c.session)}<button type="submit" class="danger">Revoke</button></form>`}`;
+  return html`<div class="actions">${k.state === "active" ? html`<form class="inline" method="post" action="/admin/keys/${k.id}/rotate" data-confirm="Rotate “${k.name}”? A new key replaces it; the old one keeps working for the overlap, then stops.">${csrfField(c.session)}<button type="submit" class="secondary">Rotate</button></form>` : ""}
+    ${k.id === c.session.keyId ? "" : html`<form class="inline" method="post" action="/admin/keys/${k.id}/revoke" data-confirm="Revoke “${k.name}” now? Everything using it is refused from this moment.">${csrfField(c.session)}<button type="submit" class="danger">Revoke</button></form>`}</div>`;
 }
 
 function detailPage(c: Ctx, id: string) {
