@@ -276,10 +276,14 @@ export function loadSourceSecrets(env: Record<string, string | undefined>): Reco
 }
 
 export function settingsHelp(): string {
-  return (Object.entries(SETTINGS) as [keyof Settings, { flag: string; env: string }][])
+  const rows = Object.entries(SETTINGS) as [keyof Settings, { flag: string; env: string }][];
+  // columns as wide as their longest entry, so every description starts at the same place
+  const flagW = Math.max(...rows.map(([, s]) => s.flag.length + " VALUE".length));
+  const envW = Math.max(...rows.map(([, s]) => s.env.length));
+  return rows
     .map(([name, s]) => {
       const sch = (ConfigSchema.properties as Record<string, any>)[name];
-      return `  ${(s.flag + " VALUE").padEnd(26)} ${s.env.padEnd(28)} ${sch.description}${sch.default === undefined ? "" : ` (default ${JSON.stringify(sch.default)})`}`;
+      return `  ${(s.flag + " VALUE").padEnd(flagW)}  ${s.env.padEnd(envW)}  ${sch.description}${sch.default === undefined ? "" : ` (default ${JSON.stringify(sch.default)})`}`;
     })
     .concat([
       "",

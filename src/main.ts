@@ -19,6 +19,26 @@ export const VERSION = pkg.version;
 
 class UsageError extends Error {}
 
+/** The commands and what each does, in two aligned columns. */
+const COMMANDS: [string, string][] = [
+  ["serve", "run the server (default)"],
+  ["keys create|list|revoke|rotate", "manage API keys"],
+  ["tenants create|list|limits", "manage tenants"],
+  ["migrate", "bring the database schema up to date and exit"],
+  ["backup FILE|DIR", "consistent copy of the database, also while serving"],
+  ["restore FILE", "replace the database with a backup (refused while serving)"],
+  ["systemd-unit", "print a systemd unit for this executable"],
+  ["send --type T [k=v ...]", "post an event from a shell script"],
+  ["ping URL", "send a heartbeat ping (for cron)"],
+  ["version", "print the version"],
+  ["help [COMMAND]", "this text, or a command's"],
+];
+
+function commandsHelp(): string {
+  const w = Math.max(...COMMANDS.map(([c]) => c.length)) + 3;
+  return COMMANDS.map(([c, d]) => `  ${c.padEnd(w)}${d}`).join("\n");
+}
+
 const HELP = `keepwatch ${VERSION} - self-hosted event and alert hub
 
 usage: keepwatch <command> [options]      (keepwatch <command> --help for each)
@@ -27,17 +47,7 @@ exit codes: 0 done, 1 failed or refused, 2 usage error (unknown command or optio
 argument, bad setting), 3 temporarily unavailable (send, ping: server unreachable, 5xx, 429)
 
 commands:
-  serve                      run the server (default)
-  keys create|list|revoke|rotate   manage API keys
-  tenants create|list        manage tenants
-  migrate                    bring the database schema up to date and exit
-  backup FILE                consistent copy of the database, also while serving
-  restore FILE               replace the database with a backup (refused while serving)
-  systemd-unit               print a systemd unit for this executable
-  send --type T [k=v ...]    post an event from a shell script
-  ping URL                   send a heartbeat ping (for cron)
-  version                    print the version
-  help                       this text
+${commandsHelp()}
 
 settings (flag, environment variable):
 ${settingsHelp()}

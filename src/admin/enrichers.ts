@@ -102,7 +102,7 @@ ${items.length === 0
 <h1><span id="enricher-title">${e.name}</span> ${badge("st", e.active ? "active" : "inactive")}</h1>
 <dl class="fields"><dt>types</dt><dd>${e.indicator_types.join(", ")}</dd><dt>URL template</dt><dd><code>${e.url_template}</code></dd>
 <dt>headers</dt><dd id="headers">${maskedHeaders(e.headers)}</dd><dt>timeout</dt><dd>${e.timeout} s</dd><dt>updated</dt><dd>${when(e.updated_at)}</dd></dl>
-<p><form class="inline" method="post" action="${path(e.id)}/delete">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form></p>
+<p><form class="inline" method="post" action="${path(e.id)}/delete" data-confirm="Delete this enricher? Alerts keep the results it already added.">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form></p>
 <h2>Edit</h2>
 <form class="stack" method="post" action="${path(e.id)}">${csrfField(c.session)}
   ${fields(e)}

@@ -25,11 +25,16 @@ import { watchlistsArea } from "./watchlists";
 import { csrfOk, currentSession, login, LoginThrottle, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
 import { publicOrigin } from "../http/public-url";
 import { webhooksArea } from "./webhooks";
+import { putOneTime, takeOneTime } from "./flash";
+import { keepInput } from "./form-errors";
+import favicon from "./favicon.svg" with { type: "text" };
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
 const AREAS: Area[] = [overviewArea, eventsArea, alertsArea, heartbeatsArea, webhooksArea, keysArea, sourcesArea, indicatorsArea, rulesArea, watchlistsArea, enrichersArea];
 
 const MAX_FORM_BYTES = 64 * 1024;
+/** Statuses of a refused form that re-show the form with its input (the rest get the error page). */
+const FORM_ERRORS = new Set([400, 409, 422]);
 /** Login forms being read at once (each within --anon-body-timeout); more are answered 503. */
 const MAX_LOGINS_READING = 32;
 
@@ -96,27 +101,55 @@ export function adminModule(deps: Deps) {
         if (method === "GET") return secure(new Response(null, { status: 303, headers: { location: `/admin/login?next=${encodeURIComponent(url.pathname + url.search)}` } }));
         return errorPage(null, new ApiError(401, "unauthorized", "your session has ended; log in again"));
       }
+      let form = new URLSearchParams();
       try {
-        const form = method === "POST" ? await readForm(request, deps.config.bodyTimeout, deps.log) : new URLSearchParams();
+        if (method === "POST") form = await readForm(request, deps.config.bodyTimeout, deps.log);
         if (method === "POST" && !csrfOk(session, form.get("csrf")))
           return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or does not belong to this session; reload the page and try again"));
-        const r = await handler({ deps, request, url, params, form, session, tenantId: session.tenantId, origin: publicOrigin(deps.config, request) });
+        const once = (m: Parameters<typeof putOneTime>[2]) => putOneTime(deps.db, session.token, m, deps.clock());
+        const r = await handler({ deps, request, url, params, form, session, tenantId: session.tenantId, origin: publicOrigin(deps.config, request), once });
         if (r instanceof Response) return secure(r);
         const done = url.searchParams.get("done");
-        const page = layout({ ...r, session, nav, flash: done ? (FLASH[done] ?? null) : null });
+        const oneTime = takeOneTime(deps.db, session.token, deps.clock());
+        const page = layout({ ...r, session, nav, flash: done ? (FLASH[done] ?? null) : null, oneTime });
         return htmlResponse(page.value, r.status ?? 200);
       } catch (e) {
+        // a refused form: the page it came from again, with what was typed and the error next to the field
+        if (e instanceof ApiError && method === "POST" && FORM_ERRORS.has(e.status)) {
+          const again = await formAgain(request, url, form, e);
+          if (again) return again;
+        }
         if (e instanceof ApiError) return errorPage(session, e, method === "POST" ? request : undefined);
         deps.log.error("admin page failed", { error: String(e), stack: (e as Error)?.stack, url: request.url });
         return errorPage(session, new ApiError(500, "internal", "internal error"));
       }
     };
 
+  /**
+   * After a refused form (400, 409, 422): the page the form is on (the Referer inside /admin, else
+   * the form's own address, else its parent), rendered as a GET of this session, with every field
+   * of the form filled with what was sent and the error next to its field (src/admin/form-errors.ts).
+   * null when no such page renders (then the error page).
+   */
+  const formAgain = async (request: Request, url: URL, form: URLSearchParams, e: ApiError): Promise<Response | null> => {
+    const candidates = [backTo(request), url.pathname, url.pathname.replace(/\/[^/]*$/, "")].filter((p): p is string => !!p && p.startsWith("/admin"));
+    for (const path of new Set(candidates)) {
+      const page = await app.handle(new Request(new URL(path, url).toString(), { headers: { cookie: request.headers.get("cookie") ?? "", host: request.headers.get("host") ?? url.host } }));
+      if (page.status !== 200 || !(page.headers.get("content-type") ?? "").startsWith("text/html")) continue;
+      const body = await keepInput(await page.text(), url.pathname, form, e);
+      if (body === null) continue;
+      return htmlResponse(body, e.status);
+    }
+    return null;
+  };
+
   const app = new Elysia({ name: "admin" })
     // The JSON twin of the keys page (/v1/keys) is mounted here so that src/app.ts needs one line
     // for the whole admin; it is an ordinary module and can move to app.ts's list at any time.
     .use(keysModule(deps))
     .get("/admin/assets/admin.css", () => new Response(css, { headers: { ...SECURITY_HEADERS, "content-type": "text/css; charset=utf-8", "cache-control": "max-age=300" } }), HIDDEN)
+    .get("/admin/assets/favicon.svg", () => new Response(favicon, { headers: { ...SECURITY_HEADERS, "content-type": "image/svg+xml", "cache-control": "max-age=86400" } }), HIDDEN)
+    .get("/favicon.ico", () => new Response(favicon, { headers: { ...SECURITY_HEADERS, "content-type": "image/svg+xml", "cache-control": "max-age=86400" } }), HIDDEN)
     .get("/admin/assets/admin.js", () => new Response(CLIENT_JS, { headers: { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=300" } }), HIDDEN)
     .get("/admin/login", ({ request }) => {
       if (currentSession(deps, request)) return secure(new Response(null, { status: 303, headers: { location: "/admin" } }));

@@ -32,8 +32,8 @@ ${list.length
   ${list.map(
     (m) => html`<tr><td>${m.name ?? ""}</td><td>${m.source ?? EVERY}</td><td><code>${m.path}</code></td><td>${m.type}</td>
     <td>${badge("st", m.active ? "active" : "inactive")}</td>
-    <td><form class="inline" method="post" action="/admin/indicators/mappings/${m.id}/${m.active ? "deactivate" : "activate"}">${csrfField(c.session)}<button type="submit" class="secondary">${m.active ? "Deactivate" : "Activate"}</button></form>
-    <form class="inline" method="post" action="/admin/indicators/mappings/${m.id}/delete">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form></td></tr>`,
+    <td><form class="inline" method="post" action="/admin/indicators/mappings/${m.id}/${m.active ? "deactivate" : "activate"}"${m.active ? html` data-confirm="Deactivate this mapping? New events no longer get indicators from it."` : ""}>${csrfField(c.session)}<button type="submit" class="secondary">${m.active ? "Deactivate" : "Activate"}</button></form>
+    <form class="inline" method="post" action="/admin/indicators/mappings/${m.id}/delete" data-confirm="Delete this mapping? Indicators already extracted stay.">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form></td></tr>`,
   )}</tbody></table></div>`
   : html`<p class="muted">No custom mappings.</p>`}
 <form class="stack" id="mapping-form" method="post" action="/admin/indicators/mappings">${csrfField(c.session)}
@@ -138,12 +138,13 @@ export const indicatorsArea: Area = {
         try {
           payload = JSON.parse(text);
         } catch (e) {
-          return mappingsPage(c, { source, payload: text, result: null, error: `the payload is not JSON: ${(e as Error).message}` });
+          // shown on the form, next to the payload, with what was typed (src/admin/form-errors.ts)
+          throw new ApiError(422, "invalid_form", `payload: the payload is not JSON: ${(e as Error).message}`, [{ path: "/payload", message: "not JSON" }]);
         }
         try {
           return mappingsPage(c, { source, payload: text, result: indicators.test(c.deps, c.tenantId, { source, payload }) });
         } catch (e) {
-          if (e instanceof ApiError && e.status === 422) return mappingsPage(c, { source, payload: text, result: null, error: e.message });
+          if (e instanceof ApiError && e.status === 422) throw new ApiError(422, "invalid_form", `payload: ${e.message}`, [{ path: "/payload", message: e.message }]);
           throw e;
         }
       },

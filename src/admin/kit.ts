@@ -2,6 +2,7 @@
 // listed once in src/admin/index.ts; adding a page (sources, watchlists, ...) touches nothing else.
 import type { Deps } from "../deps";
 import { ApiError } from "../http/errors";
+import type { OneTime } from "./flash";
 import type { Html } from "./html";
 import type { NavEntry } from "./layout";
 import type { Session } from "./security";
@@ -17,6 +18,8 @@ export type Ctx = {
   tenantId: string;
   /** scheme://host the browser used (ping URLs are built from it) */
   origin: string;
+  /** keeps a one-time message (a new key or secret) for the next page this session renders */
+  once: (m: OneTime) => void;
 };
 
 /** A page to render in the layout, or a finished Response (redirects). */

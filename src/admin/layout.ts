@@ -1,12 +1,13 @@
 // The page frame (header, nav, logout) and the small view helpers every page area shares.
 import { RawJson } from "../http/raw-json";
 import { SEVERITIES } from "../core/severity";
+import type { OneTime } from "./flash";
 import { html, type Html } from "./html";
 import type { Session } from "./security";
 
 export type NavEntry = { path: string; label: string };
 
-export type PageOpts = { title: string; body: Html; session: Session | null; nav: NavEntry[]; current?: string; flash?: string | null; error?: string | null };
+export type PageOpts = { title: string; body: Html; session: Session | null; nav: NavEntry[]; current?: string; flash?: string | null; error?: string | null; oneTime?: OneTime | null };
 
 /** Fixed messages shown after a redirect (?done=<code>); never text from the query itself. */
 export const FLASH: Record<string, string> = {
@@ -21,6 +22,8 @@ export const FLASH: Record<string, string> = {
   token_revoked: "URL token revoked.",
   setting_removed: "This tenant's setting is removed; the environment's (or none) applies again.",
   deleted: "Deleted.",
+  test_sent: "Test message queued; it shows in the deliveries below.",
+  test_held: "Test message queued, but this webhook is inactive: it is held until the webhook is activated.",
   logout: "Logged out.",
 };
 
@@ -35,13 +38,14 @@ export function layout(o: PageOpts): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · keepwatch</title>
+<link rel="icon" href="/admin/assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/admin/assets/admin.css">
 <script src="/admin/assets/admin.js" defer></script>
 </head>
 <body>
 <header><a class="brand" href="/admin">keepwatch</a>${nav}</header>
 <main>
-${o.flash ? html`<p class="flash" role="status">${o.flash}</p>` : ""}${o.error ? html`<p class="flash error" role="alert">${o.error}</p>` : ""}
+${o.oneTime ? html`<div class="flash" role="status" id="one-time"><p>${o.oneTime.note}</p>${o.oneTime.items.map((i) => html`<p>${i.label}: <code id="${i.id}" class="secret" data-copy>${i.value}</code></p>`)}</div>` : ""}${o.flash ? html`<p class="flash" role="status">${o.flash}</p>` : ""}${o.error ? html`<p class="flash error" role="alert">${o.error}</p>` : ""}
 ${o.body}
 </main>
 </body>
@@ -51,17 +55,18 @@ ${o.body}
 /** The CSRF field every POST form carries. */
 export const csrfField = (s: Session) => html`<input type="hidden" name="csrf" value="${s.csrfToken}">`;
 
-export const badge = (kind: "sev" | "st", v: string) => html`<span class="badge ${kind}-${/^[a-z_]+$/.test(v) ? v : "x"}">${v}</span>`;
+/** A coloured badge: `v` picks the colour (st-<v>, sev-<v>), `label` (default `v`) is what it says. */
+export const badge = (kind: "sev" | "st", v: string, label: string = v) => html`<span class="badge ${kind}-${/^[a-z_]+$/.test(v) ? v : "x"}">${label}</span>`;
 
 /** A date as a <time> element, UTC, readable. */
 export const when = (isoOrNull: string | null | undefined) =>
   isoOrNull ? html`<time datetime="${isoOrNull}">${isoOrNull.replace("T", " ").replace(/\.\d+Z$/, "Z")}</time>` : html`<span class="muted">—</span>`;
 
 export const severityOptions = (selected: string | undefined, blank = "any") =>
-  html`<option value="">${blank}</option>${SEVERITIES.map((s) => html`<option${s === selected ? html` selected` : ""}>${s}</option>`)}`;
+  html`<option value="">${blank}</option>${SEVERITIES.map((s) => html`<option value="${s}"${s === selected ? html` selected` : ""}>${s}</option>`)}`;
 
 export const options = (values: readonly string[], selected: string | undefined | null) =>
-  values.map((s) => html`<option${s === selected ? html` selected` : ""}>${s}</option>`);
+  values.map((s) => html`<option value="${s}"${s === selected ? html` selected` : ""}>${s}</option>`);
 
 /** A value as indented JSON; a stored raw payload (RawJson) exactly as it was received. */
 export const pretty = (v: unknown) =>

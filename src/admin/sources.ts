@@ -9,21 +9,34 @@ import { SettingsBody } from "../modules/sources/model";
 import { ApiError } from "../http/errors";
 import * as sources from "../modules/sources/service";
 import { listSources, routeOf } from "../sources/registry";
-import { html } from "./html";
+import { html, type Html } from "./html";
 import { field, intField, see, type Area, type Ctx } from "./kit";
 import { badge, csrfField, options, when } from "./layout";
 
 const path = (name: string) => `/admin/sources/${encodeURIComponent(name)}`;
 
-function detail(c: Ctx, name: string, created?: { token: string; url: string; name: string }) {
+/** "3 min ago"-style age of an ISO time, with the time itself (UTC) on hover. */
+function ago(isoTime: string | null, now: number): Html {
+  if (!isoTime) return html`<span class="muted">never</span>`;
+  const s = Math.max(0, Math.round((now - Date.parse(isoTime)) / 1000));
+  const text = s < 60 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : s < 172_800 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} days ago`;
+  return html`<time datetime="${isoTime}" title="${isoTime.replace("T", " ").replace(/\.\d+Z$/, "Z")}">${text}</time>`;
+}
+
+/** The full URL a sender posts to (with the operator's public URL, src/http/public-url.ts). */
+const fullUrl = (c: Ctx, route: string) => `${c.origin}${route}`;
+
+function detail(c: Ctx, name: string) {
   const src = sources.sourceOr404(name);
   const st = sources.getSettings(c.deps, c.tenantId, src.name);
   const tokens = sources.listTokens(c.deps, c.tenantId, src.name).items;
   const route = routeOf(src);
+  const act = sources.activity(c.deps, c.tenantId, [src.name]).get(src.name)!;
   const body = html`<p><a href="/admin/sources">← Sources</a></p>
 <h1 id="source-title">${src.name}</h1>
 <p>${src.describe}</p>
-<dl class="fields"><dt>kind</dt><dd>${src.kind}</dd><dt>route</dt><dd><code>POST ${route}</code></dd></dl>
+<dl class="fields"><dt>kind</dt><dd>${src.kind}</dd><dt>URL</dt><dd><code id="source-url" class="url" data-copy>${fullUrl(c, route)}</code> <span class="muted">(POST)</span></dd>
+<dt>last 24 h</dt><dd id="source-24h">${act.last_24h} event${act.last_24h === 1 ? "" : "s"}</dd><dt>last received</dt><dd id="source-last">${ago(act.last_received_at, c.deps.clock())}</dd></dl>
 <h2>Fields</h2>
 ${src.fields.length
   ? html`<div class="table-wrap"><table id="fields"><thead><tr><th>Field</th><th>Becomes</th><th>Note</th></tr></thead><tbody>
@@ -47,19 +60,15 @@ ${src.fields.length
   <div><button type="submit">Save signature setting</button></div>
 </form>
 ${st.origin === "tenant"
-  ? html`<form class="inline" method="post" action="${path(src.name)}/settings/delete">${csrfField(c.session)}<button type="submit" class="danger">Remove this tenant's setting</button></form>`
+  ? html`<form class="inline" method="post" action="${path(src.name)}/settings/delete" data-confirm="Remove this tenant's signature setting? The environment's setting (or none) applies again.">${csrfField(c.session)}<button type="submit" class="danger">Remove this tenant's setting</button></form>`
   : ""}
 <h2>URL tokens</h2>
-${created
-  ? html`<div class="flash" role="status"><p>URL token "${created.name}" created. Copy it now: it is shown only once.</p>
-  <p>Token: <code id="new-token" class="secret" data-copy>${created.token}</code></p><p>URL: <code id="new-token-url" class="secret" data-copy>${created.url}</code></p></div>`
-  : ""}
 ${tokens.length
   ? html`<div class="table-wrap"><table id="tokens"><thead><tr><th>Name</th><th>Token</th><th>Created</th><th>Last used</th><th>State</th><th></th></tr></thead><tbody>
   ${tokens.map(
     (t) => html`<tr><td>${t.name}</td><td><code>${t.token}</code></td><td>${when(t.created_at)}</td><td>${when(t.last_used_at)}</td>
-    <td>${t.revoked_at ? html`${badge("st", "inactive")} revoked ${when(t.revoked_at)}` : badge("st", "active")}</td>
-    <td>${t.revoked_at ? "" : html`<form class="inline" method="post" action="${path(src.name)}/tokens/${t.id}/revoke">${csrfField(c.session)}<button type="submit" class="danger">Revoke</button></form>`}</td></tr>`,
+    <td>${t.revoked_at ? html`${badge("st", "revoked")} ${when(t.revoked_at)}` : badge("st", "active")}</td>
+    <td>${t.revoked_at ? "" : html`<form class="inline" method="post" action="${path(src.name)}/tokens/${t.id}/revoke" data-confirm="Revoke this URL token? Senders using it are refused from now on.">${csrfField(c.session)}<button type="submit" class="danger">Revoke</button></form>`}</td></tr>`,
   )}</tbody></table></div>`
   : html`<p class="muted">No URL tokens.</p>`}
 <form class="inline" method="post" action="${path(src.name)}/tokens">${csrfField(c.session)}
@@ -73,10 +82,16 @@ export const sourcesArea: Area = {
     {
       method: "GET",
       path: "/admin/sources",
-      handler: () => {
+      handler: (c) => {
+        const all = listSources();
+        const act = sources.activity(c.deps, c.tenantId, all.map((s) => s.name));
+        const now = c.deps.clock();
         const body = html`<h1>Sources</h1>
-<div class="table-wrap"><table id="sources"><thead><tr><th>Name</th><th>Kind</th><th>Route</th><th>What it is</th></tr></thead><tbody>
-${listSources().map((s) => html`<tr><td><a href="${path(s.name)}">${s.name}</a></td><td>${s.kind}</td><td><code>${routeOf(s)}</code></td><td>${s.describe}</td></tr>`)}
+<div class="table-wrap"><table id="sources"><thead><tr><th>Name</th><th>Kind</th><th>URL (POST)</th><th>Last 24 h</th><th>Last received</th><th>What it is</th></tr></thead><tbody>
+${all.map((s) => {
+  const a = act.get(s.name)!;
+  return html`<tr data-source="${s.name}"><td><a href="${path(s.name)}">${s.name}</a></td><td>${s.kind}</td><td><code class="url" data-copy>${fullUrl(c, routeOf(s))}</code></td><td class="count-24h">${a.last_24h}</td><td class="last-received">${ago(a.last_received_at, now)}</td><td>${s.describe}</td></tr>`;
+})}
 </tbody></table></div>`;
         return { title: "Sources", current: "/admin/sources", body };
       },
@@ -103,7 +118,7 @@ ${listSources().map((s) => html`<tr><td><a href="${path(s.name)}">${s.name}</a><
           if (scheme === "grafana" || scheme === "standard-webhooks") b.tolerance = tol ?? null;
         }
         const first = Value.Errors(SettingsBody, b).First();
-        if (first) throw new ApiError(422, "invalid_form", `${first.path.slice(1) || "form"}: ${first.message.toLowerCase()}; nothing was changed`);
+        if (first) throw new ApiError(422, "invalid_form", `${first.path.slice(1) || "form"}: ${first.message.toLowerCase()}; nothing was changed`, [{ path: first.path, message: first.message }]);
         sources.putSettings(c.deps, c.tenantId, c.params.name, b as SettingsBody);
         return see(path(c.params.name), "updated");
       },
@@ -121,7 +136,11 @@ ${listSources().map((s) => html`<tr><td><a href="${path(s.name)}">${s.name}</a><
       path: "/admin/sources/:name/tokens",
       handler: (c) => {
         const t = sources.createToken(c.deps, c.tenantId, c.params.name, { name: field(c, "name", { optional: true, max: 200 }) }, c.origin);
-        return { ...detail(c, c.params.name, { token: t.token, url: t.url, name: t.name }), status: 201 };
+        c.once({
+          note: `URL token "${t.name}" created. Copy it now: it is shown only once.`,
+          items: [{ id: "new-token", label: "Token", value: t.token }, { id: "new-token-url", label: "URL", value: t.url }],
+        });
+        return see(path(c.params.name), "created");
       },
     },
     {

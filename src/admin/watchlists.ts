@@ -124,8 +124,8 @@ ${items.length === 0
 <dl class="fields"><dt>tag</dt><dd><code>${w.tag}</code></dd><dt>raises to</dt><dd>${w.severity ?? "—"}</dd><dt>entries</dt><dd id="entry-count">${w.entry_count}</dd>
 <dt>updated</dt><dd>${when(w.updated_at)}</dd></dl>
 <p>
-<form class="inline" method="post" action="${path(w.id)}/state">${csrfField(c.session)}<input type="hidden" name="active" value="${w.active ? "off" : "on"}"><button type="submit" class="secondary">${w.active ? "Deactivate" : "Activate"}</button></form>
-<form class="inline" method="post" action="${path(w.id)}/delete">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form>
+<form class="inline" method="post" action="${path(w.id)}/state"${w.active ? html` data-confirm="Deactivate this watchlist? Events are no longer checked against it."` : ""}>${csrfField(c.session)}<input type="hidden" name="active" value="${w.active ? "off" : "on"}"><button type="submit" class="secondary">${w.active ? "Deactivate" : "Activate"}</button></form>
+<form class="inline" method="post" action="${path(w.id)}/delete" data-confirm="Delete this watchlist and its entries?">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form>
 </p>
 <h2>Edit</h2>
 <form class="stack" method="post" action="${path(w.id)}">${csrfField(c.session)}

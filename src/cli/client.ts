@@ -5,7 +5,9 @@ import { CliError } from "./ops";
 export const SEND_HELP = `usage: keepwatch send --type TYPE [--source NAME] [--severity S] [--summary TEXT]
                       [--module M] [--id ID] [--url URL] [--key KEY] [key=value ...]
 
-Posts one event to a keepwatch server (POST /api/v1/events). key=value pairs go into the
+Posts one event to a keepwatch server (POST /api/v1/events). TYPE is <system>.<verb> in lower
+case (backup.completed, deploy.failed). Without --source the event's source is "keepwatch-cli",
+and send says so on stderr. key=value pairs go into the
 payload; values that are JSON numbers, true, false or null are sent as such, everything else as
 text. The server and key come from --url/--key or KEEPWATCH_URL/KEEPWATCH_KEY
 (default URL http://127.0.0.1:8080).
@@ -32,9 +34,14 @@ function scalar(v: string): unknown {
   return v;
 }
 
-export async function send(args: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+/** What `send --type` takes: <system>.<verb>, lower case, like the trigger patterns webhooks match. */
+export const EVENT_TYPE_RE = /^[a-z0-9_]+(\.[a-z0-9_]+)+$/;
+export const DEFAULT_SEND_SOURCE = "keepwatch-cli";
+
+export async function send(args: string[], env: Record<string, string | undefined> = process.env, stderr: (s: string) => void = (s) => void process.stderr.write(s)): Promise<number> {
   const type = takeOpt(args, "--type");
-  const source = takeOpt(args, "--source") ?? "keepwatch-cli";
+  const givenSource = takeOpt(args, "--source");
+  const source = givenSource ?? DEFAULT_SEND_SOURCE;
   const severity = takeOpt(args, "--severity");
   const summary = takeOpt(args, "--summary");
   const module = takeOpt(args, "--module");
@@ -43,6 +50,9 @@ export async function send(args: string[], env: Record<string, string | undefine
   const key = takeOpt(args, "--key") ?? env.KEEPWATCH_KEY;
   noUnknownFlags(args);
   if (!type) throw new CliError("--type is required (such as --type backup.completed)", 2);
+  if (!EVENT_TYPE_RE.test(type))
+    throw new CliError(`--type ${JSON.stringify(type)} is not <system>.<verb> (lower-case words joined by dots, such as backup.completed or deploy.failed)`, 2);
+  if (givenSource === "") throw new CliError("--source needs a name", 2);
   if (!key) throw new CliError("no API key: pass --key or set KEEPWATCH_KEY", 2);
   const payload: Record<string, unknown> = {};
   noUnknownFlags(args);
@@ -72,6 +82,7 @@ export async function send(args: string[], env: Record<string, string | undefine
     // 5xx (store unavailable) and 429 (rate limit) pass: exit 3 tells a script to try again later
     throw new CliError(`the server answered ${r.status}: ${msg}`, r.status >= 500 || r.status === 429 ? 3 : 1);
   }
+  if (givenSource === undefined) stderr(`keepwatch send: source "${DEFAULT_SEND_SOURCE}" (the default; --source NAME names the sender)\n`);
   process.stdout.write(`${JSON.parse(text).ids[0]}\n`);
   return 0;
 }

@@ -1,6 +1,6 @@
 // keepwatch backup | restore | systemd-unit
 import { accessSync, constants, copyFileSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Config } from "../config";
 import { dbFile, openDatabase } from "../db/client";
 import { DataDirBusy, lockDataDir } from "../db/lock";
@@ -16,19 +16,47 @@ export class CliError extends Error {
   }
 }
 
-export const BACKUP_HELP = `usage: keepwatch backup FILE [--data-dir DIR]
+export const BACKUP_HELP = `usage: keepwatch backup FILE|DIR [--replace] [--data-dir DIR]
 
 Writes a consistent copy of the database to FILE while keepwatch keeps running (it may be
-serving; writes go on meanwhile). FILE must not exist. The copy is checked before this exits.
+serving; writes go on meanwhile). The copy is checked before this exits.
+  FILE        must not exist, unless --replace is given
+  DIR         an existing directory: the copy is DIR/keepwatch-YYYY-MM-DD.db (UTC date); when
+              that exists (a second run the same day), DIR/keepwatch-YYYY-MM-DDTHHMMSSZ.db
+  --replace   replace an existing FILE; it is swapped in only once the new copy passed its check
 Exit codes: 0 done, 1 failed, 2 usage.
+
+  keepwatch backup /var/backups/keepwatch/      (from cron: one file a day, never a failure)
 `;
 
+/** Where a backup into directory `dir` goes at `now`: the day's name, or with the time when the day's file exists. */
+export function datedBackupName(dir: string, now: Date, exists: (p: string) => boolean = existsSync): string {
+  const iso = now.toISOString();
+  const day = join(dir, `keepwatch-${iso.slice(0, 10)}.db`);
+  if (!exists(day)) return day;
+  const stamp = `keepwatch-${iso.slice(0, 10)}T${iso.slice(11, 19).replace(/:/g, "")}Z`;
+  for (let i = 1; ; i++) {
+    const p = join(dir, i === 1 ? `${stamp}.db` : `${stamp}-${i}.db`);
+    if (!exists(p)) return p;
+  }
+}
+
 export function backup(config: Config, args: string[]): number {
-  const file = takePositional(args, "the backup FILE");
+  const replace = args.includes("--replace");
+  if (replace) args.splice(args.indexOf("--replace"), 1);
+  const file = takePositional(args, "the backup FILE or DIR");
   noExtra(args);
-  const target = resolve(file);
-  if (existsSync(target)) throw new CliError(`${target} exists; choose a new file name`, 1);
+  let target = resolve(file);
+  let isDir = false;
+  try {
+    isDir = statSync(target).isDirectory();
+  } catch {}
+  if (isDir) target = datedBackupName(target, new Date());
+  else if (existsSync(target) && !replace) throw new CliError(`${target} exists; choose a new file name, pass --replace, or give a directory for a date-named file`, 1);
   checkTargetDirectory(target);
+  const final = target;
+  // --replace: the copy goes to a temporary file beside the old one and replaces it only once checked
+  if (!isDir && existsSync(target)) target = `${final}.tmp-${process.pid}`;
   const source = dbFile(config.dataDir);
   if (!existsSync(source)) throw new CliError(`no database at ${source}`, 1);
   const db = openDatabase(source, { busyTimeoutMs: config.busyTimeout });
@@ -39,7 +67,12 @@ export function backup(config: Config, args: string[]): number {
     db.$client.close(false);
   }
   const check = inspectDatabase(target);
-  if (!check.ok) throw new CliError(`the backup in ${target} did not pass its check: ${check.reason}`, 1);
+  if (!check.ok) {
+    if (target !== final) rmSync(target, { force: true }); // the old FILE stays as it was
+    throw new CliError(`the backup in ${target} did not pass its check: ${check.reason}`, 1);
+  }
+  if (target !== final) renameSync(target, final);
+  target = final;
   process.stdout.write(`backup: ${target} (${count(check.events, "event")}, ${count(check.tenants, "tenant")}, ${Math.round(performance.now() - t0)} ms)\n`);
   return 0;
 }

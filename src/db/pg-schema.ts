@@ -278,6 +278,9 @@ export const rules = pgTable(
     action: text("action").notNull(),
     createdAt: ms("created_at").notNull(),
     updatedAt: ms("updated_at").notNull(),
+    /** stored events the rule matched (counted in the ingest transaction), and the last one's time */
+    hits: bigint("hits", { mode: "number" }).notNull().default(0),
+    lastHitAt: ms("last_hit_at"),
   },
   (t) => [index("rules_tenant").on(t.tenantId, t.id)],
 );
@@ -566,6 +569,8 @@ export const adminSessions = pgTable(
     csrfToken: text("csrf_token").notNull(),
     createdAt: ms("created_at").notNull(),
     expiresAt: ms("expires_at").notNull(),
+    /** a one-time message for the next page of this session, encrypted; cleared when shown */
+    flash: text("flash"),
   },
   (t) => [index("admin_sessions_expires").on(t.expiresAt)],
 );

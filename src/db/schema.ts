@@ -286,6 +286,9 @@ export const rules = sqliteTable(
     action: text("action").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** stored events the rule matched (counted in the ingest transaction), and the last one's time */
+    hits: integer("hits").notNull().default(0),
+    lastHitAt: integer("last_hit_at"),
   },
   (t) => [index("rules_tenant").on(t.tenantId, t.id)],
 );
@@ -655,6 +658,9 @@ export const adminSessions = sqliteTable(
     csrfToken: text("csrf_token").notNull(),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
+    /** a one-time message for the next page of this session (a new key or secret after a
+     *  post/redirect/get), encrypted with a key derived from the cookie value; cleared when shown */
+    flash: text("flash"),
   },
   (t) => [index("admin_sessions_expires").on(t.expiresAt)],
 );

@@ -1,6 +1,6 @@
 // Identifiers: ULIDs (time-ordered, so the primary key doubles as a "newest first" index)
 // and random tokens. Imports nothing from the rest of keepwatch.
-import { monotonicFactory, decodeTime } from "ulid";
+import { monotonicFactory, decodeTime, encodeTime } from "ulid";
 
 const mono = monotonicFactory();
 
@@ -15,6 +15,11 @@ export function isUlid(s: string): boolean {
 
 export function ulidTime(id: string): number {
   return decodeTime(id);
+}
+
+/** The smallest ULID of millisecond `ms`: ids >= it were made at `ms` or later (a time bound on an id index). */
+export function ulidFloor(ms: number): string {
+  return encodeTime(Math.max(0, Math.floor(ms)), 10) + "0".repeat(16);
 }
 
 /** `bytes` random bytes as lowercase hex. */

@@ -322,6 +322,15 @@ export function lastAttempt(db: Db, webhookId: string): AttemptRow | null {
   return db.$client.query("SELECT * FROM delivery_attempts WHERE webhook_id = ?1 ORDER BY id DESC LIMIT 1").get(webhookId) as AttemptRow | null;
 }
 
+/** Attempts that failed in a row, newest first, up to `cap` (0 when the latest succeeded or none was made). */
+export function attemptsFailedInARow(db: Db, webhookId: string, cap = 1000): number {
+  const rows = db.$client
+    .query("SELECT outcome FROM delivery_attempts WHERE webhook_id = ?1 AND outcome != 'started' ORDER BY id DESC LIMIT ?2")
+    .all(webhookId, cap) as { outcome: string }[];
+  const i = rows.findIndex((r) => r.outcome === "succeeded");
+  return i === -1 ? rows.length : i;
+}
+
 export function countReplay(db: Db, id: string, now: number): number {
   let r!: { replays: number };
   change(db, id, "pending", () => {

@@ -132,3 +132,17 @@ export function touchKeys(db: Db, lastUsed: Map<string, number>): void {
     for (const [id, at] of lastUsed) stmt.run(at, id);
   })();
 }
+
+/** Changes a key's name, sources and rate (only the fields given); bumps the keys counter so caches reload it. */
+export function updateKey(db: Db, id: string, ch: { name?: string; sources?: string[] | null; rateLimit?: number | null; rateBurst?: number | null }): void {
+  const set: Partial<KeyRow> = {};
+  if (ch.name !== undefined) set.name = ch.name;
+  if (ch.sources !== undefined) set.sources = ch.sources && ch.sources.length ? JSON.stringify(ch.sources) : null;
+  if (ch.rateLimit !== undefined) set.rateLimit = ch.rateLimit;
+  if (ch.rateBurst !== undefined) set.rateBurst = ch.rateBurst;
+  if (Object.keys(set).length === 0) return;
+  db.transaction(() => {
+    keysChanged(db);
+    db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).run();
+  });
+}

@@ -18,7 +18,7 @@ const bump = (db: Db) => bumpVersion(db, RULES_VERSION);
 export type NewRule = Pick<RuleRow, "tenantId" | "name" | "enabled" | "filter" | "threshold" | "action">;
 
 export function createRule(db: Db, r: NewRule, now: number): RuleRow {
-  const row: RuleRow = { ...r, id: newId(now), createdAt: now, updatedAt: now };
+  const row: RuleRow = { ...r, id: newId(now), createdAt: now, updatedAt: now, hits: 0, lastHitAt: null };
   db.transaction(() => {
     db.insert(rules).values(row).run();
     bump(db);
@@ -62,6 +62,9 @@ export class RuleCache extends VersionedCache<RuleIndex> {
   }
 }
 
+/** Every rule an event matched in the first phase, counted as hits in the second (only if it was inserted). */
+const matchedRules = new WeakMap<NormalizedEvent, string[]>();
+
 /** Alert rules an event matched in the first phase, for the second (only if it was inserted). */
 const pendingAlerts = new WeakMap<NormalizedEvent, Rule[]>();
 
@@ -76,6 +79,7 @@ export function rulesBeforeInsert(db: Db, cache: RuleCache, tenantId: string, ev
   for (const e of evs) {
     const hits = matchingRules(idx, matchableOf(e));
     if (!hits.length) continue;
+    matchedRules.set(e, hits.map((r) => r.id));
     const addTags = hits.flatMap((r) => (r.action.kind === "tag" ? r.action.tags : [])).filter((t) => !e.tags.includes(t));
     if (addTags.length) e.tags = [...e.tags, ...new Set(addTags)];
     if (hits.some((r) => r.action.kind === "suppress")) {
@@ -93,6 +97,22 @@ export function rulesBeforeInsert(db: Db, cache: RuleCache, tenantId: string, ev
  */
 export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedEvent[], now: number): AlertChange[] {
   const changes: AlertChange[] = [];
+  // hit counts: one UPDATE per rule per batch
+  const counted = new Map<string, { n: number; at: number }>();
+  for (const e of inserted) {
+    const ids = matchedRules.get(e);
+    if (!ids) continue;
+    matchedRules.delete(e);
+    for (const id of ids) {
+      const c = counted.get(id);
+      if (c) (c.n++, (c.at = Math.max(c.at, e.receivedAt)));
+      else counted.set(id, { n: 1, at: e.receivedAt });
+    }
+  }
+  if (counted.size) {
+    const bump = db.$client.query("UPDATE rules SET hits = hits + ?1, last_hit_at = max(coalesce(last_hit_at, 0), ?2) WHERE id = ?3");
+    for (const [id, c] of counted) bump.run(c.n, c.at, id);
+  }
   const hits = sqlHitLog(db);
   for (const e of inserted) {
     const rs = pendingAlerts.get(e);

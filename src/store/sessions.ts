@@ -31,3 +31,19 @@ export function findSession(db: Db, token: string, now: number): SessionRow | un
 export function deleteSession(db: Db, token: string): void {
   db.$client.query("DELETE FROM admin_sessions WHERE id = ?1").run(sha256Hex(token));
 }
+
+/** Sets (or with null clears) the session's one-time message; `sealed` is already encrypted by the caller. */
+export function setSessionFlash(db: Db, token: string, sealed: string | null): void {
+  db.$client.query("UPDATE admin_sessions SET flash = ?1 WHERE id = ?2").run(sealed, sha256Hex(token));
+}
+
+/** The session's one-time message, cleared in the same transaction (shown once), or null. */
+export function takeSessionFlash(db: Db, token: string): string | null {
+  const id = sha256Hex(token);
+  return db.$client.transaction(() => {
+    const r = db.$client.query("SELECT flash FROM admin_sessions WHERE id = ?1 AND flash IS NOT NULL").get(id) as { flash: string } | null;
+    if (!r) return null;
+    db.$client.query("UPDATE admin_sessions SET flash = NULL WHERE id = ?1").run(id);
+    return r.flash;
+  })();
+}

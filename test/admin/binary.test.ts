@@ -22,6 +22,12 @@ test("the binary serves the admin page and its assets from any directory", async
   expect(await css.text()).toBe(readFileSync(join(import.meta.dir, "..", "..", "src", "admin", "admin.css"), "utf8"));
   const js = await fetch(s.url + "/admin/assets/admin.js");
   expect(await js.text()).toContain("data-copy");
+  // the favicon comes from the binary too (the page links it; browsers also ask for /favicon.ico)
+  for (const path of ["/admin/assets/favicon.svg", "/favicon.ico"]) {
+    const icon = await fetch(s.url + path);
+    expect({ path, status: icon.status, type: icon.headers.get("content-type") }).toEqual({ path, status: 200, type: "image/svg+xml" });
+    expect(await icon.text()).toBe(readFileSync(join(import.meta.dir, "..", "..", "src", "admin", "favicon.svg"), "utf8"));
+  }
   const login = await fetch(s.url + "/admin/login", {
     method: "POST",
     redirect: "manual",
@@ -32,7 +38,9 @@ test("the binary serves the admin page and its assets from any directory", async
   const cookie = login.headers.get("set-cookie")!.split(";")[0];
   const overview = await fetch(s.url + "/admin", { headers: { cookie } });
   expect(overview.status).toBe(200);
-  expect(await overview.text()).toContain("<h1>Overview</h1>");
+  const html = await overview.text();
+  expect(html).toContain("<h1>Overview</h1>");
+  expect(html).toContain('<link rel="icon" href="/admin/assets/favicon.svg"');
   s.proc.kill("SIGTERM");
   expect(await s.proc.exited).toBe(0);
 }, 30_000);

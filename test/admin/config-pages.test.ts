@@ -17,6 +17,8 @@ beforeAll(async () => {
   s = await startTestServer({ outboundAllow: "127.0.0.0/8" });
   browser = await launch();
   page = await newPage(browser);
+  // revoke, remove and delete ask first (test/admin/daily.test.ts checks that dismissing sends nothing)
+  page.on("dialog", (d) => void d.accept());
   await logIn(page, s.url, s.keys.admin);
 });
 
@@ -34,6 +36,8 @@ describe("sources page", () => {
     expect(await page.textContent("h1")).toBe("Sources");
     const row = page.locator("#sources tbody tr", { hasText: "/v1/ingest/generic" });
     expect(await row.count()).toBe(1);
+    // the full URL, with where this server is reached
+    expect(await row.locator("code.url").textContent()).toBe(`${s.url}/v1/ingest/generic`);
     await row.locator("a").click();
     await page.waitForURL(/\/admin\/sources\/generic$/);
     expect(await page.textContent("#source-title")).toBe("generic");
@@ -72,6 +76,8 @@ describe("sources page", () => {
     await page.click('button:has-text("Create URL token")');
     const token = (await page.textContent("#new-token"))!;
     const url = (await page.textContent("#new-token-url"))!;
+    // created with a redirect: the address is the source's page, and the row it landed on has the token
+    expect(new URL(page.url()).pathname).toBe("/admin/sources/generic");
     expect(token).toStartWith("kwt_");
     expect(url).toBe(`${s.url}/v1/ingest/generic?token=${token}`);
     await shot(page, "21-source-token-created");
@@ -85,7 +91,7 @@ describe("sources page", () => {
     await row.locator('button:has-text("Revoke")').click();
     await page.waitForURL(/done=token_revoked/);
     expect(await page.textContent("p.flash")).toBe("URL token revoked.");
-    expect(await page.locator("#tokens tbody tr", { hasText: "generic-prod" }).locator(".badge").textContent()).toBe("inactive");
+    expect(await page.locator("#tokens tbody tr", { hasText: "generic-prod" }).locator(".badge").textContent()).toBe("revoked");
     expect((await postWithToken(url, { "X-Shared-Secret": SECRET })).status).toBe(401);
   });
 
@@ -118,10 +124,12 @@ describe("watchlists page", () => {
     await page.click('form.stack button:has-text("Save")');
     const err = (await page.textContent("p.error"))!;
     expect(err).toContain("line 3");
+    // the form is back with what was typed and the error next to the entries
+    expect(await page.inputValue('form.stack textarea[name="entries"]')).toBe("cidr 203.0.113.0/24\ndomain evil.example\ncidr 10.0.0.300/8");
+    expect(await page.textContent("#field-error")).toContain("line 3");
     const w = (await json(s.admin("GET", "/v1/watchlists"))).items[0];
     expect(w.entry_count).toBe(2);
     await shot(page, "22-watchlist-error");
-    await page.click("#back");
   });
 
   test("edit it: add an entry, deactivate, activate, and delete it", async () => {

@@ -79,7 +79,8 @@ test("the test tool shows each pass; a bad path and a non-JSON payload are refus
 
   await page.fill('#test-form textarea[name="payload"]', "{not json");
   await page.click('#test-form button:has-text("Test")');
-  expect(await page.textContent("#test-error")).toContain("not JSON");
+  expect(await page.textContent("#field-error")).toContain("not JSON");
+  expect(await page.inputValue('#test-form textarea[name="payload"]')).toBe("{not json");
 
   const before = (await json(s.get("/v1/indicator-mappings"))).items.length;
   await page.fill('#mapping-form input[name="path"]', "a..b");

@@ -112,8 +112,20 @@ describe("Keys page", () => {
     expect(await page.locator("#new-key").count()).toBe(0);
     const row = page.locator("#keys tbody tr", { hasText: "backup job" });
     expect(await row.textContent()).toContain(`kw_${key.slice(3, 15)}_…`);
+    // rotate and revoke ask first (the dialog is accepted here; a dismissed one sends nothing)
+    const asked: string[] = [];
+    page.on("dialog", (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
     await row.locator('button:has-text("Rotate")').click();
     const rotated = (await page.textContent("#new-key"))!;
+    expect(asked[0]).toContain("Rotate");
+    expect(new URL(page.url()).pathname).toBe("/admin/keys");
+    // the replaced key says it was rotated (no "late", no second Rotate)
+    const old = page.locator("#keys tbody tr", { hasText: "backup job" }).first();
+    expect(await old.locator("td.state").innerText()).toMatch(/^rotated works until /);
+    expect(await old.locator('button:has-text("Rotate")').count()).toBe(0);
     expect(rotated).not.toBe(key);
     expect((await ingest(rotated)).status).toBe(202);
     expect((await ingest(key)).status).toBe(202); // the overlap
@@ -121,6 +133,7 @@ describe("Keys page", () => {
     const newest = page.locator("#keys tbody tr", { hasText: "backup job" }).last();
     await newest.locator('button:has-text("Revoke")').click();
     await page.waitForURL(/done=revoked/);
+    expect(asked[1]).toContain("Revoke");
     expect(await page.textContent("p.flash")).toBe("Key revoked.");
     expect((await ingest(rotated)).status).toBe(401);
     await shot(page, "12-keys");

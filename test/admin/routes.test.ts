@@ -16,12 +16,12 @@ test("admin HTML routes are hidden from the API description; /v1/keys is documen
   expect(admin.length).toBeGreaterThan(25);
   for (const r of admin) expect({ route: `${r.method} ${r.path}`, hidden: (r.hooks as any)?.detail?.hide }).toEqual({ route: `${r.method} ${r.path}`, hidden: true });
   const keys = routes.filter((r) => r.path.startsWith("/v1/keys"));
-  expect(keys.map((r) => `${r.method} ${r.path}`).sort()).toEqual(["GET /v1/keys", "POST /v1/keys", "POST /v1/keys/:id/revoke", "POST /v1/keys/:id/rotate"]);
+  expect(keys.map((r) => `${r.method} ${r.path}`).sort()).toEqual(["GET /v1/keys", "GET /v1/keys/:id", "PATCH /v1/keys/:id", "POST /v1/keys", "POST /v1/keys/:id/revoke", "POST /v1/keys/:id/rotate"]);
   for (const r of keys) expect(typeof (r.hooks as any)?.detail?.summary).toBe("string");
 });
 
 test("without a session every page redirects to the login and every form post is refused", async () => {
-  const open = new Set(["/admin/login", "/admin/assets/admin.css", "/admin/assets/admin.js", "/admin/logout"]);
+  const open = new Set(["/admin/login", "/admin/assets/admin.css", "/admin/assets/admin.js", "/admin/assets/favicon.svg", "/admin/logout"]);
   const routes = createApp(s.deps).routes.filter((r) => r.path.startsWith("/admin") && !open.has(r.path) && (r.method === "GET" || r.method === "POST"));
   for (const r of routes) {
     const path = r.path.replace(/:id/g, "01J0000000000000000000000").replace("*", "anything");

@@ -28,21 +28,25 @@ test("test a rule on stored events, create it, watch it open an alert, disable i
   await logIn(page, s.url, s.keys.admin);
   await page.click('nav a[href="/admin/rules"]');
   expect(await page.textContent("main")).toContain("No rules yet.");
-  await page.fill('input[name="name"]', "prod deploys");
+  await page.fill('form.rule-form input[name="name"]', "prod deploys");
   // the form comes with an example: deploy.failed in prod, alert "<service> deploy failed"
   await page.click('button:has-text("Test (stores nothing)")');
   expect(await page.textContent("#test-summary")).toBe("2 of 3 events matched; 2 alert(s) would open.");
-  expect(await page.textContent("main pre")).toContain("api deploy failed");
+  // the dry run is a table of the matching events with the alert each would open
+  expect(await page.locator("#test-events tbody tr").count()).toBe(2);
+  expect(await page.locator("#test-events tbody").innerText()).toContain("api deploy failed");
   expect((await json(s.admin("GET", "/v1/rules"))).items).toEqual([]);
   await shot(page, "13-rule-test");
-  // a broken filter: a clear error, nothing stored
+  // a broken filter (the advanced JSON option): a clear error on the form, the name and the filter kept, nothing stored
+  await page.check('input[name="filter_mode"][value="json"]');
   await page.fill('textarea[name="filter"]', "{not json");
   await page.click('button:has-text("Create")');
-  expect(await page.textContent("p.error")).toContain("filter is not valid JSON");
+  expect(await page.textContent("#form-error")).toContain("filter is not valid JSON");
+  expect(await page.textContent("#field-error")).toContain("filter is not valid JSON");
+  expect(await page.inputValue('form.rule-form input[name="name"]')).toBe("prod deploys");
+  expect(await page.inputValue('textarea[name="filter"]')).toBe("{not json");
+  expect(await page.isChecked('input[name="filter_mode"][value="json"]')).toBe(true);
   expect((await json(s.admin("GET", "/v1/rules"))).items).toEqual([]);
-  await page.click("#back");
-  await page.waitForURL((u) => u.pathname === "/admin/rules");
-  await page.fill('input[name="name"]', "prod deploys");
   await page.fill('textarea[name="filter"]', JSON.stringify({ field: "payload.env", op: "eq", value: "prod" }));
   await page.click('button:has-text("Create")');
   await page.waitForURL(/\/admin\/rules\/[0-9A-Z]{26}\?done=created$/);
@@ -52,7 +56,7 @@ test("test a rule on stored events, create it, watch it open an alert, disable i
   await page.uncheck('input[name="enabled"]');
   await page.click('button:has-text("Save")');
   await page.waitForURL(/done=updated/);
-  expect(await page.textContent("h1 .badge")).toBe("inactive");
+  expect(await page.textContent("h1 .badge")).toBe("disabled");
   expect((await json(s.admin("GET", "/v1/rules"))).items[0].enabled).toBe(false);
   await page.click('nav a[href="/admin/rules"]');
   expect(await page.locator("#rules tbody tr").count()).toBe(1);

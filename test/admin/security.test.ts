@@ -189,6 +189,8 @@ describe("CSRF", () => {
       ["/admin/keys", { name: "forged", scopes: "admin" }],
       [`/admin/keys/${readKeyId}/revoke`, {}],
       [`/admin/keys/${readKeyId}/rotate`, {}],
+      [`/admin/keys/${readKeyId}`, { name: "forged", sources: "generic", rate_limit: "1" }],
+      [`/admin/webhooks/${webhookId}/test`, {}],
       ["/admin/sources/sentinel/settings", { scheme: "none" }],
       ["/admin/sources/generic/settings", { scheme: "shared-secret", secret: "forged-secret-0123456789" }],
       ["/admin/sources/sentinel/settings/delete", {}],
@@ -230,6 +232,7 @@ describe("CSRF", () => {
     expect((await json(s.admin("GET", "/v1/heartbeats"))).items.length).toBe(1);
     expect((await json(s.admin("GET", "/v1/rules"))).items).toEqual([]);
     expect((await json(s.admin("GET", `/v1/webhooks/${webhookId}`))).state).toBe("active");
+    expect((await json(s.admin("GET", `/v1/webhooks/${webhookId}/deliveries`))).items).toEqual([]); // no test message went out
     // logout without the token does not end the session either
     expect((await post("/admin/logout", a.cookie, {})).status).toBe(403);
     expect((await page("/admin", a.cookie)).status).toBe(200);
@@ -277,7 +280,7 @@ describe("tenants", () => {
     ];
     const pages = ["/admin", "/admin/events", "/admin/alerts", "/admin/heartbeats", "/admin/webhooks", "/admin/events?q=Tenant"];
     pages.push("/admin/alerts?status=any", "/admin/events?q=siem", "/admin/events?since=7d");
-    pages.push("/admin/sources", "/admin/sources/sentinel", "/admin/sources/generic", "/admin/watchlists", "/admin/enrichers");
+    pages.push("/admin/sources", "/admin/sources/sentinel", "/admin/sources/generic", "/admin/watchlists", "/admin/enrichers", "/admin/keys", "/admin/rules");
     for (const path of pages) {
       const r = await page(path, cookie);
       expect(r.status).toBe(200);
@@ -288,7 +291,8 @@ describe("tenants", () => {
     expect(await (await page("/admin", cookie)).text()).toContain('id="events-hour">0<');
     // direct links to tenant one's things are 404 for tenant two, and its forms cannot touch them
     expect(await (await page("/admin/sources/sentinel", cookie)).text()).toContain('id="sig-origin">default')
-    for (const path of [`/admin/alerts/${alertId}`, `/admin/heartbeats/${heartbeatId}`, `/admin/webhooks/${webhookId}`, `/admin/watchlists/${watchlistId}`, `/admin/enrichers/${enricherId}`])
+    const oneKey = (await json(s.admin("GET", "/v1/keys"))).items[0].id;
+    for (const path of [`/admin/keys/${oneKey}`, `/admin/alerts/${alertId}`, `/admin/heartbeats/${heartbeatId}`, `/admin/webhooks/${webhookId}`, `/admin/watchlists/${watchlistId}`, `/admin/enrichers/${enricherId}`])
       expect((await page(path, cookie)).status).toBe(404);
     const session2 = await session(key2);
     const forged = await post(`/admin/alerts/${alertId}/assign`, session2.cookie, { assignee: "t2", csrf: session2.csrf });
@@ -303,8 +307,23 @@ describe("tenants", () => {
       `/admin/sources/generic/tokens/${tokenId}/revoke`,
       `/admin/heartbeats/${heartbeatId}/delete`,
       `/admin/webhooks/${webhookId}/delete`,
+      `/admin/webhooks/${webhookId}/test`,
+      `/admin/keys/${oneKey}/rotate`,
+      `/admin/keys/${oneKey}/revoke`,
     ])
       expect({ path, status: (await post(path, session2.cookie, { csrf: session2.csrf })).status }).toEqual({ path, status: 404 });
+    // a key edit of tenant one's key from tenant two: 404, and the key keeps its name
+    const keyBefore = await json(s.admin("GET", `/v1/keys/${oneKey}`));
+    expect((await post(`/admin/keys/${oneKey}`, session2.cookie, { csrf: session2.csrf, name: "t2-was-here" })).status).toBe(404);
+    expect((await json(s.admin("GET", `/v1/keys/${oneKey}`))).name).toBe(keyBefore.name);
+    expect((await json(s.admin("GET", `/v1/webhooks/${webhookId}/deliveries`))).items).toEqual([]);
+    // a delivery of tenant one (a test message sent by its own admin): its page and replay are 404 for tenant two
+    const one = await session();
+    expect((await post(`/admin/webhooks/${webhookId}/test`, one.cookie, { csrf: one.csrf })).status).toBe(303);
+    const delivery = (await json(s.admin("GET", `/v1/webhooks/${webhookId}/deliveries`))).items[0].id;
+    expect((await page(`/admin/deliveries/${delivery}`, one.cookie)).status).toBe(200);
+    expect((await page(`/admin/deliveries/${delivery}`, cookie)).status).toBe(404);
+    expect((await post(`/admin/deliveries/${delivery}/replay`, session2.cookie, { csrf: session2.csrf })).status).toBe(404);
     // tenant two's own setting and tokens do not touch tenant one's
     expect((await post("/admin/sources/sentinel/settings/delete", session2.cookie, { csrf: session2.csrf })).status).toBe(404);
     expect((await json(s.admin("GET", "/v1/sources/sentinel/settings"))).origin).toBe("tenant");

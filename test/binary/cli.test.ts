@@ -22,7 +22,7 @@ const FLAGS: Record<string, string[]> = {
   keys: ["create", "list", "revoke", "rotate", "--tenant", "--name", "--scopes", "--sources", "--rate", "--burst", "--expires", "--data-dir"],
   tenants: ["create", "list", "limits", "--rate", "--events", "--bytes", "--data-dir"],
   migrate: ["--data-dir", "--database-url", "--db-pool"],
-  backup: ["FILE", "--data-dir"],
+  backup: ["FILE", "DIR", "--replace", "--data-dir"],
   restore: ["FILE", "--data-dir"],
   "systemd-unit": ["--data-dir", "--port", "--host"],
   send: ["--type", "--source", "--severity", "--summary", "--module", "--id", "--url", "--key", "key=value", "KEEPWATCH_URL", "KEEPWATCH_KEY"],
@@ -152,6 +152,87 @@ test("tenants limits: the operator caps a running server's tenant at once; a key
   expect((await post("/api/v1/events", created.key, batch)).status).toBe(202);
   const show = await runBinary(["tenants", "limits", "default", "--data-dir", dir], env);
   expect(show.stdout).toBe("tenant: default\nrate=none (server default)\nevents=none (server default)\nbytes=none (server default)\n");
+  s.proc.kill("SIGTERM");
+  expect(await s.proc.exited).toBe(0);
+}, 30_000);
+
+test("`keepwatch help` aligns its columns: every command's and every setting's description starts at one column", async () => {
+  const r = await runBinary(["help"]);
+  expect(r.code).toBe(0);
+  const section = (title: string, until: RegExp) => {
+    const lines = r.stdout.split("\n");
+    const from = lines.indexOf(title) + 1;
+    const to = lines.findIndex((l, i) => i >= from && until.test(l));
+    return lines.slice(from, to);
+  };
+  const commands = section("commands:", /^$/);
+  expect(commands.length).toBeGreaterThanOrEqual(10);
+  // "  <command words>   <description>": the description starts after a run of 2+ spaces, at one column
+  const starts = commands.map((l) => /^ {2}\S.*? {2,}(?=\S)/.exec(l)![0].length);
+  expect(new Set(starts).size).toBe(1);
+  for (const cmd of Object.keys(FLAGS)) expect(commands.some((l) => l.startsWith(`  ${cmd}`))).toBe(true);
+  const settings = section("settings (flag, environment variable):", /^$/);
+  expect(settings.length).toBe(Object.keys(SETTINGS).length);
+  // three columns: flag, variable, description, each at one column on every line
+  const cols = settings.map((l) => {
+    const m = /^ {2}(--\S+ VALUE) +(KEEPWATCH_\S+) +(\S)/.exec(l)!;
+    return [l.indexOf(m[2]), l.indexOf(m[3], l.indexOf(m[2]) + m[2].length)];
+  });
+  expect(new Set(cols.map((c) => c[0])).size).toBe(1);
+  expect(new Set(cols.map((c) => c[1])).size).toBe(1);
+});
+
+test("send refuses a type that is not <system>.<verb> (exit 2, nothing sent) and says which source it used by default", async () => {
+  const dir = fresh();
+  const s = await startBinary(dir);
+  const env = { KEEPWATCH_URL: s.url, KEEPWATCH_KEY: s.ingestKey };
+  const count = async () => ((await (await fetch(`${s.url}/v1/events?limit=100`, { headers: { "x-api-key": s.adminKey } })).json()) as any).items.length;
+  for (const bad of ["deploy", "Deploy.Failed", "deploy..failed", ".deploy", "deploy.", "deploy failed", "deploy.fail-ed", "deploy.*", "déploi.échec", "deploy.failed\n"]) {
+    const r = await runBinary(["send", "--type", bad], env);
+    expect({ bad, code: r.code }).toEqual({ bad, code: 2 });
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("<system>.<verb>");
+  }
+  expect(await count()).toBe(0);
+  const dflt = await runBinary(["send", "--type", "backup.completed"], env);
+  expect(dflt.code).toBe(0);
+  expect(dflt.stdout).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}\n$/); // stdout stays the id alone, for scripts
+  expect(dflt.stderr).toBe('keepwatch send: source "keepwatch-cli" (the default; --source NAME names the sender)\n');
+  const e = (await (await fetch(`${s.url}/v1/events/${dflt.stdout.trim()}`, { headers: { "x-api-key": s.adminKey } })).json()) as any;
+  expect(e.source).toBe("keepwatch-cli");
+  const named = await runBinary(["send", "--type", "backup.completed", "--source", "nightly", "n=1"], env);
+  expect([named.code, named.stderr]).toEqual([0, ""]);
+  for (const good of ["a.b", "backup_job.completed", "k8s.pod.restarted"]) expect({ good, code: (await runBinary(["send", "--type", good, "--source", "x"], env)).code }).toEqual({ good, code: 0 });
+  s.proc.kill("SIGTERM");
+  expect(await s.proc.exited).toBe(0);
+}, 30_000);
+
+test("backup into a directory writes a date-named file, and a second run the same day a second file; --replace swaps a FILE only once checked", async () => {
+  const dir = fresh();
+  const s = await startBinary(dir);
+  expect((await fetch(`${s.url}/api/v1/events`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": s.ingestKey }, body: JSON.stringify({ type: "a.b", source: "x" }) })).status).toBe(202);
+  const out = join(fresh(), "backups");
+  require("node:fs").mkdirSync(out);
+  const day = new Date().toISOString().slice(0, 10);
+  const first = await runBinary(["backup", out + "/", "--data-dir", dir]);
+  const second = await runBinary(["backup", out, "--data-dir", dir]);
+  expect([first.code, first.stderr, second.code, second.stderr]).toEqual([0, "", 0, ""]);
+  const files = require("node:fs").readdirSync(out).sort();
+  expect(files).toHaveLength(2);
+  expect(files[0]).toBe(`keepwatch-${day}.db`);
+  expect(files[1]).toMatch(new RegExp(`^keepwatch-${day}T\\d{6}Z\\.db$`));
+  expect(first.stdout).toContain(join(out, files[0]));
+  // a FILE that exists: refused without --replace (exit 1, untouched), replaced with it
+  const file = join(out, files[0]);
+  const before = require("node:fs").statSync(file).mtimeMs;
+  const refused = await runBinary(["backup", file, "--data-dir", dir]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain("--replace");
+  expect(require("node:fs").statSync(file).mtimeMs).toBe(before);
+  const replaced = await runBinary(["backup", file, "--replace", "--data-dir", dir]);
+  expect([replaced.code, replaced.stderr]).toEqual([0, ""]);
+  expect(replaced.stdout).toContain("1 event");
+  expect(require("node:fs").readdirSync(out).sort()).toEqual(files); // no temporary file left
   s.proc.kill("SIGTERM");
   expect(await s.proc.exited).toBe(0);
 }, 30_000);

@@ -81,6 +81,13 @@ const WALKS: Record<string, Walk> = {
     },
     follows: { state: ["disabled_reason", "disabled_at", "consecutive_failures"] },
   },
+  "PATCH /v1/keys/{id}": {
+    create: async () => {
+      const k = await created(s.admin("POST", "/v1/keys", { name: "key-one", scopes: ["ingest"], sources: ["generic"], rate_limit: 5, rate_burst: 20 }));
+      return `/v1/keys/${k.id}`;
+    },
+    change: { name: "key-two", sources: ["grafana", "splunk"], rate_limit: 7.5, rate_burst: 30 },
+  },
   "PATCH /v1/watchlists/{id}": {
     create: async () => {
       const w = await created(

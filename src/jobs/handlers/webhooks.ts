@@ -155,14 +155,27 @@ export class WebhookDispatcher {
     return n;
   }
 
-  private enqueueMessage(db: Db, h: CompiledWebhook, type: string, dataJson: string, now: number): void {
+  /**
+   * A `webhook.test` message to this one webhook whatever its triggers and filters, queued and
+   * recorded like any delivery (held while the webhook is inactive). Its id, or null when the
+   * tenant has no such webhook.
+   */
+  sendTest(db: Db, tenantId: string, webhookId: string, data: unknown, now: number): string | null {
+    const h = this.webhooksOf(db, tenantId).find((x) => x.row.id === webhookId);
+    if (!h) return null;
+    const id = db.$client.transaction(() => this.enqueueMessage(db, h, "webhook.test", JSON.stringify(data), now))();
+    queueMicrotask(() => this.wake());
+    return id;
+  }
+
+  private enqueueMessage(db: Db, h: CompiledWebhook, type: string, dataJson: string, now: number): string {
     const id = "msg_" + newId(now);
     const body = `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"timestamp":${JSON.stringify(iso(now))},"data":${dataJson}}`;
     this.stats.messages++;
     const w = h.row;
     if (w.state !== "active") {
       insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "held" }, now);
-      return;
+      return id;
     }
     // The backlog cap: one keyed read of the lane's count, no counting of rows.
     if (w.backlogCap > 0 && laneBacklog(db, w.id) >= w.backlogCap) {
@@ -171,7 +184,7 @@ export class WebhookDispatcher {
         insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "dropped" }, now);
         markDelivery(db, id, "dropped", now, { error: reason });
         this.dropped(db, w, id, now);
-        return;
+        return id;
       }
       const victim = dropOldest(db, w.id, now, reason);
       if (victim) this.dropped(db, w, victim, now);
@@ -179,10 +192,11 @@ export class WebhookDispatcher {
     if (w.mode === "batched") {
       insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "pending" }, now);
       this.scheduleFlush(db, w, now);
-      return;
+      return id;
     }
     const job = enqueue(db, { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: id, lane: w.id }, now);
     insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "pending", jobId: job.id }, now);
+    return id;
   }
 
   /** A message was dropped by the backlog cap: counted, and recorded as `webhook.backlog_dropped` at most once a minute. */

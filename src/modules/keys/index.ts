@@ -2,7 +2,7 @@
 // The same operations as `keepwatch keys ...` on the command line.
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
-import { Key, KeyCreate, KeyCreated, KeyList, KeyRotated } from "./model";
+import { Key, KeyCreate, KeyCreated, KeyList, KeyRotated, KeyUpdate } from "./model";
 import * as service from "./service";
 
 export function keysModule(deps: Deps) {
@@ -21,6 +21,16 @@ export function keysModule(deps: Deps) {
         return service.create(deps, p.tenantId, body);
       },
       { body: KeyCreate, response: { 201: KeyCreated }, detail: { summary: "Create a key; the answer holds it once", tags } },
+    )
+    .get("/v1/keys/:id", ({ request, params }) => service.get(deps, deps.auth.authorize(request.headers, "admin").tenantId, params.id), {
+      params,
+      response: Key,
+      detail: { summary: "One API key (never the key itself)", tags },
+    })
+    .patch(
+      "/v1/keys/:id",
+      ({ request, params, body }) => service.update(deps, deps.auth.authorize(request.headers, "admin").tenantId, params.id, body),
+      { params, body: KeyUpdate, response: Key, detail: { summary: "Change a key's name, sources or rate; only the fields named", tags } },
     )
     .post(
       "/v1/keys/:id/revoke",

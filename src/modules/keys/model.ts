@@ -15,6 +15,17 @@ export const KeyCreate = t.Object(
 );
 export type KeyCreate = Static<typeof KeyCreate>;
 
+export const KeyUpdate = t.Object(
+  {
+    name: t.Optional(t.String({ minLength: 1, maxLength: 200, error: "name must be 1-200 characters" })),
+    sources: t.Optional(t.Nullable(t.Array(t.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, description: "limit the key to these sources (null or []: every source)" }))),
+    rate_limit: t.Optional(t.Nullable(t.Number({ minimum: 0, maximum: 100000, description: "requests/s (null: the server default, 0: unlimited)", error: "rate_limit must be a number from 0 to 100000" }))),
+    rate_burst: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 100000, error: "rate_burst must be a whole number from 1 to 100000" }))),
+  },
+  { additionalProperties: false, description: "changes only the fields it names" },
+);
+export type KeyUpdate = Static<typeof KeyUpdate>;
+
 export const Key = t.Object({
   id: t.String(),
   name: t.String(),

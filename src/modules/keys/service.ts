@@ -3,8 +3,8 @@ import type { Deps } from "../../deps";
 import type { Scope } from "../../core/keys";
 import { ApiError, notFound } from "../../http/errors";
 import { iso } from "../../lib/time";
-import { createKey, getKey, listKeys, revokeKey, rotateKey, type KeyRow } from "../../store/keys";
-import type { KeyCreate } from "./model";
+import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, type KeyRow } from "../../store/keys";
+import type { KeyCreate, KeyUpdate } from "./model";
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
@@ -54,6 +54,20 @@ export function create(deps: Deps, tenantId: string, b: KeyCreate) {
   return { ...view(row, now), key };
 }
 
+/** One key, as the list shows it (`rotated` when a newer key replaced it). */
+export function get(deps: Deps, tenantId: string, id: string) {
+  const k = load(deps, tenantId, id);
+  const replaced = listKeys(deps.db, tenantId).some((r) => r.rotatedFrom === k.id);
+  return view(k, deps.clock(), replaced);
+}
+
+/** Changes the fields the body names (name, sources, rate); nothing else. */
+export function update(deps: Deps, tenantId: string, id: string, b: KeyUpdate) {
+  const k = load(deps, tenantId, id);
+  updateKey(deps.db, k.id, { name: b.name, sources: b.sources, rateLimit: b.rate_limit, rateBurst: b.rate_burst });
+  return get(deps, tenantId, id);
+}
+
 function load(deps: Deps, tenantId: string, id: string): KeyRow {
   const k = getKey(deps.db, tenantId, id);
   if (!k) throw notFound(`no key ${id}`);
@@ -75,6 +89,7 @@ export function rotate(deps: Deps, tenantId: string, id: string) {
   const k = load(deps, tenantId, id);
   const now = deps.clock();
   if (k.revokedAt !== null || (k.expiresAt !== null && k.expiresAt <= now)) throw new ApiError(409, "conflict", `key ${id} is no longer valid; create a new one`);
+  if (listKeys(deps.db, tenantId).some((r) => r.rotatedFrom === k.id)) throw new ApiError(409, "conflict", `key ${id} was already rotated; rotate its newer key instead`);
   const { key, row } = rotateKey(deps.db, k, deps.config.keyOverlap * 3_600_000, now);
   return { ...view(row, now), key, previous: view(load(deps, tenantId, id), now, true) };
 }

@@ -24,6 +24,8 @@ export const RuleView = t.Object({
   action: t.Unknown(),
   created_at: t.String(),
   updated_at: t.String(),
+  hits: t.Integer({ description: "stored events the rule matched" }),
+  last_hit_at: t.Nullable(t.String({ description: "when the last of them arrived" })),
 });
 
 export const SampleEvent = t.Object(

@@ -19,6 +19,8 @@ export function view(r: RuleRow) {
     action: JSON.parse(r.action),
     created_at: iso(r.createdAt),
     updated_at: iso(r.updatedAt),
+    hits: r.hits,
+    last_hit_at: r.lastHitAt === null ? null : iso(r.lastHitAt),
   };
 }
 
@@ -117,6 +119,9 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
   const open = new Map<string, { title: string; severity: string; fingerprint: string; last_seen: number; event_ids: string[] }>();
   const alerts: { title: string; severity: string; fingerprint: string; last_seen: number; event_ids: string[] }[] = [];
   let matched = 0;
+  /** the matching events (the first MAX_SHOWN), with the alert each would open or join */
+  const events: { id: string; received_at: string; type: string; source: string; title: string; severity: string; alert: string | null }[] = [];
+  const MAX_SHOWN = 200;
   for (const r of rows) {
     const m: Matchable = {
       type: r.type,
@@ -132,8 +137,11 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
     };
     if (!matches(rule.filter, m)) continue;
     matched++;
+    const shown = events.length < MAX_SHOWN ? { id: r.id, received_at: iso(r.receivedAt), type: r.type, source: r.source, title: r.title, severity: r.severity, alert: null as string | null } : null;
+    if (shown) events.push(shown);
     const a = alertIntent(rule, m, { id: r.id, at: r.receivedAt }, hits);
     if (!a) continue;
+    if (shown) shown.alert = a.title;
     const current = open.get(a.fingerprint);
     if (current && joinsOpenAlert(current.last_seen, r.receivedAt, a.windowMs)) {
       current.event_ids.push(r.id);
@@ -149,5 +157,6 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
     matched,
     action: rule.action.kind,
     alerts: alerts.map(({ last_seen: _, ...a }) => a),
+    events,
   };
 }

@@ -12,6 +12,7 @@ import { newId } from "../../lib/ids";
 import { iso, parseTime } from "../../lib/time";
 import { isIP } from "node:net";
 import {
+  attemptsFailedInARow,
   attemptTimings,
   backlogOf,
   batchMembers,
@@ -269,6 +270,21 @@ export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdat
 export function remove(deps: Deps, tenantId: string, id: string) {
   if (!deleteWebhook(deps.db, tenantId, id)) throw notFound(`no webhook ${id}`);
   deps.webhooks.invalidate();
+}
+
+/** Queues a `webhook.test` message to this webhook (recorded like any delivery); the delivery's id. */
+export function sendTest(deps: Deps, tenantId: string, id: string) {
+  const w = load(deps, tenantId, id);
+  const now = deps.clock();
+  const data = { webhook_id: w.id, name: w.name, message: "A test message sent from keepwatch. No action is needed.", sent_at: iso(now) };
+  const delivery = deps.webhooks.sendTest(deps.db, tenantId, w.id, data, now);
+  if (!delivery) throw notFound(`no webhook ${id}`);
+  return { delivery_id: delivery, state: w.state };
+}
+
+/** Attempts that failed in a row (all of a never-succeeding webhook's, up to 1000). */
+export function failuresInARow(deps: Deps, tenantId: string, id: string): number {
+  return attemptsFailedInARow(deps.db, load(deps, tenantId, id).id);
 }
 
 export function rotate(deps: Deps, tenantId: string, id: string) {

@@ -1,0 +1,3 @@
+ALTER TABLE `admin_sessions` ADD `flash` text;--> statement-breakpoint
+ALTER TABLE `rules` ADD `hits` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `rules` ADD `last_hit_at` integer;
