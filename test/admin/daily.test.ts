@@ -155,8 +155,8 @@ async function fillForSuccess(f: FormEntry, n: number) {
   // a choice the form needs (closing an alert takes a classification)
   const cls = form.locator('select[name="classification"]');
   if ((await cls.count()) && (await cls.inputValue()) === "") await cls.selectOption({ index: 1 });
-  // a group of checkboxes of which one must be ticked
-  for (const name of ["indicator_types", "scopes"]) {
+  // a group of checkboxes of which one must be ticked (the alerts picked for a bulk action: "id")
+  for (const name of ["indicator_types", "scopes", "id"]) {
     const boxes = form.locator(`input[type="checkbox"][name="${name}"]`);
     if ((await boxes.count()) && !(await boxes.evaluateAll((b: any[]) => b.some((x) => x.checked)))) await boxes.first().check();
   }
@@ -592,6 +592,10 @@ describe("a refused form keeps everything typed", () => {
     "/admin/sources/sentinel/tokens": "one optional name, any text up to maxlength",
     "/admin/alerts/:id/assign": "any assignee is accepted (empty unassigns)",
     "/admin/alerts/:id/status": "two selects with only valid choices",
+    // the bulk form's only refusal is an empty selection (test/admin/oncall.test.ts walks it)
+    "/admin/alerts/bulk#action=acknowledge&back=": "a button and the picked alerts; nothing typed",
+    "/admin/alerts/bulk#action=close&back=": "a select with only valid choices and the picked alerts",
+    "/admin/alerts/bulk#action=assign&back=": "any assignee is accepted (empty unassigns)",
   };
 
   test("every create/edit form, refused: the error on the form and next to its field, every value as typed, nothing changed", async () => {
