@@ -69,12 +69,14 @@ export const BLOCKED_RANGES: { cidr: string; why: string }[] = [
   { cidr: "::/128", why: "unspecified" },
   { cidr: "::1/128", why: "loopback" },
   { cidr: "::ffff:0:0/96", why: "IPv4-mapped" },
+  { cidr: "::ffff:0:0:0/96", why: "IPv4-translated (SIIT)" },
   { cidr: "64:ff9b::/96", why: "NAT64" },
   { cidr: "64:ff9b:1::/48", why: "local-use NAT64" },
   { cidr: "fc00::/7", why: "unique local (private)" },
   { cidr: "fe80::/10", why: "link-local" },
   { cidr: "ff00::/8", why: "multicast" },
 ];
+const GLOBAL_UNICAST = parseCidr("2000::/3")!;
 const BLOCKED = BLOCKED_RANGES.map((r) => ({ ...r, c: parseCidr(r.cidr)! }));
 
 export function parseAllowList(s: string): Cidr[] {
@@ -95,6 +97,8 @@ export type Embedded = { v4: string; how: string };
 const EMBEDDINGS: { c: Cidr; how: string; get: (n: bigint) => bigint[] }[] = [
   { c: parseCidr("::ffff:0:0/96")!, how: "IPv4-mapped (::ffff:0:0/96)", get: (n) => [bitsAt(n, 96, 32)] },
   { c: parseCidr("::/96")!, how: "IPv4-compatible (::/96)", get: (n) => [bitsAt(n, 96, 32)] },
+  // SIIT's IPv4-translated addresses (RFC 2765): a translator maps them to the IPv4 address
+  { c: parseCidr("::ffff:0:0:0/96")!, how: "IPv4-translated (::ffff:0:0:0/96)", get: (n) => [bitsAt(n, 96, 32)] },
   { c: parseCidr("2002::/16")!, how: "6to4 (2002::/16)", get: (n) => [bitsAt(n, 16, 32)] },
   // Teredo: the server's address, and the client's (stored inverted)
   { c: parseCidr("2001::/32")!, how: "Teredo (2001::/32)", get: (n) => [bitsAt(n, 32, 32), bitsAt(n, 96, 32) ^ 0xffffffffn] },
@@ -103,7 +107,7 @@ const EMBEDDINGS: { c: Cidr; how: string; get: (n: bigint) => bigint[] }[] = [
   { c: parseCidr("64:ff9b:1::/48")!, how: "local-use NAT64 (64:ff9b:1::/48)", get: (n) => [bitsAt(n, 96, 32)] },
 ];
 
-/** The IPv4 addresses an IPv6 address carries (mapped, compatible, 6to4, Teredo, NAT64), to be judged too. */
+/** The IPv4 addresses an IPv6 address carries (mapped, compatible, translated, 6to4, Teredo, NAT64), to be judged too. */
 export function embeddedIPv4(addr: string): Embedded[] {
   if (!isIPv6(addr)) return [];
   const n = v6ToBig(addr);
@@ -115,8 +119,8 @@ export function embeddedIPv4(addr: string): Embedded[] {
 
 /**
  * Why this address may not be a target, or null when it may. An IPv6 address that carries an
- * IPv4 address (IPv4-mapped or -compatible, 6to4, Teredo, NAT64) is refused when that IPv4 address
- * would be, whichever way it is written.
+ * IPv4 address (IPv4-mapped, -compatible or -translated, 6to4, Teredo, NAT64) is refused when that
+ * IPv4 address would be, whichever way it is written. IPv6 outside global unicast (2000::/3) is refused.
  */
 export function refusedReason(addr: string, allow: Cidr[]): string | null {
   if (allow.some((c) => inCidr(addr, c))) return null;
@@ -126,5 +130,8 @@ export function refusedReason(addr: string, allow: Cidr[]): string | null {
   }
   for (const b of BLOCKED) if (inCidr(addr, b.c)) return `${addr} is ${b.why} (${b.cidr})`;
   if (!isIPv4(addr) && !isIPv6(addr)) return `${addr} is not an IP address`;
+  // Only global unicast is reachable on the internet; the rest of the IPv6 space (site-local
+  // fec0::/10, discard-only 100::/64, unassigned space) can only lead somewhere inside a network.
+  if (isIPv6(addr) && !inCidr(addr, GLOBAL_UNICAST)) return `${addr} is outside IPv6 global unicast (2000::/3)`;
   return null;
 }

@@ -30,6 +30,13 @@ const CLOSE = { connection: "close" };
  * `body_aborted` (nobody reads it; the access log records it at info level, not as an error).
  */
 export async function readBody(req: Request, limit: number, opts: ReadOptions = {}): Promise<Uint8Array> {
+  // keepwatch does not decode Content-Encoding: an encoded body would reach the parser as other
+  // bytes than the sender meant (gzip as "not UTF-8", a mislabelled plain one stored as is)
+  const encoding = req.headers.get("content-encoding");
+  if (encoding !== null && encoding.trim().toLowerCase() !== "identity" && encoding.trim() !== "")
+    throw new ApiError(415, "unsupported_media_type", "Content-Encoding is not supported: send the body uncompressed", [
+      { path: "", message: `got Content-Encoding ${JSON.stringify(encoding)}` },
+    ], CLOSE);
   const tooLarge = () =>
     new ApiError(413, "body_too_large", `request body is larger than the limit of ${limit} bytes`, [], CLOSE);
   const cl = req.headers.get("content-length");

@@ -19,6 +19,9 @@ const EMBED: Record<string, (v4: string) => string> = {
   "IPv4-mapped": (v4) => `::ffff:${v4}`,
   "IPv4-mapped (hex)": (v4) => `::ffff:${hex(v4).map(h).join(":")}`,
   "IPv4-compatible": (v4) => `::${hex(v4).map(h).join(":")}`,
+  // SIIT's IPv4-translated form (RFC 2765, ::ffff:0:0:0/96): ::ffff:0:127.0.0.1
+  "IPv4-translated": (v4) => `::ffff:0:${v4}`,
+  "IPv4-translated (hex)": (v4) => `::ffff:0:${hex(v4).map(h).join(":")}`,
   "6to4": (v4) => `2002:${hex(v4).map(h).join(":")}::1`,
   "6to4 (full)": (v4) => `2002:${hex(v4).map(h).join(":")}:0:0:0:0:1`,
   "Teredo client": (v4) => `2001:0:4136:e378:8000:63bf:${hex(v4).map((x) => h(x ^ 0xffff)).join(":")}`,
@@ -51,12 +54,18 @@ test("every embedding of every refused IPv4 range is refused, naming the embeddi
 
 test("a public IPv4 address in 6to4 or Teredo is not refused; the blanket ranges (mapped, NAT64) still are", () => {
   for (const how of ["6to4", "6to4 (full)", "Teredo client"]) expect({ how, why: refusedReason(EMBED[how]("93.184.216.34"), []) }).toEqual({ how, why: null });
-  for (const how of ["IPv4-mapped", "NAT64", "local-use NAT64"]) expect(refusedReason(EMBED[how]("93.184.216.34"), [])).not.toBeNull();
+  for (const how of ["IPv4-mapped", "IPv4-translated", "NAT64", "local-use NAT64"]) expect(refusedReason(EMBED[how]("93.184.216.34"), [])).not.toBeNull();
   // an allow list for the IPv4 range opens its embeddings that are not refused for themselves
   expect(refusedReason(EMBED["6to4"]("127.0.0.1"), parseAllowList("127.0.0.0/8"))).toBeNull();
   // :: and ::1 are themselves, not embeddings of 0.0.0.0 / 0.0.0.1
   expect(embeddedIPv4("::")).toEqual([]);
   expect(embeddedIPv4("::1")).toEqual([]);
+});
+
+test("IPv6 ranges that are not global unicast and may route inside a network are refused (site-local fec0::/10, IPv4-translated)", () => {
+  for (const a of ["fec0::1", "feff::1", "::ffff:0:5db8:d822", "::ffff:0:0:1"]) expect({ a, refused: refusedReason(a, []) !== null }).toEqual({ a, refused: true });
+  // and a global unicast address is not
+  expect(refusedReason("2606:2800:220:1:248:1893:25c8:1946", [])).toBeNull();
 });
 
 test("the IP classification judges the embedded address", () => {
