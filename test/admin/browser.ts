@@ -23,7 +23,22 @@ export async function newPage(b: Browser, viewport = { width: 1200, height: 900 
 }
 
 export async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await saveShot(page, join(SHOTS, `${name}.png`));
+}
+
+/**
+ * A full-page screenshot to `path` (the docs' pictures). Chromium sometimes answers "Unable to
+ * capture screenshot" on a loaded 2-core machine; the picture is documentation, not an assertion,
+ * so that one protocol error gets a second try.
+ */
+export async function saveShot(page: Page, path: string): Promise<void> {
+  try {
+    await page.screenshot({ path, fullPage: true });
+  } catch (e) {
+    if (!/Unable to capture screenshot/.test(String(e))) throw e;
+    await page.waitForTimeout(250);
+    await page.screenshot({ path, fullPage: true });
+  }
 }
 
 export async function logIn(page: Page, base: string, key: string): Promise<void> {

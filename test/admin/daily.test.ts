@@ -16,7 +16,7 @@ import { join } from "node:path";
 import type { Browser, Page, Response as PwResponse } from "playwright-core";
 import { json, startTestServer, type TestServer } from "../helpers";
 import { startReceiver, until, type Receiver } from "../webhooks/receiver";
-import { horizontalOverflow, launch, logIn, newPage } from "./browser";
+import { horizontalOverflow, launch, logIn, newPage, saveShot } from "./browser";
 
 setDefaultTimeout(120_000);
 
@@ -43,7 +43,7 @@ const DANGEROUS = /\/(delete|revoke|rotate|deactivate)(#|$)|\/state#.*(state=ina
 async function shot(name: string) {
   for (const [w, h, kind] of [[1440, 900, "desktop"], [390, 844, "phone"]] as const) {
     await page.setViewportSize({ width: w, height: h });
-    await page.screenshot({ path: join(DOCS, `${name}-${kind}.png`), fullPage: true });
+    await saveShot(page, join(DOCS, `${name}-${kind}.png`));
   }
   await page.setViewportSize({ width: 1440, height: 900 });
 }

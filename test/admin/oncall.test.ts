@@ -12,7 +12,7 @@ import { receivePing } from "../../src/store/heartbeat-transitions";
 import { createKey } from "../../src/store/keys";
 import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
-import { horizontalOverflow, launch, logIn, newPage } from "./browser";
+import { horizontalOverflow, launch, logIn, newPage, saveShot } from "./browser";
 
 const DOCS = join(import.meta.dir, "..", "..", "docs", "screenshots");
 mkdirSync(DOCS, { recursive: true });
@@ -39,7 +39,7 @@ const failedLoads: string[] = [];
 async function shots(path: string, name: string) {
   for (const [p, width] of [[page, "desktop"], [phone, "phone"]] as const) {
     await p.goto(s.url + path);
-    await p.screenshot({ path: join(DOCS, `oncall-${name}-${width}.png`), fullPage: true });
+    await saveShot(p, join(DOCS, `oncall-${name}-${width}.png`));
     expect({ path, width, overflow: await horizontalOverflow(p) }).toEqual({ path, width, overflow: 0 });
   }
 }
