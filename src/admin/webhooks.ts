@@ -110,7 +110,8 @@ function updateOf(c: Ctx): WebhookUpdate {
     name: field(c, "name", { max: 200 }),
     url: field(c, "url", { max: 2048 }),
     triggers: triggersOf(c) ?? [],
-    filters: { ...(sev ? { min_severity: sev } : {}), ...(sources?.length ? { sources } : {}), ...(tags?.length ? { tags } : {}) },
+    // an empty field removes its filter (PATCH merges filters; null removes one)
+    filters: { min_severity: sev || null, sources: sources?.length ? sources : null, tags: tags?.length ? tags : null },
     mode: field(c, "mode", { max: 20 }),
     interval: num(c, "interval"),
     max_batch: num(c, "max_batch"),

@@ -112,6 +112,33 @@ describe("CRUD", () => {
     expect(((await (await call("/v1/webhooks", "GET")).json()) as any).items.length).toBe(before);
   });
 
+  test("PATCH merges filters and retry the same way: what it names changes (null removes a filter), the rest stays", async () => {
+    const w = await ok(
+      call("/v1/webhooks", "POST", { url: "http://127.0.0.1:9/merge", filters: { min_severity: "high", sources: ["a"], tags: ["t"] }, retry: { max_attempts: 4, initial_interval: 2, max_interval: 60 } }),
+      201,
+    );
+    const steps: [unknown, unknown][] = [
+      [{ min_severity: "critical" }, { min_severity: "critical", sources: ["a"], tags: ["t"] }],
+      [{ sources: ["b", "c"] }, { min_severity: "critical", sources: ["b", "c"], tags: ["t"] }],
+      [{ tags: null }, { min_severity: "critical", sources: ["b", "c"] }],
+      [{ min_severity: null, sources: null }, {}],
+      [{}, {}],
+      [{ tags: ["x"] }, { tags: ["x"] }],
+    ];
+    for (const [patch, after] of steps) {
+      const got = await ok(call(`/v1/webhooks/${w.id}`, "PATCH", { filters: patch }));
+      expect({ patch, filters: got.filters, retry: got.retry }).toEqual({ patch, filters: after, retry: w.retry });
+    }
+    // a bad filter is refused and changes nothing
+    for (const bad of [{ tags: [] }, { sources: ["a", "a"] }, { min_severity: "loud" }, { nope: 1 }]) {
+      expect((await call(`/v1/webhooks/${w.id}`, "PATCH", { filters: bad })).status).toBe(422);
+      expect((await ok(call(`/v1/webhooks/${w.id}`))).filters).toEqual({ tags: ["x"] });
+    }
+    const r = await ok(call(`/v1/webhooks/${w.id}`, "PATCH", { retry: { max_attempts: 6 } }));
+    expect(r.retry).toEqual({ ...w.retry, max_attempts: 6 });
+    expect(r.filters).toEqual({ tags: ["x"] });
+  });
+
   test("admin scope only, tenant of the key", async () => {
     expect((await call("/v1/webhooks", "GET", undefined, s.keys.read)).status).toBe(403);
     expect((await call("/v1/webhooks", "POST", { url: "https://example.com" }, s.keys.ingest)).status).toBe(403);

@@ -67,7 +67,19 @@ export const WebhookCreate = t.Object(
 );
 export type WebhookCreate = Static<typeof WebhookCreate>;
 
-export const WebhookUpdate = t.Partial(t.Omit(WebhookCreate, ["secret"]), { additionalProperties: false });
+/** PATCH merges `filters` like `retry`: a key it names is set (null removes that filter), the others stay. */
+export const FiltersPatch = t.Object(
+  {
+    min_severity: t.Optional(t.Nullable(Filters.properties.min_severity)),
+    sources: t.Optional(t.Nullable(Filters.properties.sources)),
+    tags: t.Optional(t.Nullable(Filters.properties.tags)),
+  },
+  { additionalProperties: false },
+);
+
+export const WebhookUpdate = t.Composite([t.Partial(t.Omit(WebhookCreate, ["secret", "filters"])), t.Object({ filters: t.Optional(FiltersPatch) })], {
+  additionalProperties: false,
+});
 export type WebhookUpdate = Static<typeof WebhookUpdate>;
 
 export const Backlog = t.Object(

@@ -237,7 +237,15 @@ export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdat
     if (b.url !== undefined) next.url = checkUrl(deps, b.url);
     if (b.headers !== undefined) next.headers = JSON.stringify(parseHeaders(b.headers, JSON.parse(w.headers)));
     if (b.triggers !== undefined) next.triggers = JSON.stringify(checkTriggers(b.triggers));
-    if (b.filters !== undefined) next.filters = JSON.stringify(checkFilters(b.filters));
+    if (b.filters !== undefined) {
+      // merged like retry: the filters it names change (null removes one), the others stay
+      const merged: Record<string, unknown> = JSON.parse(w.filters);
+      for (const [k, v] of Object.entries(b.filters)) {
+        if (v === null) delete merged[k];
+        else if (v !== undefined) merged[k] = v;
+      }
+      next.filters = JSON.stringify(checkFilters(merged as NonNullable<WebhookCreate["filters"]>));
+    }
     if (b.mode !== undefined) next.mode = b.mode;
     if (b.interval !== undefined) next.intervalS = b.interval;
     if (b.max_batch !== undefined) next.maxBatch = b.max_batch;
