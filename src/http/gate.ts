@@ -20,7 +20,7 @@
 // admin login form (no credential: a short deadline and a cap on logins reading at once).
 import { Elysia } from "elysia";
 import type { Deps } from "../deps";
-import { parseJsonBody, readBody } from "../ingest/body";
+import { charsetIsUtf8, parseJsonBody, readBody } from "../ingest/body";
 import { Authenticator } from "./auth";
 import { ApiError, unauthorized } from "./errors";
 import { errorHeaders } from "./access-log";
@@ -36,7 +36,7 @@ export function pathOf(url: string): string {
 
 /** application/json (with parameters): what Elysia parses as JSON (the ingest routes also take +json types). */
 function isPlainJson(ct: string | null): boolean {
-  return !!ct && ct.split(";")[0].trim().toLowerCase() === "application/json";
+  return !!ct && ct.split(";")[0].trim().toLowerCase() === "application/json" && charsetIsUtf8(ct);
 }
 
 /** Routes the gate authenticates: the JSON API under /v1, except the ingest routes (key or URL token). */
@@ -64,7 +64,7 @@ export function requestGate(deps: Deps) {
     deps.auth.authenticate(headers);
     if (!announcesBody(request)) return;
     if (!isPlainJson(headers.get("content-type")))
-      throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json", [
+      throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json (in UTF-8)", [
         { path: "", message: `got ${JSON.stringify(headers.get("content-type") ?? "(none)")}` },
       ]);
     const bytes = await readBody(request, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });

@@ -9,9 +9,15 @@ export const MAX_DEPTH = 100;
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 export function isJsonContentType(ct: string | null): boolean {
-  if (!ct) return false;
+  if (!ct || !charsetIsUtf8(ct)) return false;
   const media = ct.split(";")[0].trim().toLowerCase();
   return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
+}
+
+/** JSON is UTF-8 (RFC 8259): a Content-Type naming another charset is refused (415), not decoded as UTF-8. */
+export function charsetIsUtf8(ct: string): boolean {
+  const m = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(ct);
+  return !m || /^utf-?8$/i.test(m[1]);
 }
 
 export type ReadOptions = {

@@ -33,7 +33,7 @@ async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route:
     // an API key (headers) or the source's URL token (?token=)
     const principal = deps.auth.authorizeIngest(req, plugin.name);
     if (!isJsonContentType(req.headers.get("content-type")))
-      throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json", [
+      throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json (in UTF-8)", [
         { path: "", message: `got ${JSON.stringify(req.headers.get("content-type") ?? "(none)")}` },
       ]);
     const idem = req.headers.get("idempotency-key");

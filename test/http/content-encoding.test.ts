@@ -89,3 +89,34 @@ test("identity (no encoding) is accepted", async () => {
   });
   expect(res.status).toBe(202);
 });
+
+test("a JSON Content-Type naming a charset other than UTF-8 is 415 on every JSON route, and stores nothing; utf-8 in any spelling is accepted", async () => {
+  const before = (await json(s.get("/v1/events?source=ce-walk"))).items.length;
+  // pings take any body; every other body route takes JSON only
+  const rs = routes("none").filter((r) => !r.path.startsWith("/ping/"));
+  expect(rs.length).toBeGreaterThan(20);
+  for (const r of rs)
+    for (const cs of ["iso-8859-1", "latin1", "utf-16", '"windows-1252"', "us-ascii", ""]) {
+      const res = await fetch(s.url + r.path, {
+        method: r.method,
+        headers: { "x-api-key": r.key, "content-type": `application/json; charset=${cs}` },
+        body: JSON.stringify(ev),
+      });
+      const b = (await res.json().catch(() => null)) as any;
+      expect({ route: `${r.method} ${r.path}`, cs, status: res.status, code: b?.error?.code }).toEqual({
+        route: `${r.method} ${r.path}`,
+        cs,
+        status: 415,
+        code: "unsupported_media_type",
+      });
+    }
+  expect((await json(s.get("/v1/events?source=ce-walk"))).items.length).toBe(before);
+  for (const cs of ["utf-8", "UTF-8", "utf8", '"utf-8"'])
+    for (const path of ["/api/v1/events", "/v1/ingest/generic"]) {
+      const body = path === "/api/v1/events" ? ev : { title: "charset ok", severity: "low", source: "ce-walk" };
+      const res = await fetch(s.url + path, { method: "POST", headers: { "x-api-key": s.keys.ingest, "content-type": `application/json; charset=${cs}` }, body: JSON.stringify(body) });
+      expect({ cs, path, status: res.status }).toEqual({ cs, path, status: 202 });
+    }
+  const w = await fetch(s.url + "/v1/heartbeats", { method: "POST", headers: { "x-api-key": s.keys.admin, "content-type": "application/json; charset=UTF-8" }, body: JSON.stringify({ name: "cs", period: 3600 }) });
+  expect(w.status).toBe(201);
+});
