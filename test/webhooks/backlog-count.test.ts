@@ -146,13 +146,16 @@ test("the backlog counter equals the pending messages after every step of a seed
       },
     ],
   ];
+  // the statuses messages held at some point of the walk (pruning removes old ones from the table,
+  // so the table at the end does not tell which the walk went through)
+  const visited = new Set<string>();
   for (let step = 0; step < 3000; step++) {
     const [name, op] = pick(ops);
     db.$client.transaction(() => op())();
     check(`step ${step} (${name})`);
+    for (const r of db.$client.query("SELECT DISTINCT status FROM deliveries WHERE kind = 'message'").all() as { status: string }[]) visited.add(r.status);
   }
   // the walk visited every state
-  const seen = db.$client.query("SELECT DISTINCT status FROM deliveries WHERE kind = 'message'").all() as { status: string }[];
-  expect(seen.length).toBeGreaterThanOrEqual(4);
+  expect([...visited].sort()).toEqual(["dropped", "failed", "held", "pending", "succeeded"]);
   db.$client.close();
 });
