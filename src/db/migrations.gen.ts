@@ -10,6 +10,7 @@ import m6 from "../../migrations/0006_tenant_limits.sql" with { type: "text" };
 import m7 from "../../migrations/0007_delivery_body_sizes.sql" with { type: "text" };
 import m8 from "../../migrations/0008_job_lanes.sql" with { type: "text" };
 import m9 from "../../migrations/0009_events_fts.sql" with { type: "text" };
+import m10 from "../../migrations/0010_events_fts_background.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -23,4 +24,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0007_delivery_body_sizes": m7,
   "0008_job_lanes": m8,
   "0009_events_fts": m9,
+  "0010_events_fts_background": m10,
 };
