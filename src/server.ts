@@ -120,8 +120,6 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);
     metrics.eventsStored.inc(events);
-    // the full-text indexer takes them in on the checkpointer thread (src/store/search.ts)
-    if (events > 0) checkpointer.indexSoon();
     // the writer thread enqueued deliveries or enrichments: the workers look at the table
     if (enqueued > 0) {
       worker.notify();

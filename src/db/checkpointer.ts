@@ -48,11 +48,6 @@ export class Checkpointer {
     return this.call({ type: "retention", cutoffs, options });
   }
 
-  /** Events were committed: the thread indexes them (src/store/search.ts). */
-  indexSoon(): void {
-    this.worker.postMessage({ type: "index" });
-  }
-
   /**
    * Resolves true once every event committed before the call is in the full-text index, or false
    * after `timeoutMs` (the search then answers from the index as it is: at worst it misses the
