@@ -56,3 +56,11 @@ export function indexPending(db: Db, limit = INDEX_BATCH): IndexResult {
     })
     .immediate();
 }
+
+/** How long the oldest event not yet in the index has been waiting (ms; 0 when the index is caught up). */
+export function indexLagMs(db: Db, now: number): number {
+  const r = db.$client
+    .query("SELECT received_at AS t FROM events WHERE rowid > (SELECT last_rowid FROM events_fts_cursor WHERE id = 1) ORDER BY rowid LIMIT 1")
+    .get() as { t: number } | null;
+  return r ? Math.max(0, now - r.t) : 0;
+}
