@@ -107,7 +107,10 @@ self.onmessage = async (e: MessageEvent<ToCheckpointer>) => {
         // busy: the next tick tries again
       }
     }, m.intervalMs);
-    indexDb = openDatabase(m.file, { busyTimeoutMs, autoCheckpoint: false });
+    // synchronous=NORMAL: an indexing batch adds no fsync of its own (the writer's next commit
+    // syncs the WAL). Losing the last batches to a power cut is harmless: the cursor rolls back
+    // with the index rows it covered, and the indexer does them again.
+    indexDb = openDatabase(m.file, { busyTimeoutMs, durability: "normal", autoCheckpoint: false });
     indexTimer = setInterval(() => void runIndexer(), INDEX_TICK_MS);
     void runIndexer(); // catch up with what the last run left unindexed
     postMessage({ type: "ready" });
