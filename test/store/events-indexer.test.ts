@@ -12,7 +12,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { dbFile, openDatabase, type Db } from "../../src/db/client";
-import { migrate } from "../../src/db/migrate";
+import { embeddedMigrationList, migrate } from "../../src/db/migrate";
 import { listEvents } from "../../src/store/events";
 import { createKey } from "../../src/store/keys";
 import { pruneEventsBatch } from "../../src/store/retention";
@@ -63,6 +63,31 @@ function expectExactIndex(db: Db) {
   });
   return cursor;
 }
+
+test("upgrading from 0009 (trigger-indexed data): everything stays searchable, the cursor starts after it, new events are indexed once", () => {
+  const dir = tempDir();
+  dirs.push(dir);
+  const db = openDatabase(dbFile(dir));
+  // the schema as of 0009, whose triggers index every insert
+  const upTo = embeddedMigrationList().findIndex((m) => m.sql.join("").includes("CREATE TABLE events_fts_cursor"));
+  expect(upTo).toBeGreaterThan(0);
+  (db as any).dialect.migrate(embeddedMigrationList().slice(0, upTo), (db as any).session, { migrationsFolder: "(embedded)" });
+  const t = createTenant(db, "t1");
+  addEvents(db, Array.from({ length: 300 }, (_, i) => ({ id: `ev${String(i).padStart(8, "0")}`, tenantId: t.id, text: `older${i}z` })));
+  db.$client.query("DELETE FROM events WHERE rowid > 250").run();
+  expect(count(db, "SELECT count(*) AS n FROM events_fts")).toBe(250);
+  expect(migrate(db)).toBe(1);
+  expect(indexState(db)).toEqual({ cursor: 250, last: 250 });
+  // new events reuse the deleted rowids 251..
+  addEvents(db, Array.from({ length: 100 }, (_, i) => ({ id: `ew${String(i).padStart(8, "0")}`, tenantId: t.id, text: `newer${i}z` })));
+  expect(listEvents(db, t.id, { text: "newer5z", limit: 10 })).toEqual([]);
+  expect(indexPending(db)).toEqual({ indexed: 100, cursor: 350, pending: false });
+  expectExactIndex(db);
+  for (let i = 0; i < 250; i += 13) expect(listEvents(db, t.id, { text: `older${i}z`, limit: 10 }).map((e) => e.id)).toEqual([`ev${String(i).padStart(8, "0")}`]);
+  for (let i = 250; i < 300; i += 7) expect(listEvents(db, t.id, { text: `older${i}z`, limit: 10 })).toEqual([]);
+  for (let i = 0; i < 100; i += 9) expect(listEvents(db, t.id, { text: `newer${i}z`, limit: 10 }).map((e) => e.id)).toEqual([`ew${String(i).padStart(8, "0")}`]);
+  db.$client.close();
+});
 
 function rng(seed: number) {
   let a = seed >>> 0;
