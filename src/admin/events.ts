@@ -49,12 +49,12 @@ export const eventsArea: Area = {
     {
       method: "GET",
       path: "/admin/events",
-      handler: (c) => {
+      handler: async (c) => {
         const f = filtersOf(c);
         const now = c.deps.clock();
         const cursor = c.url.searchParams.get("cursor") || undefined;
         const after = c.url.searchParams.get("after") || undefined;
-        const page = events.list(c.deps, c.tenantId, {
+        const page = await events.list(c.deps, c.tenantId, {
           ...f,
           since: isoOf(f.since, now),
           until: isoOf(f.until, now),

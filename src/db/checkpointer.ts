@@ -48,6 +48,23 @@ export class Checkpointer {
     return this.call({ type: "retention", cutoffs, options });
   }
 
+  /**
+   * Resolves true once every event committed before the call is in the full-text index, or false
+   * after `timeoutMs` (the search then answers from the index as it is: at worst it misses the
+   * newest events, never shows a wrong one).
+   */
+  async searchReady(timeoutMs = 1000): Promise<boolean> {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => (t = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([this.call({ type: "sync" }).then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(t);
+    }
+  }
+
   /** A TRUNCATE checkpoint: the WAL file back to zero bytes when no reader or writer is in the way. */
   truncate(): Promise<TruncateResult> {
     return this.call({ type: "truncate" });

@@ -145,8 +145,10 @@ export function listEvents(db: Db, tenantId: string, f: EventFilter): EventRow[]
   if (f.before) where.push(lt(events.id, f.before));
   if (f.after) where.push(gt(events.id, f.after));
   if (f.text) {
-    // Full-text search (migrations/0009_events_fts.sql): the FTS5 index answers the matching rowids
-    // of every tenant, the outer query keeps this tenant's and pages them on (tenant_id, id).
+    // Full-text search (migrations/0009_events_fts.sql, filled in the background since 0011_events_fts_background: see
+    // search.ts): the FTS5 index answers the matching rowids of every tenant, the outer query keeps
+    // this tenant's stored events and pages them on (tenant_id, id). An event not yet indexed is
+    // not found; a deleted one has left the index and the events table in the same transaction.
     const match = ftsQuery(f.text);
     if (match === null) return [];
     where.push(sql`${events}.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ${match})`);

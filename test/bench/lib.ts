@@ -89,6 +89,18 @@ export function peakRssMb(pid: number): number {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; NaN elsewhere). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields 14 and 15 (utime, stime) in clock ticks of 10 ms; f starts at field 3
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 export type WrkResult = { rps: number; p50: number; p99: number; non2xx: number; errors: number; requests: number };
 
 /** wrk with a POST body (or several, rotated) and headers; latencies in ms. */

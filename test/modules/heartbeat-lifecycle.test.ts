@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { json, startTestServer, type TestServer } from "../helpers";
 import { chainBreaks } from "../../src/core/heartbeats";
+import { isBusy } from "../../src/db/client";
 import { commitHooks } from "../../src/ingest/hooks";
 import { silentLogger } from "../../src/lib/log";
 import { HeartbeatScheduler } from "../../src/scheduler/heartbeats";
@@ -23,8 +24,25 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
-const ping = (id: string, kind: PingKind = "success") => receivePing(s.deps.db, id, { kind }, commitHooks, now);
-const sweep = () => s.deps.heartbeats.sweep();
+// as the ingest writer runs it: inside its immediate (write-locked) transaction, so another writer
+// (the full-text indexer on the checkpointer thread) cannot commit between its read and its write
+const ping = (id: string, kind: PingKind = "success") =>
+  s.deps.db.$client.transaction(() => receivePing(s.deps.db, id, { kind }, commitHooks, now)).immediate();
+/**
+ * A sweep as the scheduler's timer runs it: its connection (Deps.bgDb) never waits for the write
+ * lock, and the ingest writer or the full-text indexer (checkpointer thread) may hold it for a few
+ * ms after an ingest; a busy sweep is tried again, as HeartbeatScheduler.fire does.
+ */
+const sweep = () => {
+  for (let tries = 0; ; tries++) {
+    try {
+      return s.deps.heartbeats.sweep();
+    } catch (e) {
+      if (!isBusy(e) || tries >= 2500) throw e;
+      Bun.sleepSync(2);
+    }
+  }
+};
 /** What start-up does on the same database (the process before it was killed left no trace but the rows). */
 const restart = () => new HeartbeatScheduler(s.deps.db, commitHooks, clock, silentLogger).afterStart();
 const flips = async (id: string) => ((await json(s.get(`/v1/heartbeats/${id}/flips`))).items as { from: string; to: string; at: string }[]).reverse();

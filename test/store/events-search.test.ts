@@ -1,5 +1,6 @@
 // Full-text search of events (FTS5 over title, summary and the payload's text), through the real
-// server: every ingest route's payload is searchable by a word taken from deep inside it; the index
+// server (the index is filled by the background indexer, src/store/search.ts; a search through the
+// API waits for it, store-level reads here poll for it): every ingest route's payload is searchable by a word taken from deep inside it; the index
 // follows deletes (a reused rowid never matches the old text); tenants never see each other's
 // matches; any search text, operators and quotes included, is a 200 (seeded, seed printed); a
 // backup copy searches the same.
@@ -11,6 +12,7 @@ import { backupTo } from "../../src/store/backup";
 import { ftsQuery, listEvents } from "../../src/store/events";
 import { createKey } from "../../src/store/keys";
 import { pruneEventsBatch } from "../../src/store/retention";
+import { indexState } from "../../src/store/search";
 import { createTenant } from "../../src/store/tenants";
 import { event, json, startTestServer, tempDir, type TestServer } from "../helpers";
 
@@ -34,6 +36,17 @@ beforeAll(async () => {
   otherRead = createKey(s.deps.db, { tenantId: t2.id, name: "r", scopes: ["read"] }).key;
 });
 afterAll(() => s.close());
+
+/** Polls (bounded) until the background indexer has taken in every stored event. */
+async function indexed(db = s.deps.db, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const st = indexState(db);
+    if (st.cursor >= st.last) return st;
+    if (Date.now() > deadline) throw new Error(`index still behind after ${timeoutMs} ms: ${JSON.stringify(st)}`);
+    await Bun.sleep(5);
+  }
+}
 
 const search = async (q: string, key?: string) => {
   const r = await s.get(`/v1/events?limit=500&q=${encodeURIComponent(q)}`, key);
@@ -104,11 +117,13 @@ test("deleting an event removes it from the index: the next event, which may reu
   expect(await search("capybarahere")).toEqual([fresh]);
   const n = (sql: string) => (s.deps.db.$client.query(sql).get() as { n: number }).n;
   // the index has exactly one entry per stored event
+  await indexed();
   expect(n("SELECT count(*) AS n FROM events_fts")).toBe(n("SELECT count(*) AS n FROM events"));
 });
 
 test("a backup copy answers the same searches", async () => {
   const id = (await json(s.post("/api/v1/events", event(6, { payload: { kept: "narwhalbackup" } })))).ids[0];
+  await indexed();
   const dir = tempDir();
   const file = join(dir, "copy.db");
   backupTo(s.deps.db, file);

@@ -27,8 +27,15 @@ function summary(r: EventRow) {
   };
 }
 
-export function list(deps: Deps, tenantId: string, q: EventQuery) {
+/** How long a search waits for the background indexer to take in the newest events (src/store/search.ts). */
+export const SEARCH_WAIT_MS = 1000;
+
+export async function list(deps: Deps, tenantId: string, q: EventQuery) {
   const limit = q.limit ?? 50;
+  // Events are indexed shortly after they are committed: a search first lets the indexer catch up
+  // with everything committed before it (a few ms at normal load; at most SEARCH_WAIT_MS, then it
+  // answers from the index as it is, which can only miss the newest events).
+  if (q.q) await deps.checkpointer.searchReady(SEARCH_WAIT_MS);
   const rows = listEvents(deps.db, tenantId, {
     sourceName: q.source_name,
     source: q.source,
