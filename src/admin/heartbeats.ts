@@ -86,7 +86,7 @@ ${items.length === 0
     <td><span class="ping-url"><code data-copy>${h.ping_url}</code></span></td>
     <td>${h.state === "paused"
       ? html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/resume">${csrfField(c.session)}<input type="hidden" name="back" value="list"><button type="submit">Resume</button></form>`
-      : html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/pause">${csrfField(c.session)}<input type="hidden" name="back" value="list"><button type="submit" class="secondary">Pause</button></form>`}</td></tr>`;
+      : html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/pause" data-confirm="Pause this heartbeat? It is not watched until it is resumed, and an open alert of it is closed as resolved.">${csrfField(c.session)}<input type="hidden" name="back" value="list"><button type="submit" class="secondary">Pause</button></form>`}</td></tr>`;
   })}</tbody></table></div>`}
 <h2>New heartbeat</h2>
 ${form(c, "/admin/heartbeats", {}, "Create")}`;
@@ -122,7 +122,7 @@ ${form(c, "/admin/heartbeats", {}, "Create")}`;
 <p>
 ${h.state === "paused"
   ? html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/resume">${csrfField(c.session)}<button type="submit">Resume</button></form>`
-  : html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/pause">${csrfField(c.session)}<button type="submit" class="secondary">Pause</button></form>`}
+  : html`<form class="inline" method="post" action="/admin/heartbeats/${h.id}/pause" data-confirm="Pause this heartbeat? It is not watched until it is resumed, and an open alert of it is closed as resolved.">${csrfField(c.session)}<button type="submit" class="secondary">Pause</button></form>`}
 <form class="inline" method="post" action="/admin/heartbeats/${h.id}/delete" data-confirm="Delete this heartbeat? Its ping URL stops working and an open alert of it is closed as resolved.">${csrfField(c.session)}<button type="submit" class="danger">Delete</button></form>
 </p>
 <h2>Flips</h2>

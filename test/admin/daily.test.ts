@@ -37,8 +37,7 @@ const ULID = /[0-9A-HJKMNP-TV-Z]{26}/g;
 const pattern = (action: string) => action.replace(/\b[a-z]+_[0-9A-HJKMNP-TV-Z]{26}\b/g, ":id").replace(/(msg|batch)_[0-9A-Za-z]+/g, ":id").replace(ULID, ":id");
 /** POSTs that only show something (reveal, dry runs): they change nothing, so they need no redirect. */
 const READ_ONLY = [/\/reveal$/, /^\/admin\/rules(\/:id)?#do=test/, /^\/admin\/indicators\/test$/];
-// (pausing a heartbeat is left to the heartbeats page's own tests)
-const DANGEROUS = /\/(delete|revoke|rotate|deactivate)(#|$)|\/state#.*(state=inactive|active=off)/;
+const DANGEROUS = /\/(delete|revoke|rotate|deactivate|pause)(#|$)|\/state#.*(state=inactive|active=off)/;
 
 async function shot(name: string) {
   for (const [w, h, kind] of [[1440, 900, "desktop"], [390, 844, "phone"]] as const) {

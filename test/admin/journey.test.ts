@@ -193,6 +193,7 @@ describe("admin page journey", () => {
   test("pause and resume a heartbeat", async () => {
     await page.click('nav a[href="/admin/heartbeats"]');
     await page.locator("#heartbeats a", { hasText: "nightly-cron" }).click();
+    page.once("dialog", (d) => void d.accept()); // pausing asks first
     await page.click('button:has-text("Pause")');
     await page.waitForURL(/done=paused/);
     expect(await page.textContent("#hb-state")).toBe("paused");

@@ -138,9 +138,12 @@ describe("heartbeats list", () => {
 
   test("pause and resume from the list come back to the list, and a reload repeats nothing", async () => {
     await page.goto(s.url + "/admin/heartbeats");
+    let asked = "";
+    page.once("dialog", (d) => ((asked = d.message()), void d.accept())); // pausing asks first
     await page.locator(`#hb-${downId} button:has-text("Pause")`).click();
     await page.waitForURL((u) => u.pathname === "/admin/heartbeats" && u.search.includes("done=paused"));
     expect(await page.locator(`#hb-${downId} .badge`).textContent()).toBe("paused");
+    expect(asked).toContain("Pause this heartbeat?");
     const flips = (await json(s.get(`/v1/heartbeats/${downId}/flips`, s.keys.admin))).items.length;
     await page.reload();
     expect((await json(s.get(`/v1/heartbeats/${downId}/flips`, s.keys.admin))).items.length).toBe(flips);
