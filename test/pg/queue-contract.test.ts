@@ -3,6 +3,7 @@
 // dir) and PostgreSQL (src/store/queue-pg.ts, a throwaway cluster). Real time with short leases:
 // the PostgreSQL store takes its deadlines from the database clock, so nothing can be faked there.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/client";
 import { migrate } from "../../src/db/migrate";
@@ -20,14 +21,18 @@ const opened: QueueStore[] = [];
 beforeAll(async () => {
   cluster = await startCluster();
 });
+const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(opened.map((s) => s.close()));
   await cluster?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const STORES: Record<string, () => Promise<QueueStore>> = {
   sqlite: async () => {
-    const db = openDatabase(join(tempDir("kw-queue-"), "k.db"));
+    const dir = tempDir("kw-queue-");
+    dirs.push(dir);
+    const db = openDatabase(join(dir, "k.db"));
     migrate(db);
     const s = sqliteQueue(db, Date.now);
     opened.push(s);
