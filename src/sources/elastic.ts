@@ -4,7 +4,7 @@
 //    ...}) as the alerts index stores them, or the same as nested objects ({kibana: {alert: {rule:
 //    {name}}}}), or any mix;
 //  - a connector body carrying several: {"rule": {...}, "date": ..., "context": {"alerts": [doc, ...]}}
-//    (the README's template; `alerts` at the top works too), one event per alert (expand).
+//    (the template in docs/sources.md; `alerts` at the top works too), one event per alert (expand).
 // kibana.alert.uuid is the dedup key (a rule's alert keeps its uuid while active); status
 // "recovered" or workflow_status "closed" is a resolve signal. ECS fields become indicators.
 import { Type } from "@sinclair/typebox";

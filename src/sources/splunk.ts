@@ -4,7 +4,7 @@
 //    "app": "search"}
 // `result` is the first result row of the search, every value a string (a multivalue field an
 // array of strings); search_name is null for an ad-hoc search. Splunk's action cannot set
-// headers, so the sender authenticates with a URL token (see the README).
+// headers, so the sender authenticates with a URL token (see docs/sources.md).
 // The saved search (and the result's host, when there is one) is the dedup key, so each run of
 // a search that keeps firing joins one alert; Splunk sends no resolve signal.
 import { Type } from "@sinclair/typebox";

@@ -1,7 +1,7 @@
 // The full-text index of events (events_fts, migrations 0009_events_fts and 0011_events_fts_background), filled in the background.
 //
 // Why not a trigger: indexing inside the ingest writer's group commit cost 23-43 µs per event on
-// the writer thread and halved the single-event ingest rate (README, Search). FTS5 pays most of that
+// the writer thread and halved the single-event ingest rate (docs/api.md, Search). FTS5 pays most of that
 // per transaction (each commit flushes its pending terms as a new segment and merges segments), so
 // the index is now filled after the events are committed, by indexPending() on the checkpointer
 // thread (db/checkpoint-thread.ts), in batches of up to INDEX_BATCH rows per short transaction:

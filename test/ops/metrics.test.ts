@@ -1,5 +1,5 @@
 // /metrics after real traffic: deliveries by outcome and latency, queue depth by state, and every
-// family the README lists.
+// family docs/operations.md lists.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { event, json, startTestServer, type TestServer } from "../helpers";
 
@@ -53,7 +53,7 @@ test("delivery attempts by outcome with their latency, and the queue depth by st
   expect(d.items.length).toBe(2);
 });
 
-test("every family listed in the README is exported", async () => {
+test("every family listed in docs/operations.md is exported", async () => {
   await s.post("/api/v1/events", event(9));
   const text = await scrape();
   for (const family of [

@@ -104,7 +104,7 @@ describe("documented shapes", () => {
     expect(indicators(b)).toEqual(["domain:dc-2.corp.example.com", "ip:10.1.2.4"]);
   });
 
-  test("the README's per-alert template: the recovered action group closes the alert", async () => {
+  test("the per-alert template of docs/sources.md: the recovered action group closes the alert", async () => {
     const body = (group: string) => ({
       "@timestamp": "2026-11-22T12:30:00.000Z",
       "kibana.alert.rule.name": "Disk almost full",

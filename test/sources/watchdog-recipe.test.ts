@@ -1,4 +1,4 @@
-// The README's Alertmanager Watchdog recipe: a heartbeat on the Watchdog's events and a suppress
+// The Alertmanager Watchdog recipe of docs/sources.md: a heartbeat on the Watchdog's events and a suppress
 // rule on the same filter. The notifications beat the heartbeat and open no alert.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";

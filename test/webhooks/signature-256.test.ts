@@ -1,5 +1,5 @@
-// X-Keepwatch-Signature-256 ("t=<ts>,v1=<hex HMAC of ts.body>") covers the time: the README's
-// openssl check, run as written against real deliveries, accepts them, and refuses a changed
+// X-Keepwatch-Signature-256 ("t=<ts>,v1=<hex HMAC of ts.body>") covers the time: the documented
+// openssl check (docs/notifications.md), run as written against real deliveries, accepts them, and refuses a changed
 // timestamp, a changed body and a replay signed long ago. During a rotation both secrets check.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -19,9 +19,9 @@ afterAll(async () => {
   await s.close();
 });
 
-/** The shell block of the README's "With openssl, against replays" paragraph, as written. */
+/** The shell block of docs/notifications.md's "With openssl, against replays" paragraph, as written. */
 function readmeCheck(): string {
-  const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+  const readme = readFileSync(join(import.meta.dir, "..", "..", "docs", "notifications.md"), "utf8");
   const at = readme.indexOf("**With openssl, against replays**");
   expect(at).toBeGreaterThan(0);
   const m = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
@@ -39,7 +39,7 @@ async function runCheck(secret: string, body: string, header: string) {
   return { code: await p.exited, out };
 }
 
-test.skipIf(!Bun.which("openssl") || !Bun.which("bash"))("the README's openssl check accepts real deliveries and refuses replays, changed timestamps and bodies", async () => {
+test.skipIf(!Bun.which("openssl") || !Bun.which("bash"))("the documented openssl check accepts real deliveries and refuses replays, changed timestamps and bodies", async () => {
   const w = await json(s.admin("POST", "/v1/webhooks", { url: rx.url, triggers: ["event.received"], rate_limit: 0 }));
   expect((await s.post("/api/v1/events", event(7, { summary: "50% done, 'quoted' \"text\" $HOME `x` \\ back" }))).status).toBe(202);
   const got = await until(() => rx.got[0], 10_000, "delivery");

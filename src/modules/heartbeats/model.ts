@@ -27,7 +27,7 @@ export const HeartbeatCreate = t.Object(
     grace: t.Optional(settings.grace),
     max_runtime: t.Optional(settings.max_runtime),
     severity: t.Optional(settings.severity),
-    filter: t.Optional(t.Unknown({ description: "events that count as beats: a filter (see README)" })),
+    filter: t.Optional(t.Unknown({ description: "events that count as beats: a filter (see docs/rules.md, The filter language)" })),
   },
   { additionalProperties: false },
 );
