@@ -33,7 +33,25 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Db {
   if (!opts.readonly) sqlite.exec("PRAGMA journal_size_limit = 67108864");
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA temp_store = MEMORY");
+  if (!opts.readonly) immediateTransactions(sqlite);
   return drizzle({ client: sqlite, schema }) as Db;
+}
+
+/**
+ * Every transaction on a read-write connection begins IMMEDIATE (drizzle's and bun:sqlite's default
+ * is DEFERRED). Each of keepwatch's transactions writes, and most read first: a deferred one reads
+ * a snapshot, and if another connection (the writer thread, the checkpointer's search indexer, the
+ * CLI) commits before it writes, its write fails at once with SQLITE_BUSY_SNAPSHOT - the busy
+ * timeout never applies - and an ordinary request answered 500. Taking the write lock at BEGIN
+ * makes the transaction wait its turn (busy_timeout) instead. Nested calls stay savepoints.
+ */
+function immediateTransactions(sqlite: Database): void {
+  const begin = sqlite.transaction.bind(sqlite);
+  sqlite.transaction = ((fn: (...args: any[]) => unknown) => {
+    const t = begin(fn);
+    const run = (...args: any[]) => t.immediate(...args);
+    return Object.assign(run, { immediate: t.immediate, deferred: t.immediate, exclusive: t.exclusive });
+  }) as typeof sqlite.transaction;
 }
 
 /** SQLITE_BUSY and its extended codes: another connection holds the lock (busy_timeout 0 connections). */
