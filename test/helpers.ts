@@ -148,3 +148,25 @@ export const event = (n = 0, extra: Record<string, unknown> = {}) => ({
   payload: { host: `backup-${n}`, pct: 90 + (n % 10) },
   ...extra,
 });
+
+/** mulberry32: a small seeded generator (numbers in [0, 1)), so a failing walk or fuzz replays from its printed seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The vendor fixtures in test/fixtures/<source>/ and the ingest route each is posted to. */
+export const FIXTURE_ROUTES: Record<string, string> = {
+  alertmanager: "/v1/ingest/alertmanager",
+  grafana: "/v1/ingest/grafana",
+  sentinel: "/v1/ingest/sentinel",
+  elastic: "/v1/ingest/elastic",
+  splunk: "/v1/ingest/splunk",
+  "jsonapi-list": "/api/v1/webhooks/jsonapi-list",
+};

@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { event, json, startTestServer, type TestServer } from "../helpers";
+import { event, json, startTestServer, type TestServer, seededRandom, FIXTURE_ROUTES } from "../helpers";
 import { dbFile, openDatabase, type Db } from "../../src/db/client";
 
 const SEED = Number(process.env.KEEPWATCH_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -22,14 +22,7 @@ const SECONDS = Number(process.env.KEEPWATCH_FUZZ_SECONDS ?? 25);
 
 // ---- a seeded PRNG (mulberry32) ----
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return {
     next,
     int: (n: number) => Math.floor(next() * n),
@@ -158,14 +151,7 @@ const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v));
 
 // ---- targets ----
 const FIXTURES = join(import.meta.dir, "..", "fixtures");
-const ROUTE: Record<string, string> = {
-  alertmanager: "/v1/ingest/alertmanager",
-  grafana: "/v1/ingest/grafana",
-  sentinel: "/v1/ingest/sentinel",
-  elastic: "/v1/ingest/elastic",
-  splunk: "/v1/ingest/splunk",
-  "jsonapi-list": "/api/v1/webhooks/jsonapi-list",
-};
+const ROUTE = FIXTURE_ROUTES;
 type Target = { route: string; base: unknown };
 function ingestTargets(): Target[] {
   const out: Target[] = [];

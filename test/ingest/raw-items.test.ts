@@ -3,17 +3,9 @@
 // and numbers JSON.parse would change.
 import { expect, test } from "bun:test";
 import { arrayItemTexts } from "../../src/ingest/raw-items";
+import { seededRandom } from "../helpers";
 
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const SEED = Number(process.env.KEEPWATCH_FUZZ_SEED ?? 12345);
 const r = prng(SEED);

@@ -6,7 +6,7 @@
 // Pings are applied with the store's receivePing at the fake time (the HTTP ping route stamps
 // them with the real clock in the writer thread); everything else goes through the API.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { json, startTestServer, type TestServer } from "../helpers";
+import { json, startTestServer, type TestServer, seededRandom } from "../helpers";
 import { chainBreaks } from "../../src/core/heartbeats";
 import { isBusy } from "../../src/db/client";
 import { commitHooks } from "../../src/ingest/hooks";
@@ -127,17 +127,7 @@ test("a restart while late records late -> up (the flips stay a chain), with no 
   expect(alertsOf("lc-restart")).toEqual([]);
 });
 
-/** mulberry32: a small seeded generator, so a failing walk can be replayed with KW_SEED. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 test("seeded random walk: flips are a chain and an alert is open exactly while down, across restarts", async () => {
   const seed = Number(process.env.KW_SEED ?? Math.floor(Math.random() * 2 ** 31));

@@ -3,7 +3,7 @@
 // the real rule opened, each with exactly its events: thresholds (one request per event, one
 // batch, groups, a window that expires), no threshold, and a seeded random sequence.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { json, startTestServer, type TestServer } from "../helpers";
+import { json, startTestServer, type TestServer, seededRandom } from "../helpers";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -82,14 +82,7 @@ test("no threshold: every matching event joins the one alert", async () => {
 test("seeded random sequences of batches, hosts and thresholds agree", async () => {
   const seed = Number(process.env.KW_SEED ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`rules dry-run seed: ${seed} (replay with KW_SEED=${seed})`);
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   for (let round = 0; round < 4; round++) {
     const count = 2 + Math.floor(rand() * 4);
     const grouped = rand() < 0.5;

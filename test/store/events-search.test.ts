@@ -14,17 +14,10 @@ import { createKey } from "../../src/store/keys";
 import { pruneEventsBatch } from "../../src/store/retention";
 import { indexState } from "../../src/store/search";
 import { createTenant } from "../../src/store/tenants";
-import { event, json, startTestServer, tempDir, type TestServer } from "../helpers";
+import { event, json, startTestServer, tempDir, type TestServer, FIXTURE_ROUTES } from "../helpers";
 
 const FIXTURES = join(import.meta.dir, "..", "fixtures");
-const ROUTE: Record<string, string> = {
-  alertmanager: "/v1/ingest/alertmanager",
-  grafana: "/v1/ingest/grafana",
-  sentinel: "/v1/ingest/sentinel",
-  elastic: "/v1/ingest/elastic",
-  splunk: "/v1/ingest/splunk",
-  "jsonapi-list": "/api/v1/webhooks/jsonapi-list",
-};
+const ROUTE = FIXTURE_ROUTES;
 
 let s: TestServer;
 let otherIngest = "";
