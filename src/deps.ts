@@ -11,6 +11,7 @@ import type { Worker } from "./jobs/worker";
 import type { Logger } from "./lib/log";
 import type { Metrics } from "./metrics";
 import type { HeartbeatScheduler } from "./scheduler/heartbeats";
+import type { Store } from "./store/contract";
 
 export type Deps = {
   config: Config;
@@ -29,6 +30,14 @@ export type Deps = {
    * and those jobs then run again when their lease ends (at-least-once, as always).
    */
   jobsDb: Db;
+  /**
+   * The store contract (src/store/contract.ts): what every caller outside src/store uses. On
+   * SQLite `store` is bound to `db`, `bgStore` to `bgDb` and `jobsStore` to `jobsDb` (the roles
+   * above); on PostgreSQL all three are the one pool.
+   */
+  store: Store;
+  bgStore: Store;
+  jobsStore: Store;
   clock: () => number;
   log: Logger;
   auth: Authenticator;

@@ -23,6 +23,7 @@ import { createKey } from "./store/keys";
 import { countTenants, createTenant } from "./store/tenants";
 import { reclaimAtStart } from "./store/jobs";
 import { ensureWebhookLanes } from "./store/webhooks";
+import { sqliteStore } from "./store/index";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
 
@@ -126,7 +127,10 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
       enrichmentWorker.notify();
     }
   };
-  return { config, db, bgDb, jobsDb, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
+  const store = sqliteStore(db, clock);
+  const bgStore = sqliteStore(bgDb, clock);
+  const jobsStore = sqliteStore(jobsDb, clock);
+  return { config, db, bgDb, jobsDb, store, bgStore, jobsStore, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
