@@ -1,0 +1,35 @@
+// The commit hooks of a PostgreSQL unit of work: the async twin of src/ingest/hooks.ts and of
+// CommitHook (src/ingest/commit.ts). Each hook runs inside the unit's transaction (`tx`), in the
+// same order as on SQLite: match rules → alerts of alert sources → heartbeat beats → outbound
+// messages (the outbox). The PostgreSQL group commit (src/store/pg/events.ts), heartbeat flips and
+// pings call them exactly where the SQLite code calls the synchronous ones.
+import type { NormalizedEvent } from "../../core/event";
+import type { Severity } from "../../core/severity";
+import type { PgConn } from "../contract";
+
+export type PgCommitHook = ((tx: PgConn, tenantId: string, inserted: NormalizedEvent[], now: number) => Promise<void>) & {
+  /** optional first phase, before the events are inserted: may change them (tags, opensAlert) */
+  before?: (tx: PgConn, tenantId: string, events: NormalizedEvent[], now: number) => Promise<void>;
+};
+
+/** Where outbound messages go in PostgreSQL mode (the twin of Outbox in src/ingest/hooks.ts). */
+export type PgOutbox = {
+  /** whether any webhook of the tenant takes messages of this type (cheap: cached) */
+  wants(tx: PgConn, tenantId: string, type: string): Promise<boolean>;
+  onEventsInserted(tx: PgConn, events: NormalizedEvent[]): Promise<void>;
+  emit(tx: PgConn, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number): Promise<number>;
+};
+
+let outbox: PgOutbox | null = null;
+
+/** The process's PostgreSQL outbox, set once at start (server.ts), like setOutbox on SQLite. */
+export function setPgOutbox(o: PgOutbox | null): void {
+  outbox = o;
+}
+
+export function pgOutbox(): PgOutbox | null {
+  return outbox;
+}
+
+/** The hooks every PostgreSQL commit runs, in order (filled in by src/store/pg/alerting.ts). */
+export const pgCommitHooks: PgCommitHook[] = [];
