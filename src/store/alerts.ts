@@ -1,5 +1,6 @@
 // Alerts: opened and de-duplicated inside the ingest transaction (commit hook), and the
 // triage API's queries.
+import type { Bound } from "./contract";
 import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { alertEvents, alerts, alertTimeline, events } from "../db/schema";
@@ -254,3 +255,7 @@ export function addComment(db: Db, alertId: string, body: string, actor: string,
   db.$client.query(STMT.timeline).run(row.id, row.alertId, row.at, row.kind, row.actor, row.data);
   return row;
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/alerts.ts. */
+export const alertsFns = { alertsFromEvents, alertById, listAlerts, getAlert, alertEventsOf, rawPayloadOfEvent, timelineOf, updateAlert, addComment };
+export type AlertsStore = Bound<typeof alertsFns>;

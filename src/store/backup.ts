@@ -1,4 +1,5 @@
 // Online backup and the checks restore relies on.
+import type { Bound } from "./contract";
 import { Database } from "bun:sqlite";
 import type { Db } from "../db/client";
 
@@ -28,3 +29,7 @@ export function inspectDatabase(file: string): { ok: true; events: number; tenan
     d?.close(false);
   }
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/backup.ts. */
+export const backupFns = { backupTo };
+export type BackupStore = Bound<typeof backupFns>;

@@ -1,6 +1,7 @@
 // Change counters for settings that the ingest path caches (rules, heartbeat filters). Every
 // change bumps its counter in the same transaction; a cache reads the counter once per group
 // commit and rebuilds when it moved, so a change is seen by the next commit on any thread.
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 
 /** Bumps made by this thread, per counter: seen by this thread's caches without a read. */
@@ -120,3 +121,7 @@ export class CounterGuardedMap<V> {
     this.map.delete(key);
   }
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/config-versions.ts. */
+export const configVersionsFns = { bumpVersion };
+export type ConfigVersionsStore = Bound<typeof configVersionsFns>;

@@ -3,6 +3,7 @@
 // The backlog of a webhook (its pending messages) is counted in its lane row (job_lanes.backlog):
 // every function here that moves a message into or out of `pending` adjusts it in the same
 // transaction, so reading a backlog never counts rows.
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 
 export type DeliveryStatus = "held" | "pending" | "succeeded" | "failed" | "dropped";
@@ -375,3 +376,7 @@ export function lastBatchAt(db: Db, webhookId: string): number | null {
 export function unbatchForReplay(db: Db, id: string, now: number): void {
   change(db, id, "pending", () => db.$client.query("UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ?2 WHERE id = ?1").run(id, now));
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/deliveries.ts. */
+export const deliveriesFns = { insertDelivery, setDeliveryJob, getDelivery, markDelivery, markBatchMembers, startAttempt, completeAttempt, discardAttempt, backlogOf, dropOldest, insertAttempt, attemptTimings, heldMessages, unbatched, openBatch, assignBatch, releaseBatch, batchMembers, listDeliveries, scanDeliveries, listAttempts, lastAttempt, attemptsFailedInARow, countReplay, pruneDeliveries, lastBatchAt, unbatchForReplay };
+export type DeliveriesStore = Bound<typeof deliveriesFns>;

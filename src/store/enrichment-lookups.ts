@@ -1,4 +1,5 @@
 // HTTP lookup enrichers' SQL (per tenant).
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 import type { EnricherDef } from "../core/enrich";
 import type { IndicatorType } from "../core/indicators";
@@ -66,3 +67,7 @@ export function activeEnrichers(db: Db, tenantId: string): EnricherDef[] {
     timeoutMs: r.timeoutMs,
   }));
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/enrichment-lookups.ts. */
+export const enrichmentLookupsFns = { insertEnricher, updateEnricher, getEnricher, enricherByName, listEnrichers, deleteEnricher, activeEnrichers };
+export type EnrichmentLookupsStore = Bound<typeof enrichmentLookupsFns>;

@@ -1,5 +1,6 @@
 // Alert enrichment's SQL: the job enqueued with a new alert (transactional outbox), the alert's
 // indicators, and the outcome (per-indicator results, status, tags, severity raise, timeline).
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 import type { Indicator } from "../core/indicators";
 import { SEVERITY_RANK, type Severity } from "../core/severity";
@@ -125,3 +126,7 @@ export function enrichmentOf(db: Db, alertId: string): { type: string; value: st
     .all(alertId) as { type: string; value: string; results: string; updatedAt: number }[];
   return rows.map((r) => ({ type: r.type, value: r.value, results: JSON.parse(r.results), updated_at: r.updatedAt }));
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/enrichment.ts. */
+export const enrichmentFns = { enqueueEnrichment, alertHasIndicators, settleWithoutIndicators, requeueEnrichment, enrichTarget, alertIndicators, saveEnrichment, enrichmentOf };
+export type EnrichmentStore = Bound<typeof enrichmentFns>;

@@ -1,4 +1,5 @@
 // Events: the group-commit write (hot path, raw prepared statements) and the read API queries.
+import type { Bound } from "./contract";
 import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { eventIndicators, events } from "../db/schema";
@@ -196,3 +197,7 @@ export function alertsOfEvent(db: Db, tenantId: string, eventId: string): { id: 
     )
     .all(eventId, tenantId) as { id: string; title: string; status: string; severity: string }[];
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/events.ts. */
+export const eventsFns = { storeBatch, pruneIdempotencyKeys, listEvents, getEvent, eventIndicatorsOf, countEvents, alertsOfEvent };
+export type EventsStore = Bound<typeof eventsFns>;

@@ -1,3 +1,4 @@
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 
 /** null when the database can take a write lock now, else the reason. */
@@ -10,3 +11,7 @@ export function checkWritable(db: Db): string | null {
     return String((e as Error).message ?? e);
   }
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/health.ts. */
+export const healthFns = { checkWritable };
+export type HealthStore = Bound<typeof healthFns>;

@@ -1,6 +1,7 @@
 // Heartbeat transitions as transactional writes: the compare-and-set on the timing, the flip, and
 // for down / back up the system event (heartbeat.down / heartbeat.up) that opens or resolves the
 // heartbeat's alert through the same commit hooks as ingest (so outbound delivery sees it too).
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 import * as hb from "../core/heartbeats";
 import { matchableOf, type NormalizedEvent } from "../core/event";
@@ -173,3 +174,7 @@ export function beatsFromEvents(db: Db, tenantId: string, events: NormalizedEven
     if (last >= 0) receivePing(db, h.id, { kind: "event", eventId: candidates[last].id }, hooks, now);
   }
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/heartbeat-transitions.ts. */
+export const heartbeatTransitionsFns = { applyTransition, resolveDeleted, receivePing, passDeadline, beatsFromEvents };
+export type HeartbeatTransitionsStore = Bound<typeof heartbeatTransitionsFns>;

@@ -1,4 +1,5 @@
 // Heartbeats: rules, their pings and flips, and the deadline queries of the scheduler.
+import type { Bound } from "./contract";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { heartbeatFlips, heartbeatPings, heartbeats } from "../db/schema";
@@ -181,3 +182,7 @@ export function recentFlipsByHeartbeat(db: Db, tenantId: string, perHeartbeat = 
   }
   return out;
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/heartbeats.ts. */
+export const heartbeatsFns = { createHeartbeat, getHeartbeat, pingTarget, listHeartbeats, updateHeartbeatSettings, deleteHeartbeat, casTiming, recordFlip, listPings, listFlips, earliestDeadline, overdueHeartbeats, recentFlipsByHeartbeat };
+export type HeartbeatsStore = Bound<typeof heartbeatsFns>;

@@ -1,5 +1,6 @@
 // Custom indicator mappings (CRUD + the per-tenant cache the ingest path reads) and the pivot
 // queries over event_indicators.
+import type { Bound } from "./contract";
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { alerts, indicatorMappings } from "../db/schema";
@@ -179,3 +180,7 @@ export function alertsWithIndicator(db: Db, tenantId: string, type: string, valu
     .limit(limit)
     .all();
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/indicators.ts. */
+export const indicatorsFns = { createMapping, getMapping, listMappings, updateMapping, deleteMapping, mappingCacheOf, eventsWithIndicator, alertsWithIndicator };
+export type IndicatorsStore = Bound<typeof indicatorsFns>;

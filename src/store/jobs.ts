@@ -9,6 +9,7 @@
 // cannot send now is never read, so its waiting jobs are never touched: the cost of a claim does
 // not depend on how many jobs wait. Every statement is a keyed lookup or a short index range, and
 // ports to PostgreSQL as is (the lane rows and then the job rows with FOR UPDATE SKIP LOCKED).
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 
 export type JobState = "available" | "running" | "succeeded" | "failed" | "dead";
@@ -367,3 +368,7 @@ export function countQueueState(db: Db, queue: string, state: JobState): number 
 export function listLanes(db: Db, queue: string): LaneRow[] {
   return db.$client.query("SELECT * FROM job_lanes WHERE queue = ?1 ORDER BY lane").all(queue) as LaneRow[];
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/jobs.ts. */
+export const jobsFns = { insertJob, claimJobs, claimLaneJobs, finishJob, retryJob, snoozeJob, syncLane, getLane, reclaimAtStart, nextDue, getJob, countJobsByState, laneBacklog, noteLaneDrop, countQueueState, listLanes };
+export type JobsStore = Bound<typeof jobsFns>;

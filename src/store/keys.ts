@@ -1,3 +1,4 @@
+import type { Bound } from "./contract";
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Statement } from "bun:sqlite";
 import type { Db } from "../db/client";
@@ -146,3 +147,7 @@ export function updateKey(db: Db, id: string, ch: { name?: string; sources?: str
     db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).run();
   });
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/keys.ts. */
+export const keysFns = { createKey, findKeyByPrefix, getKey, findKey, listKeys, revokeKey, rotateKey, touchKeys, updateKey };
+export type KeysStore = Bound<typeof keysFns>;

@@ -13,6 +13,7 @@
 // Events linked to an alert that is not closed are kept whatever their age: the alert's detail
 // page and its timeline point at them. Once the alert is closed they go with the next prune (the
 // alert itself stays, with the raw payload of its first event).
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 
 const HELD = `EXISTS (SELECT 1 FROM alert_events ae JOIN alerts a ON a.id = ae.alert_id
@@ -160,3 +161,7 @@ export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOpt
   res.ms = Math.round(performance.now() - t0);
   return res;
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/retention.ts. */
+export const retentionFns = { pruneEventsBatch, pruneDeliveriesBatch, pruneAttemptsBatch, pruneJobsBatch };
+export type RetentionStore = Bound<typeof retentionFns>;

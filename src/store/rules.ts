@@ -1,5 +1,6 @@
 // Match rules: CRUD, the cached index the ingest path evaluates, threshold hits, and the actions
 // applied inside the ingest transaction.
+import type { Bound } from "./contract";
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { rules } from "../db/schema";
@@ -166,3 +167,7 @@ export function pruneRuleHits(db: Db, now: number): number {
     )
     .run(now).changes;
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/rules.ts. */
+export const rulesFns = { createRule, getRule, listRules, updateRule, deleteRule, rulesBeforeInsert, rulesAfterInsert, pruneRuleHits };
+export type RulesStore = Bound<typeof rulesFns>;

@@ -17,6 +17,7 @@
 // - a search joins the index back to events on rowid and the tenant, so it can never return a
 //   deleted event or another tenant's; what it can miss is only the not yet indexed tail, which the
 //   read path narrows by asking the indexer to catch up first (Checkpointer.searchReady).
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 
 /**
@@ -64,3 +65,7 @@ export function indexLagMs(db: Db, now: number): number {
     .get() as { t: number } | null;
   return r ? Math.max(0, now - r.t) : 0;
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/search.ts. */
+export const searchFns = { indexState, indexPending, indexLagMs };
+export type SearchStore = Bound<typeof searchFns>;

@@ -1,4 +1,5 @@
 // Admin page sessions: the cookie value is random and only its SHA-256 is stored.
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 import { sha256Hex } from "../lib/crypto";
 import { randomB64url } from "../lib/ids";
@@ -47,3 +48,7 @@ export function takeSessionFlash(db: Db, token: string): string | null {
     return r.flash;
   })();
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/sessions.ts. */
+export const sessionsFns = { createSession, findSession, deleteSession, setSessionFlash, takeSessionFlash };
+export type SessionsStore = Bound<typeof sessionsFns>;

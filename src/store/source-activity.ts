@@ -1,6 +1,7 @@
 // What each source received: events in a time window and the newest event's time, per source
 // (the route's source name), for the Sources page. Both read the (tenant_id, source_name, id)
 // index: ids are ULIDs, so "since" is an id range and "newest" is the last id.
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 import { ulidFloor } from "../lib/ids";
 
@@ -18,3 +19,7 @@ export function sourceActivity(db: Db, tenantId: string, sourceNames: string[], 
   }
   return out;
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/source-activity.ts. */
+export const sourceActivityFns = { sourceActivity };
+export type SourceActivityStore = Bound<typeof sourceActivityFns>;

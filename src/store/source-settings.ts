@@ -1,4 +1,5 @@
 // Source settings (inbound signature scheme and secret per tenant and source) and URL tokens.
+import type { Bound } from "./contract";
 import type { Statement } from "bun:sqlite";
 import type { Db } from "../db/client";
 import type { Scheme, SignatureSetting } from "../core/inbound-signatures";
@@ -157,3 +158,7 @@ export function touchSourceTokens(db: Db, lastUsed: Map<string, number>): void {
     for (const [id, at] of lastUsed) stmt.run(at, id);
   })();
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/source-settings.ts. */
+export const sourceSettingsFns = { getSourceSetting, putSourceSetting, deleteSourceSetting, createSourceToken, findSourceTokenByPrefix, listSourceTokens, getSourceToken, revokeSourceToken, touchSourceTokens };
+export type SourceSettingsStore = Bound<typeof sourceSettingsFns>;

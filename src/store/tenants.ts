@@ -1,3 +1,4 @@
+import type { Bound } from "./contract";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { tenants } from "../db/schema";
@@ -47,3 +48,7 @@ export function setTenantLimits(db: Db, tenantId: string, caps: TenantCaps | nul
     bumpVersion(db, TENANTS_VERSION);
   });
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/tenants.ts. */
+export const tenantsFns = { createTenant, listTenants, getTenantByName, getTenant, countTenants, getTenantLimits, setTenantLimits };
+export type TenantsStore = Bound<typeof tenantsFns>;

@@ -1,4 +1,5 @@
 // Tenant watchlists' SQL (the enrichment job reads the active ones).
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 import type { WatchlistDef, WatchlistEntry } from "../core/enrich";
 import type { Severity } from "../core/severity";
@@ -52,3 +53,7 @@ export function activeWatchlists(db: Db, tenantId: string): WatchlistDef[] {
   const rows = db.$client.query(`SELECT ${COLS} FROM watchlists WHERE tenant_id = ?1 AND active = 1 ORDER BY name`).all(tenantId) as WatchlistRow[];
   return rows.map((r) => ({ id: r.id, name: r.name, label: r.label, severity: r.severity as Severity | null, entries: JSON.parse(r.entries) as WatchlistEntry[] }));
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/watchlists.ts. */
+export const watchlistsFns = { insertWatchlist, updateWatchlist, getWatchlist, watchlistByName, listWatchlists, deleteWatchlist, activeWatchlists };
+export type WatchlistsStore = Bound<typeof watchlistsFns>;

@@ -1,4 +1,5 @@
 // Outbound webhooks' SQL.
+import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 import { webhooks } from "../db/schema";
 import { bumpVersion } from "./config-versions";
@@ -140,3 +141,7 @@ export function ensureWebhookLanes(db: Db, now: number): number {
   }
   return missing.length;
 }
+
+/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/webhooks.ts. */
+export const webhooksFns = { insertWebhook, getWebhook, getWebhookById, listWebhooks, updateWebhook, deleteWebhook, resetFailures, addFailure, disableWebhook, ensureWebhookLanes };
+export type WebhooksStore = Bound<typeof webhooksFns>;
