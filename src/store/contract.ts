@@ -54,10 +54,24 @@ export type PgConn = postgres.Sql<{}>;
 /** The database clock in epoch ms; clock_timestamp(), not now(): a long transaction still sees time pass. */
 export const PG_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-/** Runs `f` in a transaction: the caller's when `conn` already is one, else a new one on the pool. */
+const poolOfTx = new WeakMap<PgConn, PgConn>();
+
+/**
+ * Runs `f` in a transaction: the caller's when `conn` already is one, else a new one on the pool.
+ * Open every transaction through here: it remembers the pool of the transaction (rootOf), which
+ * per-database state (the change-counter snapshot) is keyed by.
+ */
 export async function inTx<T>(conn: PgConn, f: (tx: PgConn) => Promise<T>): Promise<T> {
   if ("savepoint" in conn) return await f(conn);
-  return (await conn.begin((tx) => f(tx as unknown as PgConn))) as T;
+  return (await conn.begin((tx) => {
+    poolOfTx.set(tx as unknown as PgConn, conn);
+    return f(tx as unknown as PgConn);
+  })) as T;
+}
+
+/** The pool a connection belongs to (itself for a pool; a transaction's pool when opened by inTx). */
+export function rootOf(conn: PgConn): PgConn {
+  return poolOfTx.get(conn) ?? conn;
 }
 
 type AnyFn = (c: any, ...a: any[]) => any;

@@ -1,49 +1,56 @@
 // Change counters on PostgreSQL: the twin of src/store/config-versions.ts. Every change to cached
 // settings bumps its counter (a config_versions row) in the change's own transaction; caches of
 // this process see their own bumps at once, and everybody else's (the CLI, other replicas) within
-// CHECK_MS: all caches of a process share one snapshot of the whole (tiny) table, read at most
-// once per CHECK_MS, so a cache check costs no round trip on the hot path.
-import type { PgConn } from "../contract";
+// CHECK_MS: all caches of a process share one snapshot of the whole (tiny) table per database
+// (keyed by the pool, rootOf: a test process serves many databases at once), read at most once per
+// CHECK_MS, so a cache check costs no round trip on the hot path. Transactions must be opened with
+// inTx for a bump made inside one to be attributed to its database.
+import { rootOf, type PgConn } from "../contract";
 import type { configVersionsFns } from "../config-versions";
 import type { PgTwin } from "../contract";
 
 /** How stale a process's view of other processes' changes may be, at most (issue 12: ≤ 1 s). */
 export const CHECK_MS = 250;
 
-/** Bumps made by this process, per counter: its caches see them without a read. */
-const localBumps = new Map<string, number>();
+type Snapshot = { versions: Map<string, number>; at: number; reading: Promise<void> | null; bumps: Map<string, number> };
+const perDb = new WeakMap<PgConn, Snapshot>();
+function stateOf(conn: PgConn): Snapshot {
+  const root = rootOf(conn);
+  let s = perDb.get(root);
+  if (!s) perDb.set(root, (s = { versions: new Map(), at: -Infinity, reading: null, bumps: new Map() }));
+  return s;
+}
 
 export async function pgBumpVersion(tx: PgConn, name: string): Promise<void> {
-  localBumps.set(name, (localBumps.get(name) ?? 0) + 1);
+  // bumps made by this process: its caches see them without waiting for the next snapshot
+  const b = stateOf(tx).bumps;
+  b.set(name, (b.get(name) ?? 0) + 1);
   await tx`INSERT INTO config_versions (name, version) VALUES (${name}, 1)
            ON CONFLICT (name) DO UPDATE SET version = config_versions.version + 1`;
 }
 
 export const pgConfigVersionsFns: PgTwin<typeof configVersionsFns> = { bumpVersion: pgBumpVersion };
 
-let snapshot = new Map<string, number>();
-let snapshotAt = -Infinity;
-let reading: Promise<void> | null = null;
-
 /** The counters as of at most CHECK_MS ago (one shared read for every cache of the process). */
 async function versions(conn: PgConn): Promise<Map<string, number>> {
-  if (performance.now() - snapshotAt < CHECK_MS) return snapshot;
-  reading ??= (async () => {
+  const s = stateOf(conn);
+  if (performance.now() - s.at < CHECK_MS) return s.versions;
+  s.reading ??= (async () => {
     try {
       const rows = await conn`SELECT name, version FROM config_versions`;
-      snapshot = new Map(rows.map((r) => [r.name as string, Number(r.version)]));
-      snapshotAt = performance.now();
+      s.versions = new Map(rows.map((r) => [r.name as string, Number(r.version)]));
+      s.at = performance.now();
     } finally {
-      reading = null;
+      s.reading = null;
     }
   })();
-  await reading;
-  return snapshot;
+  await s.reading;
+  return s.versions;
 }
 
-/** Forgets the shared snapshot (tests that change counters behind the process's back). */
-export function forgetVersionSnapshot(): void {
-  snapshotAt = -Infinity;
+/** Forgets a database's snapshot: the next check reads the counters. */
+export function forgetVersionSnapshot(conn: PgConn): void {
+  stateOf(conn).at = -Infinity;
 }
 
 /**
@@ -69,10 +76,10 @@ export class PgVersionedCache<T> {
   }
 
   private async check(conn: PgConn): Promise<void> {
-    const local = localBumps.get(this.name) ?? 0;
+    const local = stateOf(conn).bumps.get(this.name) ?? 0;
     if (local !== this.local) {
       this.local = local;
-      forgetVersionSnapshot(); // our own change: see it now, not after CHECK_MS
+      forgetVersionSnapshot(conn); // our own change: see it now, not after CHECK_MS
     }
     const v = (await versions(conn)).get(this.name) ?? 0;
     if (v !== this.version) {
