@@ -35,10 +35,13 @@ async function waitFor(proc: import("bun").Subprocess<any, "pipe", any>, re: Reg
 const tempDirs: string[] = [];
 process.on("exit", () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-/** Starts the built binary on a new data directory (or `opts.dataDir`); `dir` is the data directory. */
+/**
+ * Starts the built binary on a new data directory (or `opts.dataDir`); `dir` is the data directory.
+ * With `opts.databaseUrl` it runs on that PostgreSQL database instead (`dir` then holds only its log).
+ */
 export async function startKeepwatch(
   env: Record<string, string> = {},
-  opts: { dataDir?: string } = {},
+  opts: { dataDir?: string; databaseUrl?: string } = {},
 ): Promise<Proc & { adminKey: string; ingestKey: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "kw-bench-"));
   tempDirs.push(dir);
@@ -46,7 +49,8 @@ export async function startKeepwatch(
   // The server logs to a file, as a service does: a pipe read by this process would make the
   // benchmark's own reading (a line per request) compete with the server for the two cores.
   const logFile = join(dir, "server.log");
-  const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir], {
+  const store = opts.databaseUrl ? ["--database-url", opts.databaseUrl] : ["--data-dir", dataDir];
+  const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", ...store], {
     stdout: Bun.file(logFile),
     stderr: "inherit",
     env: { PATH: process.env.PATH ?? "", KEEPWATCH_RATE_LIMIT: "0", ...env },
