@@ -54,43 +54,59 @@ export function forgetVersionSnapshot(conn: PgConn): void {
 }
 
 /**
- * A cache cleared when its change counter moves (the twin of VersionedCache and CounterGuardedMap):
- * per-tenant derived settings (rules, heartbeat filters, webhooks) or request-path rows (keys,
- * tokens). A bump by this process clears it at once (the next read re-reads the counters).
+ * Whether a change counter moved since the last look: a bump by this process is seen at once (the
+ * next look re-reads the counters), one by another process within CHECK_MS. No round trip while
+ * the process's snapshot is fresh.
  */
-export class PgVersionedCache<T> {
+class CounterWatch {
   private version = -1;
   private local = -1;
-  private byKey = new Map<string, T>();
 
-  constructor(
-    private name: string,
-    private load: (conn: PgConn, key: string) => Promise<T>,
-    private max = 10_000,
-  ) {}
+  constructor(private name: string) {}
 
-  invalidate(): void {
+  reset(): void {
     this.version = -1;
     this.local = -1;
-    this.byKey.clear();
   }
 
-  private async check(conn: PgConn): Promise<void> {
+  async moved(conn: PgConn): Promise<boolean> {
     const local = stateOf(conn).bumps.get(this.name) ?? 0;
     if (local !== this.local) {
       this.local = local;
       forgetVersionSnapshot(conn); // our own change: see it now, not after CHECK_MS
     }
     const v = (await versions(conn)).get(this.name) ?? 0;
-    if (v !== this.version) {
-      this.byKey.clear();
-      this.version = v;
-    }
+    if (v === this.version) return false;
+    this.version = v;
+    return true;
+  }
+}
+
+/**
+ * A cache cleared when its change counter moves (the twin of VersionedCache and CounterGuardedMap):
+ * per-tenant derived settings (rules, heartbeat filters, webhooks) or request-path rows (keys,
+ * tokens). A bump by this process clears it at once (the next read re-reads the counters).
+ */
+export class PgVersionedCache<T> {
+  private watch: CounterWatch;
+  private byKey = new Map<string, T>();
+
+  constructor(
+    name: string,
+    private load: (conn: PgConn, key: string) => Promise<T>,
+    private max = 10_000,
+  ) {
+    this.watch = new CounterWatch(name);
+  }
+
+  invalidate(): void {
+    this.watch.reset();
+    this.byKey.clear();
   }
 
   /** The cached value, loaded through `load` when missing (undefined is cached as "none" too). */
   async get(conn: PgConn, key: string): Promise<T> {
-    await this.check(conn);
+    if (await this.watch.moved(conn)) this.byKey.clear();
     if (this.byKey.has(key)) return this.byKey.get(key) as T;
     const x = await this.load(conn, key);
     if (this.byKey.size >= this.max) this.byKey.clear();
@@ -100,5 +116,37 @@ export class PgVersionedCache<T> {
 
   delete(key: string): void {
     this.byKey.delete(key);
+  }
+}
+
+/**
+ * The twin of CounterGuardedMap (src/store/config-versions.ts) for the request path: the caller
+ * decides what to cache (the Authenticator never caches an unknown key prefix) and sets it; the
+ * map is emptied when its counter moves. A hit costs no round trip (see CounterWatch).
+ */
+export class PgCounterGuardedMap<V> {
+  private watch: CounterWatch;
+  private map = new Map<string, V>();
+
+  constructor(
+    private pg: PgConn,
+    name: string,
+    private max = 10_000,
+  ) {
+    this.watch = new CounterWatch(name);
+  }
+
+  async get(key: string): Promise<V | undefined> {
+    if (await this.watch.moved(this.pg)) this.map.clear();
+    return this.map.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
   }
 }
