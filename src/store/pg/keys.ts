@@ -2,9 +2,9 @@
 // change counter in their own transaction (the Authenticator's key cache watches it).
 import { generateKey } from "../../core/keys";
 import { newId } from "../../lib/ids";
-import { inTx, type PgConn, type PgTwin } from "../contract";
+import type { PgConn, PgTwin } from "../contract";
 import { KEYS_VERSION, type keysFns, type KeyRow, type NewKey } from "../keys";
-import { pgBumpVersion } from "./config-versions";
+import { withBumps } from "./config-versions";
 
 const COLS = `id, tenant_id AS "tenantId", name, prefix, hash, scopes, sources, rate_limit AS "rateLimit",
   rate_burst AS "rateBurst", expires_at AS "expiresAt", revoked_at AS "revokedAt",
@@ -61,16 +61,11 @@ async function listKeys(pg: PgConn, tenantId?: string): Promise<KeyRow[]> {
 }
 
 async function revokeKey(pg: PgConn, id: string, now = Date.now()): Promise<boolean> {
-  return inTx(pg, async (tx) => {
-    const r = await tx`UPDATE api_keys SET revoked_at = ${now} WHERE id = ${id} AND revoked_at IS NULL`;
-    if (r.count > 0) await pgBumpVersion(tx, KEYS_VERSION);
-    return r.count > 0;
-  });
+  return withBumps(pg, [KEYS_VERSION], async (tx) => (await tx`UPDATE api_keys SET revoked_at = ${now} WHERE id = ${id} AND revoked_at IS NULL`).count > 0, (changed) => changed);
 }
 
 async function rotateKey(pg: PgConn, old: KeyRow, overlapMs: number, now = Date.now()): Promise<{ key: string; row: KeyRow }> {
-  return inTx(pg, async (tx) => {
-    await pgBumpVersion(tx, KEYS_VERSION);
+  return withBumps(pg, [KEYS_VERSION], async (tx) => {
     const created = await createKey(
       tx,
       {
@@ -112,8 +107,7 @@ async function updateKey(pg: PgConn, id: string, ch: { name?: string; sources?: 
   if (ch.rateLimit !== undefined) set.rate_limit = ch.rateLimit;
   if (ch.rateBurst !== undefined) set.rate_burst = ch.rateBurst;
   if (Object.keys(set).length === 0) return;
-  await inTx(pg, async (tx) => {
-    await pgBumpVersion(tx, KEYS_VERSION);
+  await withBumps(pg, [KEYS_VERSION], async (tx) => {
     await tx`UPDATE api_keys SET ${tx(set as Record<string, any>, Object.keys(set))} WHERE id = ${id}`;
   });
 }

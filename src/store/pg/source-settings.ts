@@ -3,9 +3,9 @@
 import type { SignatureSetting } from "../../core/inbound-signatures";
 import { generateSourceToken } from "../../core/source-tokens";
 import { newId } from "../../lib/ids";
-import { inTx, type PgConn, type PgTwin } from "../contract";
+import type { PgConn, PgTwin } from "../contract";
 import { SOURCE_SETTINGS_VERSION, type SourceSettingRow, type sourceSettingsFns, type SourceTokenRow } from "../source-settings";
-import { pgBumpVersion, PgVersionedCache } from "./config-versions";
+import { PgVersionedCache, withBumps } from "./config-versions";
 import { touchRows } from "./keys";
 
 const SETTING_COLUMNS = `tenant_id AS "tenantId", source, scheme, secret, header, timestamp_header AS "timestampHeader",
@@ -24,21 +24,16 @@ export async function listSourceSettings(pg: PgConn, tenantId: string): Promise<
 }
 
 async function putSourceSetting(pg: PgConn, row: SourceSettingRow): Promise<void> {
-  await inTx(pg, async (tx) => {
+  await withBumps(pg, [SOURCE_SETTINGS_VERSION], async (tx) => {
     await tx`INSERT INTO source_settings (tenant_id, source, scheme, secret, header, timestamp_header, tolerance_s, updated_at)
              VALUES (${row.tenantId}, ${row.source}, ${row.scheme}, ${row.secret}, ${row.header}, ${row.timestampHeader}, ${row.toleranceS}, ${row.updatedAt})
              ON CONFLICT (tenant_id, source) DO UPDATE SET scheme = excluded.scheme, secret = excluded.secret, header = excluded.header,
                timestamp_header = excluded.timestamp_header, tolerance_s = excluded.tolerance_s, updated_at = excluded.updated_at`;
-    await pgBumpVersion(tx, SOURCE_SETTINGS_VERSION);
   });
 }
 
 async function deleteSourceSetting(pg: PgConn, tenantId: string, source: string): Promise<boolean> {
-  return inTx(pg, async (tx) => {
-    const r = await tx`DELETE FROM source_settings WHERE tenant_id = ${tenantId} AND source = ${source}`;
-    if (r.count) await pgBumpVersion(tx, SOURCE_SETTINGS_VERSION);
-    return r.count > 0;
-  });
+  return withBumps(pg, [SOURCE_SETTINGS_VERSION], async (tx) => (await tx`DELETE FROM source_settings WHERE tenant_id = ${tenantId} AND source = ${source}`).count > 0, (deleted) => deleted);
 }
 
 async function createSourceToken(pg: PgConn, tenantId: string, source: string, name: string, now = Date.now()): Promise<{ token: string; row: SourceTokenRow }> {

@@ -2,7 +2,7 @@
 import { newId } from "../../lib/ids";
 import { inTx, type PgConn, type PgTwin } from "../contract";
 import { TENANTS_VERSION, type Tenant, type TenantCaps, type tenantsFns } from "../tenants";
-import { pgBumpVersion } from "./config-versions";
+import { withBumps } from "./config-versions";
 import { pgKeysFns } from "./keys";
 
 const COLS = `id, name, created_at AS "createdAt", limits`;
@@ -38,9 +38,8 @@ async function getTenantLimits(pg: PgConn, tenantId: string): Promise<TenantCaps
 
 async function setTenantLimits(pg: PgConn, tenantId: string, caps: TenantCaps | null): Promise<void> {
   const empty = !caps || Object.keys(caps).length === 0;
-  await inTx(pg, async (tx) => {
+  await withBumps(pg, [TENANTS_VERSION], async (tx) => {
     await tx`UPDATE tenants SET limits = ${empty ? null : JSON.stringify(caps)} WHERE id = ${tenantId}`;
-    await pgBumpVersion(tx, TENANTS_VERSION);
   });
 }
 
