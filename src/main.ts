@@ -1,13 +1,14 @@
 #!/usr/bin/env bun
 // keepwatch CLI entry: serve | keys | tenants | migrate | version | help
 import { ConfigError, loadConfig, parseSize, settingsHelp, type Config } from "./config";
-import { dbFile, openDatabase, type Db } from "./db/client";
+import { dbFile, openDatabase } from "./db/client";
 import { migrate } from "./db/migrate";
 import { isScope, type Scope } from "./core/keys";
 import { parseDuration, iso } from "./lib/time";
-import { bootstrap, buildDeps, startServer } from "./server";
-import { createKey, findKey, listKeys, revokeKey, rotateKey } from "./store/keys";
-import { createTenant, getTenant, getTenantByName, listTenants, setTenantLimits, type TenantCaps } from "./store/tenants";
+import { buildDeps, startServer } from "./server";
+import type { TenantCaps } from "./store/tenants";
+import type { Store } from "./store/contract";
+import { pgStore, sqliteStore } from "./store/index";
 import { tenantLimits } from "./core/ratelimit";
 import pkg from "../package.json";
 import { BACKUP_HELP, CliError, RESTORE_HELP, SYSTEMD_HELP, backup, restore, systemdUnit } from "./cli/ops";
@@ -91,111 +92,134 @@ function onlyFlags(args: string[], known: string[]) {
   if (bad) throw new UsageError(`unknown option ${bad.split("=")[0]}`);
 }
 
-function openForCli(config: Config): Db {
+/** What a CLI command works on: a Store, and how to let it go. */
+type CliStore = { store: Store; close(): Promise<void> };
+
+/**
+ * The store of the CLI's commands (keys, tenants): PostgreSQL with --database-url, else SQLite in
+ * --data-dir; either is created or migrated if need be. The one place where the two differ.
+ */
+async function openCliStore(config: Config): Promise<CliStore> {
+  if (config.databaseUrl) {
+    const { openPg } = await import("./db/pg-client");
+    const { migratePg } = await import("./db/pg-migrate");
+    const pg = openPg(config.databaseUrl, { pool: 2 });
+    await migratePg(pg.$client);
+    return { store: pgStore(pg.$client), close: () => pg.$client.end({ timeout: 5 }) };
+  }
   const db = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: config.busyTimeout, durability: config.durability });
   migrate(db);
-  return db;
+  return { store: sqliteStore(db), close: async () => db.$client.close() };
 }
 
-function tenantOf(db: Db, name: string | undefined) {
-  const t = getTenantByName(db, name ?? "default");
+/** Runs a command with its store opened on first use (a usage error must not create a database), closed at the end. */
+async function withCliStore<T>(config: Config, f: (store: () => Promise<Store>) => Promise<T>): Promise<T> {
+  let opened: Promise<CliStore> | undefined;
+  try {
+    return await f(async () => (await (opened ??= openCliStore(config))).store);
+  } finally {
+    if (opened) await (await opened.catch(() => null))?.close();
+  }
+}
+
+async function tenantOf(store: Store, name: string | undefined) {
+  const t = await store.tenants.getTenantByName(name ?? "default");
   if (!t) throw new UsageError(`no tenant named "${name ?? "default"}" (keepwatch tenants list)`);
   return t;
 }
 
-function keysCommand(config: Config, args: string[]): number {
+function keysCommand(config: Config, args: string[]): Promise<number> {
   const sub = args.shift();
   if (!sub || sub.startsWith("-")) throw new UsageError("keys needs a command: create, list, revoke or rotate");
   if (!["create", "list", "revoke", "rotate"].includes(sub)) throw new UsageError(`unknown keys command "${sub}": use create, list, revoke or rotate`);
   // unknown options are refused before the database is opened (or created)
   onlyFlags(args, sub === "create" ? ["--tenant", "--name", "--scopes", "--scope", "--sources", "--rate", "--burst", "--expires"] : sub === "list" ? ["--tenant"] : []);
-  // opened on first use: a usage error must not create a database
-  let opened: Db | undefined;
-  const db = () => (opened ??= openForCli(config));
-  switch (sub) {
-    case "create": {
-      const tenantName = takeOpt(args, "--tenant");
-      const name = takeOpt(args, "--name") ?? "cli";
-      const scopesRaw = takeOpt(args, "--scopes") ?? takeOpt(args, "--scope");
-      if (!scopesRaw) throw new UsageError("--scopes is required (ingest, read, admin; comma-separated)");
-      const scopes = scopesRaw.split(",").map((s) => s.trim()).filter(Boolean);
-      const bad = scopes.find((s) => !isScope(s));
-      if (bad || !scopes.length) throw new UsageError(`unknown scope "${bad}" (use ingest, read, admin)`);
-      const sources = takeOpt(args, "--sources")?.split(",").map((s) => s.trim()).filter(Boolean) ?? null;
-      const rate = takeOpt(args, "--rate");
-      const burst = takeOpt(args, "--burst");
-      const expires = takeOpt(args, "--expires");
-      noExtra(args);
-      const rateN = rate === undefined ? null : Number(rate);
-      if (rateN !== null && (!Number.isFinite(rateN) || rateN < 0)) throw new UsageError("--rate must be a number ≥ 0 (0 = unlimited)");
-      const burstN = burst === undefined ? null : Number(burst);
-      if (burstN !== null && (!Number.isInteger(burstN) || burstN < 1)) throw new UsageError("--burst must be an integer ≥ 1");
-      let expiresAt: number | null = null;
-      if (expires !== undefined) {
-        const d = parseDuration(expires);
-        if (d === null || d <= 0) throw new UsageError("--expires must be a duration such as 90d, 12h or 3600");
-        expiresAt = Date.now() + d;
+  return withCliStore(config, async (store) => {
+    switch (sub) {
+      case "create": {
+        const tenantName = takeOpt(args, "--tenant");
+        const name = takeOpt(args, "--name") ?? "cli";
+        const scopesRaw = takeOpt(args, "--scopes") ?? takeOpt(args, "--scope");
+        if (!scopesRaw) throw new UsageError("--scopes is required (ingest, read, admin; comma-separated)");
+        const scopes = scopesRaw.split(",").map((s) => s.trim()).filter(Boolean);
+        const bad = scopes.find((s) => !isScope(s));
+        if (bad || !scopes.length) throw new UsageError(`unknown scope "${bad}" (use ingest, read, admin)`);
+        const sources = takeOpt(args, "--sources")?.split(",").map((s) => s.trim()).filter(Boolean) ?? null;
+        const rate = takeOpt(args, "--rate");
+        const burst = takeOpt(args, "--burst");
+        const expires = takeOpt(args, "--expires");
+        noExtra(args);
+        const rateN = rate === undefined ? null : Number(rate);
+        if (rateN !== null && (!Number.isFinite(rateN) || rateN < 0)) throw new UsageError("--rate must be a number ≥ 0 (0 = unlimited)");
+        const burstN = burst === undefined ? null : Number(burst);
+        if (burstN !== null && (!Number.isInteger(burstN) || burstN < 1)) throw new UsageError("--burst must be an integer ≥ 1");
+        let expiresAt: number | null = null;
+        if (expires !== undefined) {
+          const d = parseDuration(expires);
+          if (d === null || d <= 0) throw new UsageError("--expires must be a duration such as 90d, 12h or 3600");
+          expiresAt = Date.now() + d;
+        }
+        const tenant = await tenantOf(await store(), tenantName);
+        const { key, row } = await (await store()).keys.createKey({
+          tenantId: tenant.id,
+          name,
+          scopes: scopes as Scope[],
+          sources,
+          rateLimit: rateN,
+          rateBurst: burstN,
+          expiresAt,
+        });
+        process.stdout.write(`key: ${key}\nid: ${row.id}\nprefix: ${row.prefix}\n`);
+        process.stderr.write("Store this key now: it is shown only once.\n");
+        return 0;
       }
-      const tenant = tenantOf(db(), tenantName);
-      const { key, row } = createKey(db(), {
-        tenantId: tenant.id,
-        name,
-        scopes: scopes as Scope[],
-        sources,
-        rateLimit: rateN,
-        rateBurst: burstN,
-        expiresAt,
-      });
-      process.stdout.write(`key: ${key}\nid: ${row.id}\nprefix: ${row.prefix}\n`);
-      process.stderr.write("Store this key now: it is shown only once.\n");
-      return 0;
-    }
-    case "list": {
-      const tname = takeOpt(args, "--tenant");
-      noExtra(args);
-      const rows = listKeys(db(), tname ? tenantOf(db(), tname).id : undefined);
-      const now = Date.now();
-      for (const r of rows) {
-        const state = r.revokedAt ? "revoked" : r.expiresAt && r.expiresAt <= now ? "expired" : "active";
-        const t = getTenant(db(), r.tenantId)?.name ?? r.tenantId;
-        process.stdout.write(
-          [r.id, `kw_${r.prefix}_…`, t, r.name, JSON.parse(r.scopes).join(","), state,
-            r.expiresAt ? `expires ${iso(r.expiresAt)}` : "no expiry",
-            r.lastUsedAt ? `used ${iso(r.lastUsedAt)}` : "never used"].join("\t") + "\n",
-        );
+      case "list": {
+        const tname = takeOpt(args, "--tenant");
+        noExtra(args);
+        const rows = await (await store()).keys.listKeys(tname ? (await tenantOf(await store(), tname)).id : undefined);
+        const now = Date.now();
+        for (const r of rows) {
+          const state = r.revokedAt ? "revoked" : r.expiresAt && r.expiresAt <= now ? "expired" : "active";
+          const t = (await (await store()).tenants.getTenant(r.tenantId))?.name ?? r.tenantId;
+          process.stdout.write(
+            [r.id, `kw_${r.prefix}_…`, t, r.name, JSON.parse(r.scopes).join(","), state,
+              r.expiresAt ? `expires ${iso(r.expiresAt)}` : "no expiry",
+              r.lastUsedAt ? `used ${iso(r.lastUsedAt)}` : "never used"].join("\t") + "\n",
+          );
+        }
+        return 0;
       }
-      return 0;
-    }
-    case "revoke": {
-      noUnknownFlags(args);
-      const id = args.shift();
-      noExtra(args);
-      if (!id) throw new UsageError("keys revoke needs a key id or prefix");
-      const row = findKey(db(), id);
-      if (!row) throw new UsageError(`no key ${id}`);
-      if (!revokeKey(db(), row.id)) {
-        process.stderr.write(`key ${row.id} was already revoked\n`);
-        return 1;
+      case "revoke": {
+        noUnknownFlags(args);
+        const id = args.shift();
+        noExtra(args);
+        if (!id) throw new UsageError("keys revoke needs a key id or prefix");
+        const row = await (await store()).keys.findKey(id);
+        if (!row) throw new UsageError(`no key ${id}`);
+        if (!(await (await store()).keys.revokeKey(row.id))) {
+          process.stderr.write(`key ${row.id} was already revoked\n`);
+          return 1;
+        }
+        process.stdout.write(`revoked ${row.id}\n`);
+        return 0;
       }
-      process.stdout.write(`revoked ${row.id}\n`);
-      return 0;
+      case "rotate": {
+        noUnknownFlags(args);
+        const id = args.shift();
+        noExtra(args);
+        if (!id) throw new UsageError("keys rotate needs a key id or prefix");
+        const row = await (await store()).keys.findKey(id);
+        if (!row) throw new UsageError(`no key ${id}`);
+        if (row.revokedAt) throw new UsageError(`key ${row.id} is revoked; create a new one instead`);
+        const { key, row: nrow } = await (await store()).keys.rotateKey(row, config.keyOverlap * 3_600_000);
+        process.stdout.write(`key: ${key}\nid: ${nrow.id}\nprefix: ${nrow.prefix}\n`);
+        process.stderr.write(`The old key ${row.id} keeps working for ${config.keyOverlap} h. Store the new key now: it is shown only once.\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown keys command "${sub}"`);
     }
-    case "rotate": {
-      noUnknownFlags(args);
-      const id = args.shift();
-      noExtra(args);
-      if (!id) throw new UsageError("keys rotate needs a key id or prefix");
-      const row = findKey(db(), id);
-      if (!row) throw new UsageError(`no key ${id}`);
-      if (row.revokedAt) throw new UsageError(`key ${row.id} is revoked; create a new one instead`);
-      const { key, row: nrow } = rotateKey(db(), row, config.keyOverlap * 3_600_000);
-      process.stdout.write(`key: ${key}\nid: ${nrow.id}\nprefix: ${nrow.prefix}\n`);
-      process.stderr.write(`The old key ${row.id} keeps working for ${config.keyOverlap} h. Store the new key now: it is shown only once.\n`);
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown keys command "${sub}"`);
-  }
+  });
 }
 
 /** A tenant's caps in force, as `rate=100/s events=1000/s bytes=10485760/s` (own figures marked). */
@@ -207,64 +231,60 @@ function capsText(config: Config, caps: TenantCaps | null, lines = false): strin
   return parts.join(lines ? "\n" : " ");
 }
 
-function tenantsCommand(config: Config, args: string[]): number {
+function tenantsCommand(config: Config, args: string[]): Promise<number> {
   const sub = args.shift();
   if (!sub || sub.startsWith("-")) throw new UsageError("tenants needs a command: create, list or limits");
   if (sub !== "create" && sub !== "list" && sub !== "limits") throw new UsageError(`unknown tenants command "${sub}": use create, list or limits`);
   onlyFlags(args, sub === "limits" ? ["--rate", "--events", "--bytes"] : []);
-  // opened on first use: a usage error must not create a database
-  let opened: Db | undefined;
-  const db = () => (opened ??= openForCli(config));
-  switch (sub) {
-    case "create": {
-      noUnknownFlags(args);
-      const name = args.shift();
-      noExtra(args);
-      if (!name || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name))
-        throw new UsageError("tenants create needs a NAME: 1-63 of a-z 0-9 . _ -, starting with a letter or digit");
-      if (getTenantByName(db(), name)) throw new UsageError(`tenant "${name}" exists already`);
-      const t = db().transaction(() => {
-        const t = createTenant(db(), name);
-        return { t, key: createKey(db(), { tenantId: t.id, name: "admin (tenant created)", scopes: ["admin"] }).key };
-      });
-      process.stdout.write(`tenant: ${t.t.name}\nid: ${t.t.id}\nadmin key: ${t.key}\n`);
-      return 0;
-    }
-    case "list":
-      noExtra(args);
-      for (const t of listTenants(db())) process.stdout.write(`${t.id}\t${t.name}\t${iso(t.createdAt)}\t${capsText(config, t.limits ? JSON.parse(t.limits) : null)}\n`);
-      return 0;
-    case "limits": {
-      const figures = { rate: takeOpt(args, "--rate"), events: takeOpt(args, "--events"), bytes: takeOpt(args, "--bytes") };
-      const name = args.shift();
-      noExtra(args);
-      if (!name) throw new UsageError("tenants limits needs a NAME (keepwatch tenants list)");
-      // every figure is checked before the database is opened
-      const given: [keyof TenantCaps, number | "default"][] = [];
-      for (const [k, raw] of Object.entries(figures) as [keyof TenantCaps, string | undefined][]) {
-        if (raw === undefined) continue;
-        const n = raw === "default" ? raw : k === "bytes" ? parseSize(raw) : raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : null;
-        if (n === null || (n !== "default" && n < 0))
-          throw new UsageError(`--${k} must be ${k === "bytes" ? "a size such as 5MiB, 512KiB or bytes" : "a number"} ≥ 0 (0 = no cap), or "default"`);
-        given.push([k, n]);
+  return withCliStore(config, async (store) => {
+    switch (sub) {
+      case "create": {
+        noUnknownFlags(args);
+        const name = args.shift();
+        noExtra(args);
+        if (!name || !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name))
+          throw new UsageError("tenants create needs a NAME: 1-63 of a-z 0-9 . _ -, starting with a letter or digit");
+        if (await (await store()).tenants.getTenantByName(name)) throw new UsageError(`tenant "${name}" exists already`);
+        const t = await (await store()).tenants.createTenantWithAdminKey(name, "admin (tenant created)");
+        process.stdout.write(`tenant: ${t.tenant.name}\nid: ${t.tenant.id}\nadmin key: ${t.key}\n`);
+        return 0;
       }
-      const t = tenantOf(db(), name);
-      const caps: TenantCaps = t.limits ? JSON.parse(t.limits) : {};
-      for (const [k, n] of given) if (n === "default") delete caps[k];
-      else caps[k] = n;
-      if (given.length) setTenantLimits(db(), t.id, caps);
-      process.stdout.write(`tenant: ${t.name}\n${capsText(config, caps, true)}\n`);
-      return 0;
+      case "list":
+        noExtra(args);
+        for (const t of await (await store()).tenants.listTenants()) process.stdout.write(`${t.id}\t${t.name}\t${iso(t.createdAt)}\t${capsText(config, t.limits ? JSON.parse(t.limits) : null)}\n`);
+        return 0;
+      case "limits": {
+        const figures = { rate: takeOpt(args, "--rate"), events: takeOpt(args, "--events"), bytes: takeOpt(args, "--bytes") };
+        const name = args.shift();
+        noExtra(args);
+        if (!name) throw new UsageError("tenants limits needs a NAME (keepwatch tenants list)");
+        // every figure is checked before the database is opened
+        const given: [keyof TenantCaps, number | "default"][] = [];
+        for (const [k, raw] of Object.entries(figures) as [keyof TenantCaps, string | undefined][]) {
+          if (raw === undefined) continue;
+          const n = raw === "default" ? raw : k === "bytes" ? parseSize(raw) : raw.trim() !== "" && Number.isFinite(Number(raw)) ? Number(raw) : null;
+          if (n === null || (n !== "default" && n < 0))
+            throw new UsageError(`--${k} must be ${k === "bytes" ? "a size such as 5MiB, 512KiB or bytes" : "a number"} ≥ 0 (0 = no cap), or "default"`);
+          given.push([k, n]);
+        }
+        const t = await tenantOf(await store(), name);
+        const caps: TenantCaps = t.limits ? JSON.parse(t.limits) : {};
+        for (const [k, n] of given) if (n === "default") delete caps[k];
+        else caps[k] = n;
+        if (given.length) await (await store()).tenants.setTenantLimits(t.id, caps);
+        process.stdout.write(`tenant: ${t.name}\n${capsText(config, caps, true)}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown tenants command "${sub}"`);
     }
-    default:
-      throw new UsageError(`unknown tenants command "${sub}"`);
-  }
+  });
 }
 
 async function serve(config: Config, args: string[]): Promise<number> {
   noExtra(args);
   const deps = buildDeps(config);
-  const keys = bootstrap(deps.db);
+  const keys = await deps.store.tenants.bootstrap();
   if (keys) {
     process.stdout.write(
       `First start: created tenant "default". These keys are shown once and only their hashes are stored:\n` +
@@ -382,9 +402,9 @@ export async function main(argv: string[]): Promise<number> {
       case "serve":
         return await serve(config, rest);
       case "keys":
-        return keysCommand(config, rest);
+        return await keysCommand(config, rest);
       case "tenants":
-        return tenantsCommand(config, rest);
+        return await tenantsCommand(config, rest);
       case "backup":
         return backup(config, rest);
       case "restore":

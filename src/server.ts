@@ -1,4 +1,4 @@
-// Builds a running keepwatch from a config: database, migrations, first-start bootstrap, app,
+// Builds a running keepwatch from a config: database, migrations, app,
 // listener, and an orderly stop. main.ts calls it for `serve`; tests can call it in-process.
 import type { Server } from "bun";
 import { createApp, type AppState } from "./app";
@@ -19,24 +19,11 @@ import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
 import { GroupWriter } from "./ingest/writer";
 import { createLogger, type Logger } from "./lib/log";
-import { createKey } from "./store/keys";
-import { countTenants, createTenant } from "./store/tenants";
 import { reclaimAtStart } from "./store/jobs";
 import { ensureWebhookLanes } from "./store/webhooks";
 import { sqliteStore } from "./store/index";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
-
-/** On an empty database: tenant `default` with an admin key and an ingest key, returned once. */
-export function bootstrap(db: Db, now = Date.now()): { admin: string; ingest: string } | null {
-  return db.transaction(() => {
-    if (countTenants(db) > 0) return null;
-    const t = createTenant(db, "default", now);
-    const admin = createKey(db, { tenantId: t.id, name: "admin (first start)", scopes: ["admin"] }, now).key;
-    const ingest = createKey(db, { tenantId: t.id, name: "ingest (first start)", scopes: ["ingest"] }, now).key;
-    return { admin, ingest };
-  });
-}
 
 /**
  * Start-up, with the data-directory lock held: jobs left running by the previous process are
@@ -63,7 +50,8 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   const bgDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: config.durability, autoCheckpoint: false });
   // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see Deps.jobsDb)
   const jobsDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: "normal", autoCheckpoint: false });
-  const auth = new Authenticator(db, {
+  const store = sqliteStore(db, clock);
+  const auth = new Authenticator(store, {
     defaultRate: config.rateLimit,
     defaultBurst: config.rateBurst,
     limits: config,
@@ -127,7 +115,6 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
       enrichmentWorker.notify();
     }
   };
-  const store = sqliteStore(db, clock);
   const bgStore = sqliteStore(bgDb, clock);
   const jobsStore = sqliteStore(jobsDb, clock);
   return { config, db, bgDb, jobsDb, store, bgStore, jobsStore, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
@@ -164,7 +151,7 @@ export async function startServer(deps: Deps): Promise<Running> {
       const inflight = server.stop(false);
       await Promise.all([Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]), deps.worker.stop(deps.config.shutdownTimeout), deps.enrichmentWorker.stop(deps.config.shutdownTimeout)]);
       await deps.writer.close();
-      deps.auth.flushLastUsed();
+      await deps.auth.flushLastUsed();
       await deps.checkpointer.close();
       deps.dataDirLock.release();
       deps.bgDb.$client.close();

@@ -7,8 +7,7 @@ import { loadConfig, type Config } from "../src/config";
 import type { Scope } from "../src/core/keys";
 import { silentLogger } from "../src/lib/log";
 import { buildDeps, startServer, type Running } from "../src/server";
-import { createKey, type NewKey } from "../src/store/keys";
-import { createTenant } from "../src/store/tenants";
+import type { NewKey } from "../src/store/keys";
 
 export function tempDir(prefix = "kw-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -18,8 +17,8 @@ export type TestServer = Running & {
   dir: string;
   tenantId: string;
   keys: Record<"admin" | "ingest" | "read", string>;
-  /** makes another key in this server's tenant (or another) */
-  key(scopes: Scope[], extra?: Partial<NewKey>): string;
+  /** makes another key in this server's tenant (or another), through the server's store */
+  key(scopes: Scope[], extra?: Partial<NewKey>): Promise<string>;
   post(path: string, body: unknown, opts?: { key?: string | null; headers?: Record<string, string> }): Promise<Response>;
   get(path: string, key?: string | null): Promise<Response>;
   /** a request with the admin key (JSON body when given) */
@@ -36,10 +35,11 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
   const { config } = loadConfig([], {});
   const cfg: Config = { ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0, ...settings };
   const deps = buildDeps(cfg, { log: silentLogger, clock });
-  const t = createTenant(deps.db, "t1");
-  const key = (scopes: Scope[], extra: Partial<NewKey> = {}) =>
-    createKey(deps.db, { tenantId: t.id, name: "test", scopes, ...extra }).key;
-  const keys = { admin: key(["admin"]), ingest: key(["ingest"]), read: key(["read"]) };
+  // through the store, so that the same helper serves either database
+  const t = await deps.store.tenants.createTenant("t1");
+  const key = async (scopes: Scope[], extra: Partial<NewKey> = {}) =>
+    (await deps.store.keys.createKey({ tenantId: t.id, name: "test", scopes, ...extra })).key;
+  const keys = { admin: await key(["admin"]), ingest: await key(["ingest"]), read: await key(["read"]) };
   const running = await startServer(deps);
   const post = (path: string, body: unknown, opts: { key?: string | null; headers?: Record<string, string> } = {}) =>
     fetch(running.url + path, {

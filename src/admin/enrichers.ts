@@ -66,8 +66,8 @@ export const enrichersArea: Area = {
     {
       method: "GET",
       path: "/admin/enrichers",
-      handler: (c) => {
-        const { items } = enrichers.list(c.deps, c.tenantId);
+      handler: async (c) => {
+        const { items } = await enrichers.list(c.deps, c.tenantId);
         const body = html`<h1>Enrichers</h1>
 ${items.length === 0
   ? html`<p class="muted">No enrichers yet.</p>`
@@ -86,18 +86,18 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/enrichers",
-      handler: (c) => {
+      handler: async (c) => {
         const b = formBody(c);
         checked(EnricherCreate, b);
-        const e = enrichers.create(c.deps, c.tenantId, b as EnricherCreate);
+        const e = await enrichers.create(c.deps, c.tenantId, b as EnricherCreate);
         return see(path(e.id), "created");
       },
     },
     {
       method: "GET",
       path: "/admin/enrichers/:id",
-      handler: (c) => {
-        const e = enrichers.get(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const e = await enrichers.get(c.deps, c.tenantId, c.params.id);
         const body = html`<p><a href="/admin/enrichers">← Enrichers</a></p>
 <h1><span id="enricher-title">${e.name}</span> ${badge("st", e.active ? "active" : "inactive")}</h1>
 <dl class="fields"><dt>types</dt><dd>${e.indicator_types.join(", ")}</dd><dt>URL template</dt><dd><code>${e.url_template}</code></dd>
@@ -114,19 +114,19 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/enrichers/:id",
-      handler: (c) => {
+      handler: async (c) => {
         const b = formBody(c);
         if (b.headers === undefined && c.form.get("clear_headers") === "on") b.headers = {};
         checked(EnricherUpdate, b);
-        enrichers.update(c.deps, c.tenantId, c.params.id, b as EnricherUpdate);
+        await enrichers.update(c.deps, c.tenantId, c.params.id, b as EnricherUpdate);
         return see(path(c.params.id), "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/enrichers/:id/delete",
-      handler: (c) => {
-        enrichers.remove(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        await enrichers.remove(c.deps, c.tenantId, c.params.id);
         return see("/admin/enrichers", "deleted");
       },
     },

@@ -5,8 +5,7 @@
 // (AES-256-GCM) under a key derived from the cookie value, which the database does not hold
 // (only its SHA-256), and it lapses after FLASH_TTL_MS even when never shown.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import type { Db } from "../db/client";
-import { setSessionFlash, takeSessionFlash } from "../store/sessions";
+import type { Store } from "../store/contract";
 
 export type OneTime = { note: string; items: { id: string; label: string; value: string }[] };
 
@@ -14,16 +13,16 @@ export const FLASH_TTL_MS = 10 * 60_000;
 
 const keyOf = (token: string) => createHash("sha256").update("keepwatch admin flash\0").update(token).digest();
 
-export function putOneTime(db: Db, token: string, msg: OneTime, now: number): void {
+export async function putOneTime(store: Store, token: string, msg: OneTime, now: number): Promise<void> {
   const iv = randomBytes(12);
   const c = createCipheriv("aes-256-gcm", keyOf(token), iv);
   const body = Buffer.concat([c.update(JSON.stringify({ ...msg, until: now + FLASH_TTL_MS }), "utf8"), c.final()]);
-  setSessionFlash(db, token, [iv, c.getAuthTag(), body].map((b) => b.toString("base64")).join("."));
+  await store.sessions.setSessionFlash(token, [iv, c.getAuthTag(), body].map((b) => b.toString("base64")).join("."));
 }
 
 /** The pending message (removed from the row), or null when none, lapsed or unreadable. */
-export function takeOneTime(db: Db, token: string, now: number): OneTime | null {
-  const sealed = takeSessionFlash(db, token);
+export async function takeOneTime(store: Store, token: string, now: number): Promise<OneTime | null> {
+  const sealed = await store.sessions.takeSessionFlash(token);
   if (!sealed) return null;
   try {
     const [iv, tag, body] = sealed.split(".").map((p) => Buffer.from(p, "base64"));

@@ -25,7 +25,7 @@ import { watchlistsArea } from "./watchlists";
 import { csrfOk, currentSession, login, LoginThrottle, logout, SECURITY_HEADERS, sameOrigin, sessionCookie, SESSION_TTL_MS, type Session } from "./security";
 import { publicOrigin } from "../http/public-url";
 import { webhooksArea } from "./webhooks";
-import { putOneTime, takeOneTime } from "./flash";
+import { putOneTime, takeOneTime, type OneTime } from "./flash";
 import { keepInput } from "./form-errors";
 import favicon from "./favicon.svg" with { type: "text" };
 
@@ -95,7 +95,7 @@ export function adminModule(deps: Deps) {
   /** Wraps a page handler: session, CSRF, form parsing, errors as HTML pages, headers. */
   const wrap = (method: "GET" | "POST", handler: (c: Ctx) => PageResult | Promise<PageResult>) =>
     async ({ request, params }: { request: Request; params: Record<string, string> }) => {
-      const session = currentSession(deps, request);
+      const session = await currentSession(deps, request);
       const url = new URL(request.url);
       if (!session) {
         if (method === "GET") return secure(new Response(null, { status: 303, headers: { location: `/admin/login?next=${encodeURIComponent(url.pathname + url.search)}` } }));
@@ -106,11 +106,17 @@ export function adminModule(deps: Deps) {
         if (method === "POST") form = await readForm(request, deps.config.bodyTimeout, deps.log);
         if (method === "POST" && !csrfOk(session, form.get("csrf")))
           return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or does not belong to this session; reload the page and try again"));
-        const once = (m: Parameters<typeof putOneTime>[2]) => putOneTime(deps.db, session.token, m, deps.clock());
+        // a one-time message is kept here and stored once the handler is done (before the redirect
+        // or the page that shows it), so that pages call once() without waiting for the database
+        let pending: OneTime | null = null;
+        const once = (m: OneTime) => {
+          pending = m;
+        };
         const r = await handler({ deps, request, url, params, form, session, tenantId: session.tenantId, origin: publicOrigin(deps.config, request), once });
+        if (pending) await putOneTime(deps.store, session.token, pending, deps.clock());
         if (r instanceof Response) return secure(r);
         const done = url.searchParams.get("done");
-        const oneTime = takeOneTime(deps.db, session.token, deps.clock());
+        const oneTime = await takeOneTime(deps.store, session.token, deps.clock());
         const page = layout({ ...r, session, nav, flash: done ? (FLASH[done] ?? null) : null, oneTime });
         return htmlResponse(page.value, r.status ?? 200);
       } catch (e) {
@@ -151,8 +157,8 @@ export function adminModule(deps: Deps) {
     .get("/admin/assets/favicon.svg", () => new Response(favicon, { headers: { ...SECURITY_HEADERS, "content-type": "image/svg+xml", "cache-control": "max-age=86400" } }), HIDDEN)
     .get("/favicon.ico", () => new Response(favicon, { headers: { ...SECURITY_HEADERS, "content-type": "image/svg+xml", "cache-control": "max-age=86400" } }), HIDDEN)
     .get("/admin/assets/admin.js", () => new Response(CLIENT_JS, { headers: { ...SECURITY_HEADERS, "content-type": "text/javascript; charset=utf-8", "cache-control": "max-age=300" } }), HIDDEN)
-    .get("/admin/login", ({ request }) => {
-      if (currentSession(deps, request)) return secure(new Response(null, { status: 303, headers: { location: "/admin" } }));
+    .get("/admin/login", async ({ request }) => {
+      if (await currentSession(deps, request)) return secure(new Response(null, { status: 303, headers: { location: "/admin" } }));
       const q = new URL(request.url).searchParams;
       const flash = q.get("done") === "logout" ? FLASH.logout : null;
       return htmlResponse(layout({ title: "Log in", session: null, nav, flash, body: loginPage(nextOf(q.get("next"))) }).value);
@@ -189,9 +195,9 @@ export function adminModule(deps: Deps) {
           deps.log.warn("admin login refused", { address, reason });
           return fail(status, message, next);
         };
-        let s: ReturnType<typeof login>;
+        let s: Awaited<ReturnType<typeof login>>;
         try {
-          s = login(deps, form.get("key") ?? "");
+          s = await login(deps, form.get("key") ?? "");
         } catch (e) {
           if (e instanceof ApiError)
             return e.message === "an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)"
@@ -209,11 +215,11 @@ export function adminModule(deps: Deps) {
     .post(
       "/admin/logout",
       async ({ request }) => {
-        const session = currentSession(deps, request);
+        const session = await currentSession(deps, request);
         // without a session there is nothing to end: the form is not read
         const form = session ? await readForm(request, deps.config.bodyTimeout, deps.log).catch(() => new URLSearchParams()) : new URLSearchParams();
         if (session && !csrfOk(session, form.get("csrf"))) return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or wrong"));
-        if (session) logout(deps, session);
+        if (session) await logout(deps, session);
         return secure(new Response(null, { status: 303, headers: { location: "/admin/login?done=logout", "set-cookie": sessionCookie(request, "", 0) } }));
       },
       { parse: "none", ...HIDDEN },

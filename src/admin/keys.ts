@@ -37,8 +37,8 @@ function rateOf(c: Ctx, name: string): number | null {
   return Number(v);
 }
 
-function listPage(c: Ctx) {
-  const { items } = keys.list(c.deps, c.tenantId);
+async function listPage(c: Ctx) {
+  const { items } = await keys.list(c.deps, c.tenantId);
   const body = html`<h1>Keys</h1>
 <div class="table-wrap"><table id="keys"><thead><tr><th>Name</th><th>Prefix</th><th>Scopes</th><th>State</th><th>Rate</th><th>Last used</th><th>Expires</th><th></th></tr></thead><tbody>
 ${items.map(
@@ -68,8 +68,8 @@ function actions(c: Ctx, k: KeyView): Html | string {
     ${k.id === c.session.keyId ? "" : html`<form class="inline" method="post" action="/admin/keys/${k.id}/revoke" data-confirm="Revoke “${k.name}” now? Everything using it is refused from this moment.">${csrfField(c.session)}<button type="submit" class="danger">Revoke</button></form>`}</div>`;
 }
 
-function detailPage(c: Ctx, id: string) {
-  const k = keys.get(c.deps, c.tenantId, id);
+async function detailPage(c: Ctx, id: string) {
+  const k = await keys.get(c.deps, c.tenantId, id);
   const body = html`<p><a href="/admin/keys">← Keys</a></p>
 <h1 class="name">${k.name} ${keyState(k)}</h1>
 <dl class="fields"><dt>prefix</dt><dd><code>kw_${k.prefix}_…</code></dd><dt>scopes</dt><dd>${k.scopes.join(", ")}</dd>
@@ -94,7 +94,7 @@ export const keysArea: Area = {
     {
       method: "POST",
       path: "/admin/keys",
-      handler: (c) => {
+      handler: async (c) => {
         const days = intField(c, "expires_days", true);
         const sources = sourcesOf(c);
         const rate = rateOf(c, "rate_limit");
@@ -107,7 +107,7 @@ export const keysArea: Area = {
           ...(rate !== null ? { rate_limit: rate } : {}),
           ...(burst !== undefined ? { rate_burst: burst } : {}),
         });
-        const k = keys.create(c.deps, c.tenantId, body);
+        const k = await keys.create(c.deps, c.tenantId, body);
         c.once({ note: `Key "${k.name}" created. Copy it now: it is shown only once.`, items: [{ id: "new-key", label: "Key", value: k.key }] });
         return see("/admin/keys");
       },
@@ -115,27 +115,27 @@ export const keysArea: Area = {
     {
       method: "POST",
       path: "/admin/keys/:id",
-      handler: (c) => {
+      handler: async (c) => {
         const sources = sourcesOf(c) ?? [];
         const burst = intField(c, "rate_burst", true);
         const body = checked<KeyUpdate>(KeyUpdate, { name: field(c, "name", { max: 200 })!, sources: sources.length ? sources : null, rate_limit: rateOf(c, "rate_limit"), rate_burst: burst ?? null });
-        keys.update(c.deps, c.tenantId, c.params.id, body);
+        await keys.update(c.deps, c.tenantId, c.params.id, body);
         return see(`/admin/keys/${encodeURIComponent(c.params.id)}`, "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/keys/:id/revoke",
-      handler: (c) => {
-        keys.revoke(c.deps, c.tenantId, c.params.id, c.session.keyId);
+      handler: async (c) => {
+        await keys.revoke(c.deps, c.tenantId, c.params.id, c.session.keyId);
         return see("/admin/keys", "revoked");
       },
     },
     {
       method: "POST",
       path: "/admin/keys/:id/rotate",
-      handler: (c) => {
-        const k = keys.rotate(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const k = await keys.rotate(c.deps, c.tenantId, c.params.id);
         c.once({ note: `Key "${k.name}" rotated. The old key keeps working until ${k.previous.expires_at}. Copy the new one now: it is shown only once.`, items: [{ id: "new-key", label: "New key", value: k.key }] });
         return see("/admin/keys");
       },

@@ -12,8 +12,7 @@ import { hasScope } from "../core/keys";
 import { newBucket, take, type Bucket } from "../core/ratelimit";
 import { safeEqual } from "../lib/crypto";
 import { PAGE_HEADERS } from "../http/headers";
-import { getKey } from "../store/keys";
-import { createSession, deleteSession, findSession, type SessionRow } from "../store/sessions";
+import type { SessionRow } from "../store/sessions";
 
 export const COOKIE = "kw_admin";
 /** How long a login lasts. */
@@ -41,13 +40,13 @@ function cookieValue(request: Request): string | null {
 }
 
 /** The request's live session, or null (no cookie, unknown, expired, or its key no longer valid). */
-export function currentSession(deps: Deps, request: Request): Session | null {
+export async function currentSession(deps: Deps, request: Request): Promise<Session | null> {
   const token = cookieValue(request);
   if (!token || token.length > 100) return null;
   const now = deps.clock();
-  const s = findSession(deps.db, token, now);
+  const s = await deps.store.sessions.findSession(token, now);
   if (!s) return null;
-  const key = getKey(deps.db, s.tenantId, s.keyId);
+  const key = await deps.store.keys.getKey(s.tenantId, s.keyId);
   if (!key || (key.revokedAt !== null && key.revokedAt <= now) || (key.expiresAt !== null && key.expiresAt <= now)) return null;
   if (!hasScope(JSON.parse(key.scopes), "admin")) return null;
   return { ...s, token };
@@ -61,14 +60,14 @@ export function sessionCookie(request: Request, token: string, maxAgeS: number):
  * Logs in with a key: throws (via the Authenticator) 401 on a bad key; returns null when the key
  * lacks the admin scope.
  */
-export function login(deps: Deps, key: string): { token: string; row: SessionRow } | null {
-  const { row, principal } = deps.auth.verify(key.trim());
+export async function login(deps: Deps, key: string): Promise<{ token: string; row: SessionRow } | null> {
+  const { row, principal } = await deps.auth.verify(key.trim());
   if (!hasScope(principal.scopes, "admin")) return null;
-  return createSession(deps.db, { tenantId: row.tenantId, keyId: row.id, ttlMs: SESSION_TTL_MS }, deps.clock());
+  return await deps.store.sessions.createSession({ tenantId: row.tenantId, keyId: row.id, ttlMs: SESSION_TTL_MS }, deps.clock());
 }
 
-export function logout(deps: Deps, s: Session): void {
-  deleteSession(deps.db, s.token);
+export async function logout(deps: Deps, s: Session): Promise<void> {
+  await deps.store.sessions.deleteSession(s.token);
 }
 
 export function csrfOk(s: Session, presented: string | null | undefined): boolean {

@@ -26,12 +26,12 @@ function ago(isoTime: string | null, now: number): Html {
 /** The full URL a sender posts to (with the operator's public URL, src/http/public-url.ts). */
 const fullUrl = (c: Ctx, route: string) => `${c.origin}${route}`;
 
-function detail(c: Ctx, name: string) {
+async function detail(c: Ctx, name: string) {
   const src = sources.sourceOr404(name);
-  const st = sources.getSettings(c.deps, c.tenantId, src.name);
-  const tokens = sources.listTokens(c.deps, c.tenantId, src.name).items;
+  const st = await sources.getSettings(c.deps, c.tenantId, src.name);
+  const tokens = (await sources.listTokens(c.deps, c.tenantId, src.name)).items;
   const route = routeOf(src);
-  const act = sources.activity(c.deps, c.tenantId, [src.name]).get(src.name)!;
+  const act = (await sources.activity(c.deps, c.tenantId, [src.name])).get(src.name)!;
   const body = html`<p><a href="/admin/sources">← Sources</a></p>
 <h1 id="source-title">${src.name}</h1>
 <p>${src.describe}</p>
@@ -82,9 +82,9 @@ export const sourcesArea: Area = {
     {
       method: "GET",
       path: "/admin/sources",
-      handler: (c) => {
+      handler: async (c) => {
         const all = listSources();
-        const act = sources.activity(c.deps, c.tenantId, all.map((s) => s.name));
+        const act = await sources.activity(c.deps, c.tenantId, all.map((s) => s.name));
         const now = c.deps.clock();
         const body = html`<h1>Sources</h1>
 <div class="table-wrap"><table id="sources"><thead><tr><th>Name</th><th>Kind</th><th>URL (POST)</th><th>Last 24 h</th><th>Last received</th><th>What it is</th></tr></thead><tbody>
@@ -100,7 +100,7 @@ ${all.map((s) => {
     {
       method: "POST",
       path: "/admin/sources/:name/settings",
-      handler: (c) => {
+      handler: async (c) => {
         const scheme = field(c, "scheme", { max: 40 })!;
         const b: Record<string, unknown> = { scheme };
         if (scheme !== "none") {
@@ -119,23 +119,23 @@ ${all.map((s) => {
         }
         const first = Value.Errors(SettingsBody, b).First();
         if (first) throw new ApiError(422, "invalid_form", `${first.path.slice(1) || "form"}: ${first.message.toLowerCase()}; nothing was changed`, [{ path: first.path, message: first.message }]);
-        sources.putSettings(c.deps, c.tenantId, c.params.name, b as SettingsBody);
+        await sources.putSettings(c.deps, c.tenantId, c.params.name, b as SettingsBody);
         return see(path(c.params.name), "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/sources/:name/settings/delete",
-      handler: (c) => {
-        sources.deleteSettings(c.deps, c.tenantId, c.params.name);
+      handler: async (c) => {
+        await sources.deleteSettings(c.deps, c.tenantId, c.params.name);
         return see(path(c.params.name), "setting_removed");
       },
     },
     {
       method: "POST",
       path: "/admin/sources/:name/tokens",
-      handler: (c) => {
-        const t = sources.createToken(c.deps, c.tenantId, c.params.name, { name: field(c, "name", { optional: true, max: 200 }) }, c.origin);
+      handler: async (c) => {
+        const t = await sources.createToken(c.deps, c.tenantId, c.params.name, { name: field(c, "name", { optional: true, max: 200 }) }, c.origin);
         c.once({
           note: `URL token "${t.name}" created. Copy it now: it is shown only once.`,
           items: [{ id: "new-token", label: "Token", value: t.token }, { id: "new-token-url", label: "URL", value: t.url }],
@@ -146,8 +146,8 @@ ${all.map((s) => {
     {
       method: "POST",
       path: "/admin/sources/:name/tokens/:id/revoke",
-      handler: (c) => {
-        sources.revokeToken(c.deps, c.tenantId, c.params.name, c.params.id);
+      handler: async (c) => {
+        await sources.revokeToken(c.deps, c.tenantId, c.params.name, c.params.id);
         return see(path(c.params.name), "token_revoked");
       },
     },

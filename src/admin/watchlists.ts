@@ -45,9 +45,9 @@ function checked(schema: Parameters<typeof Value.Check>[0], body: Record<string,
 }
 
 /** Runs a service call; entry errors from the API's validation are named by their textarea line. */
-function withLines<T>(lines: number[], fn: () => T): T {
+async function withLines<T>(lines: number[], fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof ApiError && e.details.length && e.details[0].index !== undefined) {
       const d = e.details.map((x) => `line ${lines[x.index!] ?? "?"}: ${x.message}`);
@@ -87,8 +87,8 @@ export const watchlistsArea: Area = {
     {
       method: "GET",
       path: "/admin/watchlists",
-      handler: (c) => {
-        const { items } = watchlists.list(c.deps, c.tenantId);
+      handler: async (c) => {
+        const { items } = await watchlists.list(c.deps, c.tenantId);
         const body = html`<h1>Watchlists</h1>
 ${items.length === 0
   ? html`<p class="muted">No watchlists yet.</p>`
@@ -107,18 +107,18 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/watchlists",
-      handler: (c) => {
+      handler: async (c) => {
         const { body, lines } = formBody(c, true);
         checked(WatchlistCreate, body, lines);
-        const w = withLines(lines, () => watchlists.create(c.deps, c.tenantId, body as WatchlistCreate));
+        const w = await withLines(lines, () => watchlists.create(c.deps, c.tenantId, body as WatchlistCreate));
         return see(path(w.id), "created");
       },
     },
     {
       method: "GET",
       path: "/admin/watchlists/:id",
-      handler: (c) => {
-        const w = watchlists.get(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const w = await watchlists.get(c.deps, c.tenantId, c.params.id);
         const body = html`<p><a href="/admin/watchlists">← Watchlists</a></p>
 <h1><span id="watchlist-title">${w.name}</span> ${badge("st", w.active ? "active" : "inactive")}</h1>
 <dl class="fields"><dt>tag</dt><dd><code>${w.tag}</code></dd><dt>raises to</dt><dd>${w.severity ?? "—"}</dd><dt>entries</dt><dd id="entry-count">${w.entry_count}</dd>
@@ -138,26 +138,26 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/watchlists/:id",
-      handler: (c) => {
+      handler: async (c) => {
         const { body, lines } = formBody(c, false);
         checked(WatchlistUpdate, body, lines);
-        withLines(lines, () => watchlists.update(c.deps, c.tenantId, c.params.id, body as WatchlistUpdate));
+        await withLines(lines, () => watchlists.update(c.deps, c.tenantId, c.params.id, body as WatchlistUpdate));
         return see(path(c.params.id), "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/watchlists/:id/state",
-      handler: (c) => {
-        watchlists.update(c.deps, c.tenantId, c.params.id, { active: c.form.get("active") === "on" });
+      handler: async (c) => {
+        await watchlists.update(c.deps, c.tenantId, c.params.id, { active: c.form.get("active") === "on" });
         return see(path(c.params.id), "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/watchlists/:id/delete",
-      handler: (c) => {
-        watchlists.remove(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        await watchlists.remove(c.deps, c.tenantId, c.params.id);
         return see("/admin/watchlists", "deleted");
       },
     },

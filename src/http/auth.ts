@@ -1,19 +1,22 @@
 // API key authentication, scopes, per-key source limits and the per-key token bucket; URL tokens
 // (?token=) and inbound signature checks for the ingest routes.
 // Key rows are cached by prefix (a point read on the WAL database was a tenth of the request
-// thread's time under load) in a CounterGuardedMap: revoke and rotate bump its change counter,
-// so a revoked key stops working on the next request (within 2 ms when the CLI revoked it).
+// thread's time under load) in a map guarded by the "keys" change counter (Store.guardedMap):
+// revoke and rotate bump it, so a revoked key stops working on the next request when revoked
+// through this process, and within 2 ms (SQLite) or CHECK_MS (PostgreSQL) when revoked by another
+// one (the CLI, another replica). A cached key costs no round trip on either store.
+// Everything that may read the database (the key, the tenant's caps, the source's signature
+// setting) is read in the async steps, authenticate() and authorizeIngest(); authorize(),
+// limit() and chargeWork() stay synchronous on what those loaded for the request.
 // last_used_at is kept in memory and written in batches.
-import type { Db } from "../db/client";
 import { DEFAULT_HEADER, verifySignature, type SignatureSetting } from "../core/inbound-signatures";
 import { hasScope, parseKey, type Scope } from "../core/keys";
 import { keyLimits, newBucket, takeAll, tenantLimits, type Bucket, type Draw, type LimitSettings, type Limits } from "../core/ratelimit";
 import { parseSourceToken } from "../core/source-tokens";
 import { safeEqual } from "../lib/crypto";
-import { CounterGuardedMap } from "../store/config-versions";
-import { findKeyByPrefix, KEYS_VERSION, touchKeys, type KeyRow } from "../store/keys";
-import { findSourceTokenByPrefix, SourceSettingsCache, touchSourceTokens } from "../store/source-settings";
-import { getTenantLimits, TENANTS_VERSION } from "../store/tenants";
+import type { GuardedMap, SignatureSettingsCache, Store } from "../store/contract";
+import { KEYS_VERSION, type KeyRow } from "../store/keys";
+import { TENANTS_VERSION } from "../store/tenants";
 import { ApiError, forbidden, unauthorized } from "./errors";
 
 export type Principal = {
@@ -52,20 +55,24 @@ export class Authenticator {
   /** each key's limits as last seen by limit(), for charging its work once the body is read */
   private keyLimitsById = new Map<string, Limits | null>();
   /** the operator's caps per tenant, re-read when `keepwatch tenants limits` changes them */
-  private tenantCaps = new CounterGuardedMap<Limits>(TENANTS_VERSION, 2, 100_000);
+  private tenantCaps: GuardedMap<Limits>;
+  /** each tenant's caps as last loaded (authenticate, authorizeIngest), for the synchronous charges */
+  private capsNow = new Map<string, Limits>();
   private lastUsed = new Map<string, number>();
-  private keyCache = new CounterGuardedMap<Cached>(KEYS_VERSION);
+  private keyCache: GuardedMap<Cached>;
   private tokenLastUsed = new Map<string, number>();
   /** requests whose key has been verified (authenticate) */
   private seen = new WeakMap<Headers, { row: KeyRow; principal: Principal }>();
   /** per-tenant source settings, read without a query per request */
-  readonly sourceSettings: SourceSettingsCache;
+  readonly sourceSettings: SignatureSettingsCache;
 
   constructor(
-    private db: Db,
+    private store: Store,
     private opts: AuthOptions,
   ) {
-    this.sourceSettings = new SourceSettingsCache(db, opts.clock);
+    this.sourceSettings = store.sourceSettingsCache(opts.clock);
+    this.tenantCaps = store.guardedMap<Limits>(TENANTS_VERSION, 100_000);
+    this.keyCache = store.guardedMap<Cached>(KEYS_VERSION);
   }
 
   /** The ?token= of a URL, or null (no URL parsing when there is no query string). */
@@ -79,32 +86,36 @@ export class Authenticator {
    * Authenticates an ingest request for one source: by the URL token when the URL carries
    * ?token= (headers are then not consulted), else by an API key with the ingest scope.
    */
-  authorizeIngest(req: Request, source: string): Principal {
+  async authorizeIngest(req: Request, source: string): Promise<Principal> {
     const token = Authenticator.urlToken(req.url);
-    if (token === null) return this.authorize(req.headers, "ingest", source);
+    if (token === null) {
+      await this.authenticate(req.headers);
+      return this.authorize(req.headers, "ingest", source);
+    }
     const parsed = parseSourceToken(token);
-    const row = parsed ? findSourceTokenByPrefix(this.db, parsed.prefix) : undefined;
+    const row = parsed ? await this.store.sourceSettings.findSourceTokenByPrefix(parsed.prefix) : undefined;
     const ok = safeEqual(row?.hash ?? DUMMY_HASH, parsed?.hash ?? "x".repeat(64)) && !!row;
     if (!ok || !row) throw unauthorized("unknown URL token");
     const now = this.opts.clock();
     if (row.revokedAt !== null && row.revokedAt <= now) throw unauthorized("this URL token has been revoked");
     if (row.source !== source) throw forbidden(`this URL token may only send to source "${row.source}"`);
     this.tokenLastUsed.set(row.id, now);
+    await this.loadCaps(row.tenantId);
     this.limit({ id: `token:${row.id}`, rateLimit: null, rateBurst: null, tenantId: row.tenantId });
     return { keyId: `token:${row.id}`, tenantId: row.tenantId, scopes: ["ingest"], sources: [row.source] };
   }
 
   /** The signature setting in force for a tenant's source: its own, else the environment's, else none. */
-  signatureSetting(tenantId: string, source: string): SignatureSetting | undefined {
-    return this.sourceSettings.get(tenantId, source) ?? this.opts.sourceSecrets?.[source];
+  async signatureSetting(tenantId: string, source: string): Promise<SignatureSetting | undefined> {
+    return (await this.sourceSettings.get(tenantId, source)) ?? this.opts.sourceSecrets?.[source];
   }
 
   /**
    * Verifies the raw body's signature (before any parsing) when the tenant's source has a scheme;
    * throws 401 with WWW-Authenticate when it is missing, wrong or stale.
    */
-  checkSignature(tenantId: string, source: string, headers: Headers, body: Uint8Array): void {
-    const s = this.signatureSetting(tenantId, source);
+  async checkSignature(tenantId: string, source: string, headers: Headers, body: Uint8Array): Promise<void> {
+    const s = await this.signatureSetting(tenantId, source);
     if (!s || s.scheme === "none") return;
     const r = verifySignature(s, (n) => headers.get(n), body, this.opts.clock());
     if (r.ok) return;
@@ -127,21 +138,22 @@ export class Authenticator {
   /**
    * The key of a request's headers, verified once per request: the request gate (src/http/gate.ts)
    * calls it before the body is read, and authorize() in the handler finds the result here.
-   * Throws 401 like verify().
+   * Throws 401 like verify(). Loads the tenant's caps for the synchronous charges of the request.
    */
-  authenticate(headers: Headers): { row: KeyRow; principal: Principal } {
+  async authenticate(headers: Headers): Promise<{ row: KeyRow; principal: Principal }> {
     const seen = this.seen.get(headers);
     if (seen) return seen;
-    const r = this.verify(Authenticator.presented(headers));
+    const r = await this.verify(Authenticator.presented(headers));
+    await this.loadCaps(r.principal.tenantId);
     this.seen.set(headers, r);
     return r;
   }
 
   /** Verifies a key string: throws 401 when it is missing, unknown, revoked or expired. */
-  verify(key: string | null): { row: KeyRow; principal: Principal } {
+  async verify(key: string | null): Promise<{ row: KeyRow; principal: Principal }> {
     if (!key) throw unauthorized("an API key is required (Authorization: Bearer <key> or X-API-Key: <key>)");
     const parsed = parseKey(key);
-    const hit = parsed ? this.lookup(parsed.prefix) : undefined;
+    const hit = parsed ? await this.lookup(parsed.prefix) : undefined;
     const row = hit?.row;
     // Compare in constant time whether or not a row was found.
     const ok = safeEqual(row?.hash ?? DUMMY_HASH, parsed?.hash ?? "x".repeat(64)) && !!row;
@@ -154,11 +166,11 @@ export class Authenticator {
   }
 
   /** The key row with this prefix, from the cache while it is fresh (unknown prefixes are never cached). */
-  private lookup(prefix: string): Cached | undefined {
+  private async lookup(prefix: string): Promise<Cached | undefined> {
     const t = performance.now();
-    const c = this.keyCache.get(this.db, prefix);
+    const c = await this.keyCache.get(prefix);
     if (c && t - c.at < KEY_CACHE_MS) return c;
-    const row = findKeyByPrefix(this.db, prefix);
+    const row = await this.store.keys.findKeyByPrefix(prefix);
     if (!row) {
       this.keyCache.delete(prefix);
       return undefined;
@@ -175,11 +187,14 @@ export class Authenticator {
   }
 
   /**
-   * Authenticates a request for a scope (and, for ingest, a source), then takes a token from the
-   * key's bucket. Throws the matching ApiError (401, 403, 429).
+   * Authorizes an authenticated request for a scope (and, for ingest, a source), then takes a token
+   * from the key's bucket. Throws the matching ApiError (403, 429). The key must have been verified
+   * by authenticate() (the request gate does it for /v1, authorizeIngest for the ingest routes).
    */
   authorize(headers: Headers, scope: Scope, source?: string): Principal {
-    const { row, principal } = this.authenticate(headers);
+    const seen = this.seen.get(headers);
+    if (!seen) throw new Error("authorize() before authenticate(): the request's key was not verified (the request gate does it)");
+    const { row, principal } = seen;
     tenantOfRequest.set(headers, principal.tenantId);
     if (!hasScope(principal.scopes, scope))
       throw forbidden(`this key lacks the "${scope}" scope (it has: ${principal.scopes.join(", ") || "none"})`);
@@ -211,11 +226,17 @@ export class Authenticator {
     return this.opts.limits ?? { rateLimit: this.opts.defaultRate, rateBurst: this.opts.defaultBurst, maxItems: 0, bodyLimit: 0, eventRate: 0, byteRate: 0, tenantRateLimit: 0, tenantEventRate: 0, tenantByteRate: 0 };
   }
 
-  /** The tenant's caps: the operator's own for it, else the server's settings. */
+  /** Loads the tenant's caps (the operator's own for it, else the server's settings) for tenantLimitsOf. */
+  private async loadCaps(tenantId: string): Promise<void> {
+    let l = await this.tenantCaps.get(tenantId);
+    if (!l) this.tenantCaps.set(tenantId, (l = tenantLimits(this.settings(), await this.store.tenants.getTenantLimits(tenantId))));
+    if (this.capsNow.size > 100_000) this.capsNow.clear();
+    this.capsNow.set(tenantId, l);
+  }
+
+  /** The tenant's caps as loaded for this request (the server's settings if they were not). */
   private tenantLimitsOf(tenantId: string): Limits {
-    let l = this.tenantCaps.get(this.db, tenantId);
-    if (!l) this.tenantCaps.set(tenantId, (l = tenantLimits(this.settings(), getTenantLimits(this.db, tenantId))));
-    return l;
+    return this.capsNow.get(tenantId) ?? tenantLimits(this.settings(), null);
   }
 
   private bucketsOf(id: string, l: Limits | null, now: number): Buckets {
@@ -251,12 +272,12 @@ export class Authenticator {
   }
 
   /** Writes last_used_at for every key and URL token used since the last call. */
-  flushLastUsed(): void {
+  async flushLastUsed(): Promise<void> {
     if (this.tokenLastUsed.size) {
       const tokens = this.tokenLastUsed;
       this.tokenLastUsed = new Map();
       try {
-        touchSourceTokens(this.db, tokens);
+        await this.store.sourceSettings.touchSourceTokens(tokens);
       } catch {
         for (const [k, v] of tokens) if ((this.tokenLastUsed.get(k) ?? 0) < v) this.tokenLastUsed.set(k, v);
       }
@@ -265,7 +286,7 @@ export class Authenticator {
     const snapshot = this.lastUsed;
     this.lastUsed = new Map();
     try {
-      touchKeys(this.db, snapshot);
+      await this.store.keys.touchKeys(snapshot);
     } catch {
       // A busy database must not lose the times: merge them back for the next flush.
       for (const [k, v] of snapshot) if ((this.lastUsed.get(k) ?? 0) < v) this.lastUsed.set(k, v);

@@ -61,7 +61,7 @@ export function requestGate(deps: Deps) {
     const headers = request.headers;
     if (Authenticator.presented(headers) === null && Authenticator.urlToken(request.url) !== null)
       throw unauthorized("URL tokens (?token=) only work on the ingest routes of their source; send an API key (Authorization: Bearer <key> or X-API-Key: <key>)");
-    deps.auth.authenticate(headers);
+    await deps.auth.authenticate(headers);
     if (!announcesBody(request)) return;
     if (!isPlainJson(headers.get("content-type")))
       throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json (in UTF-8)", [

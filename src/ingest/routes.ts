@@ -31,7 +31,7 @@ export async function ingest(deps: Deps, req: Request, plugin: SourcePlugin, rou
 async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route: string): Promise<Response> {
   try {
     // an API key (headers) or the source's URL token (?token=)
-    const principal = deps.auth.authorizeIngest(req, plugin.name);
+    const principal = await deps.auth.authorizeIngest(req, plugin.name);
     if (!isJsonContentType(req.headers.get("content-type")))
       throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json (in UTF-8)", [
         { path: "", message: `got ${JSON.stringify(req.headers.get("content-type") ?? "(none)")}` },
@@ -41,7 +41,7 @@ async function ingestOnce(deps: Deps, req: Request, plugin: SourcePlugin, route:
       throw new ApiError(400, "bad_request", "Idempotency-Key must be 1-255 printable ASCII characters");
     const bytes = await readBody(req, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });
     // the tenant's signature scheme for this source, checked on the raw bytes before parsing
-    deps.auth.checkSignature(principal.tenantId, plugin.name, req.headers, bytes);
+    await deps.auth.checkSignature(principal.tenantId, plugin.name, req.headers, bytes);
     // the limits count work: the request's items and bytes, for its key and its tenant (429 when short)
     const items = countItems(bytes);
     deps.auth.chargeWork(principal, items, bytes.byteLength);

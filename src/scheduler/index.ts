@@ -50,7 +50,7 @@ export function startScheduler(deps: Deps): Scheduler {
   const guardAsync = (name: string, f: () => Promise<void>) => () =>
     f().catch((e) => deps.log.warn("scheduled job failed", { job: name, error: String(e) }));
   const jobs = [
-    new Cron("*/30 * * * * *", { protect: true }, guard("keys.last-used", () => deps.auth.flushLastUsed())),
+    new Cron("*/30 * * * * *", { protect: true }, guardAsync("keys.last-used", () => deps.auth.flushLastUsed())),
     new Cron("17 * * * *", { protect: true }, guard("idempotency.prune", () => {
       const n = pruneIdempotencyKeys(deps.db, deps.clock() - IDEMPOTENCY_WINDOW_MS);
       if (n) deps.log.info("pruned idempotency keys", { count: n });

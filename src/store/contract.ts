@@ -47,6 +47,7 @@ import type { OverviewStore } from "./overview";
 import type { RetentionStore } from "./retention";
 import type { HealthStore } from "./health";
 import type { BackupStore } from "./backup";
+import type { SignatureSetting } from "../core/inbound-signatures";
 
 /** A PostgreSQL connection: the pool, or the transaction a unit of work runs in. */
 export type PgConn = postgres.Sql<{}>;
@@ -108,6 +109,26 @@ export function bindPg<M extends Record<string, AnyFn>>(pg: PgConn, fns: PgTwin<
 }
 
 /**
+ * A process-local map of request-path rows (key rows, tenant caps), emptied when its change counter
+ * moves. On SQLite the counter is read at most every 2 ms (CounterGuardedMap); on PostgreSQL a
+ * change through this process is seen at once and one through another process within CHECK_MS
+ * (PgCounterGuardedMap). A hit costs no round trip on either.
+ */
+export interface GuardedMap<V> {
+  get(key: string): Promise<V | undefined>;
+  set(key: string, value: V): void;
+  delete(key: string): void;
+}
+
+/** The tenants' own signature settings by source, cached for the ingest path (SourceSettingsCache, PgSourceSettingsCache). */
+export interface SignatureSettingsCache {
+  /** the tenant's own setting for a source, or undefined when it has none */
+  get(tenantId: string, source: string): Promise<SignatureSetting | undefined>;
+  /** forget everything (after a change through this process) */
+  invalidate(): void;
+}
+
+/**
  * One store. Domains are added here as they are routed through the contract (see the list in
  * src/store/index.ts, which builds both implementations).
  */
@@ -117,6 +138,10 @@ export interface Store {
   readonly queue: QueueStore;
   /** one round trip to the database (readiness) */
   ping(): Promise<void>;
+  /** a request-path cache guarded by the change counter `counter` (see GuardedMap) */
+  guardedMap<V>(counter: string, max?: number): GuardedMap<V>;
+  /** the ingest path's cache of signature settings; `clock` paces SQLite's counter checks */
+  sourceSettingsCache(clock?: () => number): SignatureSettingsCache;
   // -- identity and configuration
   readonly keys: KeysStore;
   readonly tenants: TenantsStore;

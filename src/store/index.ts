@@ -2,7 +2,16 @@
 // builders under the same name; the compiler holds the PostgreSQL twins to the SQLite signatures.
 import type postgres from "postgres";
 import type { Db } from "../db/client";
-import { bindSqlite, notPorted, type Store } from "./contract";
+import { bindPg, bindSqlite, notPorted, type GuardedMap, type Store } from "./contract";
+import { CounterGuardedMap } from "./config-versions";
+import { SourceSettingsCache } from "./source-settings";
+import { pgKeysFns } from "./pg/keys";
+import { pgTenantsFns } from "./pg/tenants";
+import { pgSessionsFns } from "./pg/sessions";
+import { pgSourceSettingsFns, PgSourceSettingsCache } from "./pg/source-settings";
+import { pgConfigVersionsFns, PgCounterGuardedMap } from "./pg/config-versions";
+import { pgWatchlistsFns } from "./pg/watchlists";
+import { pgEnrichmentLookupsFns } from "./pg/enrichment-lookups";
 import { keysFns, type KeysStore } from "./keys";
 import { tenantsFns, type TenantsStore } from "./tenants";
 import { sessionsFns, type SessionsStore } from "./sessions";
@@ -36,6 +45,14 @@ export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
     queue: sqliteQueue(db, clock),
     async ping() {
       db.$client.query("SELECT 1").get();
+    },
+    guardedMap<V>(counter: string, max?: number): GuardedMap<V> {
+      const m = new CounterGuardedMap<V>(counter, 2, max);
+      return { get: async (k) => m.get(db, k), set: (k, v) => m.set(k, v), delete: (k) => m.delete(k) };
+    },
+    sourceSettingsCache(c = clock) {
+      const cache = new SourceSettingsCache(db, c);
+      return { get: async (t, s) => cache.get(t, s), invalidate: () => cache.invalidate() };
     },
     // -- identity and configuration
     keys: bindSqlite(db, keysFns),
@@ -76,14 +93,20 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     async ping() {
       await sql`SELECT 1`;
     },
+    guardedMap<V>(counter: string, max?: number): GuardedMap<V> {
+      return new PgCounterGuardedMap<V>(sql, counter, max);
+    },
+    sourceSettingsCache() {
+      return new PgSourceSettingsCache(sql);
+    },
     // -- identity and configuration
-    keys: notPorted<KeysStore>("keys"),
-    tenants: notPorted<TenantsStore>("tenants"),
-    sessions: notPorted<SessionsStore>("sessions"),
-    sourceSettings: notPorted<SourceSettingsStore>("sourceSettings"),
-    configVersions: notPorted<ConfigVersionsStore>("configVersions"),
-    watchlists: notPorted<WatchlistsStore>("watchlists"),
-    enrichmentLookups: notPorted<EnrichmentLookupsStore>("enrichmentLookups"),
+    keys: bindPg(sql, pgKeysFns),
+    tenants: bindPg(sql, pgTenantsFns),
+    sessions: bindPg(sql, pgSessionsFns),
+    sourceSettings: bindPg(sql, pgSourceSettingsFns),
+    configVersions: bindPg(sql, pgConfigVersionsFns),
+    watchlists: bindPg(sql, pgWatchlistsFns),
+    enrichmentLookups: bindPg(sql, pgEnrichmentLookupsFns),
     // -- ingest and events
     events: notPorted<EventsStore>("events"),
     search: notPorted<SearchStore>("search"),

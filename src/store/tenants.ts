@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { tenants } from "../db/schema";
 import { newId } from "../lib/ids";
 import { bumpVersion } from "./config-versions";
+import { createKey } from "./keys";
 
 export type Tenant = typeof tenants.$inferSelect;
 
@@ -49,6 +50,25 @@ export function setTenantLimits(db: Db, tenantId: string, caps: TenantCaps | nul
   });
 }
 
+/** On an empty database: tenant `default` with an admin key and an ingest key (one transaction), the keys returned once; null when a tenant exists. */
+export function bootstrap(db: Db, now = Date.now()): { admin: string; ingest: string } | null {
+  return db.transaction(() => {
+    if (countTenants(db) > 0) return null;
+    const t = createTenant(db, "default", now);
+    const admin = createKey(db, { tenantId: t.id, name: "admin (first start)", scopes: ["admin"] }, now).key;
+    const ingest = createKey(db, { tenantId: t.id, name: "ingest (first start)", scopes: ["ingest"] }, now).key;
+    return { admin, ingest };
+  });
+}
+
+/** A new tenant and its first admin key, in one transaction (`keepwatch tenants create`); the key is returned once. */
+export function createTenantWithAdminKey(db: Db, name: string, keyName: string, now = Date.now()): { tenant: Tenant; key: string } {
+  return db.transaction(() => {
+    const tenant = createTenant(db, name, now);
+    return { tenant, key: createKey(db, { tenantId: tenant.id, name: keyName, scopes: ["admin"] }, now).key };
+  });
+}
+
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/tenants.ts. */
-export const tenantsFns = { createTenant, listTenants, getTenantByName, getTenant, countTenants, getTenantLimits, setTenantLimits };
+export const tenantsFns = { createTenant, bootstrap, createTenantWithAdminKey, listTenants, getTenantByName, getTenant, countTenants, getTenantLimits, setTenantLimits };
 export type TenantsStore = Bound<typeof tenantsFns>;

@@ -58,7 +58,7 @@ describe("/v1/keys", () => {
     expect(((await r.json()) as any).state).toBe("revoked");
     expect((await ingest(k.key)).status).toBe(401);
     expect((await s.admin("POST", `/v1/keys/${k.id}/revoke`)).status).toBe(409);
-    const self = s.deps.auth.verify(s.keys.admin).row.id;
+    const self = (await s.deps.auth.verify(s.keys.admin)).row.id;
     const own = await s.admin("POST", `/v1/keys/${self}/revoke`);
     expect(own.status).toBe(409);
     expect(((await own.json()) as any).error.message).toContain("the key you are using");
@@ -81,7 +81,7 @@ describe("/v1/keys", () => {
     expect((await s.get("/v1/keys", s.keys.read)).status).toBe(403);
     expect((await s.get("/v1/keys", null)).status).toBe(401);
     const t2 = createTenant(s.deps.db, "t2-keys");
-    const admin2 = s.key(["admin"], { tenantId: t2.id });
+    const admin2 = await s.key(["admin"], { tenantId: t2.id });
     const mine = await json(s.admin("POST", "/v1/keys", { name: "tenant one's", scopes: ["read"] }));
     const as2 = (method: string, path: string) => fetch(s.url + path, { method, headers: { "x-api-key": admin2 } });
     const list2 = (await json(as2("GET", "/v1/keys"))).items;

@@ -142,10 +142,10 @@ describe("login", () => {
   });
 
   test("revoking the key that logged in ends its sessions", async () => {
-    const key = s.key(["admin"]);
+    const key = await s.key(["admin"]);
     const { cookie } = await session(key);
     expect((await page("/admin", cookie)).status).toBe(200);
-    const id = s.deps.auth.verify(key).row.id;
+    const id = (await s.deps.auth.verify(key)).row.id;
     expect(revokeKey(s.deps.db, id)).toBe(true);
     const r = await page("/admin", cookie);
     expect(r.status).toBe(303);
@@ -175,7 +175,7 @@ describe("CSRF", () => {
       mappings: (await json(s.admin("GET", "/v1/indicator-mappings"))).items,
     });
     const configBefore = await config();
-    const readKeyId = s.deps.auth.verify(s.keys.read).row.id;
+    const readKeyId = (await s.deps.auth.verify(s.keys.read)).row.id;
     const attempts: [string, Record<string, string>][] = [
       [`/admin/alerts/${alertId}/status`, { status: "closed", classification: "false_positive" }],
       [`/admin/alerts/${alertId}/assign`, { assignee: "mallory" }],
@@ -264,7 +264,7 @@ describe("CSRF", () => {
 describe("tenants", () => {
   test("another tenant's admin sees none of this tenant's data, by page or by API", async () => {
     const t2 = createTenant(s.deps.db, "t2");
-    const key2 = s.key(["admin"], { tenantId: t2.id });
+    const key2 = await s.key(["admin"], { tenantId: t2.id });
     const { cookie } = await session(key2);
     const secrets = [
       "Tenant one secret alert",

@@ -130,12 +130,12 @@ describe("401", () => {
   });
 
   test("a revoked key and an expired key", async () => {
-    const k = s.key(["ingest"]);
+    const k = await s.key(["ingest"]);
     revokeKey(s.deps.db, findKeyByPrefix(s.deps.db, k.slice(3, 15))!.id);
     const r = await s.post("/api/v1/events", event(), { key: k });
     expect(r.status).toBe(401);
     expect((await errorOf(r)).message).toMatch(/revoked/);
-    const old = s.key(["ingest"], { expiresAt: Date.now() - 1000 });
+    const old = await s.key(["ingest"], { expiresAt: Date.now() - 1000 });
     const r2 = await s.post("/api/v1/events", event(), { key: old });
     expect(r2.status).toBe(401);
     expect((await errorOf(r2)).message).toMatch(/expired/);
@@ -150,7 +150,7 @@ describe("403", () => {
   });
 
   test("a key limited to other sources", async () => {
-    const k = s.key(["ingest"], { sources: ["generic"] });
+    const k = await s.key(["ingest"], { sources: ["generic"] });
     const r = await s.post("/api/v1/events", event(), { key: k });
     expect(r.status).toBe(403);
     expect((await errorOf(r)).message).toMatch(/source "events"/);
@@ -283,7 +283,7 @@ describe("422", () => {
 });
 
 test("429 with Retry-After from the key's token bucket", async () => {
-  const k = s.key(["ingest"], { rateLimit: 1, rateBurst: 3 });
+  const k = await s.key(["ingest"], { rateLimit: 1, rateBurst: 3 });
   const codes: number[] = [];
   let retryAfter: string | null = null;
   for (let i = 0; i < 5; i++) {

@@ -13,7 +13,7 @@ afterAll(() => s.close());
 const rowOf = (key: string) => findKeyByPrefix(s.deps.db, key.slice(3, 15))!;
 
 test("a rotated key keeps working for the overlap, then stops; the new one works", async () => {
-  const old = s.key(["ingest"]);
+  const old = await s.key(["ingest"]);
   const { key: fresh } = rotateKey(s.deps.db, rowOf(old), 24 * 3_600_000, now);
   expect((await s.post("/api/v1/events", event(), { key: old })).status).toBe(202);
   expect((await s.post("/api/v1/events", event(), { key: fresh })).status).toBe(202);
@@ -26,10 +26,10 @@ test("a rotated key keeps working for the overlap, then stops; the new one works
 });
 
 test("last_used_at is written in batches, not on every request", async () => {
-  const k = s.key(["ingest"]);
+  const k = await s.key(["ingest"]);
   expect(rowOf(k).lastUsedAt).toBeNull();
   for (let i = 0; i < 5; i++) expect((await s.post("/api/v1/events", event(i), { key: k })).status).toBe(202);
   expect(rowOf(k).lastUsedAt).toBeNull(); // nothing written yet
-  s.deps.auth.flushLastUsed();
+  await s.deps.auth.flushLastUsed();
   expect(rowOf(k).lastUsedAt).toBe(now);
 });

@@ -30,8 +30,8 @@ export function enrichersModule(deps: Deps) {
     })
     .delete(
       "/v1/enrichers/:id",
-      ({ request, params, set }) => {
-        service.remove(deps, admin(request), params.id);
+      async ({ request, params, set }) => {
+        await service.remove(deps, admin(request), params.id);
         set.status = 204;
         return "";
       },

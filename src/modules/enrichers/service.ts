@@ -8,7 +8,7 @@ import { newId } from "../../lib/ids";
 import { iso } from "../../lib/time";
 import { getAlert } from "../../store/alerts";
 import { requeueEnrichment } from "../../store/enrichment";
-import { deleteEnricher, enricherByName, getEnricher, insertEnricher, listEnrichers, updateEnricher, type EnricherRow } from "../../store/enrichment-lookups";
+import type { EnricherRow } from "../../store/enrichment-lookups";
 import { parseHeaders } from "../webhooks/service";
 import type { EnricherCreate, EnricherUpdate } from "./model";
 
@@ -31,8 +31,8 @@ function checkTemplate(deps: Deps, tpl: string): string {
   return tpl;
 }
 
-function checkName(deps: Deps, tenantId: string, name: string, self?: string): void {
-  const other = enricherByName(deps.db, tenantId, name);
+async function checkName(deps: Deps, tenantId: string, name: string, self?: string): Promise<void> {
+  const other = await deps.store.enrichmentLookups.enricherByName(tenantId, name);
   if (other && other.id !== self) throw new ApiError(409, "conflict", `an enricher named "${name}" exists (${other.id})`, [{ path: "/name", message: "already used" }]);
 }
 
@@ -48,13 +48,13 @@ export const view = (e: EnricherRow) => ({
   updated_at: iso(e.updatedAt),
 });
 
-function load(deps: Deps, tenantId: string, id: string): EnricherRow {
-  const e = getEnricher(deps.db, tenantId, id);
+async function load(deps: Deps, tenantId: string, id: string): Promise<EnricherRow> {
+  const e = await deps.store.enrichmentLookups.getEnricher(tenantId, id);
   if (!e) throw notFound(`no enricher ${id}`);
   return e;
 }
 
-export function create(deps: Deps, tenantId: string, b: EnricherCreate) {
+export async function create(deps: Deps, tenantId: string, b: EnricherCreate) {
   const now = deps.clock();
   const row: EnricherRow = {
     id: "enr_" + newId(now),
@@ -68,16 +68,16 @@ export function create(deps: Deps, tenantId: string, b: EnricherCreate) {
     createdAt: now,
     updatedAt: now,
   };
-  checkName(deps, tenantId, b.name);
-  insertEnricher(deps.db, row);
+  await checkName(deps, tenantId, b.name);
+  await deps.store.enrichmentLookups.insertEnricher(row);
   return view(row);
 }
 
-export const list = (deps: Deps, tenantId: string) => ({ items: listEnrichers(deps.db, tenantId).map(view) });
-export const get = (deps: Deps, tenantId: string, id: string) => view(load(deps, tenantId, id));
+export const list = async (deps: Deps, tenantId: string) => ({ items: (await deps.store.enrichmentLookups.listEnrichers(tenantId)).map(view) });
+export const get = async (deps: Deps, tenantId: string, id: string) => view(await load(deps, tenantId, id));
 
-export function update(deps: Deps, tenantId: string, id: string, b: EnricherUpdate) {
-  const e = load(deps, tenantId, id);
+export async function update(deps: Deps, tenantId: string, id: string, b: EnricherUpdate) {
+  const e = await load(deps, tenantId, id);
   const row: EnricherRow = { ...e, updatedAt: deps.clock() };
   if (b.url_template !== undefined) row.urlTemplate = checkTemplate(deps, b.url_template);
   if (b.headers !== undefined) row.headers = JSON.stringify(parseHeaders(b.headers));
@@ -85,15 +85,15 @@ export function update(deps: Deps, tenantId: string, id: string, b: EnricherUpda
   if (b.timeout !== undefined) row.timeoutMs = Math.round(b.timeout * 1000);
   if (b.active !== undefined) row.active = b.active ? 1 : 0;
   if (b.name !== undefined) {
-    checkName(deps, tenantId, b.name, id);
+    await checkName(deps, tenantId, b.name, id);
     row.name = b.name;
   }
-  if (!updateEnricher(deps.db, row)) throw notFound(`no enricher ${id}`);
+  if (!(await deps.store.enrichmentLookups.updateEnricher(row))) throw notFound(`no enricher ${id}`);
   return view(row);
 }
 
-export function remove(deps: Deps, tenantId: string, id: string): void {
-  if (!deleteEnricher(deps.db, tenantId, id)) throw notFound(`no enricher ${id}`);
+export async function remove(deps: Deps, tenantId: string, id: string): Promise<void> {
+  if (!(await deps.store.enrichmentLookups.deleteEnricher(tenantId, id))) throw notFound(`no enricher ${id}`);
 }
 
 /** POST /v1/alerts/:id/enrich: back to pending with a new job (409 while one is on it). */

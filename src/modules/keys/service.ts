@@ -3,7 +3,7 @@ import type { Deps } from "../../deps";
 import type { Scope } from "../../core/keys";
 import { ApiError, notFound } from "../../http/errors";
 import { iso } from "../../lib/time";
-import { createKey, getKey, listKeys, revokeKey, rotateKey, updateKey, type KeyRow } from "../../store/keys";
+import type { KeyRow } from "../../store/keys";
 import type { KeyCreate, KeyUpdate } from "./model";
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -29,17 +29,16 @@ export function view(k: KeyRow, now: number, rotated = false) {
   };
 }
 
-export function list(deps: Deps, tenantId: string) {
+export async function list(deps: Deps, tenantId: string) {
   const now = deps.clock();
-  const rows = listKeys(deps.db, tenantId);
+  const rows = await deps.store.keys.listKeys(tenantId);
   const replaced = new Set(rows.map((r) => r.rotatedFrom).filter((id) => id !== null));
   return { items: rows.map((k) => view(k, now, replaced.has(k.id))) };
 }
 
-export function create(deps: Deps, tenantId: string, b: KeyCreate) {
+export async function create(deps: Deps, tenantId: string, b: KeyCreate) {
   const now = deps.clock();
-  const { key, row } = createKey(
-    deps.db,
+  const { key, row } = await deps.store.keys.createKey(
     {
       tenantId,
       name: b.name,
@@ -55,41 +54,41 @@ export function create(deps: Deps, tenantId: string, b: KeyCreate) {
 }
 
 /** One key, as the list shows it (`rotated` when a newer key replaced it). */
-export function get(deps: Deps, tenantId: string, id: string) {
-  const k = load(deps, tenantId, id);
-  const replaced = listKeys(deps.db, tenantId).some((r) => r.rotatedFrom === k.id);
+export async function get(deps: Deps, tenantId: string, id: string) {
+  const k = await load(deps, tenantId, id);
+  const replaced = (await deps.store.keys.listKeys(tenantId)).some((r) => r.rotatedFrom === k.id);
   return view(k, deps.clock(), replaced);
 }
 
 /** Changes the fields the body names (name, sources, rate); nothing else. */
-export function update(deps: Deps, tenantId: string, id: string, b: KeyUpdate) {
-  const k = load(deps, tenantId, id);
-  updateKey(deps.db, k.id, { name: b.name, sources: b.sources, rateLimit: b.rate_limit, rateBurst: b.rate_burst });
+export async function update(deps: Deps, tenantId: string, id: string, b: KeyUpdate) {
+  const k = await load(deps, tenantId, id);
+  await deps.store.keys.updateKey(k.id, { name: b.name, sources: b.sources, rateLimit: b.rate_limit, rateBurst: b.rate_burst });
   return get(deps, tenantId, id);
 }
 
-function load(deps: Deps, tenantId: string, id: string): KeyRow {
-  const k = getKey(deps.db, tenantId, id);
+async function load(deps: Deps, tenantId: string, id: string): Promise<KeyRow> {
+  const k = await deps.store.keys.getKey(tenantId, id);
   if (!k) throw notFound(`no key ${id}`);
   return k;
 }
 
 /** Revokes a key at once. The key making the request cannot revoke itself (no lock-out by accident). */
-export function revoke(deps: Deps, tenantId: string, id: string, callerKeyId: string) {
-  const k = load(deps, tenantId, id);
+export async function revoke(deps: Deps, tenantId: string, id: string, callerKeyId: string) {
+  const k = await load(deps, tenantId, id);
   if (k.id === callerKeyId) throw new ApiError(409, "conflict", "this is the key you are using; revoke it with another admin key or the CLI");
   const now = deps.clock();
   if (k.revokedAt !== null) throw new ApiError(409, "conflict", `key ${id} is already revoked`);
-  revokeKey(deps.db, k.id, now);
-  return view(load(deps, tenantId, id), now);
+  await deps.store.keys.revokeKey(k.id, now);
+  return view(await load(deps, tenantId, id), now);
 }
 
 /** A new key with the same settings; the old one keeps working for the key overlap (KEEPWATCH_KEY_OVERLAP hours). */
-export function rotate(deps: Deps, tenantId: string, id: string) {
-  const k = load(deps, tenantId, id);
+export async function rotate(deps: Deps, tenantId: string, id: string) {
+  const k = await load(deps, tenantId, id);
   const now = deps.clock();
   if (k.revokedAt !== null || (k.expiresAt !== null && k.expiresAt <= now)) throw new ApiError(409, "conflict", `key ${id} is no longer valid; create a new one`);
-  if (listKeys(deps.db, tenantId).some((r) => r.rotatedFrom === k.id)) throw new ApiError(409, "conflict", `key ${id} was already rotated; rotate its newer key instead`);
-  const { key, row } = rotateKey(deps.db, k, deps.config.keyOverlap * 3_600_000, now);
-  return { ...view(row, now), key, previous: view(load(deps, tenantId, id), now, true) };
+  if ((await deps.store.keys.listKeys(tenantId)).some((r) => r.rotatedFrom === k.id)) throw new ApiError(409, "conflict", `key ${id} was already rotated; rotate its newer key instead`);
+  const { key, row } = await deps.store.keys.rotateKey(k, deps.config.keyOverlap * 3_600_000, now);
+  return { ...view(row, now), key, previous: view(await load(deps, tenantId, id), now, true) };
 }

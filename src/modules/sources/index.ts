@@ -33,8 +33,8 @@ export function sourcesModule(deps: Deps) {
     })
     .delete(
       "/v1/sources/:name/settings",
-      ({ request, params, set }) => {
-        service.deleteSettings(deps, admin(request), params.name);
+      async ({ request, params, set }) => {
+        await service.deleteSettings(deps, admin(request), params.name);
         set.status = 204;
         return "";
       },
@@ -61,8 +61,8 @@ export function sourcesModule(deps: Deps) {
     })
     .delete(
       "/v1/sources/:name/tokens/:id",
-      ({ request, params, set }) => {
-        service.revokeToken(deps, admin(request), params.name, params.id);
+      async ({ request, params, set }) => {
+        await service.revokeToken(deps, admin(request), params.name, params.id);
         set.status = 204;
         return "";
       },

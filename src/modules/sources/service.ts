@@ -5,19 +5,9 @@ import { DEFAULT_HEADER, maskSecret, settingIssues, toSetting, type SignatureSet
 import { maskToken } from "../../core/source-tokens";
 import { ApiError, notFound } from "../../http/errors";
 import { iso } from "../../lib/time";
-import { sourceActivity } from "../../store/source-activity";
 import { getSource, listSources, routeOf } from "../../sources/registry";
 import type { SourcePlugin } from "../../sources/types";
-import {
-  createSourceToken,
-  deleteSourceSetting,
-  getSourceSetting,
-  getSourceToken,
-  listSourceTokens,
-  putSourceSetting,
-  revokeSourceToken,
-  type SourceTokenRow,
-} from "../../store/source-settings";
+import type { SourceTokenRow } from "../../store/source-settings";
 import type { SettingsBody, SettingsView, TokenView } from "./model";
 
 /** The source plugin of that name, or 404 naming the known ones. */
@@ -42,9 +32,9 @@ function view(source: string, s: SignatureSetting | undefined, origin: "tenant" 
 }
 
 /** The setting in force for the tenant's source, and where it comes from. */
-export function getSettings(deps: Deps, tenantId: string, name: string) {
+export async function getSettings(deps: Deps, tenantId: string, name: string) {
   const src = sourceOr404(name);
-  const own = getSourceSetting(deps.db, tenantId, src.name);
+  const own = await deps.store.sourceSettings.getSourceSetting(tenantId, src.name);
   if (own) return view(src.name, own, "tenant", own.updatedAt);
   const env = deps.config.sourceSecrets[src.name];
   return env ? view(src.name, env, "environment", null) : view(src.name, undefined, "default", null);
@@ -56,9 +46,9 @@ export function getSettings(deps: Deps, tenantId: string, name: string) {
  * header or tolerance can change without sending the secret again); `null` puts a field back to
  * the scheme's default. The result is checked against the scheme either way.
  */
-export function putSettings(deps: Deps, tenantId: string, name: string, body: SettingsBody) {
+export async function putSettings(deps: Deps, tenantId: string, name: string, body: SettingsBody) {
   const src = sourceOr404(name);
-  const old = getSourceSetting(deps.db, tenantId, src.name);
+  const old = await deps.store.sourceSettings.getSourceSetting(tenantId, src.name);
   const same = old?.scheme === body.scheme;
   const timestamped = body.scheme === "grafana" || body.scheme === "standard-webhooks";
   const merged = <T>(given: T | null | undefined, kept: T | null | undefined): T | undefined =>
@@ -76,15 +66,15 @@ export function putSettings(deps: Deps, tenantId: string, name: string, body: Se
   if (issues.length)
     throw new ApiError(422, "invalid_request", `the body is invalid: ${issues[0].path} ${issues[0].message}; nothing was changed`, issues);
   const now = deps.clock();
-  putSourceSetting(deps.db, { ...toSetting(input), tenantId, source: src.name, updatedAt: now });
+  await deps.store.sourceSettings.putSourceSetting({ ...toSetting(input), tenantId, source: src.name, updatedAt: now });
   deps.auth.sourceSettings.invalidate();
-  return getSettings(deps, tenantId, src.name);
+  return await getSettings(deps, tenantId, src.name);
 }
 
 /** Removes the tenant's own setting: the environment's (or none) applies again. */
-export function deleteSettings(deps: Deps, tenantId: string, name: string) {
+export async function deleteSettings(deps: Deps, tenantId: string, name: string) {
   const src = sourceOr404(name);
-  if (!deleteSourceSetting(deps.db, tenantId, src.name)) throw notFound(`this tenant has no setting of its own for source "${src.name}"`);
+  if (!(await deps.store.sourceSettings.deleteSourceSetting(tenantId, src.name))) throw notFound(`this tenant has no setting of its own for source "${src.name}"`);
   deps.auth.sourceSettings.invalidate();
 }
 
@@ -101,29 +91,29 @@ function tokenView(r: SourceTokenRow): Static<typeof TokenView> {
 }
 
 /** `origin`: where clients reach keepwatch (src/http/public-url.ts); the URL shown starts with it. */
-export function createToken(deps: Deps, tenantId: string, name: string, body: { name?: string }, origin: string) {
+export async function createToken(deps: Deps, tenantId: string, name: string, body: { name?: string }, origin: string) {
   const src = sourceOr404(name);
-  const { token, row } = createSourceToken(deps.db, tenantId, src.name, body.name ?? `${src.name} URL token`, deps.clock());
+  const { token, row } = await deps.store.sourceSettings.createSourceToken(tenantId, src.name, body.name ?? `${src.name} URL token`, deps.clock());
   return { ...tokenView(row), token, url: `${origin}${routeOf(src)}?token=${token}` };
 }
 
-export function listTokens(deps: Deps, tenantId: string, name: string) {
+export async function listTokens(deps: Deps, tenantId: string, name: string) {
   const src = sourceOr404(name);
   // last-used times are kept in memory and written in batches: write them now so the list is current
-  deps.auth.flushLastUsed();
-  return { items: listSourceTokens(deps.db, tenantId, src.name).map(tokenView) };
+  await deps.auth.flushLastUsed();
+  return { items: (await deps.store.sourceSettings.listSourceTokens(tenantId, src.name)).map(tokenView) };
 }
 
-export function revokeToken(deps: Deps, tenantId: string, name: string, id: string): void {
+export async function revokeToken(deps: Deps, tenantId: string, name: string, id: string): Promise<void> {
   const src = sourceOr404(name);
-  const row = getSourceToken(deps.db, tenantId, src.name, id);
+  const row = await deps.store.sourceSettings.getSourceToken(tenantId, src.name, id);
   if (!row) throw notFound(`no URL token "${id}" for source "${src.name}"`);
-  revokeSourceToken(deps.db, row.id, deps.clock());
+  await deps.store.sourceSettings.revokeSourceToken(row.id, deps.clock());
 }
 
 /** Per source: events in the last 24 h and when the newest arrived. */
-export function activity(deps: Deps, tenantId: string, names: string[]) {
+export async function activity(deps: Deps, tenantId: string, names: string[]) {
   const now = deps.clock();
-  const m = sourceActivity(deps.db, tenantId, names, now - 86_400_000);
+  const m = await deps.store.sourceActivity.sourceActivity(tenantId, names, now - 86_400_000);
   return new Map([...m].map(([k, v]) => [k, { last_24h: v.count, last_received_at: v.lastAt === null ? null : iso(v.lastAt) }]));
 }

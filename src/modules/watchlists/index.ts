@@ -34,8 +34,8 @@ export function watchlistsModule(deps: Deps) {
     })
     .delete(
       "/v1/watchlists/:id",
-      ({ request, params, set }) => {
-        service.remove(deps, tenant(request, "admin"), params.id);
+      async ({ request, params, set }) => {
+        await service.remove(deps, tenant(request, "admin"), params.id);
         set.status = 204;
         return "";
       },

@@ -4,7 +4,7 @@ import { canonicalEntry, LABEL_RE, type WatchlistEntry } from "../../core/enrich
 import { ApiError, notFound, type ErrorDetail } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { iso } from "../../lib/time";
-import { deleteWatchlist, getWatchlist, insertWatchlist, listWatchlists, updateWatchlist, watchlistByName, type WatchlistRow } from "../../store/watchlists";
+import type { WatchlistRow } from "../../store/watchlists";
 import type { WatchlistCreate, WatchlistUpdate } from "./model";
 
 const invalid = (message: string, details: ErrorDetail[]) => new ApiError(422, "invalid_body", message, details);
@@ -36,8 +36,8 @@ function checkLabel(label: string): string {
   return label;
 }
 
-function checkName(deps: Deps, tenantId: string, name: string, self?: string): void {
-  const other = watchlistByName(deps.db, tenantId, name);
+async function checkName(deps: Deps, tenantId: string, name: string, self?: string): Promise<void> {
+  const other = await deps.store.watchlists.watchlistByName(tenantId, name);
   if (other && other.id !== self) throw new ApiError(409, "conflict", `a watchlist named "${name}" exists (${other.id})`, [{ path: "/name", message: "already used" }]);
 }
 
@@ -57,17 +57,17 @@ function summary(w: WatchlistRow) {
 
 export const view = (w: WatchlistRow) => ({ ...summary(w), entries: JSON.parse(w.entries) as WatchlistEntry[] });
 
-function load(deps: Deps, tenantId: string, id: string): WatchlistRow {
-  const w = getWatchlist(deps.db, tenantId, id);
+async function load(deps: Deps, tenantId: string, id: string): Promise<WatchlistRow> {
+  const w = await deps.store.watchlists.getWatchlist(tenantId, id);
   if (!w) throw notFound(`no watchlist ${id}`);
   return w;
 }
 
-export function create(deps: Deps, tenantId: string, b: WatchlistCreate) {
+export async function create(deps: Deps, tenantId: string, b: WatchlistCreate) {
   const now = deps.clock();
   const label = checkLabel(b.label ?? b.name);
   const entries = checkEntries(b.entries);
-  checkName(deps, tenantId, b.name);
+  await checkName(deps, tenantId, b.name);
   const row: WatchlistRow = {
     id: "wl_" + newId(now),
     tenantId,
@@ -79,28 +79,28 @@ export function create(deps: Deps, tenantId: string, b: WatchlistCreate) {
     createdAt: now,
     updatedAt: now,
   };
-  insertWatchlist(deps.db, row);
+  await deps.store.watchlists.insertWatchlist(row);
   return view(row);
 }
 
-export const list = (deps: Deps, tenantId: string) => ({ items: listWatchlists(deps.db, tenantId).map(summary) });
-export const get = (deps: Deps, tenantId: string, id: string) => view(load(deps, tenantId, id));
+export const list = async (deps: Deps, tenantId: string) => ({ items: (await deps.store.watchlists.listWatchlists(tenantId)).map(summary) });
+export const get = async (deps: Deps, tenantId: string, id: string) => view(await load(deps, tenantId, id));
 
-export function update(deps: Deps, tenantId: string, id: string, b: WatchlistUpdate) {
-  const w = load(deps, tenantId, id);
+export async function update(deps: Deps, tenantId: string, id: string, b: WatchlistUpdate) {
+  const w = await load(deps, tenantId, id);
   const row: WatchlistRow = { ...w, updatedAt: deps.clock() };
   if (b.label !== undefined) row.label = checkLabel(b.label);
   if (b.entries !== undefined) row.entries = JSON.stringify(checkEntries(b.entries));
   if (b.name !== undefined) {
-    checkName(deps, tenantId, b.name, id);
+    await checkName(deps, tenantId, b.name, id);
     row.name = b.name;
   }
   if (b.severity !== undefined) row.severity = b.severity;
   if (b.active !== undefined) row.active = b.active ? 1 : 0;
-  if (!updateWatchlist(deps.db, row)) throw notFound(`no watchlist ${id}`);
+  if (!(await deps.store.watchlists.updateWatchlist(row))) throw notFound(`no watchlist ${id}`);
   return view(row);
 }
 
-export function remove(deps: Deps, tenantId: string, id: string): void {
-  if (!deleteWatchlist(deps.db, tenantId, id)) throw notFound(`no watchlist ${id}`);
+export async function remove(deps: Deps, tenantId: string, id: string): Promise<void> {
+  if (!(await deps.store.watchlists.deleteWatchlist(tenantId, id))) throw notFound(`no watchlist ${id}`);
 }

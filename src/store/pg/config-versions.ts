@@ -5,7 +5,7 @@
 // (keyed by the pool, rootOf: a test process serves many databases at once), read at most once per
 // CHECK_MS, so a cache check costs no round trip on the hot path. Transactions must be opened with
 // inTx for a bump made inside one to be attributed to its database.
-import { rootOf, type PgConn } from "../contract";
+import { inTx, rootOf, type PgConn } from "../contract";
 import type { configVersionsFns } from "../config-versions";
 import type { PgTwin } from "../contract";
 
@@ -23,27 +23,61 @@ function stateOf(conn: PgConn): Snapshot {
 
 export async function pgBumpVersion(tx: PgConn, name: string): Promise<void> {
   // bumps made by this process: its caches see them without waiting for the next snapshot
-  const b = stateOf(tx).bumps;
-  b.set(name, (b.get(name) ?? 0) + 1);
+  noteBump(tx, name);
   await tx`INSERT INTO config_versions (name, version) VALUES (${name}, 1)
            ON CONFLICT (name) DO UPDATE SET version = config_versions.version + 1`;
 }
 
+/**
+ * Tells this process's caches about a bump once its transaction has committed. pgBumpVersion
+ * notes the bump before the commit; a cache that looks in between re-reads the counters, still
+ * sees the old value and would then wait for the next snapshot (CHECK_MS). Units of work whose
+ * changes must show on this process's next request (revoking a key) call this after their
+ * transaction, so that the next look re-reads the committed counter.
+ */
+export function noteBump(conn: PgConn, name: string): void {
+  const b = stateOf(conn).bumps;
+  b.set(name, (b.get(name) ?? 0) + 1);
+}
+
+/** pgBumpVersion for each name inside `f`'s transaction, noted again once it has committed. */
+export async function withBumps<T>(pg: PgConn, names: string[], f: (tx: PgConn) => Promise<T>, bump: (r: T) => boolean = () => true): Promise<T> {
+  const r = await inTx(pg, async (tx) => {
+    const out = await f(tx);
+    if (bump(out)) for (const n of names) await pgBumpVersion(tx, n);
+    return out;
+  });
+  if (bump(r)) for (const n of names) noteBump(pg, n);
+  return r;
+}
+
 export const pgConfigVersionsFns: PgTwin<typeof configVersionsFns> = { bumpVersion: pgBumpVersion };
 
-/** The counters as of at most CHECK_MS ago (one shared read for every cache of the process). */
+/**
+ * The counters as of at most CHECK_MS ago (one shared read for every cache of the process). Past
+ * half of CHECK_MS the next read starts in the background and the current snapshot still serves,
+ * so that under steady traffic no request waits for it; only a snapshot older than CHECK_MS (an
+ * idle process, or this process's own bump) makes the caller wait.
+ */
 async function versions(conn: PgConn): Promise<Map<string, number>> {
   const s = stateOf(conn);
-  if (performance.now() - s.at < CHECK_MS) return s.versions;
+  const age = performance.now() - s.at;
+  if (age < CHECK_MS / 2) return s.versions;
   s.reading ??= (async () => {
+    // the snapshot is as old as the moment its read started
+    const started = performance.now();
     try {
       const rows = await conn`SELECT name, version FROM config_versions`;
       s.versions = new Map(rows.map((r) => [r.name as string, Number(r.version)]));
-      s.at = performance.now();
+      s.at = started;
     } finally {
       s.reading = null;
     }
   })();
+  if (age < CHECK_MS) {
+    s.reading.catch(() => {}); // a failed background read: the next caller past CHECK_MS waits for (and sees) the error
+    return s.versions;
+  }
   await s.reading;
   return s.versions;
 }
@@ -54,43 +88,59 @@ export function forgetVersionSnapshot(conn: PgConn): void {
 }
 
 /**
- * A cache cleared when its change counter moves (the twin of VersionedCache and CounterGuardedMap):
- * per-tenant derived settings (rules, heartbeat filters, webhooks) or request-path rows (keys,
- * tokens). A bump by this process clears it at once (the next read re-reads the counters).
+ * Whether a change counter moved since the last look: a bump by this process is seen at once (the
+ * next look re-reads the counters), one by another process within CHECK_MS. No round trip while
+ * the process's snapshot is fresh.
  */
-export class PgVersionedCache<T> {
+class CounterWatch {
   private version = -1;
   private local = -1;
-  private byKey = new Map<string, T>();
 
-  constructor(
-    private name: string,
-    private load: (conn: PgConn, key: string) => Promise<T>,
-    private max = 10_000,
-  ) {}
+  constructor(private name: string) {}
 
-  invalidate(): void {
+  reset(): void {
     this.version = -1;
     this.local = -1;
-    this.byKey.clear();
   }
 
-  private async check(conn: PgConn): Promise<void> {
+  async moved(conn: PgConn): Promise<boolean> {
     const local = stateOf(conn).bumps.get(this.name) ?? 0;
     if (local !== this.local) {
       this.local = local;
       forgetVersionSnapshot(conn); // our own change: see it now, not after CHECK_MS
     }
     const v = (await versions(conn)).get(this.name) ?? 0;
-    if (v !== this.version) {
-      this.byKey.clear();
-      this.version = v;
-    }
+    if (v === this.version) return false;
+    this.version = v;
+    return true;
+  }
+}
+
+/**
+ * A cache cleared when its change counter moves (the twin of VersionedCache and CounterGuardedMap):
+ * per-tenant derived settings (rules, heartbeat filters, webhooks) or request-path rows (keys,
+ * tokens). A bump by this process clears it at once (the next read re-reads the counters).
+ */
+export class PgVersionedCache<T> {
+  private watch: CounterWatch;
+  private byKey = new Map<string, T>();
+
+  constructor(
+    name: string,
+    private load: (conn: PgConn, key: string) => Promise<T>,
+    private max = 10_000,
+  ) {
+    this.watch = new CounterWatch(name);
+  }
+
+  invalidate(): void {
+    this.watch.reset();
+    this.byKey.clear();
   }
 
   /** The cached value, loaded through `load` when missing (undefined is cached as "none" too). */
   async get(conn: PgConn, key: string): Promise<T> {
-    await this.check(conn);
+    if (await this.watch.moved(conn)) this.byKey.clear();
     if (this.byKey.has(key)) return this.byKey.get(key) as T;
     const x = await this.load(conn, key);
     if (this.byKey.size >= this.max) this.byKey.clear();
@@ -100,5 +150,37 @@ export class PgVersionedCache<T> {
 
   delete(key: string): void {
     this.byKey.delete(key);
+  }
+}
+
+/**
+ * The twin of CounterGuardedMap (src/store/config-versions.ts) for the request path: the caller
+ * decides what to cache (the Authenticator never caches an unknown key prefix) and sets it; the
+ * map is emptied when its counter moves. A hit costs no round trip (see CounterWatch).
+ */
+export class PgCounterGuardedMap<V> {
+  private watch: CounterWatch;
+  private map = new Map<string, V>();
+
+  constructor(
+    private pg: PgConn,
+    name: string,
+    private max = 10_000,
+  ) {
+    this.watch = new CounterWatch(name);
+  }
+
+  async get(key: string): Promise<V | undefined> {
+    if (await this.watch.moved(this.pg)) this.map.clear();
+    return this.map.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
   }
 }
