@@ -2,7 +2,7 @@
 // builders under the same name; the compiler holds the PostgreSQL twins to the SQLite signatures.
 import type postgres from "postgres";
 import type { Db } from "../db/client";
-import { bindSqlite, notPorted, type Store } from "./contract";
+import { bindPg, bindSqlite, notPorted, type Store } from "./contract";
 import { keysFns, type KeysStore } from "./keys";
 import { tenantsFns, type TenantsStore } from "./tenants";
 import { sessionsFns, type SessionsStore } from "./sessions";
@@ -17,16 +17,21 @@ import { sourceActivityFns, type SourceActivityStore } from "./source-activity";
 import { jobsFns, type JobsStore } from "./jobs";
 import { webhooksFns, type WebhooksStore } from "./webhooks";
 import { deliveriesFns, type DeliveriesStore } from "./deliveries";
-import { alertsFns, type AlertsStore } from "./alerts";
-import { rulesFns, type RulesStore } from "./rules";
-import { heartbeatsFns, type HeartbeatsStore } from "./heartbeats";
-import { heartbeatTransitionsFns, type HeartbeatTransitionsStore } from "./heartbeat-transitions";
-import { enrichmentFns, type EnrichmentStore } from "./enrichment";
+import { alertsFns } from "./alerts";
+import { rulesFns } from "./rules";
+import { heartbeatsFns } from "./heartbeats";
+import { heartbeatTransitionsFns } from "./heartbeat-transitions";
+import { enrichmentFns } from "./enrichment";
 import { overviewFns, type OverviewStore } from "./overview";
 import { retentionFns, type RetentionStore } from "./retention";
 import { healthFns, type HealthStore } from "./health";
 import { backupFns, type BackupStore } from "./backup";
 import { pgQueue } from "./queue-pg";
+import { pgAlertsFns } from "./pg/alerts";
+import { pgRulesFns } from "./pg/rules";
+import { pgHeartbeatsFns } from "./pg/heartbeats";
+import { pgHeartbeatTransitionsFns } from "./pg/heartbeat-transitions";
+import { pgEnrichmentFns } from "./pg/enrichment";
 import { sqliteQueue } from "./queue-sqlite";
 
 /** The SQLite store on one connection (the server opens one per role: API, background, jobs). */
@@ -94,11 +99,11 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     webhooks: notPorted<WebhooksStore>("webhooks"),
     deliveries: notPorted<DeliveriesStore>("deliveries"),
     // -- alerting
-    alerts: notPorted<AlertsStore>("alerts"),
-    rules: notPorted<RulesStore>("rules"),
-    heartbeats: notPorted<HeartbeatsStore>("heartbeats"),
-    heartbeatTransitions: notPorted<HeartbeatTransitionsStore>("heartbeatTransitions"),
-    enrichment: notPorted<EnrichmentStore>("enrichment"),
+    alerts: bindPg(sql, pgAlertsFns),
+    rules: bindPg(sql, pgRulesFns),
+    heartbeats: bindPg(sql, pgHeartbeatsFns),
+    heartbeatTransitions: bindPg<typeof heartbeatTransitionsFns>(sql, pgHeartbeatTransitionsFns),
+    enrichment: bindPg(sql, pgEnrichmentFns),
     // -- operations
     overview: notPorted<OverviewStore>("overview"),
     retention: notPorted<RetentionStore>("retention"),

@@ -76,10 +76,8 @@ export function patch(deps: Deps, tenantId: string, id: string, body: Static<typ
         { path: "/classification", message: "only with status closed" },
       ]);
     const now = deps.clock();
-    // the outbound message commits with the change (transactional outbox)
-    const announce = (after: AlertRow) =>
-      deps.webhooks.emit(deps.db, tenantId, { type: after.status === "closed" ? "alert.closed" : "alert.updated", data: alertView(after), severity: after.severity as Severity, source: after.source, tags: JSON.parse(after.tags) }, now);
-    if (updateAlert(deps.db, a, { status: to, classification: body.classification, assignee: body.assignee }, actor, now, announce))
+    // the outbound message commits with the change (transactional outbox, in the store's unit)
+    if (updateAlert(deps.db, a, { status: to, classification: body.classification, assignee: body.assignee }, actor, now))
       return detail(deps, tenantId, id);
   }
   throw new ApiError(409, "conflict", "the alert kept changing while it was updated; retry");
