@@ -54,8 +54,9 @@ async function enrichTarget(pg: PgConn, alertId: string): Promise<EnrichTarget |
 
 async function alertIndicators(pg: PgConn, alertId: string, limit: number): Promise<Indicator[]> {
   // COLLATE "C": the order SQLite gives (bytewise), whatever the database's locale
-  const rows = await pg`SELECT DISTINCT i.type AS type, i.value AS value FROM alert_events ae JOIN event_indicators i ON i.event_id = ae.event_id
-     WHERE ae.alert_id = ${alertId} ORDER BY i.type COLLATE "C", i.value COLLATE "C" LIMIT ${limit}`;
+  const rows = await pg`SELECT DISTINCT i.type COLLATE "C" AS type, i.value COLLATE "C" AS value
+      FROM alert_events ae JOIN event_indicators i ON i.event_id = ae.event_id
+     WHERE ae.alert_id = ${alertId} ORDER BY 1, 2 LIMIT ${limit}`;
   return rows.map((r) => ({ type: r.type, value: r.value }) as Indicator);
 }
 
