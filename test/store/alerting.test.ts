@@ -347,7 +347,8 @@ for (const [kind, make] of makers) {
       const s = h.store;
       const t = await tenant(h);
       const base = { tenantId: t, scheduleKind: "period", cron: null, tz: null, maxRuntimeS: null, severity: "critical", filter: null };
-      const hb = await s.heartbeats.createHeartbeat({ ...base, name: "job", periodS: 1, graceS: 1 }, Date.now());
+      // grace 2 s: a loaded machine may sweep late, and "late" must still be seen before "down"
+      const hb = await s.heartbeats.createHeartbeat({ ...base, name: "job", periodS: 1, graceS: 2 }, Date.now());
       const other = await s.heartbeats.createHeartbeat({ ...base, name: "another", periodS: 3600, graceS: 0 }, Date.now());
       expect(await s.heartbeats.getHeartbeat(t, hb.id)).toEqual(hb);
       expect(await s.heartbeats.getHeartbeat("x", hb.id)).toBeUndefined();
@@ -561,6 +562,7 @@ describe("PostgreSQL: two stores racing over many due heartbeats", () => {
           if (r.seen === 0) return moved;
         }
       };
+      await s2.heartbeats.earliestDeadline(); // both pools connected before the race starts
       const [m1, m2] = await Promise.all([sweeper(s1), sweeper(s2)]);
       expect(m1 + m2).toBe(N);
       expect(m1).toBeGreaterThan(0);
