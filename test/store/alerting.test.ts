@@ -10,14 +10,14 @@
 import { describe, expect, test } from "bun:test";
 import type postgres from "postgres";
 import { commitGroup } from "../../src/ingest/commit";
-import { commitHooks } from "../../src/ingest/hooks";
+import { commitHooks, setOutbox, type Outbox } from "../../src/ingest/hooks";
 import type { NormalizedEvent } from "../../src/core/event";
 import { SEVERITIES, SEVERITY_RANK, type Severity } from "../../src/core/severity";
 import { openPg } from "../../src/db/pg-client";
 import { migratePg } from "../../src/db/pg-migrate";
 import { inTx, type PgConn, type Store } from "../../src/store/contract";
 import { pgStore } from "../../src/store/index";
-import { pgCommitHooks } from "../../src/store/pg/hooks";
+import { pgCommitHooks, setPgOutbox, type PgOutbox } from "../../src/store/pg/hooks";
 import { newId } from "../../src/lib/ids";
 import { seededRandom } from "../helpers";
 import { makePgStore, makeSqliteStore, sharedCluster } from "./both";
@@ -480,9 +480,38 @@ async function alertShape(h: H, t: string) {
   return { alerts: out, hits, jobs: jobs.length, tags };
 }
 
+/** What the hooks hand the outbox, in order (the outbound engineer's outbox stores it; here it is kept in memory). */
+type Sent = { kind: "events"; ids: string[] } | { kind: "emit"; type: string; data: any; severity: unknown; source: unknown; tags: unknown };
+function recorders() {
+  const sqlite: Sent[] = [];
+  const pg: Sent[] = [];
+  const emit = (to: Sent[], m: { type: string; data: unknown; severity?: unknown; source?: unknown; tags?: unknown }) => {
+    to.push({ kind: "emit", type: m.type, data: m.data, severity: m.severity, source: m.source, tags: m.tags });
+    return 1;
+  };
+  const so: Outbox = { wants: () => true, onEventsInserted: (_db, evs) => void sqlite.push({ kind: "events", ids: evs.map((e) => e.id) }), emit: (_db, _t, m) => emit(sqlite, m) };
+  const po: PgOutbox = {
+    wants: async () => true,
+    onEventsInserted: async (_tx, evs) => void pg.push({ kind: "events", ids: evs.map((e) => e.id) }),
+    emit: async (_tx, _t, m) => emit(pg, m),
+  };
+  return { sqlite, pg, so, po };
+}
+
+/** An outbox message without what differs between two stores by design (generated ids, rule ids). */
+function sentShape(x: Sent, rules: Map<string, string>) {
+  if (x.kind === "events") return x;
+  const d = x.data;
+  return {
+    ...x,
+    data: { ...d, id: undefined, rule_id: d.rule_id ? rules.get(d.rule_id) : d.rule_id, fingerprint: String(d.fingerprint).replace(/^rule:([^:]+)/, (_, id) => `rule:${rules.get(id)}`) },
+  };
+}
+
 describe("the commit hook chain gives the same alerts on PostgreSQL as on SQLite", () => {
   for (const seed of [11, 2026, 90210]) {
     test(`seeded mix of events, seed ${seed}`, async () => {
+      const rec = recorders();
       const rnd = seededRandom(seed);
       const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
       const T0 = 1_700_000_000_000;
@@ -525,11 +554,24 @@ describe("the commit hook chain gives the same alerts on PostgreSQL as on SQLite
             }),
           );
         }
-        for (const h of stores) await h.commit(t, evs.map(clone), now);
+        setOutbox(rec.so);
+        setPgOutbox(rec.po);
+        try {
+          for (const h of stores) await h.commit(t, evs.map(clone), now);
+        } finally {
+          setOutbox(null);
+          setPgOutbox(null);
+        }
       }
       const [a, b] = [await alertShape(stores[0], t), await alertShape(stores[1], t)];
       expect(a.alerts.length).toBeGreaterThan(3);
       expect(b).toEqual(a);
+      // the same outbound messages, in the same order (alert.* with the alert as the API shows it)
+      const names = async (h: H) => new Map((await h.store.rules.listRules(t)).map((r) => [r.id, r.name]));
+      const [ra, rb] = [await names(stores[0]), await names(stores[1])];
+      expect(rec.sqlite.length).toBeGreaterThan(40);
+      expect(new Set(rec.sqlite.map((x) => (x.kind === "emit" ? x.type : x.kind)))).toEqual(new Set(["events", "alert.opened", "alert.updated", "alert.closed"]));
+      expect(rec.pg.map((x) => sentShape(x, rb))).toEqual(rec.sqlite.map((x) => sentShape(x, ra)));
     });
   }
 });
