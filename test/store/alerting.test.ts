@@ -366,6 +366,11 @@ for (const [kind, make] of makers) {
           if (r.seen < 100 || r.moved === 0) return moved;
         }
       };
+      // the outbound messages of the flips (each in the flip's transaction)
+      const rec = recorders();
+      const sent = kind === "sqlite" ? rec.sqlite : rec.pg;
+      setOutbox(rec.so);
+      setPgOutbox(rec.po);
       const up = (await s.heartbeatTransitions.ping(hb.id, { kind: "success", method: "GET", remote: "1.2.3.4", body: "hello" }, Date.now()))!;
       expect(up.state).toBe("up");
       expect(up.nextDeadline).toBe(up.dueAt);
@@ -389,6 +394,14 @@ for (const [kind, make] of makers) {
       alerts = await s.alerts.listAlerts(t, { limit: 10 });
       expect(alerts).toHaveLength(1);
       expect(alerts[0]).toMatchObject({ status: "closed", classification: "resolved" });
+      setOutbox(null);
+      setPgOutbox(null);
+      expect(sent.map((x) => (x.kind === "emit" ? [x.type, x.type.startsWith("alert.") ? x.data.status : x.data.name] : [x.kind]))).toEqual([
+        ["alert.opened", "open"],
+        ["heartbeat.down", "job"],
+        ["alert.closed", "closed"],
+        ["heartbeat.up", "job"],
+      ]);
       // pause / resume
       expect(await s.heartbeatTransitions.pauseOrResume(t, hb.id, "pause", Date.now())).toMatchObject({ state: "paused", nextDeadline: null });
       expect(await s.heartbeatTransitions.pauseOrResume(t, hb.id, "pause", Date.now())).toMatchObject({ state: "paused" });
