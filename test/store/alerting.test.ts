@@ -10,7 +10,8 @@
 import { describe, expect, test } from "bun:test";
 import type postgres from "postgres";
 import { commitGroup } from "../../src/ingest/commit";
-import { commitHooks, setOutbox, type Outbox } from "../../src/ingest/hooks";
+import { commitHooks, enrichmentStats, setOutbox, type Outbox } from "../../src/ingest/hooks";
+import { pgEnrichmentStats } from "../../src/store/pg/alerting";
 import type { NormalizedEvent } from "../../src/core/event";
 import { SEVERITIES, SEVERITY_RANK, type Severity } from "../../src/core/severity";
 import { openPg } from "../../src/db/pg-client";
@@ -525,6 +526,7 @@ describe("the commit hook chain gives the same alerts on PostgreSQL as on SQLite
   for (const seed of [11, 2026, 90210]) {
     test(`seeded mix of events, seed ${seed}`, async () => {
       const rec = recorders();
+      const enq0 = [enrichmentStats.enqueued, pgEnrichmentStats.enqueued];
       const rnd = seededRandom(seed);
       const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
       const T0 = 1_700_000_000_000;
@@ -579,6 +581,8 @@ describe("the commit hook chain gives the same alerts on PostgreSQL as on SQLite
       const [a, b] = [await alertShape(stores[0], t), await alertShape(stores[1], t)];
       expect(a.alerts.length).toBeGreaterThan(3);
       expect(b).toEqual(a);
+      // as many enrichment jobs counted for the worker's wake-up as there are jobs
+      expect([enrichmentStats.enqueued - enq0[0], pgEnrichmentStats.enqueued - enq0[1]]).toEqual([a.jobs, b.jobs]);
       // the same outbound messages, in the same order (alert.* with the alert as the API shows it)
       const names = async (h: H) => new Map((await h.store.rules.listRules(t)).map((r) => [r.id, r.name]));
       const [ra, rb] = [await names(stores[0]), await names(stores[1])];

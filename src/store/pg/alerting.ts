@@ -19,6 +19,14 @@ import { pgBeatsFromEvents } from "./heartbeat-transitions";
 import { PgRuleCache, pgRulesAfterInsert, pgRulesBeforeInsert } from "./rules";
 
 /**
+ * Enrichment jobs enqueued by this process's PostgreSQL commits (monotonic). The hooks run inside
+ * the unit's transaction and cannot know when it commits: the unit's owner (the group commit)
+ * compares the count before and after its commit and wakes the enrichment worker when it moved,
+ * as the SQLite writer reports its `enqueued` (src/ingest/hooks.ts enrichmentStats).
+ */
+export const pgEnrichmentStats = { enqueued: 0 };
+
+/**
  * Every alert a commit opened gets its enrichment job in the same transaction; one without
  * indicators is settled `enriched` right there (no job).
  */
@@ -26,7 +34,10 @@ async function enqueueEnrichments(tx: PgConn, changes: AlertChange[], now: numbe
   for (const c of changes)
     if (c.change === "opened") {
       if (!(await pgEnrichmentFns.alertHasIndicators(tx, c.alertId))) await pgEnrichmentFns.settleWithoutIndicators(tx, c.alertId, now);
-      else await pgEnrichmentFns.enqueueEnrichment(tx, c.alertId, now);
+      else {
+        await pgEnrichmentFns.enqueueEnrichment(tx, c.alertId, now);
+        pgEnrichmentStats.enqueued++;
+      }
     }
 }
 
