@@ -9,7 +9,7 @@ import { Checkpointer } from "./db/checkpointer";
 import { lockDataDir } from "./db/lock";
 import { startScheduler } from "./scheduler";
 import { HeartbeatScheduler } from "./scheduler/heartbeats";
-import { commitHooks, setEnrichmentWake, setOutbox } from "./ingest/hooks";
+import { setEnrichmentWake, setOutbox } from "./ingest/hooks";
 import { ENRICHMENT_QUEUE, EnrichmentRunner } from "./jobs/handlers/enrichment";
 import { WEBHOOK_QUEUE, WebhookDispatcher } from "./jobs/handlers/webhooks";
 import { Worker } from "./jobs/worker";
@@ -63,7 +63,8 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     log,
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
-  const heartbeats = new HeartbeatScheduler(bgDb, commitHooks, clock, log);
+  const bgStore = sqliteStore(bgDb, clock);
+  const heartbeats = new HeartbeatScheduler(bgStore, clock, log);
   const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE, ENRICHMENT_QUEUE]);
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(db, {
@@ -115,7 +116,6 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
       enrichmentWorker.notify();
     }
   };
-  const bgStore = sqliteStore(bgDb, clock);
   const jobsStore = sqliteStore(jobsDb, clock);
   return { config, db, bgDb, jobsDb, store, bgStore, jobsStore, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
 }
@@ -138,7 +138,7 @@ export async function startServer(deps: Deps): Promise<Running> {
   deps.worker.start();
   deps.enrichmentWorker.start();
   const scheduler = startScheduler(deps);
-  deps.heartbeats.afterStart();
+  await deps.heartbeats.afterStart();
   deps.heartbeats.start();
   let stopping: Promise<void> | null = null;
   const stop = () =>

@@ -49,7 +49,7 @@ function timelineDetails(kind: string, data: unknown) {
 }
 
 /** The rule or heartbeat that opened an alert, as a link; null for alerts from alert sources. */
-function openedBy(a: ReturnType<typeof alerts.detail>) {
+function openedBy(a: Awaited<ReturnType<typeof alerts.detail>>) {
   if (a.rule_id) return html`<a href="/admin/rules/${a.rule_id}">rule</a>`;
   if (a.source_name === HEARTBEAT_SOURCE) {
     try {
@@ -75,7 +75,7 @@ export const alertsArea: Area = {
     {
       method: "GET",
       path: "/admin/alerts",
-      handler: (c) => {
+      handler: async (c) => {
         const get = (k: string) => c.url.searchParams.get(k)?.trim() || undefined;
         const now = c.deps.clock();
         // no status chosen: the alerts that are not closed; "any" shows every one
@@ -87,7 +87,7 @@ export const alertsArea: Area = {
         if (f.assignee && f.assignee.length > 256) throw new ApiError(422, "invalid_query", "the assignee filter is at most 256 characters");
         const since = f.since ? timeFilter(f.since, now) : undefined;
         if (since === null) throw new ApiError(422, "invalid_query", "since must be a date and time, epoch seconds, or a range such as 1h, 24h, 7d");
-        const page = alerts.list(
+        const page = await alerts.list(
           c.deps,
           c.tenantId,
           { status, severity: f.severity, source: f.source, q: f.q, since: since !== undefined ? new Date(since).toISOString() : undefined, cursor: get("cursor"), limit: 50 },
@@ -128,7 +128,7 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs
     {
       method: "POST",
       path: "/admin/alerts/bulk",
-      handler: (c) => {
+      handler: async (c) => {
         const ids = [...new Set(c.form.getAll("id").map((v) => v.trim()).filter(Boolean))];
         if (!ids.length) throw new ApiError(422, "invalid_form", "select at least one alert", [{ path: "/id", message: "none selected" }]);
         if (ids.length > 500) throw new ApiError(422, "invalid_form", "at most 500 alerts at once", [{ path: "/id", message: "too many" }]);
@@ -136,14 +136,14 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs
         const classification = action === "close" ? (oneOf(CLASSIFICATIONS, field(c, "classification", { optional: true }) ?? "resolved", "classification") as Classification) : undefined;
         const assignee = action === "assign" ? (field(c, "assignee", { optional: true, max: 256 }) ?? null) : undefined;
         // every id must be this tenant's before anything changes (a foreign or unknown id is a 404)
-        for (const id of ids) alerts.detail(c.deps, c.tenantId, id);
+        for (const id of ids) await alerts.detail(c.deps, c.tenantId, id);
         for (const id of ids) {
-          const a = alerts.detail(c.deps, c.tenantId, id);
+          const a = await alerts.detail(c.deps, c.tenantId, id);
           if (action === "acknowledge") {
-            if (a.status === "open") alerts.patch(c.deps, c.tenantId, id, { status: "triaging" }, actor(c));
+            if (a.status === "open") await alerts.patch(c.deps, c.tenantId, id, { status: "triaging" }, actor(c));
           } else if (action === "close") {
-            if (a.status !== "closed") alerts.patch(c.deps, c.tenantId, id, { status: "closed", classification }, actor(c));
-          } else alerts.patch(c.deps, c.tenantId, id, { assignee }, actor(c));
+            if (a.status !== "closed") await alerts.patch(c.deps, c.tenantId, id, { status: "closed", classification }, actor(c));
+          } else await alerts.patch(c.deps, c.tenantId, id, { assignee }, actor(c));
         }
         const back = c.form.get("back") ?? "";
         return see(`/admin/alerts${/^\?[\x21-\x7e]{0,2000}$/.test(back) ? back.replace(/&?done=[a-z_]*/g, "") : ""}`, "updated");
@@ -152,8 +152,8 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs
     {
       method: "GET",
       path: "/admin/alerts/:id",
-      handler: (c) => {
-        const a = alerts.detail(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const a = await alerts.detail(c.deps, c.tenantId, c.params.id);
         const now = c.deps.clock();
         const next = allowedNext(a.status as AlertStatus);
         const opener = openedBy(a);
@@ -199,27 +199,27 @@ ${a.events.map((e) => html`<tr><td>${when(e.received_at)}</td><td>${badge("sev",
     {
       method: "POST",
       path: "/admin/alerts/:id/status",
-      handler: (c) => {
+      handler: async (c) => {
         const status = oneOf(ALERT_STATUSES, field(c, "status"), "status")!;
         const classification = oneOf(CLASSIFICATIONS, field(c, "classification", { optional: true }), "classification") as Classification | undefined;
-        alerts.patch(c.deps, c.tenantId, c.params.id, { status, classification: status === "closed" ? classification : undefined }, actor(c));
+        await alerts.patch(c.deps, c.tenantId, c.params.id, { status, classification: status === "closed" ? classification : undefined }, actor(c));
         return see(`/admin/alerts/${encodeURIComponent(c.params.id)}`, "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/alerts/:id/assign",
-      handler: (c) => {
+      handler: async (c) => {
         const assignee = field(c, "assignee", { optional: true, max: 256 }) ?? null;
-        alerts.patch(c.deps, c.tenantId, c.params.id, { assignee }, actor(c));
+        await alerts.patch(c.deps, c.tenantId, c.params.id, { assignee }, actor(c));
         return see(`/admin/alerts/${encodeURIComponent(c.params.id)}`, "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/alerts/:id/comment",
-      handler: (c) => {
-        alerts.comment(c.deps, c.tenantId, c.params.id, field(c, "body")!, actor(c));
+      handler: async (c) => {
+        await alerts.comment(c.deps, c.tenantId, c.params.id, field(c, "body")!, actor(c));
         return see(`/admin/alerts/${encodeURIComponent(c.params.id)}`, "commented");
       },
     },

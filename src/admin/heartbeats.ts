@@ -8,7 +8,6 @@ import { field, intField, see, type Area, type Ctx } from "./kit";
 import { badge, csrfField, options, when } from "./layout";
 import { periodBar } from "../core/heartbeat-bars";
 import { nextDue } from "../core/heartbeats";
-import { recentFlipsByHeartbeat } from "../store/heartbeats";
 import { oncallStyles } from "./overview";
 import { ago, durationWords, everyWords } from "./timefmt";
 
@@ -67,10 +66,10 @@ export const heartbeatsArea: Area = {
     {
       method: "GET",
       path: "/admin/heartbeats",
-      handler: (c) => {
-        const { items } = heartbeats.list(c.deps, c.tenantId, c.origin);
+      handler: async (c) => {
+        const { items } = await heartbeats.list(c.deps, c.tenantId, c.origin);
         const now = c.deps.clock();
-        const flips = recentFlipsByHeartbeat(c.deps.db, c.tenantId);
+        const flips = await c.deps.store.heartbeats.recentFlipsByHeartbeat(c.tenantId);
         const body = html`${oncallStyles}<h1>Heartbeats</h1>
 ${items.length === 0
   ? html`<p class="muted">No heartbeats yet.</p>`
@@ -96,9 +95,9 @@ ${form(c, "/admin/heartbeats", {}, "Create")}`;
     {
       method: "POST",
       path: "/admin/heartbeats",
-      handler: (c) => {
+      handler: async (c) => {
         const s = settingsFrom(c, true);
-        const h = heartbeats.create(c.deps, c.tenantId, { ...s, grace: s.grace ?? 60 }, c.origin);
+        const h = await heartbeats.create(c.deps, c.tenantId, { ...s, grace: s.grace ?? 60 }, c.origin);
         c.deps.heartbeats.arm();
         return see(`/admin/heartbeats/${h.id}`, "created");
       },
@@ -106,10 +105,10 @@ ${form(c, "/admin/heartbeats", {}, "Create")}`;
     {
       method: "GET",
       path: "/admin/heartbeats/:id",
-      handler: (c) => {
-        const h = heartbeats.view(heartbeats.mustGet(c.deps, c.tenantId, c.params.id), c.origin);
-        const flips = heartbeats.flips(c.deps, c.tenantId, h.id).items;
-        const pings = heartbeats.pings(c.deps, c.tenantId, h.id).items;
+      handler: async (c) => {
+        const h = heartbeats.view(await heartbeats.mustGet(c.deps, c.tenantId, c.params.id), c.origin);
+        const flips = (await heartbeats.flips(c.deps, c.tenantId, h.id)).items;
+        const pings = (await heartbeats.pings(c.deps, c.tenantId, h.id)).items;
         const body = html`<p><a href="/admin/heartbeats">← Heartbeats</a></p>
 <h1>${h.name} <span id="hb-state">${badge("st", h.state)}</span></h1>
 <dl class="fields">
@@ -140,24 +139,24 @@ ${form(c, `/admin/heartbeats/${h.id}`, h, "Save")}`;
     {
       method: "POST",
       path: "/admin/heartbeats/:id",
-      handler: (c) => {
-        heartbeats.update(c.deps, c.tenantId, c.params.id, settingsFrom(c, false), c.origin);
+      handler: async (c) => {
+        await heartbeats.update(c.deps, c.tenantId, c.params.id, settingsFrom(c, false), c.origin);
         return see(`/admin/heartbeats/${encodeURIComponent(c.params.id)}`, "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/heartbeats/:id/delete",
-      handler: (c) => {
-        heartbeats.remove(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        await heartbeats.remove(c.deps, c.tenantId, c.params.id);
         return see("/admin/heartbeats", "deleted");
       },
     },
     ...(["pause", "resume"] as const).map((action) => ({
       method: "POST" as const,
       path: `/admin/heartbeats/:id/${action}`,
-      handler: (c: Ctx) => {
-        heartbeats.pauseOrResume(c.deps, c.tenantId, c.params.id, action, c.origin);
+      handler: async (c: Ctx) => {
+        await heartbeats.pauseOrResume(c.deps, c.tenantId, c.params.id, action, c.origin);
         const to = c.form.get("back") === "list" ? "/admin/heartbeats" : `/admin/heartbeats/${encodeURIComponent(c.params.id)}`;
         return see(to, action === "pause" ? "paused" : "resumed");
       },

@@ -10,7 +10,7 @@ import { ApiError } from "../http/errors";
 import { RuleBody } from "../modules/rules/model";
 import * as rules from "../modules/rules/service";
 import { html } from "./html";
-import { field, intField, see, type Area, type Ctx } from "./kit";
+import { field, intField, see, type Area, type Ctx, type PageResult } from "./kit";
 import { badge, csrfField, when } from "./layout";
 
 function jsonField(c: Ctx, name: string, optional = false): unknown {
@@ -104,12 +104,12 @@ const ruleForm = (c: Ctx, action: string, r: { name?: string; enabled?: boolean;
 type DryRun = { evaluated: number; matched: number; alerts: unknown[]; events: { id: string; received_at: string; type: string; source: string; title: string; severity: string; alert: string | null }[] };
 
 /** Save or dry-run, by the button pressed. */
-function saveOrTest(c: Ctx, id: string | null) {
+async function saveOrTest(c: Ctx, id: string | null): Promise<PageResult> {
   const rule = ruleOf(c);
   if (c.form.get("do") === "test") {
     const last = intField(c, "last", true) ?? 100;
     if (last < 1 || last > 1000) throw new ApiError(422, "invalid_form", "last: test over 1 to 1000 events", [{ path: "/last", message: "1 to 1000" }]);
-    const result = rules.test(c.deps, c.tenantId, { rule, last }) as DryRun;
+    const result = (await rules.test(c.deps, c.tenantId, { rule, last })) as DryRun;
     return {
       title: "Rule test",
       current: "/admin/rules",
@@ -125,7 +125,7 @@ ${result.events.length
 ${ruleForm(c, id ? `/admin/rules/${id}` : "/admin/rules", rule, id ? "Save" : "Create")}`,
     };
   }
-  const saved = id ? rules.update(c.deps, c.tenantId, id, rule) : rules.create(c.deps, c.tenantId, rule);
+  const saved = id ? await rules.update(c.deps, c.tenantId, id, rule) : await rules.create(c.deps, c.tenantId, rule);
   return see(`/admin/rules/${saved.id}`, id ? "updated" : "created");
 }
 
@@ -137,8 +137,8 @@ export const rulesArea: Area = {
     {
       method: "GET",
       path: "/admin/rules",
-      handler: (c) => {
-        const { items } = rules.list(c.deps, c.tenantId);
+      handler: async (c) => {
+        const { items } = await rules.list(c.deps, c.tenantId);
         const body = html`<h1>Rules</h1>
 ${items.length
   ? html`<div class="table-wrap"><table id="rules"><thead><tr><th>Name</th><th>State</th><th>Action</th><th>Filter</th><th>Hits</th></tr></thead><tbody>
@@ -153,8 +153,8 @@ ${items.length
     {
       method: "GET",
       path: "/admin/rules/:id",
-      handler: (c) => {
-        const r = rules.get(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const r = await rules.get(c.deps, c.tenantId, c.params.id);
         return {
           title: r.name,
           current: "/admin/rules",
@@ -169,8 +169,8 @@ ${ruleForm(c, `/admin/rules/${r.id}`, r, "Save")}
     {
       method: "POST",
       path: "/admin/rules/:id/delete",
-      handler: (c) => {
-        rules.remove(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        await rules.remove(c.deps, c.tenantId, c.params.id);
         return see("/admin/rules", "deleted");
       },
     },

@@ -27,6 +27,11 @@ export function setOutbox(o: Outbox | null): void {
   outbox = o;
 }
 
+/** The outbox of this thread (store units that announce a change in their own transaction use it). */
+export function currentOutbox(): Outbox | null {
+  return outbox;
+}
+
 /** Enrichment jobs enqueued by the commits of this thread (the writer thread reports them; see writer-thread.ts). */
 export const enrichmentStats = { enqueued: 0 };
 let enrichmentWake: (() => void) | null = null;

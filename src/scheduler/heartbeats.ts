@@ -1,13 +1,13 @@
 // The heartbeat scheduler: one timer, set for the earliest deadline of all heartbeats (an indexed
 // lookup), re-armed whenever a change may have moved it. It never polls every rule: it wakes at a
-// deadline (or after at most MAX_SLEEP_MS, to notice deadlines set by the writer thread), moves
-// the overdue heartbeats with compare-and-set updates, and sleeps again.
-import { isBusy, type Db } from "../db/client";
-import * as hb from "../core/heartbeats";
-import type { CommitHook } from "../ingest/commit";
+// deadline (or after at most MAX_SLEEP_MS, to notice deadlines set by the writer thread or, on
+// PostgreSQL, by other replicas), moves the overdue heartbeats through the store's sweep unit
+// (compare-and-set; on PostgreSQL the due rows are taken FOR UPDATE SKIP LOCKED, so of several
+// replicas one flips each), and sleeps again.
+import { isBusy } from "../db/client";
 import type { Logger } from "../lib/log";
-import { earliestDeadline, overdueHeartbeats, type HeartbeatRow } from "../store/heartbeats";
-import { applyTransition, passDeadline, scheduleOf, timingOf } from "../store/heartbeat-transitions";
+import type { Store } from "../store/contract";
+import type { SweepMode } from "../store/heartbeat-transitions";
 
 export const MAX_SLEEP_MS = 1000;
 const BATCH = 500;
@@ -17,9 +17,9 @@ export class HeartbeatScheduler {
   private armedFor: number | null = null;
   private stopped = false;
 
+  /** `store`: on SQLite the background connection's (Deps.bgStore: it never waits for the lock). */
   constructor(
-    private db: Db,
-    private hooks: CommitHook[],
+    private store: Store,
     private clock: () => number,
     private log: Logger,
   ) {}
@@ -28,20 +28,16 @@ export class HeartbeatScheduler {
    * At start-up: time keepwatch was not running does not count. Every heartbeat whose deadline
    * passed meanwhile gets a fresh period from now and no alert (a late one flips back to up).
    */
-  afterStart(): number {
-    const step = (h: HeartbeatRow, now: number) => {
-      const r = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
-      return !!r && applyTransition(this.db, h, r.timing, r.flip, {}, this.hooks, now);
-    };
+  async afterStart(): Promise<number> {
     let moved = 0;
     // before the listener takes traffic; a connection that does not wait for the lock retries here
     for (let tries = 0; ; tries++) {
       try {
-        moved += this.eachOverdue(step);
+        moved += await this.eachOverdue("afterStart");
         break;
       } catch (e) {
         if (!isBusy(e) || tries >= 2500) throw e;
-        Bun.sleepSync(2);
+        await Bun.sleep(2);
       }
     }
     if (moved) this.log.info("heartbeats given a fresh period after downtime", { count: moved });
@@ -49,17 +45,16 @@ export class HeartbeatScheduler {
   }
 
   /**
-   * Runs `step` on every overdue heartbeat, a batch per transaction (one fsync per batch);
+   * Moves every overdue heartbeat one step, a batch per transaction (one fsync per batch);
    * returns how many it moved. Stops when a batch makes no progress (rows changed underneath).
    */
-  private eachOverdue(step: (h: HeartbeatRow, now: number) => boolean): number {
+  private async eachOverdue(mode: SweepMode): Promise<number> {
     const now = this.clock();
     let moved = 0;
     for (;;) {
-      const rows = overdueHeartbeats(this.db, now, BATCH);
-      const progress = this.db.$client.transaction(() => rows.filter((h) => step(h, now)).length)();
-      moved += progress;
-      if (rows.length < BATCH || progress === 0) return moved;
+      const r = await this.store.heartbeatTransitions.sweepOverdue(mode, now, BATCH);
+      moved += r.moved;
+      if (r.seen < BATCH || r.moved === 0) return moved;
     }
   }
 
@@ -70,26 +65,37 @@ export class HeartbeatScheduler {
   /** Re-reads the earliest deadline and sets the timer for it (call after any change). */
   arm(): void {
     if (this.stopped) return;
+    this.store.heartbeats.earliestDeadline().then(
+      (d) => this.armAt(d),
+      (e) => {
+        this.log.warn("heartbeat deadline lookup failed", { error: String(e) });
+        this.armAt(null);
+      },
+    );
+  }
+
+  private armAt(d: number | null): void {
+    if (this.stopped) return;
     const now = this.clock();
-    const d = earliestDeadline(this.db);
     const at = d === null ? now + MAX_SLEEP_MS : Math.min(d, now + MAX_SLEEP_MS);
     if (this.timer && this.armedFor !== null && this.armedFor <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.armedFor = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - now));
+    this.timer = setTimeout(() => void this.fire(), Math.max(0, at - now));
   }
 
-  private fire(): void {
+  private async fire(): Promise<void> {
     this.timer = null;
     this.armedFor = null;
     try {
-      this.sweep();
+      await this.sweep();
     } catch (e) {
       if (isBusy(e)) {
         // The server's connection for this does not wait for the lock (Deps.bgDb): the writer
         // thread is committing. Batches already moved are committed; look again in 2 ms.
+        if (this.stopped) return;
         this.armedFor = this.clock() + 2;
-        this.timer = setTimeout(() => this.fire(), 2);
+        this.timer = setTimeout(() => void this.fire(), 2);
         return;
       }
       this.log.error("heartbeat sweep failed", { error: String(e) });
@@ -98,8 +104,8 @@ export class HeartbeatScheduler {
   }
 
   /** Moves every overdue heartbeat one step (up → late → down). Returns how many moved. */
-  sweep(): number {
-    return this.eachOverdue((h, now) => passDeadline(this.db, h, this.hooks, now));
+  sweep(): Promise<number> {
+    return this.eachOverdue("deadline");
   }
 
   stop(): void {

@@ -7,7 +7,6 @@ import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } from "../store/events";
 import { pruneAttemptsBatch, pruneDeliveriesBatch, pruneJobsBatch } from "../store/retention";
-import { pruneRuleHits } from "../store/rules";
 
 export type Scheduler = { stop(): void; jobs: Cron[] };
 
@@ -55,8 +54,8 @@ export function startScheduler(deps: Deps): Scheduler {
       const n = pruneIdempotencyKeys(deps.db, deps.clock() - IDEMPOTENCY_WINDOW_MS);
       if (n) deps.log.info("pruned idempotency keys", { count: n });
     })),
-    new Cron("*/5 * * * *", { protect: true }, guard("rule-hits.prune", () => {
-      pruneRuleHits(deps.db, deps.clock());
+    new Cron("*/5 * * * *", { protect: true }, guardAsync("rule-hits.prune", async () => {
+      await deps.store.rules.pruneRuleHits(deps.clock());
     })),
     // hourly, so that each run has at most an hour's worth of rows to delete
     new Cron("41 * * * *", { protect: true }, guardAsync("retention.prune", async () => {

@@ -9,6 +9,7 @@ import { sourceFingerprint, type AlertStatus } from "../core/alerts";
 import { SEVERITY_RANK, type Severity } from "../core/severity";
 import { newId } from "../lib/ids";
 import { iso } from "../lib/time";
+import { currentOutbox } from "../ingest/hooks";
 
 export type AlertRow = typeof alerts.$inferSelect;
 export type TimelineRow = typeof alertTimeline.$inferSelect;
@@ -199,9 +200,11 @@ export type AlertPatch = { status?: AlertStatus; classification?: string | null;
 
 /**
  * Applies a triage change with a compare-and-set on the status the caller saw, and writes one
- * timeline entry per changed field. Returns false when the alert changed underneath (retry).
+ * timeline entry per changed field, and the outbound alert.updated / alert.closed message (the
+ * transactional outbox: it commits with the change). Returns false when the alert changed
+ * underneath (retry).
  */
-export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, now: number, then?: (after: AlertRow) => void): boolean {
+export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, now: number): boolean {
   return db.transaction(() => {
     const set: Record<string, unknown> = { updatedAt: now };
     const entries: { kind: string; data: unknown }[] = [];
@@ -245,7 +248,8 @@ export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, n
     if (r.changes === 0) return false;
     const t = db.$client.query(STMT.timeline);
     for (const e of entries) t.run(newId(now), a.id, now, e.kind, actor, JSON.stringify(e.data));
-    then?.(alertById(db, a.id)!);
+    const after = alertById(db, a.id)!;
+    currentOutbox()?.emit(db, a.tenantId, { type: after.status === "closed" ? "alert.closed" : "alert.updated", data: alertView(after), severity: after.severity as Severity, source: after.source, tags: JSON.parse(after.tags) }, now);
     return true;
   });
 }

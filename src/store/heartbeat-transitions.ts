@@ -12,7 +12,21 @@ import { iso } from "../lib/time";
 import type { CommitHook } from "../ingest/commit";
 import { storeOne } from "../ingest/commit";
 import { startUnit } from "./config-versions";
-import { casTiming, heartbeatById, heartbeatFilterCache, recordFlip, recordPing, type HeartbeatRow, type PingRow } from "./heartbeats";
+import { commitHooks } from "../ingest/hooks";
+import {
+  casTiming,
+  deleteHeartbeat,
+  getHeartbeat,
+  heartbeatById,
+  heartbeatFilterCache,
+  overdueHeartbeats,
+  recordFlip,
+  recordPing,
+  updateHeartbeatSettings,
+  type HeartbeatRow,
+  type NewHeartbeat,
+  type PingRow,
+} from "./heartbeats";
 
 export const HEARTBEAT_SOURCE = "heartbeat";
 
@@ -24,7 +38,7 @@ export function timingOf(h: HeartbeatRow): hb.Timing {
   return { state: h.state as hb.HeartbeatState, dueAt: h.dueAt, downAt: h.downAt, nextDeadline: h.nextDeadline };
 }
 
-type SystemKind = "down" | "up" | "paused" | "deleted";
+export type SystemKind = "down" | "up" | "paused" | "deleted";
 
 const TITLE: Record<SystemKind, (name: string) => string> = {
   down: (n) => `${n} is down`,
@@ -40,7 +54,8 @@ const SUMMARY: Record<SystemKind, (name: string, at: string) => string> = {
   deleted: (n, at) => `heartbeat ${n} was deleted at ${at}`,
 };
 
-function systemEvent(h: HeartbeatRow, kind: SystemKind, at: number, now: number): NormalizedEvent {
+/** keepwatch's own event for a heartbeat change (shared with the PostgreSQL twin). */
+export function systemEvent(h: HeartbeatRow, kind: SystemKind, at: number, now: number): NormalizedEvent {
   const payload = { heartbeat_id: h.id, name: h.name, at: iso(at), last_beat_at: h.lastBeatAt === null ? null : iso(h.lastBeatAt) };
   const json = JSON.stringify(payload);
   return {
@@ -69,6 +84,11 @@ function systemEvent(h: HeartbeatRow, kind: SystemKind, at: number, now: number)
   };
 }
 
+/** The system event a flip makes: down opens the heartbeat's alert; leaving down (a beat, or a pause) resolves it. */
+export function systemKindOf(flip: hb.Transition): SystemKind | null {
+  return flip.to === "down" ? "down" : flip.from !== "down" ? null : flip.to === "up" ? "up" : flip.to === "paused" ? "paused" : null;
+}
+
 /** Applies a computed transition. Returns false when the row changed meanwhile (nothing written). */
 export function applyTransition(
   db: Db,
@@ -83,8 +103,7 @@ export function applyTransition(
   if (flip) {
     startUnit(); // caches used by the hooks re-check their change counters
     recordFlip(db, h.id, flip, now);
-    // down opens the heartbeat's alert; leaving down (a beat, or a pause) resolves it
-    const kind: SystemKind | null = flip.to === "down" ? "down" : flip.from !== "down" ? null : flip.to === "up" ? "up" : flip.to === "paused" ? "paused" : null;
+    const kind = systemKindOf(flip);
     if (kind) storeOne(db, { tenantId: h.tenantId, route: "heartbeat", idempotencyKey: null, events: [systemEvent(h, kind, flip.at, now)] }, hooks, now);
   }
   return true;
@@ -175,6 +194,89 @@ export function beatsFromEvents(db: Db, tenantId: string, events: NormalizedEven
   }
 }
 
+// -- Units of work for callers outside the store (API, admin, scheduler). They run the process's
+// commit hooks (src/ingest/hooks.ts); the writer's group commit calls receivePing with its own.
+
+export type PingInput = { kind: PingKind; exitCode?: number | null; method?: string | null; remote?: string | null; body?: string | null; eventId?: string | null };
+
+/** A ping outside the group-commit writer (tools, tests): receivePing with the process's hooks. */
+export function ping(db: Db, heartbeatId: string, p: PingInput, now: number): HeartbeatRow | null {
+  return receivePing(db, heartbeatId, p, commitHooks, now);
+}
+
+/** "deadline": the scheduler's sweep (up → late → down); "afterStart": downtime does not count (afterDowntime). */
+export type SweepMode = "deadline" | "afterStart";
+
+/**
+ * One batch of the heartbeats whose deadline has passed, each moved one step, in one transaction
+ * (flips, their alerts and outbox messages commit together). `seen`: how many were due;
+ * `moved`: how many moved (the caller sweeps again while a full batch made progress).
+ */
+export function sweepOverdue(db: Db, mode: SweepMode, now: number, limit: number): { seen: number; moved: number } {
+  return db.$client.transaction(() => {
+    const rows = overdueHeartbeats(db, now, limit);
+    const moved = rows.filter((h) => stepOverdue(db, h, mode, commitHooks, now)).length;
+    return { seen: rows.length, moved };
+  })();
+}
+
+/** One overdue heartbeat, one step (shared by both stores' sweeps through the core's arithmetic). */
+function stepOverdue(db: Db, h: HeartbeatRow, mode: SweepMode, hooks: CommitHook[], now: number): boolean {
+  if (mode === "deadline") return passDeadline(db, h, hooks, now);
+  const r = hb.afterDowntime(timingOf(h), scheduleOf(h), h.graceS, now);
+  return !!r && applyTransition(db, h, r.timing, r.flip, {}, hooks, now);
+}
+
+/**
+ * Pause or resume, in one transaction (the flip, and the resolve of the alert of a down heartbeat
+ * that is paused). The heartbeat after it; null when there is none; "conflict" when it kept changing.
+ */
+export function pauseOrResume(db: Db, tenantId: string, id: string, action: "pause" | "resume", now: number): HeartbeatRow | null | "conflict" {
+  return db.$client.transaction(() => {
+    for (let i = 0; i < 5; i++) {
+      const h = getHeartbeat(db, tenantId, id);
+      if (!h) return null;
+      const r = action === "pause" ? hb.pause(timingOf(h), now) : hb.resume(timingOf(h), now);
+      if (applyTransition(db, h, r.timing, r.flip, {}, commitHooks, now)) return getHeartbeat(db, tenantId, id) ?? null;
+    }
+    return "conflict" as const;
+  })();
+}
+
+/** Deletes a heartbeat; a down one's open alert closes as resolved first, in the same transaction. */
+export function removeHeartbeat(db: Db, tenantId: string, id: string, now: number): boolean {
+  return db.$client.transaction(() => {
+    const h = getHeartbeat(db, tenantId, id);
+    if (!h) return false;
+    resolveDeleted(db, h, commitHooks, now);
+    return deleteHeartbeat(db, tenantId, id);
+  })();
+}
+
+/**
+ * Changes a heartbeat's settings in one transaction; a running heartbeat's deadlines follow its
+ * new schedule, counted from its last beat (a late one the new schedule puts back flips late → up).
+ * The heartbeat after it, or undefined when there is none.
+ */
+export function updateHeartbeat(db: Db, tenantId: string, id: string, set: Partial<NewHeartbeat>, now: number): HeartbeatRow | undefined {
+  return db.$client.transaction(() => {
+    const h = getHeartbeat(db, tenantId, id);
+    if (!h) return undefined;
+    updateHeartbeatSettings(db, h.id, set, now);
+    const fresh = getHeartbeat(db, tenantId, id)!;
+    const re = retime(fresh, now);
+    if (re && casTiming(db, fresh, re.timing, {}, now) && re.flip) recordFlip(db, fresh.id, re.flip, now);
+    return getHeartbeat(db, tenantId, id);
+  })();
+}
+
+/** The new timing of a heartbeat whose schedule changed (both stores), or null when it keeps its own. */
+export function retime(h: HeartbeatRow, now: number): { timing: hb.Timing; flip: hb.Transition | null } | null {
+  if ((h.state !== "up" && h.state !== "late") || h.lastBeatAt === null) return null;
+  const r = hb.beat({ ...timingOf(h), state: "up" }, scheduleOf(h), h.graceS, h.lastBeatAt);
+  return { timing: { ...r.timing, state: "up" }, flip: h.state === "late" ? { from: "late", to: "up", at: now } : null };
+}
+
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/heartbeat-transitions.ts. */
-export const heartbeatTransitionsFns = { applyTransition, resolveDeleted, receivePing, passDeadline, beatsFromEvents };
+export const heartbeatTransitionsFns = { ping, sweepOverdue, pauseOrResume, removeHeartbeat, updateHeartbeat };
 export type HeartbeatTransitionsStore = Bound<typeof heartbeatTransitionsFns>;

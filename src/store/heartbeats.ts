@@ -184,5 +184,6 @@ export function recentFlipsByHeartbeat(db: Db, tenantId: string, perHeartbeat = 
 }
 
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/heartbeats.ts. */
-export const heartbeatsFns = { createHeartbeat, getHeartbeat, pingTarget, listHeartbeats, updateHeartbeatSettings, deleteHeartbeat, casTiming, recordFlip, listPings, listFlips, earliestDeadline, overdueHeartbeats, recentFlipsByHeartbeat };
+// (settings changes, deletion, flips and the overdue sweep are units in heartbeat-transitions.ts)
+export const heartbeatsFns = { createHeartbeat, getHeartbeat, pingTarget, listHeartbeats, listPings, listFlips, earliestDeadline, recentFlipsByHeartbeat };
 export type HeartbeatsStore = Bound<typeof heartbeatsFns>;

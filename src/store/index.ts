@@ -26,16 +26,21 @@ import { sourceActivityFns, type SourceActivityStore } from "./source-activity";
 import { jobsFns, type JobsStore } from "./jobs";
 import { webhooksFns, type WebhooksStore } from "./webhooks";
 import { deliveriesFns, type DeliveriesStore } from "./deliveries";
-import { alertsFns, type AlertsStore } from "./alerts";
-import { rulesFns, type RulesStore } from "./rules";
-import { heartbeatsFns, type HeartbeatsStore } from "./heartbeats";
-import { heartbeatTransitionsFns, type HeartbeatTransitionsStore } from "./heartbeat-transitions";
-import { enrichmentFns, type EnrichmentStore } from "./enrichment";
+import { alertsFns } from "./alerts";
+import { rulesFns } from "./rules";
+import { heartbeatsFns } from "./heartbeats";
+import { heartbeatTransitionsFns } from "./heartbeat-transitions";
+import { enrichmentFns } from "./enrichment";
 import { overviewFns, type OverviewStore } from "./overview";
 import { retentionFns, type RetentionStore } from "./retention";
 import { healthFns, type HealthStore } from "./health";
 import { backupFns, type BackupStore } from "./backup";
 import { pgQueue } from "./queue-pg";
+import { pgAlertsFns } from "./pg/alerts";
+import { pgRulesFns } from "./pg/rules";
+import { pgHeartbeatsFns } from "./pg/heartbeats";
+import { pgHeartbeatTransitionsFns } from "./pg/heartbeat-transitions";
+import { pgEnrichmentFns } from "./pg/enrichment";
 import { sqliteQueue } from "./queue-sqlite";
 
 /** The SQLite store on one connection (the server opens one per role: API, background, jobs). */
@@ -117,11 +122,11 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     webhooks: notPorted<WebhooksStore>("webhooks"),
     deliveries: notPorted<DeliveriesStore>("deliveries"),
     // -- alerting
-    alerts: notPorted<AlertsStore>("alerts"),
-    rules: notPorted<RulesStore>("rules"),
-    heartbeats: notPorted<HeartbeatsStore>("heartbeats"),
-    heartbeatTransitions: notPorted<HeartbeatTransitionsStore>("heartbeatTransitions"),
-    enrichment: notPorted<EnrichmentStore>("enrichment"),
+    alerts: bindPg(sql, pgAlertsFns),
+    rules: bindPg(sql, pgRulesFns),
+    heartbeats: bindPg(sql, pgHeartbeatsFns),
+    heartbeatTransitions: bindPg<typeof heartbeatTransitionsFns>(sql, pgHeartbeatTransitionsFns),
+    enrichment: bindPg(sql, pgEnrichmentFns),
     // -- operations
     overview: notPorted<OverviewStore>("overview"),
     retention: notPorted<RetentionStore>("retention"),

@@ -169,5 +169,6 @@ export function pruneRuleHits(db: Db, now: number): number {
 }
 
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/rules.ts. */
-export const rulesFns = { createRule, getRule, listRules, updateRule, deleteRule, rulesBeforeInsert, rulesAfterInsert, pruneRuleHits };
+// (rulesBeforeInsert / rulesAfterInsert run inside a commit, through the commit hooks, not the contract)
+export const rulesFns = { createRule, getRule, listRules, updateRule, deleteRule, pruneRuleHits };
 export type RulesStore = Bound<typeof rulesFns>;

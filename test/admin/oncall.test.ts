@@ -91,12 +91,12 @@ describe("heartbeats list", () => {
     // 1 h 6 min later: both missed their beat (late at 1 h, down at 1 h 5 min)
     for (const t of [T0 + H + 60_000, T0 + H + 6 * 60_000]) {
       now = t;
-      s.deps.heartbeats.sweep();
+      await s.deps.heartbeats.sweep();
     }
     now = T0 + 2 * H;
     ping(up); // back up at 2 h
     now = T0 + 5 * H;
-    s.deps.heartbeats.sweep();
+    await s.deps.heartbeats.sweep();
 
     await page.goto(s.url + "/admin/heartbeats");
     const cells = async (id: string) => page.locator(`#hb-${id} .hbar span`).evaluateAll((els) => els.map((e: any) => e.className.replace("p-", "")));

@@ -33,18 +33,18 @@ const ping = (id: string, kind: PingKind = "success") =>
  * lock, and the ingest writer or the full-text indexer (checkpointer thread) may hold it for a few
  * ms after an ingest; a busy sweep is tried again, as HeartbeatScheduler.fire does.
  */
-const sweep = () => {
+const sweep = async () => {
   for (let tries = 0; ; tries++) {
     try {
-      return s.deps.heartbeats.sweep();
+      return await s.deps.heartbeats.sweep();
     } catch (e) {
       if (!isBusy(e) || tries >= 2500) throw e;
-      Bun.sleepSync(2);
+      await Bun.sleep(2);
     }
   }
 };
 /** What start-up does on the same database (the process before it was killed left no trace but the rows). */
-const restart = () => new HeartbeatScheduler(s.deps.db, commitHooks, clock, silentLogger).afterStart();
+const restart = () => new HeartbeatScheduler(s.deps.store, clock, silentLogger).afterStart();
 const flips = async (id: string) => ((await json(s.get(`/v1/heartbeats/${id}/flips`))).items as { from: string; to: string; at: string }[]).reverse();
 const alertsOf = (name: string) =>
   s.deps.db.$client.query("SELECT id, status, count, classification FROM alerts WHERE source_name = 'heartbeat' AND source = ?1 ORDER BY id").all(name) as {
@@ -60,7 +60,7 @@ test("pausing a down heartbeat resolves its alert (heartbeat.paused); resume is 
   const h = await json(s.admin("POST", "/v1/heartbeats", { name: "lc-pause", period: 60, grace: 0 }));
   ping(h.id);
   now += 61 * S;
-  sweep();
+  await sweep();
   expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("down");
   expect(alertsOf("lc-pause").map((a) => a.status)).toEqual(["open"]);
 
@@ -74,14 +74,14 @@ test("pausing a down heartbeat resolves its alert (heartbeat.paused); resume is 
   const r = await json(s.admin("POST", `/v1/heartbeats/${h.id}/resume`));
   expect(r).toMatchObject({ state: "new", due_at: null, down_at: null });
   now += 3600 * S;
-  sweep(); // no deadline while new: nothing happens
+  await sweep(); // no deadline while new: nothing happens
   expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("new");
   expect(eventTypes("lc-pause")).toEqual(["heartbeat.down", "heartbeat.paused"]); // no heartbeat.up: it was not down
 
   ping(h.id);
   expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("up");
   now += 61 * S;
-  sweep();
+  await sweep();
   const alerts = alertsOf("lc-pause");
   expect(alerts.map((a) => [a.status, a.count])).toEqual([
     ["closed", 1],
@@ -96,7 +96,7 @@ test("pausing an up or late heartbeat touches no alert; resuming and beating aga
   const h = await json(s.admin("POST", "/v1/heartbeats", { name: "lc-late", period: 60, grace: 60 }));
   ping(h.id);
   now += 61 * S;
-  sweep();
+  await sweep();
   expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("late");
   await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
   await s.admin("POST", `/v1/heartbeats/${h.id}/resume`);
@@ -110,10 +110,10 @@ test("a restart while late records late -> up (the flips stay a chain), with no 
   const h = await json(s.admin("POST", "/v1/heartbeats", { name: "lc-restart", period: 60, grace: 600 }));
   ping(h.id);
   now += 90 * S;
-  sweep();
+  await sweep();
   expect((await json(s.get(`/v1/heartbeats/${h.id}`))).state).toBe("late");
   now += 3600 * S; // keepwatch was not running past the down deadline
-  expect(restart()).toBeGreaterThanOrEqual(1);
+  expect(await restart()).toBeGreaterThanOrEqual(1);
   const after = await json(s.get(`/v1/heartbeats/${h.id}`));
   expect(after.state).toBe("up");
   expect(new Date(after.due_at).getTime()).toBe(now + 60 * S);
@@ -122,7 +122,7 @@ test("a restart while late records late -> up (the flips stay a chain), with no 
   expect(new Date(f[2].at).getTime()).toBe(now);
   // the next miss is an ordinary chain again
   now += 61 * S;
-  sweep();
+  await sweep();
   expect((await flips(h.id)).map((x) => `${x.from}>${x.to}`).slice(-1)).toEqual(["up>late"]);
   expect(alertsOf("lc-restart")).toEqual([]);
 });
@@ -140,31 +140,31 @@ test("seeded random walk: flips are a chain and an alert is open exactly while d
     const h = await json(s.admin("POST", "/v1/heartbeats", { name, period: 30 + Math.floor(rand() * 120), grace: i % 3 === 0 ? 0 : pick([30, 60, 120]), max_runtime: pick([null, 20]) }));
     hbs.push({ id: h.id, name });
   }
-  const ops: Record<string, (h: { id: string }) => void> = {
+  const ops: Record<string, (h: { id: string }) => void | Promise<unknown>> = {
     beat: (h) => void ping(h.id),
     start: (h) => void ping(h.id, "start"),
     fail: (h) => void ping(h.id, "fail"),
-    pause: (h) => void service.pauseOrResume(s.deps, s.tenantId, h.id, "pause", s.url),
-    resume: (h) => void service.pauseOrResume(s.deps, s.tenantId, h.id, "resume", s.url),
-    edit: (h) => void service.update(s.deps, s.tenantId, h.id, { period: 20 + Math.floor(rand() * 200) }, s.url),
-    wait: () => {
+    pause: (h) => service.pauseOrResume(s.deps, s.tenantId, h.id, "pause", s.url),
+    resume: (h) => service.pauseOrResume(s.deps, s.tenantId, h.id, "resume", s.url),
+    edit: (h) => service.update(s.deps, s.tenantId, h.id, { period: 20 + Math.floor(rand() * 200) }, s.url),
+    wait: async () => {
       // time passes with the scheduler running: a sweep every 10 s of it
       for (let left = Math.floor(rand() * 90 * S); left > 0; left -= 10 * S) {
         now += Math.min(left, 10 * S);
-        sweep();
+        await sweep();
       }
     },
-    miss: () => {
+    miss: async () => {
       // long enough for any of them to miss a beat and go down, swept every 10 s
       for (let i = 0; i < 40; i++) {
         now += 10 * S;
-        sweep();
+        await sweep();
       }
     },
-    sweep: () => void sweep(),
+    sweep: () => sweep(),
     restart: () => {
       now += Math.floor(rand() * 1000 * S); // time keepwatch was not running
-      restart();
+      return restart();
     },
   };
   const names = Object.keys(ops);
@@ -172,7 +172,7 @@ test("seeded random walk: flips are a chain and an alert is open exactly while d
   for (let step = 0; step < 800; step++) {
     const op = pick(names);
     used.add(op);
-    ops[op](pick(hbs));
+    await ops[op](pick(hbs));
   }
   expect(used.size).toBe(names.length);
   const seen = new Set<string>();

@@ -17,7 +17,7 @@ export function alertsModule(deps: Deps) {
     .get(
       "/v1/alerts/:id",
       // the raw payload goes out as it was stored, byte for byte
-      ({ request, params }) => rawJsonResponse(service.detail(deps, deps.auth.authorize(request.headers, "read").tenantId, params.id)),
+      async ({ request, params }) => rawJsonResponse(await service.detail(deps, deps.auth.authorize(request.headers, "read").tenantId, params.id)),
       { params, response: AlertDetail, detail: { summary: "One alert with its events and timeline", tags: ["alerts"] } },
     )
     .patch(

@@ -6,8 +6,7 @@ import { ApiError, notFound } from "../../http/errors";
 import { checkCursor, page, timeParam } from "../../http/paging";
 import { rawJson } from "../../http/raw-json";
 import { iso } from "../../lib/time";
-import { addComment, alertEventsOf, alertView, getAlert, listAlerts, rawPayloadOfEvent, timelineOf, updateAlert, type AlertRow, type TimelineRow } from "../../store/alerts";
-import { enrichmentOf } from "../../store/enrichment";
+import { alertView, type AlertRow, type TimelineRow } from "../../store/alerts";
 import type { AlertPatchBody, AlertQuery } from "./model";
 
 export const summary = alertView;
@@ -15,9 +14,9 @@ export const summary = alertView;
 const timeline = (r: TimelineRow) => ({ id: r.id, at: iso(r.at), kind: r.kind, actor: r.actor, data: JSON.parse(r.data) });
 
 /** `extra`: filters the admin page adds (alerts not closed, assignee, last seen before). */
-export function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>, extra: { notClosed?: boolean; assignee?: string; until?: number } = {}) {
+export async function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>, extra: { notClosed?: boolean; assignee?: string; until?: number } = {}) {
   const limit = q.limit ?? 50;
-  const rows = listAlerts(deps.db, tenantId, {
+  const rows = await deps.store.alerts.listAlerts(tenantId, {
     ...extra,
     status: q.status,
     minSeverityRank: q.severity ? SEVERITY_RANK[q.severity] : undefined,
@@ -32,20 +31,20 @@ export function list(deps: Deps, tenantId: string, q: Static<typeof AlertQuery>,
   return page(rows, limit, summary);
 }
 
-function mustGet(deps: Deps, tenantId: string, id: string): AlertRow {
-  const a = getAlert(deps.db, tenantId, id);
+async function mustGet(deps: Deps, tenantId: string, id: string): Promise<AlertRow> {
+  const a = await deps.store.alerts.getAlert(tenantId, id);
   if (!a) throw notFound(`no alert ${id}`);
   return a;
 }
 
-export function detail(deps: Deps, tenantId: string, id: string) {
-  const a = mustGet(deps, tenantId, id);
-  const raw = rawPayloadOfEvent(deps.db, a.firstEventId);
+export async function detail(deps: Deps, tenantId: string, id: string) {
+  const a = await mustGet(deps, tenantId, id);
+  const raw = await deps.store.alerts.rawPayloadOfEvent(a.firstEventId);
   return {
     ...summary(a),
     // the stored text as the sender wrote it (answered through rawJsonResponse)
     raw_payload: rawJson(raw),
-    events: alertEventsOf(deps.db, a.id).map((e) => ({
+    events: (await deps.store.alerts.alertEventsOf(a.id)).map((e) => ({
       id: e.id,
       title: e.title,
       severity: e.severity,
@@ -54,14 +53,14 @@ export function detail(deps: Deps, tenantId: string, id: string) {
       source_name: e.sourceName,
       type: e.type,
     })),
-    timeline: timelineOf(deps.db, a.id).map(timeline),
-    enrichment: enrichmentOf(deps.db, a.id).map((e) => ({ ...e, updated_at: iso(e.updated_at) })),
+    timeline: (await deps.store.alerts.timelineOf(a.id)).map(timeline),
+    enrichment: (await deps.store.enrichment.enrichmentOf(a.id)).map((e) => ({ ...e, updated_at: iso(e.updated_at) })),
   };
 }
 
-export function patch(deps: Deps, tenantId: string, id: string, body: Static<typeof AlertPatchBody>, actor: string) {
+export async function patch(deps: Deps, tenantId: string, id: string, body: Static<typeof AlertPatchBody>, actor: string) {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const a = mustGet(deps, tenantId, id);
+    const a = await mustGet(deps, tenantId, id);
     const to = body.status as AlertStatus | undefined;
     if (to !== undefined && to !== a.status && !canTransition(a.status as AlertStatus, to))
       throw new ApiError(409, "invalid_transition", `an alert that is ${a.status} can go to ${allowedNext(a.status as AlertStatus).join(" or ")}, not ${to}`, [
@@ -76,16 +75,14 @@ export function patch(deps: Deps, tenantId: string, id: string, body: Static<typ
         { path: "/classification", message: "only with status closed" },
       ]);
     const now = deps.clock();
-    // the outbound message commits with the change (transactional outbox)
-    const announce = (after: AlertRow) =>
-      deps.webhooks.emit(deps.db, tenantId, { type: after.status === "closed" ? "alert.closed" : "alert.updated", data: alertView(after), severity: after.severity as Severity, source: after.source, tags: JSON.parse(after.tags) }, now);
-    if (updateAlert(deps.db, a, { status: to, classification: body.classification, assignee: body.assignee }, actor, now, announce))
+    // the outbound message commits with the change (transactional outbox, in the store's unit)
+    if (await deps.store.alerts.updateAlert(a, { status: to, classification: body.classification, assignee: body.assignee }, actor, now))
       return detail(deps, tenantId, id);
   }
   throw new ApiError(409, "conflict", "the alert kept changing while it was updated; retry");
 }
 
-export function comment(deps: Deps, tenantId: string, id: string, body: string, actor: string) {
-  const a = mustGet(deps, tenantId, id);
-  return timeline(addComment(deps.db, a.id, body, actor, deps.clock()));
+export async function comment(deps: Deps, tenantId: string, id: string, body: string, actor: string) {
+  const a = await mustGet(deps, tenantId, id);
+  return timeline(await deps.store.alerts.addComment(a.id, body, actor, deps.clock()));
 }

@@ -6,8 +6,6 @@ import { parseAllowList, refusedReason } from "../../core/netrange";
 import { ApiError, notFound } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { iso } from "../../lib/time";
-import { getAlert } from "../../store/alerts";
-import { requeueEnrichment } from "../../store/enrichment";
 import type { EnricherRow } from "../../store/enrichment-lookups";
 import { parseHeaders } from "../webhooks/service";
 import type { EnricherCreate, EnricherUpdate } from "./model";
@@ -97,9 +95,9 @@ export async function remove(deps: Deps, tenantId: string, id: string): Promise<
 }
 
 /** POST /v1/alerts/:id/enrich: back to pending with a new job (409 while one is on it). */
-export function enrichAgain(deps: Deps, tenantId: string, alertId: string, actor: string) {
-  if (!getAlert(deps.db, tenantId, alertId)) throw notFound(`no alert ${alertId}`);
-  if (!requeueEnrichment(deps.db, alertId, actor, deps.clock()))
+export async function enrichAgain(deps: Deps, tenantId: string, alertId: string, actor: string) {
+  if (!(await deps.store.alerts.getAlert(tenantId, alertId))) throw notFound(`no alert ${alertId}`);
+  if (!(await deps.store.enrichment.requeueEnrichment(alertId, actor, deps.clock())))
     throw new ApiError(409, "conflict", `alert ${alertId} is being enriched already (enrichment_status pending)`);
   deps.enrichmentWorker.notify();
   return { id: alertId, enrichment_status: "pending" as const };

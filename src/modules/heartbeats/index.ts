@@ -25,7 +25,7 @@ export function heartbeatsModule(deps: Deps) {
       },
       { body: HeartbeatCreate, response: { 201: Heartbeat }, detail: { summary: "Create a heartbeat (period or cron + tz)", tags: ["heartbeats"] } },
     )
-    .get("/v1/heartbeats/:id", ({ request, params }) => service.view(service.mustGet(deps, read(request), params.id), origin(request)), {
+    .get("/v1/heartbeats/:id", async ({ request, params }) => service.view(await service.mustGet(deps, read(request), params.id), origin(request)), {
       params,
       response: Heartbeat,
       detail: { summary: "One heartbeat", tags: ["heartbeats"] },
@@ -38,8 +38,8 @@ export function heartbeatsModule(deps: Deps) {
     })
     .delete(
       "/v1/heartbeats/:id",
-      ({ request, params, set }) => {
-        service.remove(deps, admin(request), params.id);
+      async ({ request, params, set }) => {
+        await service.remove(deps, admin(request), params.id);
         set.status = 204;
         return null;
       },

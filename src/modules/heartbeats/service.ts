@@ -4,21 +4,7 @@ import { validateFilter } from "../../core/filter";
 import * as hb from "../../core/heartbeats";
 import { ApiError, notFound, type ErrorDetail } from "../../http/errors";
 import { iso } from "../../lib/time";
-import {
-  casTiming,
-  createHeartbeat,
-  deleteHeartbeat,
-  getHeartbeat,
-  listFlips,
-  listHeartbeats,
-  listPings,
-  recordFlip,
-  updateHeartbeatSettings,
-  type HeartbeatRow,
-  type NewHeartbeat,
-} from "../../store/heartbeats";
-import { applyTransition, resolveDeleted, scheduleOf, timingOf } from "../../store/heartbeat-transitions";
-import { commitHooks } from "../../ingest/hooks";
+import type { HeartbeatRow, NewHeartbeat } from "../../store/heartbeats";
 import type { HeartbeatCreate, HeartbeatPatch } from "./model";
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -78,10 +64,9 @@ function settingsFrom(body: Static<typeof HeartbeatPatch>, current: HeartbeatRow
   return out;
 }
 
-export function create(deps: Deps, tenantId: string, body: Static<typeof HeartbeatCreate>, origin: string) {
+export async function create(deps: Deps, tenantId: string, body: Static<typeof HeartbeatCreate>, origin: string) {
   const s = settingsFrom(body, null);
-  const row = createHeartbeat(
-    deps.db,
+  const row = await deps.store.heartbeats.createHeartbeat(
     {
       tenantId,
       name: s.name!,
@@ -99,63 +84,44 @@ export function create(deps: Deps, tenantId: string, body: Static<typeof Heartbe
   return view(row, origin);
 }
 
-export function mustGet(deps: Deps, tenantId: string, id: string): HeartbeatRow {
-  const h = getHeartbeat(deps.db, tenantId, id);
+export async function mustGet(deps: Deps, tenantId: string, id: string): Promise<HeartbeatRow> {
+  const h = await deps.store.heartbeats.getHeartbeat(tenantId, id);
   if (!h) throw notFound(`no heartbeat ${id}`);
   return h;
 }
 
-export function update(deps: Deps, tenantId: string, id: string, body: Static<typeof HeartbeatPatch>, origin: string) {
-  const h = mustGet(deps, tenantId, id);
-  const s = settingsFrom(body, h);
-  const now = deps.clock();
-  deps.db.$client.transaction(() => {
-    updateHeartbeatSettings(deps.db, h.id, s, now);
-    // a running heartbeat's deadlines follow its new schedule, counted from its last beat
-    const fresh = getHeartbeat(deps.db, tenantId, id)!;
-    if ((fresh.state === "up" || fresh.state === "late") && fresh.lastBeatAt !== null) {
-      const r = hb.beat({ ...timingOf(fresh), state: "up" }, scheduleOf(fresh), fresh.graceS, fresh.lastBeatAt);
-      // a late heartbeat that the new schedule puts back to up flips late → up (now)
-      if (casTiming(deps.db, fresh, { ...r.timing, state: "up" }, {}, now) && fresh.state === "late") recordFlip(deps.db, fresh.id, { from: "late", to: "up", at: now }, now);
-    }
-  })();
+export async function update(deps: Deps, tenantId: string, id: string, body: Static<typeof HeartbeatPatch>, origin: string) {
+  const h = await mustGet(deps, tenantId, id);
+  // settings and the deadlines that follow a new schedule, in one unit of work
+  const after = await deps.store.heartbeatTransitions.updateHeartbeat(tenantId, id, settingsFrom(body, h), deps.clock());
+  if (!after) throw notFound(`no heartbeat ${id}`);
   deps.heartbeats.arm();
-  return view(mustGet(deps, tenantId, id), origin);
+  return view(after, origin);
 }
 
-export function remove(deps: Deps, tenantId: string, id: string) {
-  const gone = deps.db.$client.transaction(() => {
-    const h = getHeartbeat(deps.db, tenantId, id);
-    if (!h) return false;
-    resolveDeleted(deps.db, h, commitHooks, deps.clock()); // its open alert closes as resolved
-    return deleteHeartbeat(deps.db, tenantId, id);
-  })();
+export async function remove(deps: Deps, tenantId: string, id: string) {
+  // its open alert closes as resolved, in the transaction that deletes it
+  const gone = await deps.store.heartbeatTransitions.removeHeartbeat(tenantId, id, deps.clock());
   if (!gone) throw notFound(`no heartbeat ${id}`);
   deps.heartbeats.arm();
 }
 
-export function pauseOrResume(deps: Deps, tenantId: string, id: string, action: "pause" | "resume", origin: string) {
-  for (let i = 0; i < 5; i++) {
-    const h = mustGet(deps, tenantId, id);
-    const now = deps.clock();
-    const r = action === "pause" ? hb.pause(timingOf(h), now) : hb.resume(timingOf(h), now);
-    const ok = deps.db.$client.transaction(() => applyTransition(deps.db, h, r.timing, r.flip, {}, commitHooks, now))();
-    if (ok) {
-      deps.heartbeats.arm();
-      return view(mustGet(deps, tenantId, id), origin);
-    }
-  }
-  throw new ApiError(409, "conflict", "the heartbeat kept changing; retry");
+export async function pauseOrResume(deps: Deps, tenantId: string, id: string, action: "pause" | "resume", origin: string) {
+  const r = await deps.store.heartbeatTransitions.pauseOrResume(tenantId, id, action, deps.clock());
+  if (r === null) throw notFound(`no heartbeat ${id}`);
+  if (r === "conflict") throw new ApiError(409, "conflict", "the heartbeat kept changing; retry");
+  deps.heartbeats.arm();
+  return view(r, origin);
 }
 
-export function list(deps: Deps, tenantId: string, origin: string) {
-  return { items: listHeartbeats(deps.db, tenantId).map((h) => view(h, origin)) };
+export async function list(deps: Deps, tenantId: string, origin: string) {
+  return { items: (await deps.store.heartbeats.listHeartbeats(tenantId)).map((h) => view(h, origin)) };
 }
 
-export function pings(deps: Deps, tenantId: string, id: string) {
-  const h = mustGet(deps, tenantId, id);
+export async function pings(deps: Deps, tenantId: string, id: string) {
+  const h = await mustGet(deps, tenantId, id);
   return {
-    items: listPings(deps.db, h.id).map((p) => ({
+    items: (await deps.store.heartbeats.listPings(h.id)).map((p) => ({
       id: p.id,
       at: iso(p.at),
       kind: p.kind,
@@ -168,7 +134,7 @@ export function pings(deps: Deps, tenantId: string, id: string) {
   };
 }
 
-export function flips(deps: Deps, tenantId: string, id: string) {
-  const h = mustGet(deps, tenantId, id);
-  return { items: listFlips(deps.db, h.id).map((f) => ({ id: f.id, at: iso(f.at), from: f.fromState, to: f.toState })) };
+export async function flips(deps: Deps, tenantId: string, id: string) {
+  const h = await mustGet(deps, tenantId, id);
+  return { items: (await deps.store.heartbeats.listFlips(h.id)).map((f) => ({ id: f.id, at: iso(f.at), from: f.fromState, to: f.toState })) };
 }

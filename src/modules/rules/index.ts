@@ -39,8 +39,8 @@ export function rulesModule(deps: Deps) {
     })
     .delete(
       "/v1/rules/:id",
-      ({ request, params, set }) => {
-        service.remove(deps, admin(request), params.id);
+      async ({ request, params, set }) => {
+        await service.remove(deps, admin(request), params.id);
         set.status = 204;
         return null;
       },

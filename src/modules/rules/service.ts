@@ -4,8 +4,7 @@ import { matches, type Matchable } from "../../core/filter";
 import { alertIntent, alertSeverity, alertTitle, joinsOpenAlert, MemoryHitLog, ruleFingerprint, type Rule } from "../../core/rules";
 import { ApiError, notFound } from "../../http/errors";
 import { iso } from "../../lib/time";
-import { listEvents } from "../../store/events";
-import { createRule, deleteRule, getRule, listRules, toRule, updateRule, type RuleRow } from "../../store/rules";
+import { toRule, type RuleRow } from "../../store/rules";
 import { validateFilter } from "../../core/filter";
 import type { RuleBody, RulePatch, RuleTest } from "./model";
 
@@ -29,36 +28,34 @@ function checkFilter(filter: unknown) {
   if (problems.length) throw new ApiError(422, "invalid_body", `invalid filter at ${problems[0].path}: ${problems[0].message}`, problems);
 }
 
-export function create(deps: Deps, tenantId: string, b: Static<typeof RuleBody>) {
+export async function create(deps: Deps, tenantId: string, b: Static<typeof RuleBody>) {
   checkFilter(b.filter);
   return view(
-    createRule(
-      deps.db,
+    await deps.store.rules.createRule(
       { tenantId, name: b.name, enabled: b.enabled ?? true, filter: JSON.stringify(b.filter), threshold: b.threshold ? JSON.stringify(b.threshold) : null, action: JSON.stringify(b.action) },
       deps.clock(),
     ),
   );
 }
 
-function mustGet(deps: Deps, tenantId: string, id: string): RuleRow {
-  const r = getRule(deps.db, tenantId, id);
+async function mustGet(deps: Deps, tenantId: string, id: string): Promise<RuleRow> {
+  const r = await deps.store.rules.getRule(tenantId, id);
   if (!r) throw notFound(`no rule ${id}`);
   return r;
 }
 
-export function get(deps: Deps, tenantId: string, id: string) {
-  return view(mustGet(deps, tenantId, id));
+export async function get(deps: Deps, tenantId: string, id: string) {
+  return view(await mustGet(deps, tenantId, id));
 }
 
-export function list(deps: Deps, tenantId: string) {
-  return { items: listRules(deps.db, tenantId).map(view) };
+export async function list(deps: Deps, tenantId: string) {
+  return { items: (await deps.store.rules.listRules(tenantId)).map(view) };
 }
 
-export function update(deps: Deps, tenantId: string, id: string, b: Static<typeof RulePatch>) {
-  const r = mustGet(deps, tenantId, id);
+export async function update(deps: Deps, tenantId: string, id: string, b: Static<typeof RulePatch>) {
+  const r = await mustGet(deps, tenantId, id);
   if (b.filter !== undefined) checkFilter(b.filter);
-  updateRule(
-    deps.db,
+  await deps.store.rules.updateRule(
     r.id,
     {
       ...(b.name !== undefined && { name: b.name }),
@@ -69,11 +66,11 @@ export function update(deps: Deps, tenantId: string, id: string, b: Static<typeo
     },
     deps.clock(),
   );
-  return view(mustGet(deps, tenantId, id));
+  return view(await mustGet(deps, tenantId, id));
 }
 
-export function remove(deps: Deps, tenantId: string, id: string) {
-  if (!deleteRule(deps.db, tenantId, id)) throw notFound(`no rule ${id}`);
+export async function remove(deps: Deps, tenantId: string, id: string) {
+  if (!(await deps.store.rules.deleteRule(tenantId, id))) throw notFound(`no rule ${id}`);
 }
 
 function outcome(rule: Rule, m: Matchable) {
@@ -87,7 +84,7 @@ function outcome(rule: Rule, m: Matchable) {
  * Says what a rule would do, without storing anything: on a sample event, or replayed over the
  * last N stored events in the order they arrived (threshold windows included).
  */
-export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
+export async function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
   checkFilter(b.rule.filter);
   if (!b.event && !b.last) throw new ApiError(422, "invalid_body", "give an event to test on, or last: N", [{ path: "/event", message: "event or last is required" }]);
   const rule: Rule = { id: "test", name: b.rule.name, filter: b.rule.filter as Rule["filter"], threshold: b.rule.threshold ?? null, action: b.rule.action };
@@ -112,7 +109,7 @@ export function test(deps: Deps, tenantId: string, b: Static<typeof RuleTest>) {
       ...(matched && rule.threshold ? { note: `an alert opens once ${rule.threshold.count} such events arrive within ${rule.threshold.window} s` } : {}),
     };
   }
-  const rows = listEvents(deps.db, tenantId, { limit: b.last! }).reverse();
+  const rows = (await deps.store.events.listEvents(tenantId, { limit: b.last! })).reverse();
   // the same decision as the ingest path (core/rules.ts alertIntent), with the hits counted in
   // memory and the alerts it would open or join kept here the way store/alerts.ts keeps them
   const hits = new MemoryHitLog();

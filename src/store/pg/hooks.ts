@@ -6,6 +6,7 @@
 import type { NormalizedEvent } from "../../core/event";
 import type { Severity } from "../../core/severity";
 import type { PgConn } from "../contract";
+import { pgAlertingHooks } from "./alerting";
 
 export type PgCommitHook = ((tx: PgConn, tenantId: string, inserted: NormalizedEvent[], now: number) => Promise<void>) & {
   /** optional first phase, before the events are inserted: may change them (tags, opensAlert) */
@@ -31,5 +32,9 @@ export function pgOutbox(): PgOutbox | null {
   return outbox;
 }
 
-/** The hooks every PostgreSQL commit runs, in order (filled in by src/store/pg/alerting.ts). */
-export const pgCommitHooks: PgCommitHook[] = [];
+/**
+ * The hooks every PostgreSQL commit runs, in order (src/store/pg/alerting.ts): match rules →
+ * alerts of alert sources → heartbeat beats → outbound messages. pgOutbox is a function
+ * declaration (hoisted), so this holds whichever of the two modules loads first.
+ */
+export const pgCommitHooks: PgCommitHook[] = pgAlertingHooks(pgOutbox, () => pgCommitHooks);

@@ -1,0 +1,171 @@
+// Match rules on PostgreSQL: the twin of src/store/rules.ts. threshold is jsonb here (the rule-hit
+// pruning reads its window); rows come back with it as JSON text, the SQLite row shape.
+import { inTx, type PgConn, type PgTwin } from "../contract";
+import { RULES_VERSION, toRule, type NewRule, type RuleRow, type rulesFns } from "../rules";
+import type { AlertChange } from "../alerts";
+import { matchableOf, type NormalizedEvent } from "../../core/event";
+import { alertIntent, buildIndex, groupKey, matchingRules, type HitLog, type Rule, type RuleIndex } from "../../core/rules";
+import { newId } from "../../lib/ids";
+import { pgBumpVersion, PgVersionedCache } from "./config-versions";
+import { jsonText, pgRaiseAlert } from "./alerts";
+
+const RULE_COLS = `id, tenant_id AS "tenantId", name, enabled, filter, threshold, action, created_at AS "createdAt",
+  updated_at AS "updatedAt", hits, last_hit_at AS "lastHitAt"`;
+
+function toRuleRow(r: Record<string, unknown>): RuleRow {
+  return { ...(r as RuleRow), threshold: r.threshold === null || r.threshold === undefined ? null : jsonText(r.threshold) };
+}
+
+async function createRule(pg: PgConn, r: NewRule, now: number): Promise<RuleRow> {
+  const row: RuleRow = { ...r, id: newId(now), createdAt: now, updatedAt: now, hits: 0, lastHitAt: null };
+  await inTx(pg, async (tx) => {
+    await tx`INSERT INTO rules (id, tenant_id, name, enabled, filter, threshold, action, created_at, updated_at, hits, last_hit_at)
+             VALUES (${row.id}, ${row.tenantId}, ${row.name}, ${row.enabled}, ${row.filter}, ${row.threshold}::text::jsonb, ${row.action},
+                     ${now}, ${now}, 0, NULL)`;
+    await pgBumpVersion(tx, RULES_VERSION);
+  });
+  return row;
+}
+
+async function getRule(pg: PgConn, tenantId: string, id: string): Promise<RuleRow | undefined> {
+  const [r] = await pg.unsafe(`SELECT ${RULE_COLS} FROM rules WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+  return r ? toRuleRow(r) : undefined;
+}
+
+async function listRules(pg: PgConn, tenantId: string): Promise<RuleRow[]> {
+  const rows = await pg.unsafe(`SELECT ${RULE_COLS} FROM rules WHERE tenant_id = $1 ORDER BY id`, [tenantId]);
+  return rows.map(toRuleRow);
+}
+
+const SETTABLE: Record<keyof NewRule, string> = {
+  tenantId: "tenant_id",
+  name: "name",
+  enabled: "enabled",
+  filter: "filter",
+  threshold: "threshold",
+  action: "action",
+};
+
+async function updateRule(pg: PgConn, id: string, set: Partial<NewRule>, now: number): Promise<void> {
+  const cols: string[] = [];
+  const args: unknown[] = [id, now];
+  for (const [k, col] of Object.entries(SETTABLE) as [keyof NewRule, string][]) {
+    if (set[k] === undefined) continue;
+    args.push(set[k]);
+    cols.push(k === "threshold" ? `${col} = $${args.length}::text::jsonb` : `${col} = $${args.length}`);
+  }
+  await inTx(pg, async (tx) => {
+    await tx.unsafe(`UPDATE rules SET ${[...cols, "updated_at = $2"].join(", ")} WHERE id = $1`, args as any[]);
+    await pgBumpVersion(tx, RULES_VERSION);
+  });
+}
+
+async function deleteRule(pg: PgConn, tenantId: string, id: string): Promise<boolean> {
+  return await inTx(pg, async (tx) => {
+    const r = await tx`DELETE FROM rules WHERE tenant_id = ${tenantId} AND id = ${id}`;
+    if (r.count) await pgBumpVersion(tx, RULES_VERSION);
+    return r.count > 0;
+  });
+}
+
+/** The enabled rules of each tenant as an index, rebuilt when any rule changes (the twin of RuleCache). */
+export class PgRuleCache extends PgVersionedCache<RuleIndex> {
+  constructor() {
+    super(RULES_VERSION, async (conn, tenantId) => {
+      const rows = await conn.unsafe(`SELECT ${RULE_COLS} FROM rules WHERE tenant_id = $1 AND enabled ORDER BY id`, [tenantId]);
+      return buildIndex(rows.map((r) => toRule(toRuleRow(r))));
+    });
+  }
+}
+
+/** Every rule an event matched in the first phase, counted as hits in the second (only if it was inserted). */
+const matchedRules = new WeakMap<NormalizedEvent, string[]>();
+/** Alert rules an event matched in the first phase, for the second (only if it was inserted). */
+const pendingAlerts = new WeakMap<NormalizedEvent, Rule[]>();
+
+/** The twin of rulesBeforeInsert: tags, suppress, and the alert rules kept for the second phase. */
+export async function pgRulesBeforeInsert(tx: PgConn, cache: PgRuleCache, tenantId: string, evs: NormalizedEvent[]): Promise<void> {
+  const idx = await cache.get(tx, tenantId);
+  if (idx.size === 0) return;
+  for (const e of evs) {
+    const hits = matchingRules(idx, matchableOf(e));
+    if (!hits.length) continue;
+    matchedRules.set(e, hits.map((r) => r.id));
+    const addTags = hits.flatMap((r) => (r.action.kind === "tag" ? r.action.tags : [])).filter((t) => !e.tags.includes(t));
+    if (addTags.length) e.tags = [...e.tags, ...new Set(addTags)];
+    if (hits.some((r) => r.action.kind === "suppress")) {
+      e.opensAlert = false;
+      continue;
+    }
+    const alerting = hits.filter((r) => r.action.kind === "alert");
+    if (alerting.length) pendingAlerts.set(e, alerting);
+  }
+}
+
+/** The twin of rulesAfterInsert: hit counts (one statement), then alert rules open or join their alert. */
+export async function pgRulesAfterInsert(tx: PgConn, tenantId: string, inserted: NormalizedEvent[], now: number): Promise<AlertChange[]> {
+  const changes: AlertChange[] = [];
+  const counted = new Map<string, { n: number; at: number }>();
+  for (const e of inserted) {
+    const ids = matchedRules.get(e);
+    if (!ids) continue;
+    matchedRules.delete(e);
+    for (const id of ids) {
+      const c = counted.get(id);
+      if (c) (c.n++, (c.at = Math.max(c.at, e.receivedAt)));
+      else counted.set(id, { n: 1, at: e.receivedAt });
+    }
+  }
+  if (counted.size) {
+    const ids = [...counted.keys()];
+    await tx.unsafe(
+      `UPDATE rules SET hits = rules.hits + u.n, last_hit_at = greatest(coalesce(rules.last_hit_at, 0), u.at)
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, n, at) WHERE rules.id = u.id`,
+      [ids, ids.map((id) => counted.get(id)!.n), ids.map((id) => counted.get(id)!.at)] as any[],
+    );
+  }
+  for (const e of inserted) {
+    const rs = pendingAlerts.get(e);
+    if (!rs) continue;
+    pendingAlerts.delete(e);
+    const m = matchableOf(e);
+    for (const r of rs) {
+      // the threshold hit is recorded here (async), then the shared decision reads its result
+      let inWindow: string[] = [];
+      if (r.action.kind === "alert" && r.threshold) {
+        const group = groupKey(r.threshold.group_by, m);
+        await tx`INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (${r.id}, ${group}, ${e.receivedAt}, ${e.id})`;
+        const rows = await tx`SELECT event_id AS id FROM rule_hits
+                               WHERE rule_id = ${r.id} AND group_key = ${group} AND at > ${e.receivedAt - r.threshold.window * 1000} ORDER BY at`;
+        inWindow = rows.map((x) => x.id as string);
+      }
+      const recorded: HitLog = { record: () => inWindow };
+      const a = alertIntent(r, m, { id: e.id, at: e.receivedAt }, recorded);
+      if (!a) continue;
+      const change = await pgRaiseAlert(
+        tx,
+        tenantId,
+        { fingerprint: a.fingerprint, title: a.title, severity: a.severity, sourceName: e.sourceName, source: e.source, ruleId: r.id, tags: e.tags, event: e, resolve: false },
+        now,
+        a.windowMs,
+      );
+      if (change) changes.push(change);
+      // a threshold alert carries every event that made it
+      if (change?.change === "opened" && a.earlier.length) {
+        await tx`INSERT INTO alert_events (alert_id, event_id) SELECT ${change.alertId}, x FROM unnest(${a.earlier}::text[]) AS x ON CONFLICT DO NOTHING`;
+        await tx`UPDATE alerts SET count = count + ${a.earlier.length},
+                   first_seen = least(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ${change.alertId})))
+                 WHERE id = ${change.alertId}`;
+      }
+    }
+  }
+  return changes;
+}
+
+async function pruneRuleHits(pg: PgConn, now: number): Promise<number> {
+  const r = await pg`DELETE FROM rule_hits h USING rules r
+     WHERE r.id = h.rule_id AND h.at < ${now}::bigint - coalesce((r.threshold->>'window')::numeric, 0) * 1000`;
+  return r.count;
+}
+
+export const pgRulesFns: PgTwin<typeof rulesFns> = { createRule, getRule, listRules, updateRule, deleteRule, pruneRuleHits };
