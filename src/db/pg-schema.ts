@@ -65,6 +65,18 @@ export const apiKeys = pgTable(
   (t) => [uniqueIndex("api_keys_prefix").on(t.prefix), index("api_keys_tenant").on(t.tenantId)],
 );
 
+/**
+ * The searchable document of an event on PostgreSQL (the twin of SQLite's FTS5 events_fts over
+ * title, summary and payload). FTS5's unicode61 tokenizer splits on everything but letters and
+ * digits; PostgreSQL's parser would keep "10.0.0.5", "db-01" or "a@b.c" whole, so ASCII punctuation
+ * becomes spaces first and the 'simple' configuration (no stemming, no stop words, lower case) makes
+ * the lexemes. Only the first 100,000 characters are indexed: a tsvector holds at most 1 MB, and a
+ * 1 MiB payload of distinct words would exceed it and fail the insert. Queries must use this exact
+ * expression for the planner to use the index (src/store/pg/events.ts).
+ */
+export const EVENTS_FTS_DOC =
+  "to_tsvector('simple'::regconfig, regexp_replace(left(title || ' ' || summary || ' ' || payload, 100000), '[\\x01-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f]+', ' ', 'g'))";
+
 export const events = pgTable(
   "events",
   {
@@ -100,6 +112,9 @@ export const events = pgTable(
     uniqueIndex("events_external_id")
       .on(t.tenantId, t.sourceName, t.externalId)
       .where(sql`external_id IS NOT NULL`),
+    // full-text search (SQLite's events_fts): a GIN index on the expression, maintained by the
+    // insert itself; see EVENTS_FTS_DOC
+    index("events_fts").using("gin", sql.raw(EVENTS_FTS_DOC)),
   ],
 );
 

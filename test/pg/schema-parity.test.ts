@@ -13,6 +13,7 @@ import * as pg from "../../src/db/pg-schema";
 /** indexes only PostgreSQL has, and why */
 const PG_ONLY_INDEXES: Record<string, string> = {
   jobs_lease: "reclaim of expired leases scans running jobs by lease_until (FOR UPDATE SKIP LOCKED claims)",
+  events_fts: "full-text search: a GIN index on the event's tsvector stands for SQLite's FTS5 table events_fts (a virtual table, not in schema.ts)",
 };
 
 /** SQLite column type → the PostgreSQL types that may stand for it */

@@ -1,0 +1,1 @@
+CREATE INDEX "events_fts" ON "events" USING gin (to_tsvector('simple'::regconfig, regexp_replace(left(title || ' ' || summary || ' ' || payload, 100000), '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+', ' ', 'g')));
