@@ -2,7 +2,7 @@
 // builders under the same name; the compiler holds the PostgreSQL twins to the SQLite signatures.
 import type postgres from "postgres";
 import type { Db } from "../db/client";
-import { bindSqlite, notPorted, type Store } from "./contract";
+import { bindPg, bindSqlite, notPorted, type Store } from "./contract";
 import { keysFns, type KeysStore } from "./keys";
 import { tenantsFns, type TenantsStore } from "./tenants";
 import { sessionsFns, type SessionsStore } from "./sessions";
@@ -10,10 +10,14 @@ import { sourceSettingsFns, type SourceSettingsStore } from "./source-settings";
 import { configVersionsFns, type ConfigVersionsStore } from "./config-versions";
 import { watchlistsFns, type WatchlistsStore } from "./watchlists";
 import { enrichmentLookupsFns, type EnrichmentLookupsStore } from "./enrichment-lookups";
-import { eventsFns, type EventsStore } from "./events";
-import { searchFns, type SearchStore } from "./search";
-import { indicatorsFns, type IndicatorsStore } from "./indicators";
-import { sourceActivityFns, type SourceActivityStore } from "./source-activity";
+import { eventsFns } from "./events";
+import { searchFns } from "./search";
+import { indicatorsFns } from "./indicators";
+import { sourceActivityFns } from "./source-activity";
+import { pgEventsFns } from "./pg/events";
+import { pgSearchFns } from "./pg/search";
+import { pgIndicatorsFns } from "./pg/indicators";
+import { pgSourceActivityFns } from "./pg/source-activity";
 import { jobsFns, type JobsStore } from "./jobs";
 import { webhooksFns, type WebhooksStore } from "./webhooks";
 import { deliveriesFns, type DeliveriesStore } from "./deliveries";
@@ -85,10 +89,10 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     watchlists: notPorted<WatchlistsStore>("watchlists"),
     enrichmentLookups: notPorted<EnrichmentLookupsStore>("enrichmentLookups"),
     // -- ingest and events
-    events: notPorted<EventsStore>("events"),
-    search: notPorted<SearchStore>("search"),
-    indicators: notPorted<IndicatorsStore>("indicators"),
-    sourceActivity: notPorted<SourceActivityStore>("sourceActivity"),
+    events: bindPg(sql, pgEventsFns),
+    search: bindPg(sql, pgSearchFns),
+    indicators: bindPg(sql, pgIndicatorsFns),
+    sourceActivity: bindPg(sql, pgSourceActivityFns),
     // -- outbound
     jobs: notPorted<JobsStore>("jobs"),
     webhooks: notPorted<WebhooksStore>("webhooks"),
