@@ -26,12 +26,12 @@ function ago(isoTime: string | null, now: number): Html {
 /** The full URL a sender posts to (with the operator's public URL, src/http/public-url.ts). */
 const fullUrl = (c: Ctx, route: string) => `${c.origin}${route}`;
 
-function detail(c: Ctx, name: string) {
+async function detail(c: Ctx, name: string) {
   const src = sources.sourceOr404(name);
   const st = sources.getSettings(c.deps, c.tenantId, src.name);
   const tokens = sources.listTokens(c.deps, c.tenantId, src.name).items;
   const route = routeOf(src);
-  const act = sources.activity(c.deps, c.tenantId, [src.name]).get(src.name)!;
+  const act = (await sources.activity(c.deps, c.tenantId, [src.name])).get(src.name)!;
   const body = html`<p><a href="/admin/sources">← Sources</a></p>
 <h1 id="source-title">${src.name}</h1>
 <p>${src.describe}</p>
@@ -82,9 +82,9 @@ export const sourcesArea: Area = {
     {
       method: "GET",
       path: "/admin/sources",
-      handler: (c) => {
+      handler: async (c) => {
         const all = listSources();
-        const act = sources.activity(c.deps, c.tenantId, all.map((s) => s.name));
+        const act = await sources.activity(c.deps, c.tenantId, all.map((s) => s.name));
         const now = c.deps.clock();
         const body = html`<h1>Sources</h1>
 <div class="table-wrap"><table id="sources"><thead><tr><th>Name</th><th>Kind</th><th>URL (POST)</th><th>Last 24 h</th><th>Last received</th><th>What it is</th></tr></thead><tbody>

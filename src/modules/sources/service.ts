@@ -5,7 +5,6 @@ import { DEFAULT_HEADER, maskSecret, settingIssues, toSetting, type SignatureSet
 import { maskToken } from "../../core/source-tokens";
 import { ApiError, notFound } from "../../http/errors";
 import { iso } from "../../lib/time";
-import { sourceActivity } from "../../store/source-activity";
 import { getSource, listSources, routeOf } from "../../sources/registry";
 import type { SourcePlugin } from "../../sources/types";
 import {
@@ -122,8 +121,8 @@ export function revokeToken(deps: Deps, tenantId: string, name: string, id: stri
 }
 
 /** Per source: events in the last 24 h and when the newest arrived. */
-export function activity(deps: Deps, tenantId: string, names: string[]) {
+export async function activity(deps: Deps, tenantId: string, names: string[]) {
   const now = deps.clock();
-  const m = sourceActivity(deps.db, tenantId, names, now - 86_400_000);
+  const m = await deps.store.sourceActivity.sourceActivity(tenantId, names, now - 86_400_000);
   return new Map([...m].map(([k, v]) => [k, { last_24h: v.count, last_received_at: v.lastAt === null ? null : iso(v.lastAt) }]));
 }
