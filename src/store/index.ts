@@ -10,11 +10,12 @@ import { sourceSettingsFns, type SourceSettingsStore } from "./source-settings";
 import { configVersionsFns, type ConfigVersionsStore } from "./config-versions";
 import { watchlistsFns, type WatchlistsStore } from "./watchlists";
 import { enrichmentLookupsFns, type EnrichmentLookupsStore } from "./enrichment-lookups";
-import { eventsFns } from "./events";
+import { eventsFns, type IngestBatch } from "./events";
+import type { CommitResult } from "../ingest/commit";
 import { searchFns } from "./search";
 import { indicatorsFns } from "./indicators";
 import { sourceActivityFns } from "./source-activity";
-import { pgEventsFns } from "./pg/events";
+import { pgCommitGroup, pgEventsFns } from "./pg/events";
 import { pgSearchFns } from "./pg/search";
 import { pgIndicatorsFns } from "./pg/indicators";
 import { pgSourceActivityFns } from "./pg/source-activity";
@@ -109,4 +110,12 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     health: notPorted<HealthStore>("health"),
     backup: notPorted<BackupStore>("backup"),
   };
+}
+
+/**
+ * The PostgreSQL group commit on a pool, for the ingest writer (GroupWriter's inline mode,
+ * src/ingest/writer-inline.ts): one transaction per group, the commit hooks of src/store/pg/hooks.ts.
+ */
+export function pgGroupCommit(sql: postgres.Sql<{}>): (batches: IngestBatch[], now: number) => Promise<CommitResult[]> {
+  return (batches, now) => pgCommitGroup(sql, batches, now);
 }
