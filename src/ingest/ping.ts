@@ -3,7 +3,6 @@
 import { Elysia } from "elysia";
 import type { Deps } from "../deps";
 import { ApiError, notFound } from "../http/errors";
-import { pingTarget } from "../store/heartbeats";
 import type { PingWork } from "../store/events";
 import { readBody } from "./body";
 import { PUBLIC } from "../http/openapi";
@@ -21,7 +20,7 @@ async function handle(deps: Deps, req: Request, token: string, action: string | 
       exitCode = Number(action);
       kind = exitCode === 0 ? "success" : "fail";
     } else throw notFound(`unknown ping action "${action}" (use start, fail, log or an exit code 0-255)`);
-    const h = pingTarget(deps.db, token);
+    const h = await deps.store.heartbeats.pingTarget(token);
     if (!h) throw notFound("no heartbeat with this ping URL");
     let body: string | null = null;
     if (req.method === "POST") {
