@@ -107,3 +107,35 @@ test("while PostgreSQL is stopped every request gets 503 + Retry-After; after it
   expect(ids).toHaveLength(1);
   expect((await store.events.getEvent(tenant, ids![0]!))?.id).toBe(ids![0]!);
 }, 120_000);
+
+test("under load, PostgreSQL stopped for 2 s: only 202s and 503s, every acknowledged id is stored, no restart needed", async () => {
+  const acked: string[] = [];
+  const statuses = new Map<string, number>();
+  let stop = false;
+  const senders = Array.from({ length: 8 }, async (_, k) => {
+    for (let i = 0; !stop; i++) {
+      try {
+        acked.push(...(await writer.submitRaw(raw([event(i), event(i + k)]), 2)));
+        statuses.set("202", (statuses.get("202") ?? 0) + 1);
+      } catch (e) {
+        const s = e instanceof ApiError ? String(e.status) : `error ${String(e)}`;
+        statuses.set(s, (statuses.get(s) ?? 0) + 1);
+        await Bun.sleep(20);
+      }
+    }
+  });
+  await Bun.sleep(500);
+  await c.pause();
+  await Bun.sleep(2000);
+  await c.resume();
+  // served again, by the same writer
+  const deadline = Date.now() + 20_000;
+  const okBefore = statuses.get("202") ?? 0;
+  while ((statuses.get("202") ?? 0) < okBefore + 20 && Date.now() < deadline) await Bun.sleep(50);
+  stop = true;
+  await Promise.all(senders);
+  expect([...statuses.keys()].sort()).toEqual(["202", "503"]);
+  expect(statuses.get("202")!).toBeGreaterThanOrEqual(okBefore + 20);
+  const found = await sql`SELECT count(*)::int AS n FROM events WHERE id = ANY(${acked}::text[])`;
+  expect(Number(found[0]!.n)).toBe(new Set(acked).size);
+}, 120_000);
