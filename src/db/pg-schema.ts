@@ -21,6 +21,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  customType,
   boolean,
   doublePrecision,
   index,
@@ -66,16 +67,14 @@ export const apiKeys = pgTable(
 );
 
 /**
- * The searchable document of an event on PostgreSQL (the twin of SQLite's FTS5 events_fts over
- * title, summary and payload). FTS5's unicode61 tokenizer splits on everything but letters and
- * digits; PostgreSQL's parser would keep "10.0.0.5", "db-01" or "a@b.c" whole, so ASCII punctuation
- * becomes spaces first and the 'simple' configuration (no stemming, no stop words, lower case) makes
- * the lexemes. Only the first 100,000 characters are indexed: a tsvector holds at most 1 MB, and a
- * 1 MiB payload of distinct words would exceed it and fail the insert. Queries must use this exact
- * expression for the planner to use the index (src/store/pg/events.ts).
+ * The full-text index of an event on PostgreSQL (the twin of SQLite's FTS5 table events_fts over
+ * title, summary and payload): a tsvector column written by the ingest insert, its words made by
+ * keepwatch itself (src/store/pg/fts.ts: unicode61's words, case and accents folded), so PostgreSQL
+ * only stores it and adds it to the GIN index. A row inserted without it (a copy by
+ * migrate-to-postgres) gets it from a trigger (migrations-pg/0002_events_fts.sql) that
+ * approximates the same words in SQL. PostgreSQL only: test/pg/schema-parity.test.ts lists it.
  */
-export const EVENTS_FTS_DOC =
-  "to_tsvector('simple'::regconfig, regexp_replace(left(title || ' ' || summary || ' ' || payload, 100000), '[\\x01-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f]+', ' ', 'g'))";
+const tsvector = customType<{ data: string; driverData: string }>({ dataType: () => "tsvector" });
 
 export const events = pgTable(
   "events",
@@ -103,6 +102,7 @@ export const events = pgTable(
     dedupKey: text("dedup_key"),
     externalId: text("external_id"),
     warnings: text("warnings"),
+    fts: tsvector("fts"),
   },
   (t) => [
     index("events_tenant_id").on(t.tenantId, t.id),
@@ -112,9 +112,8 @@ export const events = pgTable(
     uniqueIndex("events_external_id")
       .on(t.tenantId, t.sourceName, t.externalId)
       .where(sql`external_id IS NOT NULL`),
-    // full-text search (SQLite's events_fts): a GIN index on the expression, maintained by the
-    // insert itself; see EVENTS_FTS_DOC
-    index("events_fts").using("gin", sql.raw(EVENTS_FTS_DOC)),
+    // full-text search (SQLite's events_fts virtual table): see the fts column
+    index("events_fts").using("gin", t.fts),
   ],
 );
 

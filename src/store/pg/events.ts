@@ -6,13 +6,13 @@
 // unnest arrays, plus what the commit hooks do. The hooks (src/store/pg/hooks.ts) run where
 // src/ingest/commit.ts runs the SQLite ones: each request's `before` phase ahead of the insert, each
 // request's after phase, in request order, with the events that request inserted.
-import { EVENTS_FTS_DOC } from "../../db/pg-schema";
 import type { NormalizedEvent } from "../../core/event";
 import { SEVERITY_RANK } from "../../core/severity";
 import type { CommitResult } from "../../ingest/commit";
 import { inTx, type PgConn, type PgTwin } from "../contract";
 import { IDEMPOTENCY_WINDOW_MS, type EventFilter, type EventRow, type eventsFns, type IngestBatch } from "../events";
 import { isPgUnavailable } from "./errors";
+import { ftsDoc, ftsTsQuery } from "./fts";
 import { pgCommitHooks, type PgCommitHook } from "./hooks";
 import { pgReceivePing } from "./ping-bridge";
 
@@ -71,13 +71,13 @@ export async function pgStoreBatches(tx: PgConn, batches: IngestBatch[], now: nu
     const col = <T>(f: (e: NormalizedEvent) => T) => evs.map(f);
     const rows = await tx.unsafe(
       `INSERT INTO events (id, tenant_id, received_at, occurred_at, source_name, source, type, module, title, summary,
-              severity, severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings)
+              severity, severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings, fts)
        SELECT u.id, u.tenant_id, u.received_at, u.occurred_at, u.source_name, u.source, u.type, u.module, u.title, u.summary,
-              u.severity, u.severity_rank, u.severity_raw, u.host, u.tags::jsonb, u.payload, u.raw_payload, u.dedup_key, u.external_id, u.warnings
+              u.severity, u.severity_rank, u.severity_raw, u.host, u.tags::jsonb, u.payload, u.raw_payload, u.dedup_key, u.external_id, u.warnings, u.fts::tsvector
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                     $11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
+                     $11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
               WITH ORDINALITY AS u(id, tenant_id, received_at, occurred_at, source_name, source, type, module, title, summary,
-                                   severity, severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings, ord)
+                                   severity, severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings, fts, ord)
         ORDER BY u.ord
        ON CONFLICT DO NOTHING
        RETURNING id`,
@@ -102,6 +102,8 @@ export async function pgStoreBatches(tx: PgConn, batches: IngestBatch[], now: nu
         col((e) => e.dedupKey),
         col((e) => e.externalId),
         col((e) => (e.warnings.length ? JSON.stringify(e.warnings) : null)),
+        // the words of full-text search, made here (fts.ts)
+        col((e) => ftsDoc(e.title, e.summary, e.payloadJson)),
       ] as any[],
     );
     for (const r of rows) inserted.add(r.id as string);
@@ -236,32 +238,6 @@ export async function pgPruneIdempotencyKeys(conn: PgConn, olderThan: number): P
   return (await conn`DELETE FROM idempotency_keys WHERE created_at < ${olderThan}`).count;
 }
 
-/**
- * The user's search text as a tsquery (to_tsquery('simple', …)), or null when it has no word to
- * look for: the twin of ftsQuery (src/store/events.ts). Every whitespace-separated term must
- * appear (AND); a term is a phrase of its words (ASCII punctuation separates words, as it does in
- * the indexed document, EVENTS_FTS_DOC); the last word of the last term also matches as a prefix.
- * After the punctuation is gone no tsquery operator is left in the text.
- */
-export function tsQuery(text: string): string | null {
-  const terms = text
-    .replace(/\p{Cc}/gu, " ")
-    .split(/\s+/)
-    .filter((t) => /[\p{L}\p{N}]/u.test(t))
-    .slice(0, 16)
-    .map((t) =>
-      t
-        .replace(/[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/g, " ")
-        .split(" ")
-        .filter((w) => /[\p{L}\p{N}]/u.test(w)),
-    )
-    .filter((ws) => ws.length);
-  if (!terms.length) return null;
-  const last = terms[terms.length - 1]!;
-  last[last.length - 1] += ":*";
-  return terms.map((ws) => `(${ws.join(" <-> ")})`).join(" & ");
-}
-
 export async function pgListEvents(conn: PgConn, tenantId: string, f: EventFilter): Promise<EventRow[]> {
   const where = ["tenant_id = $1"];
   const args: unknown[] = [tenantId];
@@ -278,12 +254,11 @@ export async function pgListEvents(conn: PgConn, tenantId: string, f: EventFilte
   if (f.before) add((p) => `id < ${p}`, f.before);
   if (f.after) add((p) => `id > ${p}`, f.after);
   if (f.text) {
-    // the GIN index events_fts (migrations-pg/0002_events_fts.sql) answers the matching rows: the
-    // expression must be EVENTS_FTS_DOC exactly; it is kept up to date by every insert, so unlike
-    // SQLite's background index a committed event is found at once
-    const q = tsQuery(f.text);
+    // the GIN index on events.fts (migrations-pg/0002_events_fts.sql) answers the matching rows;
+    // the insert writes it, so unlike SQLite's background index a committed event is found at once
+    const q = ftsTsQuery(f.text);
     if (q === null) return [];
-    add((p) => `${EVENTS_FTS_DOC} @@ to_tsquery('simple'::regconfig, ${p})`, q);
+    add((p) => `fts @@ ${p}::tsquery`, q);
   }
   args.push(f.limit);
   const rows = await conn.unsafe(
