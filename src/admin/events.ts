@@ -4,7 +4,6 @@ import { SEVERITIES, type Severity } from "../core/severity";
 import { ApiError } from "../http/errors";
 import { RawJson } from "../http/raw-json";
 import * as events from "../modules/events/service";
-import { alertsOfEvent } from "../store/events";
 import { pivotHref } from "./indicators";
 import { html, qs } from "./html";
 import type { Area, Ctx } from "./kit";
@@ -101,10 +100,10 @@ ${older ? html`<a id="older" rel="next" href="/admin/events${qs({ ...f, cursor: 
     {
       method: "GET",
       path: "/admin/events/:id",
-      handler: (c) => {
-        const e = events.detail(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const e = await events.detail(c.deps, c.tenantId, c.params.id);
         const now = c.deps.clock();
-        const linked = alertsOfEvent(c.deps.db, c.tenantId, e.id);
+        const linked = await c.deps.store.events.alertsOfEvent(c.tenantId, e.id);
         const fields: [string, unknown][] = [
           ["id", e.id],
           ["received", ago(e.received_at, now)],

@@ -14,8 +14,8 @@ const EVERY = "(every source)";
 /** The pivot page's address for one indicator (linked from event and alert pages). */
 export const pivotHref = (type: string, value: string) => `/admin/indicators/${encodeURIComponent(type)}/${encodeURIComponent(value)}`;
 
-function mappingsPage(c: Ctx, tested?: { source: string; payload: string; result: ReturnType<typeof indicators.test> | null; error?: string }) {
-  const list = indicators.list(c.deps, c.tenantId).items;
+async function mappingsPage(c: Ctx, tested?: { source: string; payload: string; result: Awaited<ReturnType<typeof indicators.test>> | null; error?: string }) {
+  const list = (await indicators.list(c.deps, c.tenantId)).items;
   const sourceNames = listSources().map((s) => s.name);
   const body = html`<h1>Indicators</h1>
 <p>Indicators are found in three passes, merged by type and value: the item's explicit
@@ -65,9 +65,9 @@ ${e.dropped.length
   return { title: "Indicators", current: "/admin/indicators", body, status: tested?.error ? 422 : undefined };
 }
 
-function pivotPage(c: Ctx, type: string, value: string) {
+async function pivotPage(c: Ctx, type: string, value: string) {
   const cursor = c.url.searchParams.get("cursor") ?? undefined;
-  const p = indicators.pivot(c.deps, c.tenantId, type, value, { cursor, limit: 50 });
+  const p = await indicators.pivot(c.deps, c.tenantId, type, value, { cursor, limit: 50 });
   const body = html`<p><a href="/admin/indicators">← Indicators</a></p>
 <h1 id="pivot-title">${p.type}: <code>${p.value}</code></h1>
 <h2>Alerts</h2>
@@ -84,8 +84,8 @@ ${p.next_cursor ? html`<p><a href="${pivotHref(p.type, p.value)}${qs({ cursor: p
   return { title: `${p.type} ${p.value}`, current: "/admin/indicators", body };
 }
 
-const toggle = (active: boolean) => (c: Ctx) => {
-  indicators.update(c.deps, c.tenantId, c.params.id, { active });
+const toggle = (active: boolean) => async (c: Ctx) => {
+  await indicators.update(c.deps, c.tenantId, c.params.id, { active });
   return see("/admin/indicators", "updated");
 };
 
@@ -107,9 +107,9 @@ export const indicatorsArea: Area = {
     {
       method: "POST",
       path: "/admin/indicators/mappings",
-      handler: (c) => {
+      handler: async (c) => {
         const source = field(c, "source", { max: 100 });
-        indicators.create(c.deps, c.tenantId, {
+        await indicators.create(c.deps, c.tenantId, {
           name: field(c, "name", { optional: true, max: 200 }),
           source: source === EVERY ? null : source,
           path: field(c, "path", { max: 500 })!,
@@ -123,15 +123,15 @@ export const indicatorsArea: Area = {
     {
       method: "POST",
       path: "/admin/indicators/mappings/:id/delete",
-      handler: (c) => {
-        indicators.remove(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        await indicators.remove(c.deps, c.tenantId, c.params.id);
         return see("/admin/indicators", "deleted");
       },
     },
     {
       method: "POST",
       path: "/admin/indicators/test",
-      handler: (c) => {
+      handler: async (c) => {
         const source = field(c, "source", { max: 100 })!;
         const text = field(c, "payload", { max: 60_000 })!;
         let payload: unknown;
@@ -142,7 +142,7 @@ export const indicatorsArea: Area = {
           throw new ApiError(422, "invalid_form", `payload: the payload is not JSON: ${(e as Error).message}`, [{ path: "/payload", message: "not JSON" }]);
         }
         try {
-          return mappingsPage(c, { source, payload: text, result: indicators.test(c.deps, c.tenantId, { source, payload }) });
+          return await mappingsPage(c, { source, payload: text, result: await indicators.test(c.deps, c.tenantId, { source, payload }) });
         } catch (e) {
           if (e instanceof ApiError && e.status === 422) throw new ApiError(422, "invalid_form", `payload: ${e.message}`, [{ path: "/payload", message: e.message }]);
           throw e;

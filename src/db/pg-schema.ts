@@ -21,6 +21,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  customType,
   boolean,
   doublePrecision,
   index,
@@ -65,6 +66,16 @@ export const apiKeys = pgTable(
   (t) => [uniqueIndex("api_keys_prefix").on(t.prefix), index("api_keys_tenant").on(t.tenantId)],
 );
 
+/**
+ * The full-text index of an event on PostgreSQL (the twin of SQLite's FTS5 table events_fts over
+ * title, summary and payload): a tsvector column written by the ingest insert, its words made by
+ * keepwatch itself (src/store/pg/fts.ts: unicode61's words, case and accents folded), so PostgreSQL
+ * only stores it and adds it to the GIN index. A row inserted without it (a copy by
+ * migrate-to-postgres) gets it from a trigger (migrations-pg/0002_events_fts.sql) that
+ * approximates the same words in SQL. PostgreSQL only: test/pg/schema-parity.test.ts lists it.
+ */
+const tsvector = customType<{ data: string; driverData: string }>({ dataType: () => "tsvector" });
+
 export const events = pgTable(
   "events",
   {
@@ -91,6 +102,7 @@ export const events = pgTable(
     dedupKey: text("dedup_key"),
     externalId: text("external_id"),
     warnings: text("warnings"),
+    fts: tsvector("fts"),
   },
   (t) => [
     index("events_tenant_id").on(t.tenantId, t.id),
@@ -100,6 +112,8 @@ export const events = pgTable(
     uniqueIndex("events_external_id")
       .on(t.tenantId, t.sourceName, t.externalId)
       .where(sql`external_id IS NOT NULL`),
+    // full-text search (SQLite's events_fts virtual table): see the fts column
+    index("events_fts").using("gin", t.fts),
   ],
 );
 

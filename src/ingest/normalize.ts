@@ -5,7 +5,7 @@
 // of thread plumbing: tests and tools call it directly.
 import type { Db } from "../db/client";
 import type { NormalizedEvent } from "../core/event";
-import { runPasses } from "../core/indicator-mappings";
+import { runPasses, type CompiledMapping } from "../core/indicator-mappings";
 import { ApiError, unprocessable, type ErrorDetail } from "../http/errors";
 import { newId } from "../lib/ids";
 import { getSource, guessSource, routeOf } from "../sources/registry";
@@ -27,14 +27,24 @@ export type RawIngest = {
   now: number;
 };
 
-export type NormalizeOptions = { db: Db; maxItems: number; now: number };
+/**
+ * Where the tenant's custom indicator mappings come from: the SQLite connection's mapping cache
+ * (`db`), or the mappings already read for this request (`mappings`: the PostgreSQL writer reads
+ * them from the store before it normalizes, since normalization itself is synchronous).
+ */
+export type NormalizeOptions = { db?: Db; mappings?: CompiledMapping[]; maxItems: number; now: number };
 
 /** Parses and normalizes a raw request into the batch the writer commits; throws ApiError (400, 422). */
 export function normalizeRequest(db: Db, r: RawIngest, maxItems: number): IngestBatch {
+  return normalizeWith({ db, maxItems, now: r.now }, r);
+}
+
+/** normalizeRequest with the mappings given (see NormalizeOptions). */
+export function normalizeWith(o: NormalizeOptions, r: RawIngest): IngestBatch {
   const plugin = getSource(r.source);
   if (!plugin) throw new ApiError(404, "not_found", `unknown source "${r.source}"`);
   const { value, text } = parseJsonBody(r.body);
-  const events = normalizeAll({ db, maxItems, now: r.now }, plugin, value, r.tenantId, text);
+  const events = normalizeAll(o, plugin, value, r.tenantId, text);
   return { tenantId: r.tenantId, route: r.route, idempotencyKey: r.idempotencyKey, events };
 }
 
@@ -87,7 +97,7 @@ export function normalizeAll(o: NormalizeOptions, plugin: SourcePlugin, body: un
     if (texts && texts.length === items.length) items.forEach((it, i) => !tenantDropped.has(it) && itemText.set(it, texts[i]));
   }
   // Custom indicator mappings of this tenant for this source, from a cache (no query per request).
-  const mappings = mappingCacheOf(o.db).forSource(o.db, tenantId, plugin.name);
+  const mappings = o.mappings ?? mappingCacheOf(o.db!).forSource(o.db!, tenantId, plugin.name);
   return units.map((item) => {
     const n = plugin.normalize(item, now);
     const rawJson = wholeBody ?? itemText.get(item) ?? JSON.stringify(item);

@@ -10,6 +10,7 @@ import type { Logger } from "../lib/log";
 import type { FromWriter, ToWriter, WriterItem } from "./writer-thread";
 import type { RawIngest } from "./normalize";
 import { writerThreadUrl } from "../threads";
+import { InlineWriter, type InlineWriterOptions } from "./writer-inline";
 
 export const storeUnavailable = () =>
   new ApiError(503, "store_unavailable", "the event store cannot write right now; nothing was stored, retry later", [], {
@@ -20,11 +21,23 @@ export type WriterStats = { flushes: number; requests: number; events: number; l
 
 type Waiting = { resolve: (ids: string[]) => void; reject: (e: unknown) => void };
 
-export type WriterOptions = { file: string; busyTimeoutMs: number; durability: Durability; maxItems: number };
+/** SQLite: the writer thread opens its own connection to the file. */
+export type ThreadWriterOptions = { kind?: "thread"; file: string; busyTimeoutMs: number; durability: Durability; maxItems: number };
+
+/** PostgreSQL: the writer runs on this thread, on the store's pool (writer-inline.ts says why). */
+export type WriterOptions = ThreadWriterOptions | InlineWriterOptions;
+
+/** What GroupWriter needs of its writer: a Worker, or an InlineWriter standing in for one. */
+type WriterPort = {
+  onmessage: ((e: MessageEvent<FromWriter>) => void) | null;
+  onerror: ((e: ErrorEvent) => void) | null;
+  postMessage(m: ToWriter): void;
+  terminate(): void;
+};
 
 export class GroupWriter {
   /** null while a failed thread is being replaced */
-  private worker: Worker | null = null;
+  private worker: WriterPort | null = null;
   private ready!: Promise<void>;
   private waiting = new Map<number, Waiting>();
   private seq = 0;
@@ -45,7 +58,8 @@ export class GroupWriter {
 
   private spawn() {
     this.lastSpawn = Date.now();
-    const w = new Worker(writerThreadUrl);
+    const o = this.opts;
+    const w: WriterPort = o.kind === "inline" ? new InlineWriter(o) : (new Worker(writerThreadUrl) as unknown as WriterPort);
     this.worker = w;
     this.ready = new Promise((resolve, reject) => {
       w.onmessage = (e: MessageEvent<FromWriter>) => {
@@ -67,7 +81,8 @@ export class GroupWriter {
       // Never spin: at most one new thread a second.
       setTimeout(() => this.spawn(), Math.max(0, 1000 - (Date.now() - this.lastSpawn)));
     };
-    w.postMessage({ type: "init", ...this.opts } satisfies ToWriter);
+    if (o.kind === "inline") w.postMessage({ type: "init", file: "", busyTimeoutMs: 0, durability: "full", maxItems: o.maxItems });
+    else w.postMessage({ type: "init", file: o.file, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability, maxItems: o.maxItems } satisfies ToWriter);
   }
 
   /** Resolves once the writer thread has opened the database. */

@@ -5,7 +5,7 @@
 // without blocking this thread's event loop.
 import { Cron } from "croner";
 import type { Deps } from "../deps";
-import { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } from "../store/events";
+import { IDEMPOTENCY_WINDOW_MS } from "../store/events";
 import { pruneAttemptsBatch, pruneDeliveriesBatch, pruneJobsBatch } from "../store/retention";
 
 export type Scheduler = { stop(): void; jobs: Cron[] };
@@ -50,8 +50,8 @@ export function startScheduler(deps: Deps): Scheduler {
     f().catch((e) => deps.log.warn("scheduled job failed", { job: name, error: String(e) }));
   const jobs = [
     new Cron("*/30 * * * * *", { protect: true }, guardAsync("keys.last-used", () => deps.auth.flushLastUsed())),
-    new Cron("17 * * * *", { protect: true }, guard("idempotency.prune", () => {
-      const n = pruneIdempotencyKeys(deps.db, deps.clock() - IDEMPOTENCY_WINDOW_MS);
+    new Cron("17 * * * *", { protect: true }, guardAsync("idempotency.prune", async () => {
+      const n = await deps.store.events.pruneIdempotencyKeys(deps.clock() - IDEMPOTENCY_WINDOW_MS);
       if (n) deps.log.info("pruned idempotency keys", { count: n });
     })),
     new Cron("*/5 * * * *", { protect: true }, guardAsync("rule-hits.prune", async () => {

@@ -19,10 +19,15 @@ import { sourceSettingsFns, type SourceSettingsStore } from "./source-settings";
 import { configVersionsFns, type ConfigVersionsStore } from "./config-versions";
 import { watchlistsFns, type WatchlistsStore } from "./watchlists";
 import { enrichmentLookupsFns, type EnrichmentLookupsStore } from "./enrichment-lookups";
-import { eventsFns, type EventsStore } from "./events";
-import { searchFns, type SearchStore } from "./search";
-import { indicatorsFns, type IndicatorsStore } from "./indicators";
-import { sourceActivityFns, type SourceActivityStore } from "./source-activity";
+import { eventsFns, type IngestBatch } from "./events";
+import type { CommitResult } from "../ingest/commit";
+import { searchFns } from "./search";
+import { indicatorsFns } from "./indicators";
+import { sourceActivityFns } from "./source-activity";
+import { pgCommitGroup, pgEventsFns } from "./pg/events";
+import { pgSearchFns } from "./pg/search";
+import { pgIndicatorsFns } from "./pg/indicators";
+import { pgSourceActivityFns } from "./pg/source-activity";
 import { jobsFns, type JobsStore } from "./jobs";
 import { webhooksFns, type WebhooksStore } from "./webhooks";
 import { deliveriesFns, type DeliveriesStore } from "./deliveries";
@@ -113,10 +118,10 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     watchlists: bindPg(sql, pgWatchlistsFns),
     enrichmentLookups: bindPg(sql, pgEnrichmentLookupsFns),
     // -- ingest and events
-    events: notPorted<EventsStore>("events"),
-    search: notPorted<SearchStore>("search"),
-    indicators: notPorted<IndicatorsStore>("indicators"),
-    sourceActivity: notPorted<SourceActivityStore>("sourceActivity"),
+    events: bindPg(sql, pgEventsFns),
+    search: bindPg(sql, pgSearchFns),
+    indicators: bindPg(sql, pgIndicatorsFns),
+    sourceActivity: bindPg(sql, pgSourceActivityFns),
     // -- outbound
     jobs: notPorted<JobsStore>("jobs"),
     webhooks: notPorted<WebhooksStore>("webhooks"),
@@ -133,4 +138,12 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     health: notPorted<HealthStore>("health"),
     backup: notPorted<BackupStore>("backup"),
   };
+}
+
+/**
+ * The PostgreSQL group commit on a pool, for the ingest writer (GroupWriter's inline mode,
+ * src/ingest/writer-inline.ts): one transaction per group, the commit hooks of src/store/pg/hooks.ts.
+ */
+export function pgGroupCommit(sql: postgres.Sql<{}>): (batches: IngestBatch[], now: number) => Promise<CommitResult[]> {
+  return (batches, now) => pgCommitGroup(sql, batches, now);
 }

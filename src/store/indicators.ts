@@ -136,6 +136,11 @@ export function mappingCacheOf(db: Db): MappingCache {
   return c;
 }
 
+/** The active mappings of a tenant that apply to one source (from this connection's cache): what normalize reads. */
+export function mappingsForSource(db: Db, tenantId: string, source: string): CompiledMapping[] {
+  return mappingCacheOf(db).forSource(db, tenantId, source);
+}
+
 // ---- pivot ----
 
 export type IndicatorEventRow = {
@@ -182,5 +187,5 @@ export function alertsWithIndicator(db: Db, tenantId: string, type: string, valu
 }
 
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/indicators.ts. */
-export const indicatorsFns = { createMapping, getMapping, listMappings, updateMapping, deleteMapping, mappingCacheOf, eventsWithIndicator, alertsWithIndicator };
+export const indicatorsFns = { createMapping, getMapping, listMappings, updateMapping, deleteMapping, mappingsForSource, eventsWithIndicator, alertsWithIndicator };
 export type IndicatorsStore = Bound<typeof indicatorsFns>;

@@ -17,6 +17,10 @@ export type Cluster = {
   createDatabase(name: string): Promise<string>;
   /** the socket directory (the `host` of every URL) */
   socketDir: string;
+  /** stops the server, keeping its data (pg_ctl stop -m fast): clients see the database go away */
+  pause(): Promise<void>;
+  /** starts the paused server again on the same socket and data */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -76,6 +80,7 @@ export async function startCluster(opts: { settings?: Record<string, string> } =
   chmodSync(dir, 0o700);
   const user = "keepwatch";
   let started = false;
+  let startOpts = "";
   const hardStop = () => {
     if (started) {
       const cmd = [join(bin, "pg_ctl"), "-D", dataDir, "-m", "immediate", "-w", "stop"];
@@ -102,6 +107,7 @@ export async function startCluster(opts: { settings?: Record<string, string> } =
       .join(" ");
     run([join(bin, "pg_ctl"), "-D", dataDir, "-l", log, "-o", o, "-w", "-t", "60", "start"], "pg_ctl start");
     started = true;
+    startOpts = o;
   } catch (e) {
     hardStop();
     live.delete(hardStop);
@@ -116,6 +122,16 @@ export async function startCluster(opts: { settings?: Record<string, string> } =
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
       run([join(bin, "psql"), "-h", socketDir, "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", `CREATE DATABASE ${name}`], "createdb");
       return urlFor(name);
+    },
+    async pause() {
+      if (!started) return;
+      run([join(bin, "pg_ctl"), "-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"], "pg_ctl stop");
+      started = false;
+    },
+    async resume() {
+      if (started) return;
+      run([join(bin, "pg_ctl"), "-D", dataDir, "-l", log, "-o", startOpts, "-w", "-t", "60", "start"], "pg_ctl start");
+      started = true;
     },
     async stop() {
       if (started) {

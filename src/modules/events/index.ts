@@ -17,10 +17,10 @@ export function eventsModule(deps: Deps) {
     )
     .get(
       "/v1/events/:id",
-      ({ request, params }) => {
+      async ({ request, params }) => {
         const p = deps.auth.authorize(request.headers, "read");
         // the raw payload goes out as it was stored, byte for byte
-        return rawJsonResponse(service.detail(deps, p.tenantId, params.id));
+        return rawJsonResponse(await service.detail(deps, p.tenantId, params.id));
       },
       { params: t.Object({ id: t.String() }), response: EventDetail, detail: { summary: "One event with its raw payload", tags: ["events"] } },
     );

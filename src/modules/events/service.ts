@@ -4,7 +4,7 @@ import { notFound } from "../../http/errors";
 import { checkCursor, page, timeParam } from "../../http/paging";
 import { RawJson } from "../../http/raw-json";
 import { iso } from "../../lib/time";
-import { eventIndicatorsOf, getEvent, listEvents, type EventRow } from "../../store/events";
+import type { EventRow } from "../../store/events";
 import type { EventQuery } from "./model";
 
 function summary(r: EventRow) {
@@ -36,7 +36,7 @@ export async function list(deps: Deps, tenantId: string, q: EventQuery) {
   // with everything committed before it (a few ms at normal load; at most SEARCH_WAIT_MS, then it
   // answers from the index as it is, which can only miss the newest events).
   if (q.q) await deps.checkpointer.searchReady(SEARCH_WAIT_MS);
-  const rows = listEvents(deps.db, tenantId, {
+  const rows = await deps.store.events.listEvents(tenantId, {
     sourceName: q.source_name,
     source: q.source,
     type: q.type,
@@ -53,14 +53,14 @@ export async function list(deps: Deps, tenantId: string, q: EventQuery) {
   return page(rows, limit, summary);
 }
 
-export function detail(deps: Deps, tenantId: string, id: string) {
-  const r = getEvent(deps.db, tenantId, id);
+export async function detail(deps: Deps, tenantId: string, id: string) {
+  const r = await deps.store.events.getEvent(tenantId, id);
   if (!r) throw notFound(`no event ${id}`);
   return {
     ...summary(r),
     payload: JSON.parse(r.payload),
     // the stored text as the sender wrote it (answered through rawJsonResponse)
     raw_payload: new RawJson(r.rawPayload),
-    indicators: eventIndicatorsOf(deps.db, r.id),
+    indicators: await deps.store.events.eventIndicatorsOf(r.id),
   };
 }

@@ -41,8 +41,8 @@ export function indicatorsModule(deps: Deps) {
     })
     .delete(
       "/v1/indicator-mappings/:id",
-      ({ request, params, set }) => {
-        service.remove(deps, admin(request), params.id);
+      async ({ request, params, set }) => {
+        await service.remove(deps, admin(request), params.id);
         set.status = 204;
         return null;
       },

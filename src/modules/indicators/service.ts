@@ -6,17 +6,7 @@ import { checkCursor, page } from "../../http/paging";
 import { iso } from "../../lib/time";
 import { getSource, listSources } from "../../sources/registry";
 import { alertView } from "../../store/alerts";
-import {
-  alertsWithIndicator,
-  createMapping,
-  deleteMapping,
-  eventsWithIndicator,
-  getMapping,
-  listMappings,
-  mappingCacheOf,
-  updateMapping,
-  type MappingRow,
-} from "../../store/indicators";
+import type { MappingRow } from "../../store/indicators";
 import type { MappingBody, MappingPatch, MappingTest, PivotQuery } from "./model";
 
 /** The most alerts the pivot lists (newest first). */
@@ -49,34 +39,32 @@ function checkPath(path: string | undefined, at = "/path") {
   if ("error" in p) throw invalid(at, p.error);
 }
 
-export function create(deps: Deps, tenantId: string, b: MappingBody) {
+export async function create(deps: Deps, tenantId: string, b: MappingBody) {
   checkSource(b.source);
   checkPath(b.path);
-  const row = createMapping(
-    deps.db,
+  const row = await deps.store.indicators.createMapping(
     { tenantId, name: b.name ?? null, source: b.source ?? null, path: b.path, type: b.type, active: b.active ?? true },
     deps.clock(),
   );
   return view(row);
 }
 
-function mustGet(deps: Deps, tenantId: string, id: string): MappingRow {
-  const r = getMapping(deps.db, tenantId, id);
+async function mustGet(deps: Deps, tenantId: string, id: string): Promise<MappingRow> {
+  const r = await deps.store.indicators.getMapping(tenantId, id);
   if (!r) throw notFound(`no indicator mapping ${id}`);
   return r;
 }
 
-export const get = (deps: Deps, tenantId: string, id: string) => view(mustGet(deps, tenantId, id));
+export const get = async (deps: Deps, tenantId: string, id: string) => view(await mustGet(deps, tenantId, id));
 
-export const list = (deps: Deps, tenantId: string) => ({ items: listMappings(deps.db, tenantId).map(view) });
+export const list = async (deps: Deps, tenantId: string) => ({ items: (await deps.store.indicators.listMappings(tenantId)).map(view) });
 
-export function update(deps: Deps, tenantId: string, id: string, b: MappingPatch) {
-  mustGet(deps, tenantId, id);
+export async function update(deps: Deps, tenantId: string, id: string, b: MappingPatch) {
+  await mustGet(deps, tenantId, id);
   if (Object.keys(b).length === 0) throw new ApiError(422, "invalid_body", "nothing to change", [{ path: "", message: "empty body" }]);
   checkSource(b.source);
   checkPath(b.path);
-  updateMapping(
-    deps.db,
+  await deps.store.indicators.updateMapping(
     tenantId,
     id,
     {
@@ -91,8 +79,8 @@ export function update(deps: Deps, tenantId: string, id: string, b: MappingPatch
   return get(deps, tenantId, id);
 }
 
-export function remove(deps: Deps, tenantId: string, id: string) {
-  if (!deleteMapping(deps.db, tenantId, id)) throw notFound(`no indicator mapping ${id}`);
+export async function remove(deps: Deps, tenantId: string, id: string) {
+  if (!(await deps.store.indicators.deleteMapping(tenantId, id))) throw notFound(`no indicator mapping ${id}`);
 }
 
 /**
@@ -100,7 +88,7 @@ export function remove(deps: Deps, tenantId: string, id: string) {
  * events, normalization), with the tenant's active mappings plus an optional unsaved one. Stores
  * nothing. One result per event the payload would make.
  */
-export function test(deps: Deps, tenantId: string, b: MappingTest) {
+export async function test(deps: Deps, tenantId: string, b: MappingTest) {
   checkSource(b.source);
   const plugin = getSource(b.source)!;
   let extra: CompiledMapping | null = null;
@@ -117,7 +105,7 @@ export function test(deps: Deps, tenantId: string, b: MappingTest) {
       `payload is not a valid "${plugin.name}" item (/payload${issues[0].path}: ${issues[0].message})`,
       issues.map((i) => ({ path: "/payload" + i.path, message: i.message })),
     );
-  const mappings = [...mappingCacheOf(deps.db).forSource(deps.db, tenantId, plugin.name)];
+  const mappings = [...(await deps.store.indicators.mappingsForSource(tenantId, plugin.name))];
   if (extra && (extra.source === null || extra.source === plugin.name)) mappings.push(extra);
   const units = plugin.expand ? plugin.expand(b.payload) : [b.payload];
   const now = deps.clock();
@@ -144,10 +132,10 @@ function canonical(type: string, value: string): { type: IndicatorType; value: s
   return { type, value: r.value };
 }
 
-export function pivot(deps: Deps, tenantId: string, type: string, value: string, q: PivotQuery) {
+export async function pivot(deps: Deps, tenantId: string, type: string, value: string, q: PivotQuery) {
   const c = canonical(type, value);
   const limit = q.limit ?? 50;
-  const rows = eventsWithIndicator(deps.db, tenantId, c.type, c.value, checkCursor(q.cursor), limit + 1);
+  const rows = await deps.store.indicators.eventsWithIndicator(tenantId, c.type, c.value, checkCursor(q.cursor), limit + 1);
   const events = page(rows, limit, (r) => ({
     id: r.id,
     received_at: iso(r.receivedAt),
@@ -165,6 +153,6 @@ export function pivot(deps: Deps, tenantId: string, type: string, value: string,
     value: c.value,
     events: events.items,
     next_cursor: events.next_cursor,
-    alerts: alertsWithIndicator(deps.db, tenantId, c.type, c.value, PIVOT_ALERTS).map(alertView),
+    alerts: (await deps.store.indicators.alertsWithIndicator(tenantId, c.type, c.value, PIVOT_ALERTS)).map(alertView),
   };
 }
