@@ -147,6 +147,9 @@ export interface Store {
   readonly backup: BackupStore;
 }
 
+/** What a notPorted domain answers to this key: its name (see unportedDomains in src/store/index.ts). */
+export const NOT_PORTED = Symbol("notPorted");
+
 /**
  * A domain whose PostgreSQL twin is not written yet: every call fails with a message naming it.
  * Scaffolding of the port only: `serve --database-url` refuses to start while any domain is one
@@ -156,6 +159,7 @@ export function notPorted<T extends object>(domain: string): T {
   return new Proxy({} as T, {
     get(_, fn) {
       if (fn === "then") return undefined;
+      if (fn === NOT_PORTED) return domain;
       return () => Promise.reject(new Error(`PostgreSQL store: ${domain}.${String(fn)} is not ported yet`));
     },
   });
