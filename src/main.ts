@@ -5,7 +5,7 @@ import { dbFile, openDatabase, type Db } from "./db/client";
 import { migrate } from "./db/migrate";
 import { isScope, type Scope } from "./core/keys";
 import { parseDuration, iso } from "./lib/time";
-import { bootstrap, buildDeps, startServer } from "./server";
+import { bootstrap, bootstrapStore, buildDepsFor, startServer } from "./server";
 import { createKey, findKey, listKeys, revokeKey, rotateKey } from "./store/keys";
 import { createTenant, getTenant, getTenantByName, listTenants, setTenantLimits, type TenantCaps } from "./store/tenants";
 import { tenantLimits } from "./core/ratelimit";
@@ -17,6 +17,7 @@ import { DataDirBusy } from "./db/lock";
 import { MIGRATE_TO_POSTGRES_HELP, migrateToPostgres } from "./cli/migrate-to-postgres";
 import { unportedDomains } from "./store/index";
 import { PG_BACKUP_ADVICE } from "./store/pg/backup";
+import { redactDatabaseUrl } from "./lib/database-url";
 
 export const VERSION = pkg.version;
 
@@ -267,8 +268,8 @@ function tenantsCommand(config: Config, args: string[]): number {
 
 async function serve(config: Config, args: string[]): Promise<number> {
   noExtra(args);
-  const deps = buildDeps(config);
-  const keys = bootstrap(deps.db);
+  const deps = await buildDepsFor(config);
+  const keys = deps.sqlite ? bootstrap(deps.sqlite.db) : await bootstrapStore(deps.store);
   if (keys) {
     process.stdout.write(
       `First start: created tenant "default". These keys are shown once and only their hashes are stored:\n` +
@@ -276,7 +277,7 @@ async function serve(config: Config, args: string[]): Promise<number> {
     );
   }
   const running = await startServer(deps);
-  deps.log.info("keepwatch listening", { version: VERSION, url: running.url, data_dir: config.dataDir });
+  deps.log.info("keepwatch listening", { version: VERSION, url: running.url, ...(deps.pg ? { database: redactDatabaseUrl(config.databaseUrl) } : { data_dir: config.dataDir }) });
   const onSignal = (sig: string) => {
     deps.log.info("stopping", { signal: sig });
     running.stop().then(

@@ -3,15 +3,15 @@ import type { PgConn, PgTwin } from "../contract";
 import type { DatabaseSize, healthFns } from "../health";
 
 /**
- * null when the database takes a write now, else the reason: a transaction that asks for a
- * transaction id (txid_current) fails on a read-only server (a standby, default_transaction_read_only)
- * as any write would, and on an unreachable one; nothing is written.
+ * null when the database takes a write now, else the reason: unreachable (the query fails), a
+ * standby (in recovery), or read-only (default_transaction_read_only, as a failover in progress or
+ * a full disk's runbook sets it). One round trip; nothing is written.
  */
 async function checkWritable(pg: PgConn): Promise<string | null> {
   try {
-    await pg.begin(async (tx) => {
-      await tx`SELECT txid_current()`;
-    });
+    const [r] = await pg`SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS ro`;
+    if (r!.standby) return "the database is a standby (in recovery): it takes no writes";
+    if (r!.ro === "on") return "the database is read-only (default_transaction_read_only)";
     return null;
   } catch (e) {
     return String((e as Error)?.message ?? e);
