@@ -42,7 +42,8 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
   const dir = tempDir();
   const { config } = loadConfig([], {});
   // KEEPWATCH_TEST_STORE=postgres: a database cloned from a migrated template on the test process's cluster
-  const pgDb = TEST_STORE === "postgres" ? await clonedDatabase("srv") : null;
+  // (a test that needs SQLite whatever the pass, e.g. to fill a data directory, passes databaseUrl: "")
+  const pgDb = TEST_STORE === "postgres" && settings.databaseUrl !== "" ? await clonedDatabase("srv") : null;
   const cfg: Config = { ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0, ...(pgDb ? { databaseUrl: pgDb.url, dbPool: 4 } : {}), ...settings };
   const deps = await buildDepsFor(cfg, { log: silentLogger, clock });
   const t = createTenant(deps.db, "t1");
