@@ -5,9 +5,8 @@
 // without blocking this thread's event loop.
 import { Cron } from "croner";
 import type { Deps } from "../deps";
-import { IDEMPOTENCY_WINDOW_MS, pruneIdempotencyKeys } from "../store/events";
+import { IDEMPOTENCY_WINDOW_MS } from "../store/events";
 import { pruneOldWith } from "../store/retention";
-import { pruneRuleHits } from "../store/rules";
 
 export type Scheduler = { stop(): void; jobs: Cron[] };
 
@@ -50,12 +49,12 @@ export function startScheduler(deps: Deps): Scheduler {
     f().catch((e) => deps.log.warn("scheduled job failed", { job: name, error: String(e) }));
   const jobs = [
     new Cron("*/30 * * * * *", { protect: true }, guard("keys.last-used", () => deps.auth.flushLastUsed())),
-    new Cron("17 * * * *", { protect: true }, guard("idempotency.prune", () => {
-      const n = pruneIdempotencyKeys(deps.db, deps.clock() - IDEMPOTENCY_WINDOW_MS);
+    new Cron("17 * * * *", { protect: true }, guardAsync("idempotency.prune", async () => {
+      const n = await deps.store.events.pruneIdempotencyKeys(deps.clock() - IDEMPOTENCY_WINDOW_MS);
       if (n) deps.log.info("pruned idempotency keys", { count: n });
     })),
-    new Cron("*/5 * * * *", { protect: true }, guard("rule-hits.prune", () => {
-      pruneRuleHits(deps.db, deps.clock());
+    new Cron("*/5 * * * *", { protect: true }, guardAsync("rule-hits.prune", async () => {
+      await deps.store.rules.pruneRuleHits(deps.clock());
     })),
     // hourly, so that each run has at most an hour's worth of rows to delete
     new Cron("41 * * * *", { protect: true }, guardAsync("retention.prune", async () => {
