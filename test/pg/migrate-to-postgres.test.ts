@@ -174,3 +174,43 @@ test("migrate-to-postgres refuses without its two settings, and a directory with
   await pg.$client.end();
   expect(n).toBe(0);
 }, 60_000);
+
+test("migrate-to-postgres reads one snapshot while the SQLite server keeps ingesting: counts verified, nothing torn", async () => {
+  const live = await startTestServer({ databaseUrl: "" });
+  const c = await sharedCluster();
+  const url = await c.createDatabase(`m2pg_live_${process.pid}`);
+  let stop = false;
+  let sent = 0;
+  const load = (async () => {
+    while (!stop) {
+      const r = await live.post("/api/v1/events", Array.from({ length: 20 }, (_, j) => event(sent + j)));
+      expect(r.status).toBe(202);
+      sent += 20;
+    }
+  })();
+  try {
+    await until(async () => sent >= 200, 10_000, "some events in");
+    const r = await runBinary(["migrate-to-postgres", "--data-dir", live.dir, "--database-url", url, "--batch", "50"]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/every count matches/);
+    const copied = Number(/^events\s+(\d+)\s+(\d+)$/m.exec(r.stdout)![1]);
+    stop = true;
+    await load;
+    const pg = openPg(url, { pool: 1 });
+    try {
+      const [{ n }] = await pg.$client`SELECT count(*) AS n FROM events`;
+      expect(n).toBe(copied);
+      expect(copied).toBeGreaterThanOrEqual(200);
+      expect(copied).toBeLessThanOrEqual(sent);
+      // one snapshot: no indicator row without its event (a group commit is wholly in the copy or not at all)
+      const [{ orphans }] = await pg.$client`SELECT count(*) AS orphans FROM event_indicators i WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = i.event_id)`;
+      expect(orphans).toBe(0);
+    } finally {
+      await pg.$client.end({ timeout: 5 });
+    }
+  } finally {
+    stop = true;
+    await load.catch(() => {});
+    await live.close();
+  }
+}, 90_000);
