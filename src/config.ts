@@ -17,7 +17,7 @@ export const ConfigSchema = Type.Object({
   dataDir: Type.String({ minLength: 1, default: "./data", description: "directory holding keepwatch.db" }),
   databaseUrl: Type.String({
     default: "",
-    description: "postgres://user:password@host:5432/db (or ?host=/socket/dir): PostgreSQL instead of SQLite; in progress, only `keepwatch migrate` uses it yet (empty: SQLite in --data-dir)",
+    description: "postgres://user:password@host:5432/db (or ?host=/socket/dir): PostgreSQL instead of SQLite, nothing on local disk (empty: SQLite in --data-dir)",
   }),
   dbPool: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: "PostgreSQL connections per process (with --database-url)" }),
   rateLimit: Type.Number({ minimum: 0, default: 10, description: "default requests/s per key (0 = unlimited)" }),

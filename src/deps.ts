@@ -11,7 +11,24 @@ import type { Worker } from "./jobs/worker";
 import type { Logger } from "./lib/log";
 import type { Metrics } from "./metrics";
 import type { HeartbeatScheduler } from "./scheduler/heartbeats";
-import type { Store } from "./store/contract";
+import type { PgConn, Store } from "./store/contract";
+
+/**
+ * The SQLite-only parts of a running keepwatch: present in SQLite mode, absent (undefined) in
+ * PostgreSQL mode. Code that must do something only SQLite has (a checkpoint, a file size) tests
+ * `deps.sqlite`; everything else goes through the stores. The top-level fields of the same names
+ * are the same objects in SQLite mode and stand-ins that throw when used in PostgreSQL mode
+ * (sqliteOnly, src/store/contract.ts): they stay until their last callers have moved to the store
+ * (or to this group), then go.
+ */
+export type SqliteParts = {
+  db: Db;
+  bgDb: Db;
+  jobsDb: Db;
+  writer: GroupWriter;
+  checkpointer: Checkpointer;
+  dataDirLock: DataDirLock;
+};
 
 export type Deps = {
   config: Config;
@@ -38,6 +55,10 @@ export type Deps = {
   store: Store;
   bgStore: Store;
   jobsStore: Store;
+  /** SQLite mode only (see SqliteParts); undefined on PostgreSQL */
+  sqlite?: SqliteParts;
+  /** PostgreSQL mode only: the pool every role shares (closed by stop); undefined on SQLite */
+  pg?: PgConn;
   clock: () => number;
   log: Logger;
   auth: Authenticator;

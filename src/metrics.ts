@@ -1,11 +1,10 @@
 // Prometheus metrics (prom-client). One registry per running server; /metrics serves it.
 // Counters and histograms are updated where things happen; gauges that describe stored state
 // (heartbeat states, open alerts, database size) are read from the database when scraped.
-import { statSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Db } from "./db/client";
-import { backlogOf } from "./store/deliveries";
-import { countQueueState, listLanes } from "./store/jobs";
+import type { Store } from "./store/contract";
+import type { LaneRow } from "./store/jobs";
+import type { StateCounts } from "./store/overview";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -48,106 +47,119 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(db: Db, dbPath: string, queues: string[] = ["webhooks"]) {
-    const q = (sql: string) => db.$client.query(sql);
+  /**
+   * `store`: the gauges read stored state through it when scraped (either database). A read that
+   * fails (the database is down) leaves its gauge empty for that scrape instead of failing the
+   * whole scrape: the counters (503s among them) are what an operator needs to see then.
+   */
+  constructor(store: Store, queues: string[] = ["webhooks"]) {
+    const tolerant = (f: (this: Gauge<string>) => Promise<void>) =>
+      async function (this: Gauge<string>) {
+        try {
+          await f.call(this);
+        } catch {
+          this.reset();
+        }
+      };
+    // one read of the stored counts per scrape, shared by the three gauges that report them
+    let counts: Promise<StateCounts> | null = null;
+    const stateCounts = () => (counts ??= store.overview.stateCounts().finally(() => setTimeout(() => (counts = null), 0)));
     new Gauge({
       name: "keepwatch_heartbeats",
       help: "Heartbeats by state",
       labelNames: ["state"] as const,
       registers: [this.registry],
-      collect() {
+      collect: tolerant(async function () {
+        const rows = (await stateCounts()).heartbeats;
         this.reset();
         for (const s of ["new", "up", "late", "down", "paused"]) this.set({ state: s }, 0);
-        for (const r of q("SELECT state, count(*) AS n FROM heartbeats GROUP BY state").all() as { state: string; n: number }[])
-          this.set({ state: r.state }, r.n);
-      },
+        for (const r of rows) this.set({ state: r.state }, r.n);
+      }),
     });
     new Gauge({
       name: "keepwatch_alerts",
       help: "Alerts that are not closed, by status and severity",
       labelNames: ["status", "severity"] as const,
       registers: [this.registry],
-      collect() {
+      collect: tolerant(async function () {
+        const rows = (await stateCounts()).alerts;
         this.reset();
-        for (const r of q("SELECT status, severity, count(*) AS n FROM alerts WHERE status != 'closed' GROUP BY status, severity").all() as {
-          status: string;
-          severity: string;
-          n: number;
-        }[])
-          this.set({ status: r.status, severity: r.severity }, r.n);
-      },
+        for (const r of rows) this.set({ status: r.status, severity: r.severity }, r.n);
+      }),
     });
     new Gauge({
       name: "keepwatch_alert_enrichment",
       help: "Alerts that are not closed, by enrichment status: pending (its job is queued or running), enriched, failed (after its retries)",
       labelNames: ["status"] as const,
       registers: [this.registry],
-      collect() {
+      collect: tolerant(async function () {
+        const rows = (await stateCounts()).enrichment;
         this.reset();
         for (const st of ["pending", "enriched", "failed"]) this.set({ status: st }, 0);
-        for (const r of q("SELECT enrichment_status AS s, count(*) AS n FROM alerts WHERE status != 'closed' GROUP BY enrichment_status").all() as { s: string; n: number }[])
-          this.set({ status: r.s }, r.n);
-      },
+        for (const r of rows) this.set({ status: r.status }, r.n);
+      }),
     });
     new Gauge({
       name: "keepwatch_jobs",
       help: "Jobs of the persisted queue that are not done: available (waiting or due; for webhook deliveries, the messages waiting less those in flight), running (leased), dead (gave up), by queue",
       labelNames: ["queue", "state"] as const,
       registers: [this.registry],
-      collect() {
+      collect: tolerant(async function () {
         // index range counts per queue and state (plain jobs on jobs_claim, lane jobs on jobs_lane);
         // the succeeded jobs, the bulk of the table until they are pruned, are not counted
         for (const queue of queues)
-          for (const state of ["available", "running", "dead"] as const) this.set({ queue, state }, countQueueState(db, queue, state));
-      },
+          for (const state of ["available", "running", "dead"] as const) this.set({ queue, state }, await store.jobs.countQueueState(queue, state));
+      }),
     });
     // The backlog of every webhook, read from its lane (a counter) and one keyed read for the oldest.
-    const backlogs = () => listLanes(db, "webhooks").map((l) => ({ l, b: backlogOf(db, l.lane) }));
+    let lanes: Promise<{ l: LaneRow; b: { count: number; oldest: number | null } }[]> | null = null;
+    const backlogs = () =>
+      (lanes ??= (async () => {
+        const ls = await store.jobs.listLanes("webhooks");
+        return Promise.all(ls.map(async (l) => ({ l, b: await store.deliveries.backlogOf(l.lane) })));
+      })().finally(() => setTimeout(() => (lanes = null), 0)));
     new Gauge({
       name: "keepwatch_webhook_backlog",
       help: "Messages waiting for a webhook (pending: queued, backing off or in flight)",
       labelNames: ["webhook"] as const,
       registers: [this.registry],
-      collect() {
+      collect: tolerant(async function () {
+        const bs = await backlogs();
         this.reset();
-        for (const { l, b } of backlogs()) this.set({ webhook: l.lane }, b.count);
-      },
+        for (const { l, b } of bs) this.set({ webhook: l.lane }, b.count);
+      }),
     });
     new Gauge({
       name: "keepwatch_webhook_backlog_oldest_age_seconds",
       help: "Age of the oldest message waiting for a webhook (0 when none waits)",
       labelNames: ["webhook"] as const,
       registers: [this.registry],
-      collect() {
+      collect: tolerant(async function () {
+        const bs = await backlogs();
         this.reset();
         const now = Date.now();
-        for (const { l, b } of backlogs()) this.set({ webhook: l.lane }, b.oldest === null ? 0 : Math.max(0, (now - b.oldest) / 1000));
-      },
+        for (const { l, b } of bs) this.set({ webhook: l.lane }, b.oldest === null ? 0 : Math.max(0, (now - b.oldest) / 1000));
+      }),
     });
     new Gauge({
       name: "keepwatch_webhook_backlog_dropped_total",
       help: "Messages dropped or refused by a webhook's backlog cap, in all",
       labelNames: ["webhook"] as const,
       registers: [this.registry],
-      collect() {
+      collect: tolerant(async function () {
+        const bs = await backlogs();
         this.reset();
-        for (const l of listLanes(db, "webhooks")) this.set({ webhook: l.lane }, l.dropped);
-      },
+        for (const { l } of bs) this.set({ webhook: l.lane }, l.dropped);
+      }),
     });
     new Gauge({
       name: "keepwatch_database_size_bytes",
-      help: "Size of the database file and its write-ahead log",
+      help: "Size of the database: on SQLite the file (db) and its write-ahead log (wal); on PostgreSQL the database (db: pg_database_size)",
       labelNames: ["file"] as const,
       registers: [this.registry],
-      collect() {
-        for (const [file, path] of [["db", dbPath], ["wal", `${dbPath}-wal`]] as const) {
-          let size = 0;
-          try {
-            size = statSync(path).size;
-          } catch {}
-          this.set({ file }, size);
-        }
-      },
+      collect: tolerant(async function () {
+        for (const p of await store.health.databaseSize()) this.set({ file: p.part }, p.bytes);
+      }),
     });
   }
 

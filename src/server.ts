@@ -21,7 +21,11 @@ import { GroupWriter } from "./ingest/writer";
 import { createLogger, type Logger } from "./lib/log";
 import { reclaimAtStart } from "./store/jobs";
 import { ensureWebhookLanes } from "./store/webhooks";
-import { sqliteStore } from "./store/index";
+import { pgGroupCommit, pgStore, sqliteStore } from "./store/index";
+import { openPg } from "./db/pg-client";
+import { migratePg } from "./db/pg-migrate";
+import { sqliteOnly, type PgConn, type Store } from "./store/contract";
+import type { DataDirLock } from "./db/lock";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
 
@@ -34,7 +38,18 @@ export function reclaim(db: Db, now: number, log: Logger): void {
   if (r.jobs || r.lanes) log.info("reclaimed at start", { jobs_released: r.jobs, lanes_created: r.lanes });
 }
 
-export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => number } = {}): Deps {
+type BuildOptions = { log?: Logger; clock?: () => number };
+
+/**
+ * What differs between the two stores when Deps are assembled: the stores of the three roles, the
+ * SQLite group (absent on PostgreSQL) and the pool (absent on SQLite). On PostgreSQL the SQLite
+ * fields of Deps (db, bgDb, jobsDb, writer, checkpointer, dataDirLock) are stand-ins that throw
+ * when used (sqliteOnly): see Deps.sqlite.
+ */
+type StoreParts = Pick<Deps, "db" | "bgDb" | "jobsDb" | "writer" | "checkpointer" | "dataDirLock" | "store" | "bgStore" | "jobsStore" | "sqlite" | "pg">;
+
+/** SQLite mode: the data-directory lock, three connections, migrations, the writer and checkpointer threads. */
+export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const log = opts.log ?? createLogger(config.logLevel);
   const dataDirLock = lockDataDir(config.dataDir); // one server per data directory
   const clock = opts.clock ?? Date.now;
@@ -50,7 +65,60 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   const bgDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: config.durability, autoCheckpoint: false });
   // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see Deps.jobsDb)
   const jobsDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: "normal", autoCheckpoint: false });
+  const writer = new GroupWriter(
+    { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability, maxItems: config.maxItems },
+    log,
+  );
+  const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
   const store = sqliteStore(db, clock);
+  const bgStore = sqliteStore(bgDb, clock);
+  const jobsStore = sqliteStore(jobsDb, clock);
+  const sqlite = { db, bgDb, jobsDb, writer, checkpointer, dataDirLock };
+  return assemble(config, log, clock, { ...sqlite, store, bgStore, jobsStore, sqlite });
+}
+
+/**
+ * PostgreSQL mode (--database-url): one pool of --db-pool connections shared by every role, the
+ * schema brought up to date (several processes starting at once: one migrates, the others wait),
+ * nothing on local disk: no data-directory lock, no SQLite file, no writer or checkpointer thread.
+ */
+export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Promise<Deps> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? Date.now;
+  const pool = openPg(config.databaseUrl, { pool: config.dbPool }).$client as unknown as PgConn;
+  try {
+    await migratePg(pool);
+  } catch (e) {
+    await pool.end({ timeout: 5 });
+    throw e;
+  }
+  const store = pgStore(pool);
+  return assemble(config, log, clock, {
+    db: sqliteOnly<Db>("db"),
+    bgDb: sqliteOnly<Db>("bgDb"),
+    jobsDb: sqliteOnly<Db>("jobsDb"),
+    // the ingest writer on this thread: a PostgreSQL commit is async I/O (src/ingest/writer-inline.ts)
+    writer: new GroupWriter(
+      { kind: "inline", maxItems: config.maxItems, mappings: (t, s) => store.indicators.mappingsForSource(t, s), commit: pgGroupCommit(pool) },
+      log,
+    ),
+    checkpointer: sqliteOnly<Checkpointer>("checkpointer"),
+    dataDirLock: sqliteOnly<DataDirLock>("dataDirLock"),
+    store,
+    bgStore: store,
+    jobsStore: store,
+    pg: pool,
+  });
+}
+
+/** Deps for the config: PostgreSQL with --database-url, else SQLite in --data-dir. */
+export async function buildDepsFor(config: Config, opts: BuildOptions = {}): Promise<Deps> {
+  return config.databaseUrl ? await buildPgDeps(config, opts) : buildDeps(config, opts);
+}
+
+/** The components every keepwatch has, on whichever store `parts` brings. */
+function assemble(config: Config, log: Logger, clock: () => number, parts: StoreParts): Deps {
+  const { db, bgDb, jobsDb, writer, store, bgStore } = parts;
   const auth = new Authenticator(store, {
     defaultRate: config.rateLimit,
     defaultBurst: config.rateBurst,
@@ -58,14 +126,8 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     clock,
     sourceSecrets: config.sourceSecrets,
   });
-  const writer = new GroupWriter(
-    { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability, maxItems: config.maxItems },
-    log,
-  );
-  const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
-  const bgStore = sqliteStore(bgDb, clock);
   const heartbeats = new HeartbeatScheduler(bgStore, clock, log);
-  const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE, ENRICHMENT_QUEUE]);
+  const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE]);
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(db, {
     allow: parseAllowList(config.outboundAllow),
@@ -116,12 +178,12 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
       enrichmentWorker.notify();
     }
   };
-  const jobsStore = sqliteStore(jobsDb, clock);
-  return { config, db, bgDb, jobsDb, store, bgStore, jobsStore, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
+  return { ...parts, config, clock, log, auth, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
-  await Promise.all([deps.writer.start(), deps.checkpointer.start()]);
+  // the SQLite threads (PostgreSQL mode has none)
+  await Promise.all([deps.writer.start(), deps.sqlite?.checkpointer.start()]);
   const state: AppState = { draining: false };
   const app = createApp(deps, state);
   // Elysia's listen compiles the static routes into Bun.serve's router.
@@ -150,13 +212,19 @@ export async function startServer(deps: Deps): Promise<Running> {
       // deliveries not started stay queued for the next start), then commit what requests queued.
       const inflight = server.stop(false);
       await Promise.all([Promise.race([inflight, Bun.sleep(deps.config.shutdownTimeout)]), deps.worker.stop(deps.config.shutdownTimeout), deps.enrichmentWorker.stop(deps.config.shutdownTimeout)]);
+      // the writer commits what requests queued (on PostgreSQL through the pool, closed last)
       await deps.writer.close();
       await deps.auth.flushLastUsed();
-      await deps.checkpointer.close();
-      deps.dataDirLock.release();
-      deps.bgDb.$client.close();
-      deps.jobsDb.$client.close();
-      deps.db.$client.close();
+      const sqlite = deps.sqlite;
+      if (sqlite) {
+        await sqlite.checkpointer.close();
+        sqlite.dataDirLock.release();
+        sqlite.bgDb.$client.close();
+        sqlite.jobsDb.$client.close();
+        sqlite.db.$client.close();
+      }
+      // PostgreSQL: the pool last, once every write above has had its answer
+      if (deps.pg) await deps.pg.end({ timeout: 5 });
     })());
   return { deps, server, stop, url: `http://${deps.config.host === "0.0.0.0" ? "127.0.0.1" : deps.config.host}:${server.port}` };
 }

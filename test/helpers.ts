@@ -6,8 +6,15 @@ import { join, resolve } from "node:path";
 import { loadConfig, type Config } from "../src/config";
 import type { Scope } from "../src/core/keys";
 import { silentLogger } from "../src/lib/log";
-import { buildDeps, startServer, type Running } from "../src/server";
+import { buildDepsFor, startServer, type Running } from "../src/server";
+import { clonedDatabase } from "./pg/cluster";
 import type { NewKey } from "../src/store/keys";
+
+/**
+ * The store the tests run on: "sqlite" (default) or "postgres" (KEEPWATCH_TEST_STORE=postgres:
+ * startTestServer and the binary tests use a throwaway PostgreSQL cluster; see scripts/test.sh).
+ */
+export const TEST_STORE: "sqlite" | "postgres" = process.env.KEEPWATCH_TEST_STORE === "postgres" ? "postgres" : "sqlite";
 
 export function tempDir(prefix = "kw-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -33,8 +40,11 @@ export const json = async (r: Response | Promise<Response>) => (await (await r).
 export async function startTestServer(settings: Partial<Config> = {}, clock?: () => number): Promise<TestServer> {
   const dir = tempDir();
   const { config } = loadConfig([], {});
-  const cfg: Config = { ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0, ...settings };
-  const deps = buildDeps(cfg, { log: silentLogger, clock });
+  // KEEPWATCH_TEST_STORE=postgres: a database cloned from a migrated template on the test process's cluster
+  // (a test that needs SQLite whatever the pass, e.g. to fill a data directory, passes databaseUrl: "")
+  const pgDb = TEST_STORE === "postgres" && settings.databaseUrl !== "" ? await clonedDatabase("srv") : null;
+  const cfg: Config = { ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0, ...(pgDb ? { databaseUrl: pgDb.url, dbPool: 4 } : {}), ...settings };
+  const deps = await buildDepsFor(cfg, { log: silentLogger, clock });
   // through the store, so that the same helper serves either database
   const t = await deps.store.tenants.createTenant("t1");
   const key = async (scopes: Scope[], extra: Partial<NewKey> = {}) =>
@@ -61,6 +71,7 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
     });
   const close = async () => {
     await running.stop();
+    await pgDb?.drop();
     rmSync(dir, { recursive: true, force: true });
   };
   return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, close };
@@ -87,14 +98,29 @@ export type BinServer = {
   stdout: () => string;
 };
 
-/** Starts the built binary on `dir` and waits until it listens. */
+/** KEEPWATCH_TEST_STORE=postgres: the database of each data directory a binary was started on (a restart finds its data). */
+const binaryDatabases = new Map<string, Promise<{ url: string; drop(): Promise<void> }>>();
+
+/** The environment that puts a binary on `dir` on PostgreSQL (empty on SQLite); `create`: a fresh database for a new dir. */
+async function binaryDatabaseEnv(dir: string | undefined, create: boolean): Promise<Record<string, string>> {
+  if (TEST_STORE !== "postgres" || !dir) return {};
+  const key = resolve(dir);
+  if (!binaryDatabases.has(key)) {
+    if (!create) return {};
+    binaryDatabases.set(key, clonedDatabase("bin"));
+  }
+  return { KEEPWATCH_DATABASE_URL: (await binaryDatabases.get(key)!).url };
+}
+
+/** Starts the built binary on `dir` and waits until it listens (on PostgreSQL: with a database of its own, see binaryDatabaseEnv). */
 export async function startBinary(dir: string, extraArgs: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<BinServer> {
+  const pgEnv = await binaryDatabaseEnv(dir, true);
   const proc = Bun.spawn([BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dir, ...extraArgs], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
     cwd: cwd ?? dir,
-    env: { PATH: process.env.PATH ?? "", KEEPWATCH_RATE_LIMIT: "0", ...env },
+    env: { PATH: process.env.PATH ?? "", KEEPWATCH_RATE_LIMIT: "0", ...pgEnv, ...env },
   });
   spawned.add(proc);
   let out = "";
@@ -125,11 +151,14 @@ export async function startBinary(dir: string, extraArgs: string[] = [], env: Re
 
 /** Runs the built binary to completion. */
 export async function runBinary(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  // on PostgreSQL, a command on a data directory a started binary serves goes to that server's database
+  const d = args.indexOf("--data-dir");
+  const pgEnv = await binaryDatabaseEnv(d >= 0 ? args[d + 1] : cwd, false);
   const proc = Bun.spawn([BIN, ...args], {
     stdout: "pipe",
     stderr: "pipe",
     cwd,
-    env: { PATH: process.env.PATH ?? "", ...env },
+    env: { PATH: process.env.PATH ?? "", ...pgEnv, ...env },
   });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),

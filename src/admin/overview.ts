@@ -5,7 +5,6 @@
 // open alerts. The page reloads itself every 60 s (a meta refresh: no JavaScript needed).
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
-import { overview } from "../store/overview";
 import oncallCss from "./assets/oncall.css" with { type: "text" };
 import overviewJs from "./assets/overview.js" with { type: "text" };
 import { html, qs } from "./html";
@@ -40,9 +39,9 @@ export const overviewArea: Area = {
     {
       method: "GET",
       path: "/admin",
-      handler: (c) => {
+      handler: async (c) => {
         const now = c.deps.clock();
-        const o = overview(c.deps.db, c.tenantId, now);
+        const o = await c.deps.store.overview.overview(c.tenantId, now);
         const hb = new Map(o.heartbeats.map((h) => [h.state, h.n]));
         const openTotal = o.openAlerts.reduce((a, r) => a + r.n, 0);
         const alertsDay = o.alertsPerHour.reduce((a, n) => a + n, 0);

@@ -38,3 +38,19 @@ export function openPg(url: string, opts: { pool?: number } = {}): PgDb {
   const client = postgres(clean, options);
   return drizzle({ client, schema }) as PgDb;
 }
+
+/**
+ * Whether a PostgreSQL error means "the database is unavailable right now" (retry later: 503 +
+ * Retry-After) rather than "this request is wrong": no connection (refused, reset, timed out,
+ * closed), the server shutting down or starting up (57P01-57P03), a connection-level failure
+ * (class 08), or a database that refuses writes (25006: read-only transaction, e.g. a standby or
+ * default_transaction_read_only during a failover).
+ */
+export function pgUnavailable(e: unknown): boolean {
+  const code = String((e as { code?: unknown })?.code ?? "");
+  if (/^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|ENOENT|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return true;
+  // postgres.js's own codes for a connection it lost or could not make
+  if (/^(CONNECTION_CLOSED|CONNECTION_ENDED|CONNECTION_DESTROYED|CONNECT_TIMEOUT)$/.test(code)) return true;
+  if (/^(57P01|57P02|57P03|53300|25006)$/.test(code) || code.startsWith("08")) return true;
+  return false;
+}

@@ -3,7 +3,7 @@
 // drizzle-kit generates migrations-pg/ from this file (`make migrations-pg NAME=...`); never edit an
 // applied migration.
 //
-// Choices (see docs/operations.md "Running on PostgreSQL (in progress)"):
+// Choices (see docs/operations.md "Running on PostgreSQL"):
 // - Times are `bigint` epoch milliseconds (read as JS numbers), not timestamptz: the store code
 //   computes with millisecond numbers everywhere, SQLite holds the same integers, so both stores
 //   hold identical values, `migrate-to-postgres` copies rows without conversion, and comparisons

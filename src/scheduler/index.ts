@@ -6,36 +6,35 @@
 import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { IDEMPOTENCY_WINDOW_MS } from "../store/events";
-import { pruneAttemptsBatch, pruneDeliveriesBatch, pruneJobsBatch } from "../store/retention";
+import { pruneOldWith } from "../store/retention";
 
 export type Scheduler = { stop(): void; jobs: Cron[] };
 
 /**
- * Deletes delivery history (and held messages) and finished jobs past the retention, at once on
- * the calling thread. The scheduled prune does the same in paced batches on the checkpointer
- * thread (runRetention); this synchronous form is for tests and tools.
+ * Deletes delivery history (and held messages) and finished jobs past the retention, at once (no
+ * pauses between batches). The scheduled prune does the same in paced batches (runRetention);
+ * this form is for tests and tools.
  */
-export function pruneOutbound(deps: Deps, now = deps.clock()): { deliveries: number; jobs: number } {
+export async function pruneOutbound(deps: Deps, now = deps.clock()): Promise<{ deliveries: number; jobs: number }> {
   const before = now - deps.config.deliveryRetention * 86_400_000;
-  const all = (f: (db: Deps["db"], before: number, limit: number) => number) => {
-    let total = 0;
-    for (let n = -1; n !== 0; total += n) n = f(deps.db, before, 5000);
-    return total;
-  };
-  const deliveries = all(pruneDeliveriesBatch);
-  all(pruneAttemptsBatch);
-  return { deliveries, jobs: all(pruneJobsBatch) };
+  const r = await pruneOldWith(deps.store.retention, { eventsBefore: null, pingsBefore: null, deliveriesBefore: before }, { batch: 5000, pauseMs: 0 });
+  return { deliveries: r.deliveries, jobs: r.jobs };
 }
 
-/** Prunes events, pings and delivery history past their retention (on the checkpointer thread, in batches). */
+/**
+ * Prunes events, pings and delivery history past their retention, in batches: on SQLite on the
+ * checkpointer thread (which may wait for the write lock without blocking this thread's event
+ * loop), on PostgreSQL through the store (each batch its own short transaction).
+ */
 export async function runRetention(deps: Deps, now = deps.clock()) {
   const day = 86_400_000;
   const { eventRetention, pingRetention, deliveryRetention } = deps.config;
-  return deps.checkpointer.retention({
+  const cut = {
     eventsBefore: eventRetention > 0 ? now - eventRetention * day : null,
     pingsBefore: pingRetention > 0 ? now - pingRetention * day : null,
     deliveriesBefore: now - deliveryRetention * day,
-  });
+  };
+  return deps.sqlite ? deps.sqlite.checkpointer.retention(cut) : pruneOldWith(deps.bgStore.retention, cut);
 }
 
 export function startScheduler(deps: Deps): Scheduler {
@@ -64,7 +63,8 @@ export function startScheduler(deps: Deps): Scheduler {
     })),
     // nightly (server's local time): reset the WAL file to zero bytes
     new Cron("30 3 * * *", { protect: true }, guardAsync("wal.truncate", async () => {
-      const r = await deps.checkpointer.truncate();
+      if (!deps.sqlite) return; // PostgreSQL manages its own WAL
+      const r = await deps.sqlite.checkpointer.truncate();
       deps.log.info(r.busy ? "nightly checkpoint could not truncate the WAL (busy); passive checkpoints go on" : "nightly checkpoint", r);
     })),
   ];

@@ -172,6 +172,9 @@ export interface Store {
   readonly backup: BackupStore;
 }
 
+/** What a notPorted domain answers to this key: its name (see unportedDomains in src/store/index.ts). */
+export const NOT_PORTED = Symbol("notPorted");
+
 /**
  * A domain whose PostgreSQL twin is not written yet: every call fails with a message naming it.
  * Scaffolding of the port only: `serve --database-url` refuses to start while any domain is one
@@ -181,7 +184,26 @@ export function notPorted<T extends object>(domain: string): T {
   return new Proxy({} as T, {
     get(_, fn) {
       if (fn === "then") return undefined;
+      if (fn === NOT_PORTED) return domain;
       return () => Promise.reject(new Error(`PostgreSQL store: ${domain}.${String(fn)} is not ported yet`));
+    },
+  });
+}
+
+/**
+ * A stand-in for a SQLite-only part of Deps in PostgreSQL mode (deps.db, deps.writer, ...): any use
+ * fails with a message naming it, so a caller not yet moved to the store fails loudly instead of
+ * touching a SQLite file. Setting a property is allowed (and ignored): assembly wires callbacks
+ * onto some of these parts (writer.onCommit) for both modes.
+ */
+export function sqliteOnly<T extends object>(name: string): T {
+  return new Proxy({} as T, {
+    get(_, prop) {
+      if (prop === "then" || typeof prop === "symbol") return undefined;
+      throw new Error(`deps.${name}.${String(prop)}: deps.${name} is SQLite-only and this keepwatch runs on PostgreSQL (use deps.store)`);
+    },
+    set() {
+      return true;
     },
   });
 }

@@ -106,6 +106,24 @@ export function overview(db: Db, tenantId: string, now: number): Overview {
   };
 }
 
+/** Stored state /metrics reports as gauges, over every tenant (heartbeats, one row each; alerts not closed, by index). */
+export type StateCounts = {
+  heartbeats: { state: string; n: number }[];
+  alerts: { status: string; severity: string; n: number }[];
+  enrichment: { status: string; n: number }[];
+};
+
+export function stateCounts(db: Db): StateCounts {
+  const q = db.$client;
+  return {
+    heartbeats: q.query("SELECT state, count(*) AS n FROM heartbeats GROUP BY state").all() as StateCounts["heartbeats"],
+    alerts: q.query("SELECT status, severity, count(*) AS n FROM alerts WHERE status != 'closed' GROUP BY status, severity").all() as StateCounts["alerts"],
+    enrichment: q
+      .query("SELECT enrichment_status AS status, count(*) AS n FROM alerts WHERE status != 'closed' GROUP BY enrichment_status")
+      .all() as StateCounts["enrichment"],
+  };
+}
+
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/overview.ts. */
-export const overviewFns = { overview };
+export const overviewFns = { overview, stateCounts };
 export type OverviewStore = Bound<typeof overviewFns>;

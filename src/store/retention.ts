@@ -101,22 +101,32 @@ export type RetentionOptions = {
 
 export type RetentionResult = { events: number; pings: number; deliveries: number; jobs: number; ms: number; complete: boolean };
 
-/** Prunes in batches until nothing old is left (or maxMs runs out). */
-export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOptions = {}): Promise<RetentionResult> {
+/** The batch functions a prune walks with: SQLite's (synchronous) or any store's (async). */
+type PruneCalls = {
+  events(before: number, after: string, limit: number): Batch | Promise<Batch>;
+  pings(before: number, limit: number): Batch | Promise<Batch>;
+  deliveries(before: number, limit: number): number | Promise<number>;
+  attempts(before: number, limit: number): number | Promise<number>;
+  jobs(before: number, limit: number): number | Promise<number>;
+};
+
+/**
+ * Prunes in batches until nothing old is left (or maxMs runs out). `retryable` says whether a
+ * failed batch may be tried again after a pause (SQLite: the write lock was busy).
+ */
+async function pruneLoop(calls: PruneCalls, cut: RetentionCutoffs, opts: RetentionOptions, retryable: (e: unknown) => boolean): Promise<RetentionResult> {
   const batch = opts.batch ?? 500;
   const pause = opts.pauseMs ?? 20;
   const t0 = performance.now();
   const deadline = t0 + (opts.maxMs ?? 10 * 60_000);
   const res: RetentionResult = { events: 0, pings: 0, deliveries: 0, jobs: 0, ms: 0, complete: true };
   const outOfTime = () => performance.now() > deadline && ((res.complete = false), true);
-  // The write lock was not to be had within the connection's busy_timeout: try the same batch again.
-  const busy = (e: unknown) => /SQLITE_BUSY|database is locked/i.test(String((e as Error)?.message ?? e) + String((e as { code?: string })?.code));
-  const retry = async <T>(f: () => T): Promise<T | null> => {
+  const retry = async <T>(f: () => T | Promise<T>): Promise<T> => {
     for (;;) {
       try {
-        return f();
+        return await f();
       } catch (e) {
-        if (!busy(e) || outOfTime()) throw e;
+        if (!retryable(e) || outOfTime()) throw e;
         await Bun.sleep(pause * 5);
       }
     }
@@ -125,7 +135,7 @@ export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOpt
     let after = "";
     const before = cut.eventsBefore;
     for (;;) {
-      const r = (await retry(() => pruneEventsBatch(db, before, after, batch)))!;
+      const r = await retry(() => calls.events(before, after, batch));
       res.events += r.deleted;
       if (r.last === null || outOfTime()) break;
       after = r.last;
@@ -135,7 +145,7 @@ export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOpt
   if (cut.pingsBefore !== null && res.complete) {
     const before = cut.pingsBefore;
     for (;;) {
-      const r = (await retry(() => prunePingsBatch(db, before, batch)))!;
+      const r = await retry(() => calls.pings(before, batch));
       res.pings += r.deleted;
       if (r.last === null || outOfTime()) break;
       await Bun.sleep(pause);
@@ -145,12 +155,12 @@ export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOpt
   if (d !== null && d !== undefined && res.complete) {
     // delivery history, then stray attempts, then finished jobs: each in batches
     for (const [f, into] of [
-      [pruneDeliveriesBatch, "deliveries"],
-      [pruneAttemptsBatch, null],
-      [pruneJobsBatch, "jobs"],
+      [calls.deliveries, "deliveries"],
+      [calls.attempts, null],
+      [calls.jobs, "jobs"],
     ] as const) {
       for (;;) {
-        const n = (await retry(() => f(db, d, batch)))!;
+        const n = await retry(() => f(d, batch));
         if (into) res[into] += n;
         if (n < batch || outOfTime()) break;
         await Bun.sleep(pause);
@@ -162,6 +172,43 @@ export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOpt
   return res;
 }
 
+/** Prunes a SQLite database in batches until nothing old is left (or maxMs runs out): the checkpointer thread runs this. */
+export async function pruneOld(db: Db, cut: RetentionCutoffs, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  // The write lock was not to be had within the connection's busy_timeout: try the same batch again.
+  const busy = (e: unknown) => /SQLITE_BUSY|database is locked/i.test(String((e as Error)?.message ?? e) + String((e as { code?: string })?.code));
+  return pruneLoop(
+    {
+      events: (b, a, l) => pruneEventsBatch(db, b, a, l),
+      pings: (b, l) => prunePingsBatch(db, b, l),
+      deliveries: (b, l) => pruneDeliveriesBatch(db, b, l),
+      attempts: (b, l) => pruneAttemptsBatch(db, b, l),
+      jobs: (b, l) => pruneJobsBatch(db, b, l),
+    },
+    cut,
+    opts,
+    busy,
+  );
+}
+
+/**
+ * The same prune through the store contract (PostgreSQL mode, where no thread of ours holds a
+ * lock: each batch is one short transaction of its own and row locks never wait on ingest).
+ */
+export async function pruneOldWith(store: RetentionStore, cut: RetentionCutoffs, opts: RetentionOptions = {}): Promise<RetentionResult> {
+  return pruneLoop(
+    {
+      events: store.pruneEventsBatch,
+      pings: store.prunePingsBatch,
+      deliveries: store.pruneDeliveriesBatch,
+      attempts: store.pruneAttemptsBatch,
+      jobs: store.pruneJobsBatch,
+    },
+    cut,
+    opts,
+    () => false,
+  );
+}
+
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/retention.ts. */
-export const retentionFns = { pruneEventsBatch, pruneDeliveriesBatch, pruneAttemptsBatch, pruneJobsBatch };
+export const retentionFns = { pruneEventsBatch, prunePingsBatch, pruneDeliveriesBatch, pruneAttemptsBatch, pruneJobsBatch };
 export type RetentionStore = Bound<typeof retentionFns>;

@@ -22,6 +22,7 @@ const FLAGS: Record<string, string[]> = {
   keys: ["create", "list", "revoke", "rotate", "--tenant", "--name", "--scopes", "--sources", "--rate", "--burst", "--expires", "--data-dir"],
   tenants: ["create", "list", "limits", "--rate", "--events", "--bytes", "--data-dir"],
   migrate: ["--data-dir", "--database-url", "--db-pool"],
+  "migrate-to-postgres": ["--data-dir", "--database-url", "--batch"],
   backup: ["FILE", "DIR", "--replace", "--data-dir"],
   restore: ["FILE", "--data-dir"],
   "systemd-unit": ["--data-dir", "--port", "--host"],

@@ -11,14 +11,9 @@ import { migratePg } from "../../src/db/pg-migrate";
 import type { Store } from "../../src/store/contract";
 import { pgStore, sqliteStore } from "../../src/store/index";
 import { tempDir } from "../helpers";
-import { startCluster, type Cluster } from "../pg/cluster";
+import { sharedCluster } from "../pg/cluster";
 
-let cluster: Promise<Cluster> | null = null;
-/** The test process's one throwaway PostgreSQL cluster (started on first use, stopped at exit). */
-export function sharedCluster(): Promise<Cluster> {
-  cluster ??= startCluster();
-  return cluster;
-}
+export { sharedCluster };
 
 let seq = 0;
 const closers: (() => Promise<void> | void)[] = [];

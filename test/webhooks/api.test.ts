@@ -192,9 +192,9 @@ describe("history retention", () => {
     await until(async () => (await ok(call(`/v1/webhooks/${w.id}/deliveries?status=succeeded`))).items.length === 1, 5000, "delivered");
     const count = () => (s.deps.db.$client.query("SELECT count(*) AS n FROM delivery_attempts WHERE webhook_id = ?1").get(w.id) as any).n;
     expect(count()).toBe(1);
-    pruneOutbound(s.deps, Date.now() + 29 * 86_400_000);
+    await pruneOutbound(s.deps, Date.now() + 29 * 86_400_000);
     expect(count()).toBe(1);
-    pruneOutbound(s.deps, Date.now() + 31 * 86_400_000);
+    await pruneOutbound(s.deps, Date.now() + 31 * 86_400_000);
     expect(count()).toBe(0);
     expect((await ok(call(`/v1/webhooks/${w.id}/deliveries`))).items).toEqual([]);
   });

@@ -2,7 +2,6 @@
 // /metrics: Prometheus text format.
 import { Elysia } from "elysia";
 import type { Deps } from "../../deps";
-import { checkWritable } from "../../store/health";
 import { PUBLIC } from "../../http/openapi";
 
 export function healthModule(deps: Deps, state: { draining: boolean }) {
@@ -10,12 +9,12 @@ export function healthModule(deps: Deps, state: { draining: boolean }) {
     .get("/healthz", () => ({ status: "ok" }), { detail: { summary: "Liveness", tags: ["operations"], security: PUBLIC } })
     .get(
       "/readyz",
-      ({ set }) => {
+      async ({ set }) => {
         if (state.draining) {
           set.status = 503;
           return { status: "draining" };
         }
-        const err = checkWritable(deps.db);
+        const err = await deps.store.health.checkWritable();
         if (err) {
           set.status = 503;
           return { status: "unavailable", error: err };
