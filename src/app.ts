@@ -1,4 +1,5 @@
 // createApp(deps): the root Elysia instance, the error contract, and every module.
+import "./http/production"; // first: before Elysia loads
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, unauthorized } from "./http/errors";

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // keepwatch CLI entry: serve | keys | tenants | migrate | version | help
+import "./http/production"; // first: before Elysia loads
 import { ConfigError, loadConfig, parseSize, settingsHelp, type Config } from "./config";
 import { dbFile, openDatabase } from "./db/client";
 import { migrate } from "./db/migrate";

@@ -1,5 +1,6 @@
 // Test helpers: a real keepwatch on a fresh SQLite file in a temp directory, listening on a real
 // port on 127.0.0.1, and the built binary for the tests that need a separate process.
+import "../src/http/production"; // first: Elysia in production mode, as in the binary
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";

@@ -8,7 +8,26 @@ import { Value } from "@sinclair/typebox/value";
 import { ApiError, type ErrorDetail } from "./errors";
 
 type ValueErrorLike = { path?: string; message?: string; summary?: string; schema?: TSchema; value?: unknown };
-type ValidationLike = { type?: string; all?: ValueErrorLike[]; customError?: unknown };
+type ValidationLike = { type?: string; all?: ValueErrorLike[]; customError?: unknown; validator?: any; value?: unknown };
+
+/**
+ * The validator's errors. Elysia's `all` decorates each with a summary built by interpolating the
+ * sent value into a string, which throws for an object without a prototype (our JSON parser makes
+ * those: src/http/raw-json.ts) and turned a 422 into a 500; then the errors are taken from the
+ * validator directly, without that decoration.
+ */
+function errorsOf(v: ValidationLike): ValueErrorLike[] {
+  try {
+    return v.all ?? [];
+  } catch {
+    const val = v.validator;
+    if (!val) return [];
+    const it: Iterable<ValueErrorLike> = typeof val.Errors === "function" ? val.Errors(v.value) : Value.Errors(val, v.value);
+    const out: ValueErrorLike[] = [];
+    for (const e of it) if (out.push(e) >= 50) break;
+    return out;
+  }
+}
 
 /**
  * The ApiError (422 invalid_request) for an Elysia validation error. `query` (the request's
@@ -17,7 +36,7 @@ type ValidationLike = { type?: string; all?: ValueErrorLike[]; customError?: unk
  */
 export function validationError(v: ValidationLike, query?: URLSearchParams): ApiError {
   const custom = typeof v.customError === "string" ? v.customError : null;
-  const all = (v.all ?? []).map((e) => (v.type === "property" && !e.path && query ? { ...e, path: paramOf(query, e.value) } : e));
+  const all = errorsOf(v).map((e) => (v.type === "property" && !e.path && query ? { ...e, path: paramOf(query, e.value) } : e));
   const details = dedupe(all.flatMap(safeDetailsOf)).slice(0, 50);
   // a schema's own `error` sentence is only the answer when nothing more precise is known
   if (custom && !details.length) details.push({ path: "", message: custom });
