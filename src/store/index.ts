@@ -2,7 +2,7 @@
 // builders under the same name; the compiler holds the PostgreSQL twins to the SQLite signatures.
 import type postgres from "postgres";
 import type { Db } from "../db/client";
-import { bindSqlite, notPorted, type Store } from "./contract";
+import { bindPg, bindSqlite, notPorted, type Store } from "./contract";
 import { keysFns, type KeysStore } from "./keys";
 import { tenantsFns, type TenantsStore } from "./tenants";
 import { sessionsFns, type SessionsStore } from "./sessions";
@@ -28,6 +28,9 @@ import { healthFns, type HealthStore } from "./health";
 import { backupFns, type BackupStore } from "./backup";
 import { pgQueue } from "./queue-pg";
 import { sqliteQueue } from "./queue-sqlite";
+import { pgJobsFns } from "./pg/jobs";
+import { pgWebhooksFns } from "./pg/webhooks";
+import { pgDeliveriesFns } from "./pg/deliveries";
 
 /** The SQLite store on one connection (the server opens one per role: API, background, jobs). */
 export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
@@ -90,9 +93,9 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     indicators: notPorted<IndicatorsStore>("indicators"),
     sourceActivity: notPorted<SourceActivityStore>("sourceActivity"),
     // -- outbound
-    jobs: notPorted<JobsStore>("jobs"),
-    webhooks: notPorted<WebhooksStore>("webhooks"),
-    deliveries: notPorted<DeliveriesStore>("deliveries"),
+    jobs: bindPg(sql, pgJobsFns),
+    webhooks: bindPg(sql, pgWebhooksFns),
+    deliveries: bindPg(sql, pgDeliveriesFns),
     // -- alerting
     alerts: notPorted<AlertsStore>("alerts"),
     rules: notPorted<RulesStore>("rules"),

@@ -345,6 +345,11 @@ export function listLanes(db: Db, queue: string): LaneRow[] {
   return db.$client.query("SELECT * FROM job_lanes WHERE queue = ?1 ORDER BY lane").all(queue) as LaneRow[];
 }
 
-/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/jobs.ts. */
-export const jobsFns = { insertJob, claimJobs, claimLaneJobs, finishJob, retryJob, snoozeJob, syncLane, getLane, reclaimAtStart, nextDue, getJob, countJobsByState, laneBacklog, noteLaneDrop, countQueueState, listLanes };
+/**
+ * This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is
+ * src/store/pg/jobs.ts. Enqueue, claim, settle, reclaim and lane policies are the queue contract
+ * (store.queue, src/store/queue-contract.ts: units with deadlines from the store's clock); these
+ * are the reads and housekeeping around it (metrics, backlog caps, pruning, deleted lanes).
+ */
+export const jobsFns = { getJob, getLane, countJobsByState, countQueueState, listLanes, laneBacklog, noteLaneDrop, pruneJobs, deleteLane };
 export type JobsStore = Bound<typeof jobsFns>;
