@@ -73,16 +73,16 @@ function webhookRow(id: string, tenantId: string, now: number, o: Partial<Webhoo
   };
 }
 
-/** Rows that must be equal on both stores (times the PostgreSQL store takes from its own clock left out). */
+/** Rows that must be equal on both stores (times the PostgreSQL store takes from its own clock left out: run_at, leases, a lane's next_at and hold_until). */
 async function snapshot(raw: Raw) {
   return {
-    deliveries: await raw("SELECT * FROM deliveries ORDER BY id"),
+    deliveries: (await raw("SELECT d.*, j.idempotency_key AS job_key FROM deliveries d LEFT JOIN jobs j ON j.id = d.job_id ORDER BY d.id")).map(({ job_id, ...d }) => d),
     attempts: await raw("SELECT * FROM delivery_attempts ORDER BY id"),
-    lanes: await raw("SELECT lane, queue, tat, hold_until, rate, burst, ordered, backlog, dropped, drop_noted_at, drop_noted_count FROM job_lanes ORDER BY lane"),
+    lanes: await raw("SELECT lane, queue, tat, rate, burst, ordered, backlog, dropped, drop_noted_at, drop_noted_count FROM job_lanes ORDER BY lane"),
     webhooks: await raw(
       "SELECT id, state, disabled_reason, disabled_at, consecutive_failures, rate_limit, ordered, backlog_cap, updated_at FROM webhooks ORDER BY id",
     ),
-    jobs: await raw("SELECT id, queue, kind, payload, state, attempt, max_attempts, lane, lease_token, last_error, idempotency_key FROM jobs ORDER BY id"),
+    jobs: await raw("SELECT queue, kind, payload, state, attempt, max_attempts, lane, lease_token, last_error, idempotency_key FROM jobs ORDER BY idempotency_key"),
   };
 }
 
@@ -108,6 +108,11 @@ test("differential walk: every outbound function answers and writes the same on 
     return a;
   };
   const hooks = ["wh_a", "wh_b", "wh_c"];
+  /** the outbox units' view of a webhook, as it is now */
+  const outboundOf = async (id: string) => {
+    const w = (await both("getWebhookById", (s) => s.webhooks.getWebhookById(id)))!;
+    return { id, tenantId: w.tenantId, state: w.state, mode: w.mode, intervalS: w.intervalS, backlogCap: w.backlogCap, backlogPolicy: w.backlogPolicy, maxAttempts: 3 };
+  };
   for (const id of hooks) await both("insertWebhook", (s) => s.webhooks.insertWebhook(webhookRow(id, "t1", now)));
   const messages: string[] = [];
   const batches: string[] = [];
@@ -137,14 +142,47 @@ test("differential walk: every outbound function answers and writes the same on 
         const w = pick(hooks);
         const id = `msg_${String(++n).padStart(8, "0")}`;
         const status = pick<DeliveryStatus>(["pending", "pending", "pending", "held", "dropped"]);
-        const jobId =
-          status === "pending" && rnd() < 0.7
-            ? (await both("enqueue", (s) => s.queue.enqueue([{ queue: "webhooks", kind: "deliver", payload: { d: id }, lane: w, idempotencyKey: id, maxAttempts: 3 }])))[0]!.id
-            : null;
-        await both("insertDelivery", (s) => s.deliveries.insertDelivery({ id, tenantId: "t1", webhookId: w, kind: "message", type: "event.received", body: `{"n":${n}}`, status, jobId }, now));
+        const withJob = status === "pending" && rnd() < 0.7;
+        // job ids may differ between the stores (PostgreSQL spends an identity on a conflicting
+        // insert): each store links its own; rows are compared by the jobs' idempotency keys
+        await both("enqueue+insertDelivery", async (s) => {
+          const jobId = withJob ? (await s.queue.enqueue([{ queue: "webhooks", kind: "deliver", payload: { d: id }, lane: w, idempotencyKey: id, maxAttempts: 3 }]))[0]!.id : null;
+          await s.deliveries.insertDelivery({ id, tenantId: "t1", webhookId: w, kind: "message", type: "event.received", body: `{"n":${n}}`, status, jobId }, now);
+        });
         messages.push(id);
       },
     ],
+    [
+      "outbox",
+      async () => {
+        const w = pick(hooks);
+        const target = await outboundOf(w);
+        const id = `msg_${String(++n).padStart(8, "0")}`;
+        const m = { id, type: "event.received", body: `{"n":${n},"raw":"  \u00e9"}` };
+        await both("enqueueMessage", (s) => s.deliveries.enqueueMessage(target, m, now, 20));
+        messages.push(id);
+      },
+    ],
+    [
+      "requeue",
+      async () => {
+        if (!messages.length) return;
+        const w = pick(hooks);
+        const target = await outboundOf(w);
+        const ids = [pick(messages), pick(messages), ...batches.slice(-1)];
+        const unlessPending = rnd() < 0.5;
+        await both("requeueDeliveries", (s) => s.deliveries.requeueDeliveries(target, ids, now, { unlessPending }));
+      },
+    ],
+    ["release", async () => {
+      const target = await outboundOf(pick(hooks));
+      await both("releaseHeld", (s) => s.deliveries.releaseHeld(target, now));
+    }],
+    ["flush", async () => {
+      const target = await outboundOf(pick(hooks));
+      const immediate = rnd() < 0.5;
+      await both("enqueueFlush", (s) => s.deliveries.enqueueFlush(target, now, immediate));
+    }],
     [
       "mark",
       async () => {
@@ -176,9 +214,16 @@ test("differential walk: every outbound function answers and writes the same on 
         const size = 1 + Math.floor(rnd() * 4);
         const free = await both("unbatched", (s) => s.deliveries.unbatched(w, size));
         const id = `msg_b${String(++n).padStart(7, "0")}`;
-        const job = (await both("enqueue batch", (s) => s.queue.enqueue([{ queue: "webhooks", kind: "deliver", payload: { d: id }, lane: w, idempotencyKey: id }])))[0]!.id;
-        await both("insertDelivery batch", (s) => s.deliveries.insertDelivery({ id, tenantId: "t1", webhookId: w, kind: "batch", type: "batch", body: "", status: "pending", jobId: job }, now));
-        await both("assignBatch", (s) => s.deliveries.assignBatch(id, free.map((f) => f.id)));
+        if (rnd() < 0.5) {
+          const target = await outboundOf(w);
+          if ((await both("makeBatch", (s) => s.deliveries.makeBatch(target, id, free.map((f) => f.id), now))) === null) return;
+        } else {
+          await both("enqueue+insertDelivery batch", async (s) => {
+            const job = (await s.queue.enqueue([{ queue: "webhooks", kind: "deliver", payload: { d: id }, lane: w, idempotencyKey: id }]))[0]!.id;
+            await s.deliveries.insertDelivery({ id, tenantId: "t1", webhookId: w, kind: "batch", type: "batch", body: "", status: "pending", jobId: job }, now);
+          });
+          await both("assignBatch", (s) => s.deliveries.assignBatch(id, free.map((f) => f.id)));
+        }
         batches.push(id);
       },
     ],
@@ -241,17 +286,25 @@ test("differential walk: every outbound function answers and writes the same on 
         await both("insertAttempt", (s) => s.deliveries.insertAttempt(a));
       },
     ],
-    ["claim", async () => both("claim", async (s) => (await s.queue.claim("webhooks", claimReq("tok" + n))).map((j) => j.id).sort((a, b) => a - b))],
+    ["claim", async () => both("claim", async (s) => (await s.queue.claim("webhooks", claimReq("tok" + n))).map((j) => j.idempotency_key).sort())],
     [
       "settle",
       async () => {
         const running = (await both("running jobs", async (s) => (await s.jobs.countQueueState("webhooks", "running")) as number)) as number;
         if (!running) return;
-        const rows = await stores[0]![2]("SELECT id, lane, lease_token FROM jobs WHERE state = 'running' ORDER BY id LIMIT 3");
-        const outcomes = rows.map((r) => ({ id: r.id as number, token: r.lease_token as string, lane: r.lane as string, action: "finish" as const, state: "succeeded" as const }));
-        // one stale token: fenced on both
-        outcomes.push({ id: rows[0]!.id as number, token: "stale", lane: rows[0]!.lane as string, action: "finish", state: "succeeded" });
-        await both("settle", async (s) => (await s.queue.settle(outcomes)).held);
+        const fate = pick(["finish", "retry"] as const);
+        await both("settle", async (s) => {
+          const raw = stores.find((x) => x[1] === s)![2];
+          const rows = await raw("SELECT id, lane, lease_token FROM jobs WHERE state = 'running' ORDER BY idempotency_key LIMIT 3");
+          const outcomes = rows.map((r) =>
+            fate === "finish"
+              ? { id: r.id as number, token: r.lease_token as string, lane: r.lane as string, action: "finish" as const, state: "succeeded" as const }
+              : { id: r.id as number, token: r.lease_token as string, lane: r.lane as string, action: "retry" as const, delayMs: 0, error: "e" },
+          );
+          // one stale token: fenced on both
+          outcomes.push({ id: rows[0]!.id as number, token: "stale", lane: rows[0]!.lane as string, action: "finish", state: "succeeded" });
+          return (await s.queue.settle(outcomes)).held;
+        });
       },
     ],
     [
@@ -266,8 +319,23 @@ test("differential walk: every outbound function answers and writes the same on 
         else {
           // no rate limit here: a lane's tokens follow each store's clock (virtual here, the
           // database's there); the rate arithmetic is held to one by the queue contract tests
-          const next = { ...w, state: pick(["active", "inactive"]), rateLimit: 0, ordered: pick([0, 1]), backlogCap: pick([0, 3]), updatedAt: now };
-          await both("updateWebhook", (s) => s.webhooks.updateWebhook(next));
+          const next = {
+            ...w,
+            state: pick(["active", "inactive"]),
+            mode: pick(["immediate", "batched"]),
+            rateLimit: 0,
+            ordered: pick([0, 1]),
+            backlogCap: pick([0, 3]),
+            backlogPolicy: pick(["drop_oldest", "refuse_newest"]),
+            updatedAt: now,
+          };
+          if (rnd() < 0.5) await both("updateWebhook", (s) => s.webhooks.updateWebhook(next));
+          else {
+            const target = { id, tenantId: "t1", state: next.state, mode: next.mode, intervalS: 60, backlogCap: next.backlogCap, backlogPolicy: next.backlogPolicy, maxAttempts: 3 };
+            const effects = { release: rnd() < 0.5 ? target : null, unbatch: rnd() < 0.5 ? target : null };
+            const prior = rnd() < 0.8 ? w.updatedAt : w.updatedAt - 1;
+            await both("applyWebhookUpdate", (s) => s.webhooks.applyWebhookUpdate(next, prior, effects, now));
+          }
         }
       },
     ],

@@ -3,7 +3,25 @@
 // message into or out of `pending`; a status change locks the delivery row first (FOR UPDATE), so
 // two replicas changing one delivery at once count it once.
 import { inTx, type PgConn, type PgTwin } from "../contract";
-import type { AttemptRow, AttemptTiming, DeliveryFilter, DeliveryRow, DeliveryStatus, NewAttempt, NewDelivery, deliveriesFns } from "../deliveries";
+import type {
+  AttemptRow,
+  AttemptTiming,
+  DeliveryFilter,
+  DeliveryRow,
+  DeliveryStatus,
+  DropNote,
+  NewAttempt,
+  NewDelivery,
+  OutboundMessage,
+  OutboundWebhook,
+  RequeueOptions,
+  deliveriesFns,
+} from "../deliveries";
+import { enqueueRows } from "../queue-pg";
+import { pgJobsFns } from "./jobs";
+
+/** The queue deliveries and batch flushes go to (jobs/handlers/webhooks.ts: WEBHOOK_QUEUE). */
+const QUEUE = "webhooks";
 
 const asDelivery = (r: Record<string, unknown>) => r as unknown as DeliveryRow;
 const asAttempt = (r: Record<string, unknown>) => r as unknown as AttemptRow;
@@ -265,6 +283,155 @@ async function unbatchForReplay(pg: PgConn, id: string, now: number): Promise<vo
   });
 }
 
+// -- units of work of the outbox, replay and release (see deliveries.ts)
+
+async function enqueueFlush(pg: PgConn, w: Pick<OutboundWebhook, "id" | "intervalS">, now: number, immediate = false): Promise<void> {
+  const period = w.intervalS * 1000;
+  const slot = Math.floor(now / period);
+  const runAt = immediate ? now : (slot + 1) * period;
+  await inTx(pg, (tx) =>
+    enqueueRows(tx, [{ queue: QUEUE, kind: "flush", payload: { w: w.id }, maxAttempts: 0, delayMs: runAt - now, idempotencyKey: `flush:${w.id}:${immediate ? "now:" + now : slot}` }]),
+  );
+}
+
+/** A message that only needs a delivery row and its job (an active immediate webhook without a backlog cap). */
+const plain = (w: OutboundWebhook) => w.state === "active" && w.mode !== "batched" && !(w.backlogCap > 0);
+
+/**
+ * The outbox's writes of many messages in one transaction (the PostgreSQL outbox, per commit):
+ * the plain ones with two multi-row statements (their jobs, their delivery rows) and one backlog
+ * update per webhook; the others (held, capped, batched) one at a time, as on SQLite.
+ */
+export async function pgEnqueueMessages(
+  pg: PgConn,
+  items: { w: OutboundWebhook; m: OutboundMessage }[],
+  now: number,
+  dropNoteEveryMs: number,
+): Promise<(DropNote | null)[]> {
+  return await inTx(pg, async (tx) => {
+    const out: (DropNote | null)[] = items.map(() => null);
+    const simple: { w: OutboundWebhook; m: OutboundMessage }[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const { w, m } = items[i]!;
+      if (plain(w)) simple.push(items[i]!);
+      else out[i] = await enqueueOne(tx, w, m, now, dropNoteEveryMs);
+    }
+    if (simple.length === 0) return out;
+    const jobs = await enqueueRows(
+      tx,
+      simple.map(({ w, m }) => ({ queue: QUEUE, kind: "deliver", payload: { d: m.id }, maxAttempts: w.maxAttempts, idempotencyKey: m.id, lane: w.id })),
+    );
+    const col = <T>(f: (x: { w: OutboundWebhook; m: OutboundMessage }, i: number) => T) => simple.map(f);
+    await tx.unsafe(
+      `INSERT INTO deliveries (id, tenant_id, webhook_id, kind, type, body, status, attempts, batch_id, job_id, replays, created_at, updated_at)
+       SELECT u.id, u.tenant, u.webhook, 'message', u.type, u.body, 'pending', 0, NULL, u.job, 0, $7::bigint, $7::bigint
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(id, tenant, webhook, type, body, job)`,
+      [col((x) => x.m.id), col((x) => x.w.tenantId), col((x) => x.w.id), col((x) => x.m.type), col((x) => x.m.body), col((_, i) => jobs[i]!.id), now] as any[],
+    );
+    await tx.unsafe(
+      `UPDATE job_lanes l SET backlog = greatest(0, l.backlog + c.n)
+         FROM (SELECT lane, count(*) AS n FROM unnest($1::text[]) AS u(lane) GROUP BY lane) c WHERE l.lane = c.lane`,
+      [col((x) => x.w.id)] as any[],
+    );
+    return out;
+  });
+}
+
+async function enqueueOne(tx: PgConn, w: OutboundWebhook, m: OutboundMessage, now: number, dropNoteEveryMs: number): Promise<DropNote | null> {
+  const d = { id: m.id, tenantId: w.tenantId, webhookId: w.id, kind: "message" as const, type: m.type, body: m.body };
+  if (w.state !== "active") {
+    await insertDelivery(tx, { ...d, status: "held" }, now);
+    return null;
+  }
+  let drop: DropNote | null = null;
+  if (w.backlogCap > 0) {
+    // the lane row locked: concurrent commits of two replicas apply the cap one after the other
+    const [l] = await tx`SELECT backlog FROM job_lanes WHERE lane = ${w.id} FOR UPDATE`;
+    if (l && Number(l.backlog) >= w.backlogCap) {
+      const reason = `backlog cap ${w.backlogCap} reached (${w.backlogPolicy})`;
+      if (w.backlogPolicy === "refuse_newest") {
+        await insertDelivery(tx, { ...d, status: "dropped" }, now);
+        await markDelivery(tx, m.id, "dropped", now, { error: reason });
+        return { messageId: m.id, ...(await pgJobsFns.noteLaneDrop(tx, w.id, now, dropNoteEveryMs)) };
+      }
+      const victim = await dropOldest(tx, w.id, now, reason);
+      if (victim) drop = { messageId: victim, ...(await pgJobsFns.noteLaneDrop(tx, w.id, now, dropNoteEveryMs)) };
+    }
+  }
+  if (w.mode === "batched") {
+    await insertDelivery(tx, { ...d, status: "pending" }, now);
+    await enqueueFlush(tx, w, now);
+    return drop;
+  }
+  const [job] = await enqueueRows(tx, [{ queue: QUEUE, kind: "deliver", payload: { d: m.id }, maxAttempts: w.maxAttempts, idempotencyKey: m.id, lane: w.id }]);
+  await insertDelivery(tx, { ...d, status: "pending", jobId: job!.id }, now);
+  return drop;
+}
+
+async function enqueueMessage(pg: PgConn, w: OutboundWebhook, m: OutboundMessage, now: number, dropNoteEveryMs: number): Promise<DropNote | null> {
+  return (await pgEnqueueMessages(pg, [{ w, m }], now, dropNoteEveryMs))[0]!;
+}
+
+export async function pgRequeueIn(tx: PgConn, w: OutboundWebhook, ids: string[], now: number, o: RequeueOptions = {}): Promise<number> {
+  // rows locked in id order (two replays of overlapping pages cannot deadlock), read as they are now
+  const rows = await tx`SELECT id, kind, status FROM deliveries WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
+  const found = new Map(rows.map((r) => [r.id as string, { kind: r.kind as string, status: r.status as string }]));
+  let n = 0;
+  let flush = false;
+  const again: { id: string; key: string }[] = [];
+  for (const id of ids) {
+    const d = found.get(id);
+    if (!d || (o.unlessPending && d.status === "pending")) continue;
+    const kind = d.kind;
+    n++;
+    if (w.mode === "batched" && kind === "message") {
+      await unbatchForReplay(tx, id, now);
+      flush = true;
+      continue;
+    }
+    again.push({ id, key: `${id}#${await countReplay(tx, id, now)}` });
+  }
+  if (again.length) {
+    const jobs = await enqueueRows(
+      tx,
+      again.map((a) => ({ queue: QUEUE, kind: "deliver", payload: { d: a.id }, maxAttempts: w.maxAttempts, idempotencyKey: a.key, lane: w.id })),
+    );
+    await tx.unsafe(`UPDATE deliveries d SET job_id = u.job FROM unnest($1::text[], $2::bigint[]) AS u(id, job) WHERE d.id = u.id`, [
+      again.map((a) => a.id),
+      jobs.map((j) => j.id),
+    ] as any[]);
+  }
+  if (flush) await enqueueFlush(tx, w, now, true);
+  return n;
+}
+
+async function requeueDeliveries(pg: PgConn, w: OutboundWebhook, ids: string[], now: number, o: RequeueOptions = {}): Promise<number> {
+  return await inTx(pg, (tx) => pgRequeueIn(tx, w, ids, now, o));
+}
+
+export async function pgReleaseHeld(pg: PgConn, w: OutboundWebhook, now: number): Promise<number> {
+  return await inTx(pg, async (tx) => {
+    const held = await heldMessages(tx, w.id);
+    if (w.mode === "batched") {
+      for (const d of held) await markDelivery(tx, d.id, "pending", now);
+      if (held.length) await enqueueFlush(tx, w, now, true);
+    } else await pgRequeueIn(tx, w, held.map((d) => d.id), now);
+    return held.length;
+  });
+}
+
+async function makeBatch(pg: PgConn, w: OutboundWebhook, id: string, memberIds: string[], now: number): Promise<string | null> {
+  return await inTx(pg, async (tx) => {
+    // the webhook's lane row locked: two replicas flushing at once make one batch
+    await tx`SELECT 1 FROM job_lanes WHERE lane = ${w.id} FOR UPDATE`;
+    if (await openBatch(tx, w.id)) return null;
+    const [job] = await enqueueRows(tx, [{ queue: QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: w.maxAttempts, idempotencyKey: id, lane: w.id }]);
+    await insertDelivery(tx, { id, tenantId: w.tenantId, webhookId: w.id, kind: "batch", type: "batch", body: "", status: "pending", jobId: job!.id }, now);
+    await assignBatch(tx, id, memberIds);
+    return id;
+  });
+}
+
 export const pgDeliveriesFns: PgTwin<typeof deliveriesFns> = {
   insertDelivery,
   setDeliveryJob,
@@ -293,4 +460,9 @@ export const pgDeliveriesFns: PgTwin<typeof deliveriesFns> = {
   pruneDeliveries,
   lastBatchAt,
   unbatchForReplay,
+  enqueueFlush,
+  enqueueMessage,
+  requeueDeliveries,
+  releaseHeld: pgReleaseHeld,
+  makeBatch,
 };

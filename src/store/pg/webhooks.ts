@@ -1,7 +1,8 @@
 // Outbound webhooks on PostgreSQL: the twin of src/store/webhooks.ts. A change to a webhook, its
 // lane policy and its change counter are one transaction; the lane's next_at is the database clock.
 import { inTx, type PgConn, type PgTwin } from "../contract";
-import { DELIVERY_QUEUE, WEBHOOKS_VERSION, type webhooksFns, type WebhookRow } from "../webhooks";
+import { DELIVERY_QUEUE, WEBHOOKS_VERSION, type webhooksFns, type WebhookRow, type WebhookUpdateEffects } from "../webhooks";
+import { pgDeliveriesFns, pgReleaseHeld, pgRequeueIn } from "./deliveries";
 import { syncLaneIn } from "../queue-pg";
 import { pgBumpVersion } from "./config-versions";
 
@@ -137,6 +138,17 @@ async function ensureWebhookLanes(pg: PgConn, _now: number): Promise<number> {
   });
 }
 
+async function applyWebhookUpdate(pg: PgConn, next: WebhookRow, priorUpdatedAt: number, e: WebhookUpdateEffects, now: number): Promise<boolean> {
+  return await inTx(pg, async (tx) => {
+    const [cur] = await tx`SELECT updated_at AS t FROM webhooks WHERE tenant_id = ${next.tenantId} AND id = ${next.id} FOR UPDATE`;
+    if (!cur || Number(cur.t) !== priorUpdatedAt) return false;
+    await updateWebhook(tx, next);
+    if (e.release) await pgReleaseHeld(tx, e.release, now);
+    if (e.unbatch) await pgRequeueIn(tx, e.unbatch, (await pgDeliveriesFns.unbatched(tx, next.id, 1_000_000)).map((d) => d.id), now);
+    return true;
+  });
+}
+
 export const pgWebhooksFns: PgTwin<typeof webhooksFns> = {
   insertWebhook,
   getWebhook,
@@ -148,4 +160,5 @@ export const pgWebhooksFns: PgTwin<typeof webhooksFns> = {
   addFailure,
   disableWebhook,
   ensureWebhookLanes,
+  applyWebhookUpdate,
 };
