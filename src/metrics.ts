@@ -4,8 +4,8 @@
 import { statSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Db } from "./db/client";
-import { backlogOf } from "./store/deliveries";
-import { countQueueState, listLanes } from "./store/jobs";
+import type { Store } from "./store/contract";
+import { sqliteStore } from "./store/index";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -48,7 +48,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(db: Db, dbPath: string, queues: string[] = ["webhooks"]) {
+  /** `store`: where the queue and webhook gauges read (the server passes deps.store; by default `db`'s). */
+  constructor(db: Db, dbPath: string, queues: string[] = ["webhooks"], store: Store = sqliteStore(db)) {
     const q = (sql: string) => db.$client.query(sql);
     new Gauge({
       name: "keepwatch_heartbeats",
@@ -94,23 +95,24 @@ export class Metrics {
       help: "Jobs of the persisted queue that are not done: available (waiting or due; for webhook deliveries, the messages waiting less those in flight), running (leased), dead (gave up), by queue",
       labelNames: ["queue", "state"] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
         // index range counts per queue and state (plain jobs on jobs_claim, lane jobs on jobs_lane);
         // the succeeded jobs, the bulk of the table until they are pruned, are not counted
         for (const queue of queues)
-          for (const state of ["available", "running", "dead"] as const) this.set({ queue, state }, countQueueState(db, queue, state));
+          for (const state of ["available", "running", "dead"] as const) this.set({ queue, state }, await store.jobs.countQueueState(queue, state));
       },
     });
     // The backlog of every webhook, read from its lane (a counter) and one keyed read for the oldest.
-    const backlogs = () => listLanes(db, "webhooks").map((l) => ({ l, b: backlogOf(db, l.lane) }));
+    const backlogs = async () => Promise.all((await store.jobs.listLanes("webhooks")).map(async (l) => ({ l, b: await store.deliveries.backlogOf(l.lane) })));
     new Gauge({
       name: "keepwatch_webhook_backlog",
       help: "Messages waiting for a webhook (pending: queued, backing off or in flight)",
       labelNames: ["webhook"] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const all = await backlogs();
         this.reset();
-        for (const { l, b } of backlogs()) this.set({ webhook: l.lane }, b.count);
+        for (const { l, b } of all) this.set({ webhook: l.lane }, b.count);
       },
     });
     new Gauge({
@@ -118,10 +120,11 @@ export class Metrics {
       help: "Age of the oldest message waiting for a webhook (0 when none waits)",
       labelNames: ["webhook"] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const all = await backlogs();
         this.reset();
         const now = Date.now();
-        for (const { l, b } of backlogs()) this.set({ webhook: l.lane }, b.oldest === null ? 0 : Math.max(0, (now - b.oldest) / 1000));
+        for (const { l, b } of all) this.set({ webhook: l.lane }, b.oldest === null ? 0 : Math.max(0, (now - b.oldest) / 1000));
       },
     });
     new Gauge({
@@ -129,9 +132,10 @@ export class Metrics {
       help: "Messages dropped or refused by a webhook's backlog cap, in all",
       labelNames: ["webhook"] as const,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const lanes = await store.jobs.listLanes("webhooks");
         this.reset();
-        for (const l of listLanes(db, "webhooks")) this.set({ webhook: l.lane }, l.dropped);
+        for (const l of lanes) this.set({ webhook: l.lane }, l.dropped);
       },
     });
     new Gauge({

@@ -21,8 +21,7 @@ import { GroupWriter } from "./ingest/writer";
 import { createLogger, type Logger } from "./lib/log";
 import { createKey } from "./store/keys";
 import { countTenants, createTenant } from "./store/tenants";
-import { reclaimAtStart } from "./store/jobs";
-import { ensureWebhookLanes } from "./store/webhooks";
+import type { Store } from "./store/contract";
 import { sqliteStore } from "./store/index";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
@@ -39,12 +38,14 @@ export function bootstrap(db: Db, now = Date.now()): { admin: string; ingest: st
 }
 
 /**
- * Start-up, with the data-directory lock held: jobs left running by the previous process are
- * available again at once (not after their lease), and every webhook has its lane.
+ * Start-up: every webhook has its lane, and jobs whose lease cannot be held any more are available
+ * again: on SQLite (the data-directory lock held) every running job, at once rather than after
+ * its lease; on PostgreSQL those whose lease ran out by the database clock (see the queue contract).
  */
-export function reclaim(db: Db, now: number, log: Logger): void {
-  const r = db.$client.transaction(() => ({ lanes: ensureWebhookLanes(db, now), jobs: reclaimAtStart(db, now).length })).immediate();
-  if (r.jobs || r.lanes) log.info("reclaimed at start", { jobs_released: r.jobs, lanes_created: r.lanes });
+export async function reclaim(store: Store, now: number, log: Logger): Promise<void> {
+  const lanes = await store.webhooks.ensureWebhookLanes(now);
+  const jobs = (await store.queue.reclaim()).length;
+  if (jobs || lanes) log.info("reclaimed at start", { jobs_released: jobs, lanes_created: lanes });
 }
 
 export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => number } = {}): Deps {
@@ -57,8 +58,6 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     autoCheckpoint: false, // the checkpointer thread does it
   });
   migrate(db);
-  // The lock proves no other process holds a lease: take back what the previous one left running.
-  reclaim(db, clock(), log);
   // background writes on this thread never wait for the lock (see Deps.bgDb)
   const bgDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: config.durability, autoCheckpoint: false });
   // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see Deps.jobsDb)
@@ -76,7 +75,8 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
   );
   const checkpointer = new Checkpointer(dbFile(config.dataDir), 200, config.busyTimeout);
   const heartbeats = new HeartbeatScheduler(bgDb, commitHooks, clock, log);
-  const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE, ENRICHMENT_QUEUE]);
+  const store = sqliteStore(db, clock);
+  const metrics = new Metrics(db, dbFile(config.dataDir), [WEBHOOK_QUEUE, ENRICHMENT_QUEUE], store);
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(db, {
     allow: parseAllowList(config.outboundAllow),
@@ -127,13 +127,15 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
       enrichmentWorker.notify();
     }
   };
-  const store = sqliteStore(db, clock);
   const bgStore = sqliteStore(bgDb, clock);
   const jobsStore = sqliteStore(jobsDb, clock);
   return { config, db, bgDb, jobsDb, store, bgStore, jobsStore, clock, log, auth, writer, checkpointer, dataDirLock, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
+  // Before any worker claims: on SQLite the data-directory lock (taken by buildDeps) proves no other
+  // process holds a lease, so what the previous one left running is taken back at once.
+  await reclaim(deps.store, deps.clock(), deps.log);
   await Promise.all([deps.writer.start(), deps.checkpointer.start()]);
   const state: AppState = { draining: false };
   const app = createApp(deps, state);
