@@ -22,7 +22,9 @@ import { createLogger, type Logger } from "./lib/log";
 import { createKey } from "./store/keys";
 import { countTenants, createTenant } from "./store/tenants";
 import type { Store } from "./store/contract";
-import { sqliteStore } from "./store/index";
+import { pgStore, sqliteStore } from "./store/index";
+import type { PgConn } from "./store/contract";
+import { setPgOutbox } from "./store/pg/hooks";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
 
@@ -46,6 +48,20 @@ export async function reclaim(store: Store, now: number, log: Logger): Promise<v
   const lanes = await store.webhooks.ensureWebhookLanes(now);
   const jobs = (await store.queue.reclaim()).length;
   if (jobs || lanes) log.info("reclaimed at start", { jobs_released: jobs, lanes_created: lanes });
+}
+
+/**
+ * PostgreSQL mode: the webhooks' outbox for the commits of this process (the twin of setOutbox
+ * below): what a unit of work emits is written through the store bound to its transaction.
+ */
+export function registerPgOutbox(webhooks: WebhookDispatcher): void {
+  const bound = new WeakMap<PgConn, Store>();
+  const storeOf = (tx: PgConn): Store => {
+    let s = bound.get(tx);
+    if (!s) bound.set(tx, (s = pgStore(tx)));
+    return s;
+  };
+  setPgOutbox(webhooks.pgOutbox(storeOf));
 }
 
 export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => number } = {}): Deps {

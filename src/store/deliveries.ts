@@ -426,6 +426,14 @@ export function enqueueMessage(db: Db, w: OutboundWebhook, m: OutboundMessage, n
 
 export type OutboundMessage = { id: string; type: string; body: string };
 
+/** One message of an outbox batch: to this webhook, made at `at`. */
+export type OutboxItem = { w: OutboundWebhook; m: OutboundMessage; at: number };
+
+/** enqueueMessage for many messages in one unit (a commit's outbox); the drops, item by item. */
+export function enqueueMessages(db: Db, items: OutboxItem[], dropNoteEveryMs: number): (DropNote | null)[] {
+  return unit(db, () => items.map((x) => enqueueMessageIn(db, x.w, x.m, x.at, dropNoteEveryMs)));
+}
+
 /** enqueueMessage for a caller already in a transaction (the SQLite outbox, on the ingest hot path: no savepoint per message). */
 export function enqueueMessageIn(db: Db, w: OutboundWebhook, m: OutboundMessage, now: number, dropNoteEveryMs: number): DropNote | null {
   const d = { id: m.id, tenantId: w.tenantId, webhookId: w.id, kind: "message" as const, type: m.type, body: m.body };
@@ -516,5 +524,5 @@ export function makeBatch(db: Db, w: OutboundWebhook, id: string, memberIds: str
 }
 
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/deliveries.ts. */
-export const deliveriesFns = { insertDelivery, setDeliveryJob, getDelivery, markDelivery, markBatchMembers, startAttempt, completeAttempt, discardAttempt, backlogOf, dropOldest, insertAttempt, attemptTimings, heldMessages, unbatched, openBatch, assignBatch, releaseBatch, batchMembers, listDeliveries, scanDeliveries, listAttempts, lastAttempt, attemptsFailedInARow, countReplay, pruneDeliveries, lastBatchAt, unbatchForReplay, enqueueFlush, enqueueMessage, requeueDeliveries, releaseHeld, makeBatch };
+export const deliveriesFns = { insertDelivery, setDeliveryJob, getDelivery, markDelivery, markBatchMembers, startAttempt, completeAttempt, discardAttempt, backlogOf, dropOldest, insertAttempt, attemptTimings, heldMessages, unbatched, openBatch, assignBatch, releaseBatch, batchMembers, listDeliveries, scanDeliveries, listAttempts, lastAttempt, attemptsFailedInARow, countReplay, pruneDeliveries, lastBatchAt, unbatchForReplay, enqueueFlush, enqueueMessage, enqueueMessages, requeueDeliveries, releaseHeld, makeBatch };
 export type DeliveriesStore = Bound<typeof deliveriesFns>;

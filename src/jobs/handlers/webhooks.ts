@@ -37,13 +37,16 @@ import {
   type DeliveryRow,
   type DropNote,
   type OutboundWebhook,
+  type OutboxItem,
 } from "../../store/deliveries";
 import { storeBatch } from "../../store/events";
 import type { JobRow } from "../../store/jobs";
 import { addFailure, disableWebhook, getWebhookById, listWebhooks, resetFailures, WEBHOOKS_VERSION, type WebhookRow } from "../../store/webhooks";
 import { VersionedCache } from "../../store/config-versions";
 import type { Effects, Handler, Outcome } from "../worker";
-import type { Store } from "../../store/contract";
+import type { PgConn, Store } from "../../store/contract";
+import type { PgOutbox } from "../../store/pg/hooks";
+import { PgVersionedCache } from "../../store/pg/config-versions";
 import { MAX_RECORDED, send } from "./http";
 
 export const WEBHOOK_QUEUE = "webhooks";
@@ -247,6 +250,65 @@ export class WebhookDispatcher {
   /** Puts a delivery back in the queue (replay, release). Same message id, so the same webhook-id. */
   requeue(db: Db, h: CompiledWebhook, d: DeliveryRow, now: number): void {
     requeueDeliveries(db, outboundOf(h), [d.id], now);
+  }
+
+  /**
+   * The PostgreSQL twin of this outbox (PgOutbox, src/store/pg/hooks.ts), registered with
+   * setPgOutbox when keepwatch runs on PostgreSQL: the same matching as wants, onEventsInserted and
+   * emit above, written through the store bound to the caller's transaction (`storeOf(tx)`), a
+   * commit's messages in one multi-row unit (enqueueMessages). Its webhook cache is checked
+   * against the webhooks' change counter (PgVersionedCache): a change on any replica is seen
+   * within CHECK_MS, one made by this process at once.
+   */
+  pgOutbox(storeOf: (tx: PgConn) => Store): PgOutbox {
+    const cache = new PgVersionedCache<CompiledWebhook[]>(WEBHOOKS_VERSION, async (conn, tenantId) =>
+      (await storeOf(conn).webhooks.listWebhooks(tenantId)).map(compile),
+    );
+    /** writes the messages, records the drops their caps made (in the same transaction) */
+    const write = async (tx: PgConn, items: OutboxItem[], hooks: CompiledWebhook[]): Promise<void> => {
+      if (items.length === 0) return;
+      const store = storeOf(tx);
+      this.stats.messages += items.length;
+      const drops = await store.deliveries.enqueueMessages(items, DROP_NOTE_EVERY_MS);
+      for (let i = 0; i < drops.length; i++) {
+        const drop = drops[i];
+        if (drop && drop.report > 0) await this.recordVia(store, hooks[i]!.row, this.dropRecord(hooks[i]!.row, drop, items[i]!.at), items[i]!.at);
+      }
+      queueMicrotask(() => this.wake());
+    };
+    return {
+      wants: async (tx, tenantId, type) => (await cache.get(tx, tenantId)).some((h) => h.triggers.some((p) => typeMatches(p, type))),
+      onEventsInserted: async (tx, events) => {
+        const items: OutboxItem[] = [];
+        const hooks: CompiledWebhook[] = [];
+        for (const e of events) {
+          const attrs = { type: "event.received", severity: e.severity, source: e.source, tags: e.tags };
+          let data: string | null = null;
+          for (const h of await cache.get(tx, e.tenantId)) {
+            if (!messageMatches(h.triggers, h.filters, attrs)) continue;
+            data ??= eventDataJson(e);
+            const id = "msg_" + newId(e.receivedAt);
+            items.push({ w: outboundOf(h), m: { id, type: "event.received", body: messageBody(id, "event.received", data, e.receivedAt) }, at: e.receivedAt });
+            hooks.push(h);
+          }
+        }
+        await write(tx, items, hooks);
+      },
+      emit: async (tx, tenantId, m, now) => {
+        const items: OutboxItem[] = [];
+        const hooks: CompiledWebhook[] = [];
+        let data: string | null = null;
+        for (const h of await cache.get(tx, tenantId)) {
+          if (!messageMatches(h.triggers, h.filters, m)) continue;
+          data ??= JSON.stringify(m.data ?? null);
+          const id = "msg_" + newId(now);
+          items.push({ w: outboundOf(h), m: { id, type: m.type, body: messageBody(id, m.type, data, now) }, at: now });
+          hooks.push(h);
+        }
+        await write(tx, items, hooks);
+        return items.length;
+      },
+    };
   }
 
   handlers(): Record<string, Handler> {

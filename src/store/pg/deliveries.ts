@@ -14,6 +14,7 @@ import type {
   NewDelivery,
   OutboundMessage,
   OutboundWebhook,
+  OutboxItem,
   RequeueOptions,
   deliveriesFns,
 } from "../deliveries";
@@ -302,31 +303,26 @@ const plain = (w: OutboundWebhook) => w.state === "active" && w.mode !== "batche
  * the plain ones with two multi-row statements (their jobs, their delivery rows) and one backlog
  * update per webhook; the others (held, capped, batched) one at a time, as on SQLite.
  */
-export async function pgEnqueueMessages(
-  pg: PgConn,
-  items: { w: OutboundWebhook; m: OutboundMessage }[],
-  now: number,
-  dropNoteEveryMs: number,
-): Promise<(DropNote | null)[]> {
+async function enqueueMessages(pg: PgConn, items: OutboxItem[], dropNoteEveryMs: number): Promise<(DropNote | null)[]> {
   return await inTx(pg, async (tx) => {
     const out: (DropNote | null)[] = items.map(() => null);
-    const simple: { w: OutboundWebhook; m: OutboundMessage }[] = [];
+    const simple: OutboxItem[] = [];
     for (let i = 0; i < items.length; i++) {
-      const { w, m } = items[i]!;
+      const { w, m, at } = items[i]!;
       if (plain(w)) simple.push(items[i]!);
-      else out[i] = await enqueueOne(tx, w, m, now, dropNoteEveryMs);
+      else out[i] = await enqueueOne(tx, w, m, at, dropNoteEveryMs);
     }
     if (simple.length === 0) return out;
     const jobs = await enqueueRows(
       tx,
       simple.map(({ w, m }) => ({ queue: QUEUE, kind: "deliver", payload: { d: m.id }, maxAttempts: w.maxAttempts, idempotencyKey: m.id, lane: w.id })),
     );
-    const col = <T>(f: (x: { w: OutboundWebhook; m: OutboundMessage }, i: number) => T) => simple.map(f);
+    const col = <T>(f: (x: OutboxItem, i: number) => T) => simple.map(f);
     await tx.unsafe(
       `INSERT INTO deliveries (id, tenant_id, webhook_id, kind, type, body, status, attempts, batch_id, job_id, replays, created_at, updated_at)
-       SELECT u.id, u.tenant, u.webhook, 'message', u.type, u.body, 'pending', 0, NULL, u.job, 0, $7::bigint, $7::bigint
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(id, tenant, webhook, type, body, job)`,
-      [col((x) => x.m.id), col((x) => x.w.tenantId), col((x) => x.w.id), col((x) => x.m.type), col((x) => x.m.body), col((_, i) => jobs[i]!.id), now] as any[],
+       SELECT u.id, u.tenant, u.webhook, 'message', u.type, u.body, 'pending', 0, NULL, u.job, 0, u.at, u.at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) AS u(id, tenant, webhook, type, body, job, at)`,
+      [col((x) => x.m.id), col((x) => x.w.tenantId), col((x) => x.w.id), col((x) => x.m.type), col((x) => x.m.body), col((_, i) => jobs[i]!.id), col((x) => x.at)] as any[],
     );
     await tx.unsafe(
       `UPDATE job_lanes l SET backlog = greatest(0, l.backlog + c.n)
@@ -369,7 +365,7 @@ async function enqueueOne(tx: PgConn, w: OutboundWebhook, m: OutboundMessage, no
 }
 
 async function enqueueMessage(pg: PgConn, w: OutboundWebhook, m: OutboundMessage, now: number, dropNoteEveryMs: number): Promise<DropNote | null> {
-  return (await pgEnqueueMessages(pg, [{ w, m }], now, dropNoteEveryMs))[0]!;
+  return (await enqueueMessages(pg, [{ w, m, at: now }], dropNoteEveryMs))[0]!;
 }
 
 export async function pgRequeueIn(tx: PgConn, w: OutboundWebhook, ids: string[], now: number, o: RequeueOptions = {}): Promise<number> {
@@ -462,6 +458,7 @@ export const pgDeliveriesFns: PgTwin<typeof deliveriesFns> = {
   unbatchForReplay,
   enqueueFlush,
   enqueueMessage,
+  enqueueMessages,
   requeueDeliveries,
   releaseHeld: pgReleaseHeld,
   makeBatch,
