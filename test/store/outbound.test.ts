@@ -17,6 +17,11 @@ import type { DeliveryStatus } from "../../src/store/deliveries";
 import type { JobState } from "../../src/store/jobs";
 import type { ClaimRequest } from "../../src/store/queue-contract";
 import { pgStore } from "../../src/store/index";
+import { inTx } from "../../src/store/contract";
+import { WebhookDispatcher } from "../../src/jobs/handlers/webhooks";
+import { silentLogger } from "../../src/lib/log";
+import type { NormalizedEvent } from "../../src/core/event";
+import type { Severity } from "../../src/core/severity";
 import type { WebhookRow } from "../../src/store/webhooks";
 import { openPg } from "../../src/db/pg-client";
 import { migratePg } from "../../src/db/pg-migrate";
@@ -159,8 +164,16 @@ test("differential walk: every outbound function answers and writes the same on 
         const target = await outboundOf(w);
         const id = `msg_${String(++n).padStart(8, "0")}`;
         const m = { id, type: "event.received", body: `{"n":${n},"raw":"  \u00e9"}` };
-        await both("enqueueMessage", (s) => s.deliveries.enqueueMessage(target, m, now, 20));
         messages.push(id);
+        if (rnd() < 0.5) return void (await both("enqueueMessage", (s) => s.deliveries.enqueueMessage(target, m, now, 20)));
+        // a commit's outbox: several messages, to several webhooks, in one unit
+        const items = [{ w: target, m, at: now }];
+        for (let k = Math.floor(rnd() * 4); k > 0; k--) {
+          const more = `msg_${String(++n).padStart(8, "0")}`;
+          items.push({ w: await outboundOf(pick(hooks)), m: { id: more, type: "alert.opened", body: `{"k":${k}}` }, at: now });
+          messages.push(more);
+        }
+        await both("enqueueMessages", (s) => s.deliveries.enqueueMessages(items, 20));
       },
     ],
     [
@@ -542,3 +555,106 @@ describe("outbound on postgres: replicas", () => {
     for (const p of pools) await p.$client.end({ timeout: 5 });
   }, 120_000);
 });
+
+// -- the outbox: the SQLite one (WebhookDispatcher as Outbox, in the caller's transaction) and its
+// PostgreSQL twin (pgOutbox, in the caller's transaction through the store bound to it) write the
+// same messages for the same commits.
+const OUTBOX_KINDS = {
+  sqlite: () => {
+    const { store, db } = makeSqliteStore();
+    const d = new WebhookDispatcher(db, { allow: [], leaseMs: 30_000, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
+    return {
+      store,
+      raw: sqliteRaw(db),
+      inserted: async (events: NormalizedEvent[]) => db.$client.transaction(() => d.onEventsInserted(db, events))(),
+      emit: async (tenantId: string, m: { type: string; data: unknown; severity?: Severity }, now: number, fail = false) =>
+        db.$client.transaction(() => {
+          const n = d.emit(db, tenantId, m, now);
+          if (fail) throw new Error("rolled back");
+          return n;
+        })(),
+      wants: async (tenantId: string, type: string) => d.wants(db, tenantId, type),
+    };
+  },
+  postgres: async () => {
+    const { store, sql } = await makePgStore();
+    const d = new WebhookDispatcher(null as unknown as Db, { allow: [], leaseMs: 30_000, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
+    const outbox = d.pgOutbox((tx) => pgStore(tx));
+    return {
+      store,
+      raw: pgRaw(sql),
+      inserted: (events: NormalizedEvent[]) => inTx(sql, (tx) => outbox.onEventsInserted(tx, events)),
+      emit: (tenantId: string, m: { type: string; data: unknown; severity?: Severity }, now: number, fail = false) =>
+        inTx(sql, async (tx) => {
+          const n = await outbox.emit(tx, tenantId, m, now);
+          if (fail) throw new Error("rolled back");
+          return n;
+        }),
+      wants: (tenantId: string, type: string) => inTx(sql, (tx) => outbox.wants(tx, tenantId, type)),
+    };
+  },
+};
+
+function event(i: number, now: number, o: Partial<NormalizedEvent> = {}): NormalizedEvent {
+  return {
+    id: `ev_${i}`,
+    tenantId: "t1",
+    receivedAt: now,
+    occurredAt: now,
+    sourceName: "generic",
+    source: "app",
+    type: "x",
+    module: "m",
+    title: "t",
+    summary: "s",
+    severity: "high",
+    severityRaw: null,
+    host: null,
+    tags: ["a"],
+    payloadJson: `{ "n" :${i},  "raw":"\\u00e9 é" }`,
+    rawJson: "{}",
+    dedupKey: null,
+    externalId: null,
+    indicators: [],
+    warnings: [],
+    resolve: false,
+    opensAlert: false,
+    ...o,
+  };
+}
+
+for (const [kind, make] of Object.entries(OUTBOX_KINDS)) {
+  test(`outbox on ${kind}: a commit's messages to every matching webhook (held while inactive, batched ones wait for a flush), in the caller's transaction`, async () => {
+    const o = await make();
+    const now = Date.now();
+    await o.raw(`INSERT INTO tenants (id, name, created_at) VALUES ('t1', 't1', ${now})`);
+    await o.store.webhooks.insertWebhook(webhookRow("wh_all", "t1", now, { triggers: '["*"]' }));
+    await o.store.webhooks.insertWebhook(webhookRow("wh_alert", "t1", now, { triggers: '["alert.*"]' }));
+    await o.store.webhooks.insertWebhook(webhookRow("wh_off", "t1", now, { triggers: '["*"]', state: "inactive" }));
+    await o.store.webhooks.insertWebhook(webhookRow("wh_batch", "t1", now, { triggers: '["event.received"]', mode: "batched", intervalS: 60 }));
+    await o.store.webhooks.insertWebhook(webhookRow("wh_low", "t1", now, { triggers: '["event.received"]', filters: '{"tags":["zzz"]}' }));
+    expect(await o.wants("t1", "event.received")).toBe(true);
+    expect(await o.wants("t1", "heartbeat.down")).toBe(true);
+    expect(await o.wants("t2", "event.received")).toBe(false);
+    await o.inserted([event(1, now), event(2, now + 1), event(3, now + 2)]);
+    const count = async (w: string, status: string) =>
+      Number((await o.raw(`SELECT count(*) AS n FROM deliveries WHERE webhook_id = '${w}' AND status = '${status}'`))[0]!.n);
+    expect([await count("wh_all", "pending"), await count("wh_alert", "pending"), await count("wh_off", "held"), await count("wh_batch", "pending"), await count("wh_low", "pending")]).toEqual([3, 0, 3, 3, 0]);
+    // immediate ones have their job in the webhook's lane; batched ones wait for one flush job
+    expect(Number((await o.raw("SELECT count(*) AS n FROM jobs WHERE kind = 'deliver' AND lane = 'wh_all'"))[0]!.n)).toBe(3);
+    expect(Number((await o.raw("SELECT count(*) AS n FROM jobs WHERE kind = 'flush'"))[0]!.n)).toBe(1);
+    expect((await o.store.deliveries.backlogOf("wh_all")).count).toBe(3);
+    // the body: the message envelope around the event's payload, byte for byte
+    const [body] = await o.raw("SELECT body FROM deliveries WHERE webhook_id = 'wh_all' ORDER BY created_at, id LIMIT 1");
+    expect(body!.body as string).toContain(`"payload":{ "n" :1,  "raw":"\\u00e9 é" }}}`);
+    // emit: alert messages to the webhooks that take them; a rolled-back transaction leaves nothing
+    expect(await o.emit("t1", { type: "alert.opened", data: { id: "al_1" }, severity: "high" }, now + 3)).toBe(3);
+    expect(await count("wh_alert", "pending")).toBe(1);
+    await expect(o.emit("t1", { type: "alert.closed", data: { id: "al_1" } }, now + 4, true)).rejects.toThrow("rolled back");
+    expect(Number((await o.raw("SELECT count(*) AS n FROM deliveries WHERE type = 'alert.closed'"))[0]!.n)).toBe(0);
+    expect((await o.store.deliveries.backlogOf("wh_alert")).count).toBe(1);
+    // the claim takes the lane jobs
+    const got = await o.store.queue.claim("webhooks", { limit: 100, leaseMs: 30_000, token: "t", laneMaxInflight: 100 });
+    expect(got.filter((j) => j.kind === "deliver").length).toBe(5);
+  });
+}
