@@ -131,7 +131,7 @@ export function buildDeps(config: Config, opts: { log?: Logger; clock?: () => nu
     leaseMs,
     log,
     emit: (d, tenantId, m, now) => webhooks.emit(d, tenantId, m, now),
-  });
+  }, store);
   const enrichmentWorker = new Worker(jobsDb, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
   setEnrichmentWake(() => enrichmentWorker.notify());
   writer.onCommit = (requests, events, enqueued) => {
