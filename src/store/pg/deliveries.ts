@@ -379,6 +379,8 @@ export async function pgRequeueIn(tx: PgConn, w: OutboundWebhook, ids: string[],
     const d = found.get(id);
     if (!d || (o.unlessPending && d.status === "pending")) continue;
     const kind = d.kind;
+    // requeued: pending from now on (an id listed twice sees it, as on SQLite)
+    d.status = "pending";
     n++;
     if (w.mode === "batched" && kind === "message") {
       await unbatchForReplay(tx, id, now);
