@@ -19,23 +19,38 @@ import type { Deps } from "./deps";
 import { Authenticator } from "./http/auth";
 import { GroupWriter } from "./ingest/writer";
 import { createLogger, type Logger } from "./lib/log";
-import { reclaimAtStart } from "./store/jobs";
-import { ensureWebhookLanes } from "./store/webhooks";
 import { pgGroupCommit, pgStore, sqliteStore } from "./store/index";
 import { openPg } from "./db/pg-client";
 import { migratePg } from "./db/pg-migrate";
 import { sqliteOnly, type PgConn, type Store } from "./store/contract";
 import type { DataDirLock } from "./db/lock";
+import { setPgOutbox } from "./store/pg/hooks";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
 
 /**
- * Start-up, with the data-directory lock held: jobs left running by the previous process are
- * available again at once (not after their lease), and every webhook has its lane.
+ * Start-up: every webhook has its lane, and jobs whose lease cannot be held any more are available
+ * again: on SQLite (the data-directory lock held) every running job, at once rather than after
+ * its lease; on PostgreSQL those whose lease ran out by the database clock (see the queue contract).
  */
-export function reclaim(db: Db, now: number, log: Logger): void {
-  const r = db.$client.transaction(() => ({ lanes: ensureWebhookLanes(db, now), jobs: reclaimAtStart(db, now).length })).immediate();
-  if (r.jobs || r.lanes) log.info("reclaimed at start", { jobs_released: r.jobs, lanes_created: r.lanes });
+export async function reclaim(store: Store, now: number, log: Logger): Promise<void> {
+  const lanes = await store.webhooks.ensureWebhookLanes(now);
+  const jobs = (await store.queue.reclaim()).length;
+  if (jobs || lanes) log.info("reclaimed at start", { jobs_released: jobs, lanes_created: lanes });
+}
+
+/**
+ * PostgreSQL mode: the webhooks' outbox for the commits of this process (the twin of setOutbox
+ * below): what a unit of work emits is written through the store bound to its transaction.
+ */
+export function registerPgOutbox(webhooks: WebhookDispatcher): void {
+  const bound = new WeakMap<PgConn, Store>();
+  const storeOf = (tx: PgConn): Store => {
+    let s = bound.get(tx);
+    if (!s) bound.set(tx, (s = pgStore(tx)));
+    return s;
+  };
+  setPgOutbox(webhooks.pgOutbox(storeOf));
 }
 
 type BuildOptions = { log?: Logger; clock?: () => number };
@@ -59,8 +74,6 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     autoCheckpoint: false, // the checkpointer thread does it
   });
   migrate(db);
-  // The lock proves no other process holds a lease: take back what the previous one left running.
-  reclaim(db, clock(), log);
   // background writes on this thread never wait for the lock (see Deps.bgDb)
   const bgDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: config.durability, autoCheckpoint: false });
   // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see Deps.jobsDb)
@@ -93,7 +106,7 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     throw e;
   }
   const store = pgStore(pool);
-  return assemble(config, log, clock, {
+  const deps = assemble(config, log, clock, {
     db: sqliteOnly<Db>("db"),
     bgDb: sqliteOnly<Db>("bgDb"),
     jobsDb: sqliteOnly<Db>("jobsDb"),
@@ -109,6 +122,8 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     jobsStore: store,
     pg: pool,
   });
+  registerPgOutbox(deps.webhooks);
+  return deps;
 }
 
 /** Deps for the config: PostgreSQL with --database-url, else SQLite in --data-dir. */
@@ -166,7 +181,7 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
     leaseMs,
     log,
     emit: (d, tenantId, m, now) => webhooks.emit(d, tenantId, m, now),
-  });
+  }, store);
   const enrichmentWorker = new Worker(jobsDb, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
   setEnrichmentWake(() => enrichmentWorker.notify());
   writer.onCommit = (requests, events, enqueued) => {
@@ -182,6 +197,9 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
+  // Before any worker claims: on SQLite the data-directory lock (taken by buildDeps) proves no other
+  // process holds a lease, so what the previous one left running is taken back at once.
+  await reclaim(deps.store, deps.clock(), deps.log);
   // the SQLite threads (PostgreSQL mode has none)
   await Promise.all([deps.writer.start(), deps.sqlite?.checkpointer.start()]);
   const state: AppState = { draining: false };

@@ -28,7 +28,7 @@ const num = (c: Ctx, name: string): number | string | undefined => {
   return v === undefined ? undefined : /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
 };
 
-type WebhookView = ReturnType<typeof webhooks.get>;
+type WebhookView = Awaited<ReturnType<typeof webhooks.get>>;
 
 /**
  * The truth about a webhook, by its state and its last attempt: disabled (with why), inactive,
@@ -131,11 +131,12 @@ function updateOf(c: Ctx): WebhookUpdate {
  * Reveal. Elsewhere header values are masked; the edit form sends a masked value back
  * unchanged, which keeps the stored one.
  */
-function detail(c: Ctx, id: string, shown?: { secret: string; previous_secret: string | null; note: string; headers?: Record<string, string> }) {
-  const w = webhooks.get(c.deps, c.tenantId, id);
+async function detail(c: Ctx, id: string, shown?: { secret: string; previous_secret: string | null; note: string; headers?: Record<string, string> }) {
+  const w = await webhooks.get(c.deps, c.tenantId, id);
   const headers = shown?.headers ?? w.headers;
-  const items = webhooks.deliveries(c.deps, c.tenantId, id, { limit: 100 }).items;
-  const last = w.last_attempt ? webhooks.delivery(c.deps, c.tenantId, w.last_attempt.delivery_id) : null;
+  const items = (await webhooks.deliveries(c.deps, c.tenantId, id, { limit: 100 })).items;
+  const last = w.last_attempt ? await webhooks.delivery(c.deps, c.tenantId, w.last_attempt.delivery_id) : null;
+  const streak = await webhooks.failuresInARow(c.deps, c.tenantId, w.id);
   const lastTry = last?.attempts[last.attempts.length - 1];
   const failed = items.filter((d) => d.status === "failed").length;
   const body = html`<p><a href="/admin/webhooks">← Webhooks</a></p>
@@ -145,7 +146,7 @@ ${shown ? html`<p class="flash" role="status">${shown.note}</p>` : ""}
   <dt>URL</dt><dd><code>${w.url}</code></dd>
   <dt>secret</dt><dd><code id="secret" class="secret"${shown ? html` data-copy` : ""}>${shown ? shown.secret : w.secret}</code>
     ${shown?.previous_secret ? html`<br><span class="muted">previous (still signing until ${w.previous_secret_expires_at}):</span> <code class="secret">${shown.previous_secret}</code>` : ""}</dd>
-  <dt>health</dt><dd id="health">${health(w, webhooks.failuresInARow(c.deps, c.tenantId, w.id))}</dd>
+  <dt>health</dt><dd id="health">${health(w, streak)}</dd>
   <dt>headers</dt><dd id="headers">${Object.keys(headers).length ? html`<pre class="secret">${headerLines(headers)}</pre>` : html`<span class="muted">none</span>`}</dd>
   <dt>triggers</dt><dd>${w.triggers.join(", ")}</dd>
   <dt>filters</dt><dd>${[w.filters.min_severity ? `severity ≥ ${w.filters.min_severity}` : "", w.filters.sources?.length ? `source in ${w.filters.sources.join(", ")}` : "", w.filters.tags?.length ? `tag in ${w.filters.tags.join(", ")}` : ""].filter(Boolean).join("; ") || "none"}</dd>
@@ -182,9 +183,9 @@ ${editForm(c, w, headers)}`;
 }
 
 /** One delivery: its message and every attempt's request and response. */
-function deliveryPage(c: Ctx, id: string) {
-  const d = webhooks.delivery(c.deps, c.tenantId, id);
-  const active = webhooks.get(c.deps, c.tenantId, d.webhook_id).state === "active";
+async function deliveryPage(c: Ctx, id: string) {
+  const d = await webhooks.delivery(c.deps, c.tenantId, id);
+  const active = (await webhooks.get(c.deps, c.tenantId, d.webhook_id)).state === "active";
   const body = html`<p><a href="/admin/webhooks/${d.webhook_id}">← Webhook</a></p>
 <h1>Delivery <code class="token">${d.type}</code> ${badge("st", d.status)}</h1>
 <dl class="fields"><dt>id</dt><dd><code>${d.id}</code></dd><dt>created</dt><dd>${when(d.created_at)}</dd><dt>attempts</dt><dd>${d.attempts.length}</dd></dl>
@@ -206,13 +207,14 @@ export const webhooksArea: Area = {
     {
       method: "GET",
       path: "/admin/webhooks",
-      handler: (c) => {
-        const items = webhooks.list(c.deps, c.tenantId).items.map((w) => webhooks.get(c.deps, c.tenantId, w.id));
+      handler: async (c) => {
+        const items = await Promise.all((await webhooks.list(c.deps, c.tenantId)).items.map((w) => webhooks.get(c.deps, c.tenantId, w.id)));
+        const streaks = new Map(await Promise.all(items.map(async (w) => [w.id, await webhooks.failuresInARow(c.deps, c.tenantId, w.id)] as const)));
         const body = html`<h1>Webhooks</h1>
 ${items.length === 0
   ? html`<p class="muted">No webhooks yet.</p>`
   : html`<div class="table-wrap"><table id="webhooks"><thead><tr><th>Name</th><th>URL</th><th>Health</th><th>Waiting</th><th>Triggers</th></tr></thead><tbody>
-  ${items.map((w) => html`<tr data-webhook="${w.id}"><td><a href="/admin/webhooks/${w.id}">${w.name}</a></td><td><code>${w.url}</code></td><td class="health">${health(w, webhooks.failuresInARow(c.deps, c.tenantId, w.id))}</td><td>${backlog(w)}</td><td>${w.triggers.map((t: string) => html`<code class="token">${t}</code> `)}</td></tr>`)}
+  ${items.map((w) => html`<tr data-webhook="${w.id}"><td><a href="/admin/webhooks/${w.id}">${w.name}</a></td><td><code>${w.url}</code></td><td class="health">${health(w, streaks.get(w.id) ?? 0)}</td><td>${backlog(w)}</td><td>${w.triggers.map((t: string) => html`<code class="token">${t}</code> `)}</td></tr>`)}
   </tbody></table></div>`}
 <h2>New webhook</h2>
 <form class="stack" method="post" action="/admin/webhooks">${csrfField(c.session)}
@@ -229,9 +231,9 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/webhooks",
-      handler: (c) => {
+      handler: async (c) => {
         const b = checked<WebhookCreate>(WebhookCreate, JSON.parse(JSON.stringify({ url: field(c, "url", { max: 2048 })!, name: field(c, "name", { optional: true, max: 200 }), triggers: triggersOf(c), mode: field(c, "mode", { optional: true, max: 20 }) })));
-        const w = webhooks.create(c.deps, c.tenantId, b);
+        const w = await webhooks.create(c.deps, c.tenantId, b);
         c.once({ note: "Webhook created. Copy its signing secret now: it is shown in full only here (Reveal shows it again).", items: [{ id: "secret-once", label: "Signing secret", value: w.secret_value }] });
         return see(`/admin/webhooks/${encodeURIComponent(w.id)}`, "created");
       },
@@ -241,42 +243,42 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/webhooks/:id/delete",
-      handler: (c) => {
-        webhooks.remove(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        await webhooks.remove(c.deps, c.tenantId, c.params.id);
         return see("/admin/webhooks", "deleted");
       },
     },
     {
       method: "POST",
       path: "/admin/webhooks/:id",
-      handler: (c) => {
-        webhooks.update(c.deps, c.tenantId, c.params.id, updateOf(c));
+      handler: async (c) => {
+        await webhooks.update(c.deps, c.tenantId, c.params.id, updateOf(c));
         return see(`/admin/webhooks/${encodeURIComponent(c.params.id)}`, "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/webhooks/:id/test",
-      handler: (c) => {
-        const t = webhooks.sendTest(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const t = await webhooks.sendTest(c.deps, c.tenantId, c.params.id);
         return see(`/admin/webhooks/${encodeURIComponent(c.params.id)}`, t.state === "active" ? "test_sent" : "test_held");
       },
     },
     {
       method: "POST",
       path: "/admin/webhooks/:id/reveal",
-      handler: (c) =>
+      handler: async (c) =>
         detail(c, c.params.id, {
-          ...webhooks.secret(c.deps, c.tenantId, c.params.id),
-          ...webhooks.headers(c.deps, c.tenantId, c.params.id),
+          ...(await webhooks.secret(c.deps, c.tenantId, c.params.id)),
+          ...(await webhooks.headers(c.deps, c.tenantId, c.params.id)),
           note: "The secret and the header values are shown on this page only.",
         }),
     },
     {
       method: "POST",
       path: "/admin/webhooks/:id/rotate",
-      handler: (c) => {
-        const r = webhooks.rotate(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const r = await webhooks.rotate(c.deps, c.tenantId, c.params.id);
         c.once({
           note: `Secret rotated. The previous secret keeps signing until ${r.previous_secret_expires_at ?? "now"}. Copy the new one now.`,
           items: [{ id: "secret-once", label: "New signing secret", value: r.secret }],
@@ -287,26 +289,26 @@ ${items.length === 0
     {
       method: "POST",
       path: "/admin/webhooks/:id/state",
-      handler: (c) => {
+      handler: async (c) => {
         const state = field(c, "state");
         if (state !== "active" && state !== "inactive") throw new ApiError(422, "invalid_form", "state must be active or inactive", [{ path: "/state", message: "active or inactive" }]);
-        webhooks.update(c.deps, c.tenantId, c.params.id, { state });
+        await webhooks.update(c.deps, c.tenantId, c.params.id, { state });
         return see(`/admin/webhooks/${encodeURIComponent(c.params.id)}`, "updated");
       },
     },
     {
       method: "POST",
       path: "/admin/webhooks/:id/replay-failed",
-      handler: (c) => {
-        webhooks.replayMany(c.deps, c.tenantId, c.params.id, { since: "1970-01-01T00:00:00Z", status: "failed" });
+      handler: async (c) => {
+        await webhooks.replayMany(c.deps, c.tenantId, c.params.id, { since: "1970-01-01T00:00:00Z", status: "failed" });
         return see(`/admin/webhooks/${encodeURIComponent(c.params.id)}`, "replayed");
       },
     },
     {
       method: "POST",
       path: "/admin/deliveries/:id/replay",
-      handler: (c) => {
-        const d = webhooks.replayOne(c.deps, c.tenantId, c.params.id);
+      handler: async (c) => {
+        const d = await webhooks.replayOne(c.deps, c.tenantId, c.params.id);
         return see(`/admin/webhooks/${encodeURIComponent(d.webhook_id)}`, "replayed");
       },
     },

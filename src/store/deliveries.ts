@@ -5,6 +5,7 @@
 // transaction, so reading a backlog never counts rows.
 import type { Bound } from "./contract";
 import type { Db } from "../db/client";
+import { insertJob, laneBacklog, noteLaneDrop } from "./jobs";
 
 export type DeliveryStatus = "held" | "pending" | "succeeded" | "failed" | "dropped";
 
@@ -377,6 +378,151 @@ export function unbatchForReplay(db: Db, id: string, now: number): void {
   change(db, id, "pending", () => db.$client.query("UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ?2 WHERE id = ?1").run(id, now));
 }
 
+// -- units of work of the outbox, replay and release (each in the caller's transaction on SQLite;
+// the PostgreSQL twins open one when called on the pool)
+
+/** The queue deliveries and batch flushes go to (jobs/handlers/webhooks.ts: WEBHOOK_QUEUE). */
+const QUEUE = "webhooks";
+
+/** One transaction (a savepoint inside the caller's: bun:sqlite nests them). */
+const unit = <T>(db: Db, f: () => T): T => db.$client.transaction(f).immediate();
+
+/** What the units below need of a webhook (its settings, as the outbox's cache holds them). */
+export type OutboundWebhook = {
+  id: string;
+  tenantId: string;
+  state: string;
+  mode: string;
+  intervalS: number;
+  backlogCap: number;
+  backlogPolicy: string;
+  /** the retry policy's attempts (0: until a 2xx) */
+  maxAttempts: number;
+};
+
+/**
+ * One flush job per webhook per interval slot (the idempotency key makes repeats free);
+ * `immediate`: one now (after a batch or a replay).
+ */
+export function enqueueFlush(db: Db, w: Pick<OutboundWebhook, "id" | "intervalS">, now: number, immediate = false): void {
+  const period = w.intervalS * 1000;
+  const slot = Math.floor(now / period);
+  const runAt = immediate ? now : (slot + 1) * period;
+  insertJob(db, { queue: QUEUE, kind: "flush", payload: { w: w.id }, maxAttempts: 0, runAt, idempotencyKey: `flush:${w.id}:${immediate ? "now:" + now : slot}` }, now);
+}
+
+/** A message dropped by a backlog cap: which one, and the lane's drop note (see noteLaneDrop). */
+export type DropNote = { messageId: string; report: number; total: number };
+
+/**
+ * The outbox's write of one message to one webhook: held while the webhook is inactive; the
+ * backlog cap applied (refuse_newest: this one is dropped; drop_oldest: the oldest waiting one);
+ * batched: pending until the next flush; immediate: a delivery job in the webhook's lane. Returns
+ * the drop, if any, for the caller to record (at most one record a minute: `report` > 0).
+ */
+export function enqueueMessage(db: Db, w: OutboundWebhook, m: OutboundMessage, now: number, dropNoteEveryMs: number): DropNote | null {
+  return unit(db, () => enqueueMessageIn(db, w, m, now, dropNoteEveryMs));
+}
+
+export type OutboundMessage = { id: string; type: string; body: string };
+
+/** One message of an outbox batch: to this webhook, made at `at`. */
+export type OutboxItem = { w: OutboundWebhook; m: OutboundMessage; at: number };
+
+/** enqueueMessage for many messages in one unit (a commit's outbox); the drops, item by item. */
+export function enqueueMessages(db: Db, items: OutboxItem[], dropNoteEveryMs: number): (DropNote | null)[] {
+  return unit(db, () => items.map((x) => enqueueMessageIn(db, x.w, x.m, x.at, dropNoteEveryMs)));
+}
+
+/** enqueueMessage for a caller already in a transaction (the SQLite outbox, on the ingest hot path: no savepoint per message). */
+export function enqueueMessageIn(db: Db, w: OutboundWebhook, m: OutboundMessage, now: number, dropNoteEveryMs: number): DropNote | null {
+  const d = { id: m.id, tenantId: w.tenantId, webhookId: w.id, kind: "message" as const, type: m.type, body: m.body };
+  if (w.state !== "active") {
+    insertDelivery(db, { ...d, status: "held" }, now);
+    return null;
+  }
+  let drop: DropNote | null = null;
+  // The backlog cap: one keyed read of the lane's count, no counting of rows.
+  if (w.backlogCap > 0 && laneBacklog(db, w.id) >= w.backlogCap) {
+    const reason = `backlog cap ${w.backlogCap} reached (${w.backlogPolicy})`;
+    if (w.backlogPolicy === "refuse_newest") {
+      insertDelivery(db, { ...d, status: "dropped" }, now);
+      markDelivery(db, m.id, "dropped", now, { error: reason });
+      return { messageId: m.id, ...noteLaneDrop(db, w.id, now, dropNoteEveryMs) };
+    }
+    const victim = dropOldest(db, w.id, now, reason);
+    if (victim) drop = { messageId: victim, ...noteLaneDrop(db, w.id, now, dropNoteEveryMs) };
+  }
+  if (w.mode === "batched") {
+    insertDelivery(db, { ...d, status: "pending" }, now);
+    enqueueFlush(db, w, now);
+    return drop;
+  }
+  const job = insertJob(db, { queue: QUEUE, kind: "deliver", payload: { d: m.id }, maxAttempts: w.maxAttempts, idempotencyKey: m.id, lane: w.id }, now);
+  insertDelivery(db, { ...d, status: "pending", jobId: job.id }, now);
+  return drop;
+}
+
+/**
+ * Puts deliveries back in the queue (replay, release, a switch from batched to immediate); same
+ * message ids, so the same webhook-id. A batched webhook's message waits for an immediate flush;
+ * anything else gets a new delivery job (keyed by its replay count). Returns how many.
+ */
+export function requeueDeliveries(db: Db, w: OutboundWebhook, ids: string[], now: number, o: RequeueOptions = {}): number {
+  return unit(db, () => requeueIn(db, w, ids, now, o));
+}
+
+export type RequeueOptions = {
+  /** leave out deliveries that are pending (queued or being attempted) at the time of the write */
+  unlessPending?: boolean;
+};
+
+function requeueIn(db: Db, w: OutboundWebhook, ids: string[], now: number, o: RequeueOptions = {}): number {
+  let n = 0;
+  let flush = false;
+  for (const id of ids) {
+    const d = q(db, "prior").get(id) as { kind: string; status: string } | null;
+    if (!d || (o.unlessPending && d.status === "pending")) continue;
+    n++;
+    if (w.mode === "batched" && d.kind === "message") {
+      unbatchForReplay(db, id, now);
+      flush = true;
+      continue;
+    }
+    const replays = countReplay(db, id, now);
+    const job = insertJob(db, { queue: QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: w.maxAttempts, idempotencyKey: `${id}#${replays}`, lane: w.id }, now);
+    setDeliveryJob(db, id, job.id);
+  }
+  if (flush) enqueueFlush(db, w, now, true);
+  return n;
+}
+
+/** Sends the held messages of a webhook that became active again. Returns how many. */
+export function releaseHeld(db: Db, w: OutboundWebhook, now: number): number {
+  return unit(db, () => {
+    const held = heldMessages(db, w.id);
+    if (w.mode === "batched") {
+      for (const d of held) markDelivery(db, d.id, "pending", now);
+      if (held.length) enqueueFlush(db, w, now, true);
+    } else requeueIn(db, w, held.map((d) => d.id), now);
+    return held.length;
+  });
+}
+
+/**
+ * A flush of a batched webhook: its next batch (a delivery of kind batch, with its job) out of
+ * these waiting messages, unless a batch is still open. The batch's id, or null.
+ */
+export function makeBatch(db: Db, w: OutboundWebhook, id: string, memberIds: string[], now: number): string | null {
+  return unit(db, () => {
+    if (openBatch(db, w.id)) return null;
+    const job = insertJob(db, { queue: QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: w.maxAttempts, idempotencyKey: id, lane: w.id }, now);
+    insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "batch", type: "batch", body: "", status: "pending", jobId: job.id }, now);
+    assignBatch(db, id, memberIds);
+    return id;
+  });
+}
+
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/deliveries.ts. */
-export const deliveriesFns = { insertDelivery, setDeliveryJob, getDelivery, markDelivery, markBatchMembers, startAttempt, completeAttempt, discardAttempt, backlogOf, dropOldest, insertAttempt, attemptTimings, heldMessages, unbatched, openBatch, assignBatch, releaseBatch, batchMembers, listDeliveries, scanDeliveries, listAttempts, lastAttempt, attemptsFailedInARow, countReplay, pruneDeliveries, lastBatchAt, unbatchForReplay };
+export const deliveriesFns = { insertDelivery, setDeliveryJob, getDelivery, markDelivery, markBatchMembers, startAttempt, completeAttempt, discardAttempt, backlogOf, dropOldest, insertAttempt, attemptTimings, heldMessages, unbatched, openBatch, assignBatch, releaseBatch, batchMembers, listDeliveries, scanDeliveries, listAttempts, lastAttempt, attemptsFailedInARow, countReplay, pruneDeliveries, lastBatchAt, unbatchForReplay, enqueueFlush, enqueueMessage, enqueueMessages, requeueDeliveries, releaseHeld, makeBatch };
 export type DeliveriesStore = Bound<typeof deliveriesFns>;

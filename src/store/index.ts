@@ -51,6 +51,9 @@ import { pgOverviewFns } from "./pg/overview";
 import { pgRetentionFns } from "./pg/retention";
 import { pgHealthFns } from "./pg/health";
 import { pgBackupFns } from "./pg/backup";
+import { pgJobsFns } from "./pg/jobs";
+import { pgWebhooksFns } from "./pg/webhooks";
+import { pgDeliveriesFns } from "./pg/deliveries";
 
 /** The SQLite store on one connection (the server opens one per role: API, background, jobs). */
 export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
@@ -127,9 +130,9 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     indicators: bindPg(sql, pgIndicatorsFns),
     sourceActivity: bindPg(sql, pgSourceActivityFns),
     // -- outbound
-    jobs: notPorted<JobsStore>("jobs"),
-    webhooks: notPorted<WebhooksStore>("webhooks"),
-    deliveries: notPorted<DeliveriesStore>("deliveries"),
+    jobs: bindPg(sql, pgJobsFns),
+    webhooks: bindPg(sql, pgWebhooksFns),
+    deliveries: bindPg(sql, pgDeliveriesFns),
     // -- alerting
     alerts: bindPg(sql, pgAlertsFns),
     rules: bindPg(sql, pgRulesFns),

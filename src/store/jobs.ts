@@ -11,6 +11,7 @@
 // ports to PostgreSQL as is (the lane rows and then the job rows with FOR UPDATE SKIP LOCKED).
 import type { Bound } from "./contract";
 import type { Db } from "../db/client";
+import { laneAfterClaim, laneNextAt, planLane, type LaneRunning } from "../core/lanes";
 
 export type JobState = "available" | "running" | "succeeded" | "failed" | "dead";
 
@@ -134,8 +135,7 @@ export function claimJobs(db: Db, queue: string, now: number, leaseMs: number, t
   return rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
 }
 
-/** the shortest time between two claims of a lane that is out of tokens */
-export const LANE_TICK_MS = 200;
+export { LANE_TICK_MS } from "../core/lanes";
 
 export type LaneClaimOptions = {
   /** jobs in flight per lane at most (an ordered lane: 1) */
@@ -165,22 +165,14 @@ function claimLanePass(db: Db, queue: string, now: number, leaseMs: number, toke
   let room = limit;
   for (let i = 0; i < lanes.length && room > 0; i++) {
     const l = lanes[i];
-    // fair share: the free slots are split between the due lanes (oldest next_at first)
-    const share = Math.max(1, Math.ceil(room / (lanes.length - i)));
-    const cap = l.ordered ? 1 : Math.max(1, o.maxInflight);
     // running jobs of one lane are few (at most its cap, plus leases that ran out)
-    const running = q(db, "laneRunning").all(l.lane) as { id: number; lease_until: number }[];
-    const expired = running.filter((r) => r.lease_until <= now).map((r) => r.id);
-    const live = running.length - expired.length;
-    let slots = Math.min(room, share, cap - live);
-    const T = l.rate > 0 ? 1000 / l.rate : 0;
-    const base = T ? Math.max(l.tat, now - (l.burst - 1) * T) : now;
-    if (T) slots = Math.min(slots, Math.floor((now - base) / T) + 1);
-    if (l.hold_until > now) slots = 0;
+    const running = q(db, "laneRunning").all(l.lane) as LaneRunning[];
+    // fair share, cap, tokens, hold: the arithmetic both stores share (src/core/lanes.ts)
+    const plan = planLane(l, now, room, lanes.length - i, o.maxInflight, running);
     let ids: number[] = [];
-    if (slots > 0) {
-      ids = expired.slice(0, slots);
-      if (ids.length < slots) ids = ids.concat((q(db, "laneDue").all(l.lane, now, slots - ids.length) as { id: number }[]).map((r) => r.id));
+    if (plan.slots > 0) {
+      ids = plan.retake;
+      if (ids.length < plan.slots) ids = ids.concat((q(db, "laneDue").all(l.lane, now, plan.slots - ids.length) as { id: number }[]).map((r) => r.id));
     }
     let claimed: JobRow[] = [];
     if (ids.length) {
@@ -193,25 +185,9 @@ function claimLanePass(db: Db, queue: string, now: number, leaseMs: number, toke
       out.push(...claimed);
       room -= claimed.length;
     }
-    const tat = T ? base + claimed.length * T : l.tat;
-    // GCRA: the next send is allowed from tat on (a lane left idle gathers up to `burst` sends).
-    // A lane that used up its tokens is looked at again no sooner than LANE_TICK_MS later, when
-    // several have come: a 50/s webhook makes 5 claims a second of 10 jobs, not 50 of one (every
-    // claim is a commit on the database the ingest writer shares).
-    const spent = T > 0 && tat > now;
-    const readyAt = Math.max(l.hold_until, T ? Math.ceil(tat) : 0, spent ? now + Math.min(LANE_TICK_MS, l.burst * T) : 0);
-    const inflight = live + claimed.length;
-    const full = inflight >= cap ? 1 : 0;
-    // the earliest lease end of the lane: a lease that runs out is taken again
-    let leaseEnd = Infinity;
-    for (const r of running) if (r.lease_until > now) leaseEnd = Math.min(leaseEnd, r.lease_until);
-    if (claimed.length) leaseEnd = Math.min(leaseEnd, now + leaseMs);
-    let next = leaseEnd;
-    if (!full) {
-      const t = (q(db, "laneNextRun").get(l.lane) as { t: number | null }).t;
-      if (t !== null) next = Math.min(next, Math.max(t, readyAt, now));
-    }
-    q(db, "laneSet").run(l.lane, next === Infinity ? null : next, readyAt, tat, full);
+    const after = laneAfterClaim(l, plan, now, claimed.length, running, leaseMs);
+    const oldest = after.full ? null : (q(db, "laneNextRun").get(l.lane) as { t: number | null }).t;
+    q(db, "laneSet").run(l.lane, laneNextAt(after, now, oldest), after.ready_at, after.tat, after.full);
   }
   return out;
 }
@@ -369,6 +345,11 @@ export function listLanes(db: Db, queue: string): LaneRow[] {
   return db.$client.query("SELECT * FROM job_lanes WHERE queue = ?1 ORDER BY lane").all(queue) as LaneRow[];
 }
 
-/** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/jobs.ts. */
-export const jobsFns = { insertJob, claimJobs, claimLaneJobs, finishJob, retryJob, snoozeJob, syncLane, getLane, reclaimAtStart, nextDue, getJob, countJobsByState, laneBacklog, noteLaneDrop, countQueueState, listLanes };
+/**
+ * This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is
+ * src/store/pg/jobs.ts. Enqueue, claim, settle, reclaim and lane policies are the queue contract
+ * (store.queue, src/store/queue-contract.ts: units with deadlines from the store's clock); these
+ * are the reads and housekeeping around it (metrics, backlog caps, pruning, deleted lanes).
+ */
+export const jobsFns = { getJob, getLane, countJobsByState, countQueueState, listLanes, laneBacklog, noteLaneDrop, pruneJobs, deleteLane };
 export type JobsStore = Bound<typeof jobsFns>;

@@ -44,10 +44,18 @@
 //   every running job is orphaned, so all are released. PostgreSQL (replicas): only jobs whose lease
 //   ran out by the database clock are released; a live replica's leases are left alone.
 //
-// Not yet in the contract (where this stopped): the claim and outcome hooks of src/jobs/worker.ts
-// (writes that share the claim's or the outcome's transaction, e.g. delivery attempts), the lane
-// housekeeping of webhooks (backlog counters, drops, deleteLane), pruning. The worker and the server
-// still call src/store/jobs.ts directly; nothing is wired to this contract yet.
+// Where the port stands (issue 11, branch pg-outbound). In the contract, on both stores: enqueue,
+// claim, settle, reclaim (server.ts at start), lane policies, counts; the lane arithmetic is one
+// pure function (src/core/lanes.ts); the lanes' housekeeping (backlog counters, drop notes,
+// deleted lanes, pruning: store.jobs); the outbox, replay, release and batch writes
+// (store.deliveries.enqueueMessage(s), requeueDeliveries, releaseHeld, makeBatch, enqueueFlush).
+// Not yet: the worker (src/jobs/worker.ts) still claims and settles through src/store/jobs.ts on
+// the jobs connection, because its claim hook (startAttempt) and its outcome effects (closures over
+// a SQLite connection, run in the settle's transaction) are not yet contract units. The way on:
+// ClaimRequest names a claim hook the store runs per claimed job in the claim's transaction
+// ("deliveryAttempts": startAttempt), and an Outcome carries its effects as data (the delivery's
+// attempt record, its new status, the webhook's failure streak and auto-disable, a batch to make)
+// that `settle` applies when the lease still held; then Worker takes a QueueStore.
 import type { JobRow, JobState } from "./jobs";
 
 export type { JobRow, JobState } from "./jobs";

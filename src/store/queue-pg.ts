@@ -1,28 +1,30 @@
 // The PostgreSQL implementation of the queue contract (src/store/queue-contract.ts; the design
 // notes are there). Every unit is one transaction; every deadline is the database clock (NOW_MS).
-// The lane planning (fair share, GCRA rate, in-flight cap, hold, next_at) is the same arithmetic as
-// claimLanePass in src/store/jobs.ts, step for step; the contract tests hold both to it.
+// The lane planning (fair share, GCRA rate, in-flight cap, hold, next_at) is the pure arithmetic of
+// src/core/lanes.ts, shared with claimLanePass in src/store/jobs.ts; the contract tests hold both to it.
 import type postgres from "postgres";
 import type { JobRow, JobState, LaneRow } from "./jobs";
-import { LANE_TICK_MS } from "./jobs";
-import type { ClaimRequest, EnqueueJob, Outcome, QueueStore } from "./queue-contract";
+import { laneAfterClaim, laneNextAt, planLane } from "../core/lanes";
+import type { ClaimRequest, EnqueueJob, LanePolicy, Outcome, QueueStore } from "./queue-contract";
+import { inTx, type PgConn } from "./contract";
 
 /** the database clock in epoch ms; clock_timestamp(), not now(): a long transaction still sees time pass */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-type Tx = postgres.TransactionSql<{}>;
+/** the unit's transaction (or, for a unit that is one statement, the pool) */
+type Tx = PgConn;
 
-const JOB_COLS = "id, queue, kind, payload, state, attempt, max_attempts, run_at, lease_until, lease_token, last_error, idempotency_key, created_at, finished_at, lane";
+export const JOB_COLS = "id, queue, kind, payload, state, attempt, max_attempts, run_at, lease_until, lease_token, last_error, idempotency_key, created_at, finished_at, lane";
 
 const byAge = (a: JobRow, b: JobRow) => a.run_at - b.run_at || a.id - b.id;
 
-async function dbNow(tx: Tx | postgres.Sql<{}>): Promise<number> {
+export async function dbNow(tx: Tx): Promise<number> {
   const [r] = await tx.unsafe(`SELECT ${NOW_MS} AS t`);
   return Number(r!.t);
 }
 
 /** Inserts a batch with one multi-row statement (unnest), then wakes the lanes it touched. */
-async function enqueueRows(tx: Tx, jobs: EnqueueJob[]): Promise<{ id: number; created: boolean }[]> {
+export async function enqueueRows(tx: Tx, jobs: EnqueueJob[]): Promise<{ id: number; created: boolean }[]> {
   if (jobs.length === 0) return [];
   const now = await dbNow(tx);
   const col = <T>(f: (j: EnqueueJob) => T) => jobs.map(f);
@@ -100,7 +102,7 @@ async function claimPlain(tx: Tx, queue: string, r: ClaimRequest): Promise<JobRo
   return rows.map(toJob).sort(byAge);
 }
 
-function toJob(r: Record<string, unknown>): JobRow {
+export function toJob(r: Record<string, unknown>): JobRow {
   const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {
     id: Number(r.id),
@@ -141,45 +143,30 @@ async function claimLanePass(tx: Tx, queue: string, r: ClaimRequest, limit: numb
   let room = limit;
   for (let i = 0; i < lanes.length && room > 0; i++) {
     const l = lanes[i]!;
-    const share = Math.max(1, Math.ceil(room / (lanes.length - i)));
-    const cap = l.ordered ? 1 : Math.max(1, r.laneMaxInflight);
     const running = (await tx`SELECT id, lease_until FROM jobs WHERE lane = ${l.lane} AND state = 'running'`).map((x) => ({ id: Number(x.id), lease_until: Number(x.lease_until) }));
-    const expired = running.filter((x) => x.lease_until <= now).map((x) => x.id);
-    const live = running.length - expired.length;
-    let slots = Math.min(room, share, cap - live);
-    const T = l.rate > 0 ? 1000 / l.rate : 0;
-    const base = T ? Math.max(l.tat, now - (l.burst - 1) * T) : now;
-    if (T) slots = Math.min(slots, Math.floor((now - base) / T) + 1);
-    if (l.hold_until > now) slots = 0;
+    // fair share, cap, tokens, hold: the arithmetic both stores share (src/core/lanes.ts)
+    const plan = planLane(l, now, room, lanes.length - i, r.laneMaxInflight, running);
     let claimed: JobRow[] = [];
-    if (slots > 0) {
-      const retake = expired.slice(0, slots);
+    if (plan.slots > 0) {
       const rows = await tx.unsafe(
         `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = $3, lease_until = $4::bigint
           WHERE id = ANY($5::bigint[])
              OR id IN (SELECT id FROM jobs WHERE lane = $1 AND state = 'available' AND run_at <= $2::bigint
                         ORDER BY run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED)
           RETURNING ${JOB_COLS}`,
-        [l.lane, now, r.token, now + r.leaseMs, retake, slots - retake.length],
+        [l.lane, now, r.token, now + r.leaseMs, plan.retake, plan.slots - plan.retake.length],
       );
       claimed = rows.map(toJob);
       out.push(...claimed);
       room -= claimed.length;
     }
-    const tat = T ? base + claimed.length * T : l.tat;
-    const spent = T > 0 && tat > now;
-    const readyAt = Math.max(l.hold_until, T ? Math.ceil(tat) : 0, spent ? now + Math.min(LANE_TICK_MS, l.burst * T) : 0);
-    const inflight = live + claimed.length;
-    const full = inflight >= cap ? 1 : 0;
-    let leaseEnd = Infinity;
-    for (const x of running) if (x.lease_until > now) leaseEnd = Math.min(leaseEnd, x.lease_until);
-    if (claimed.length) leaseEnd = Math.min(leaseEnd, now + r.leaseMs);
-    let next = leaseEnd;
-    if (!full) {
+    const after = laneAfterClaim(l, plan, now, claimed.length, running, r.leaseMs);
+    let oldest: number | null = null;
+    if (!after.full) {
       const [m] = await tx`SELECT min(run_at) AS t FROM jobs WHERE lane = ${l.lane} AND state = 'available'`;
-      if (m!.t !== null) next = Math.min(next, Math.max(Number(m!.t), readyAt, now));
+      oldest = m!.t === null ? null : Number(m!.t);
     }
-    await tx`UPDATE job_lanes SET next_at = ${next === Infinity ? null : next}, ready_at = ${readyAt}, tat = ${tat}, "full" = ${full} WHERE lane = ${l.lane}`;
+    await tx`UPDATE job_lanes SET next_at = ${laneNextAt(after, now, oldest)}, ready_at = ${after.ready_at}, tat = ${after.tat}, "full" = ${after.full} WHERE lane = ${l.lane}`;
   }
   return out;
 }
@@ -195,7 +182,7 @@ async function claimIn(tx: Tx, queue: string, r: ClaimRequest): Promise<JobRow[]
   return jobs.concat(lane.sort(byAge));
 }
 
-async function freed(tx: Tx, lane: string | null | undefined): Promise<void> {
+export async function freed(tx: Tx, lane: string | null | undefined): Promise<void> {
   if (!lane) return;
   await tx.unsafe(
     `UPDATE job_lanes SET "full" = 0, next_at = greatest(${NOW_MS}, ready_at)
@@ -245,8 +232,21 @@ async function applyOutcome(tx: Tx, o: Outcome): Promise<boolean> {
   return r.count === 1;
 }
 
+/** Creates or updates a lane's policy and wakes it (next_at: the database clock). */
+export async function syncLaneIn(tx: Tx, lane: string, p: LanePolicy): Promise<void> {
+  const burst = Math.max(1, Math.ceil(p.rate));
+  await tx.unsafe(
+    `INSERT INTO job_lanes (lane, queue, rate, burst, ordered, next_at) VALUES ($1, $2, $3, $4, $5, ${NOW_MS})
+     ON CONFLICT (lane) DO UPDATE SET rate = excluded.rate, burst = excluded.burst, ordered = excluded.ordered,
+       tat = CASE WHEN excluded.rate = job_lanes.rate THEN job_lanes.tat ELSE 0 END,
+       ready_at = CASE WHEN excluded.rate = job_lanes.rate THEN job_lanes.ready_at ELSE job_lanes.hold_until END,
+       "full" = 0, next_at = greatest(excluded.next_at, job_lanes.hold_until)`,
+    [lane, p.queue, p.rate, burst, p.ordered ? 1 : 0],
+  );
+}
+
 export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
-  const begin = <T>(f: (tx: Tx) => Promise<T>): Promise<T> => sql.begin((tx) => f(tx as Tx)) as Promise<T>;
+  const begin = <T>(f: (tx: Tx) => Promise<T>): Promise<T> => inTx(sql, f);
   return {
     kind: "postgres",
     now: () => dbNow(sql),
@@ -269,18 +269,7 @@ export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
         for (const l of lanes) await freed(tx, l);
         return rows.map(toJob);
       }),
-    syncLane: (lane, p) =>
-      begin(async (tx) => {
-        const burst = Math.max(1, Math.ceil(p.rate));
-        await tx.unsafe(
-          `INSERT INTO job_lanes (lane, queue, rate, burst, ordered, next_at) VALUES ($1, $2, $3, $4, $5, ${NOW_MS})
-           ON CONFLICT (lane) DO UPDATE SET rate = excluded.rate, burst = excluded.burst, ordered = excluded.ordered,
-             tat = CASE WHEN excluded.rate = job_lanes.rate THEN job_lanes.tat ELSE 0 END,
-             ready_at = CASE WHEN excluded.rate = job_lanes.rate THEN job_lanes.ready_at ELSE job_lanes.hold_until END,
-             "full" = 0, next_at = greatest(excluded.next_at, job_lanes.hold_until)`,
-          [lane, p.queue, p.rate, burst, p.ordered ? 1 : 0],
-        );
-      }),
+    syncLane: (lane, p) => begin((tx) => syncLaneIn(tx, lane, p)),
     async counts(queue) {
       const rows = await sql`SELECT state, count(*)::int AS n FROM jobs WHERE queue = ${queue} GROUP BY state`;
       const out = { available: 0, running: 0, succeeded: 0, failed: 0, dead: 0 };

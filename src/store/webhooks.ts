@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { webhooks } from "../db/schema";
 import { bumpVersion } from "./config-versions";
 import { deleteLane, syncLane } from "./jobs";
+import { releaseHeld, requeueDeliveries, unbatched, type OutboundWebhook } from "./deliveries";
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 
@@ -142,6 +143,30 @@ export function ensureWebhookLanes(db: Db, now: number): number {
   return missing.length;
 }
 
+/** What else a change of a webhook does in its transaction (see applyWebhookUpdate). */
+export type WebhookUpdateEffects = {
+  /** re-activated: its held messages are sent (as this webhook) */
+  release: OutboundWebhook | null;
+  /** from batched to immediate: what waited for the next batch gets a job of its own (as this webhook) */
+  unbatch: OutboundWebhook | null;
+};
+
+/**
+ * A change of a webhook through the API, as one unit: applied only when the row still is the one
+ * the caller read (its `updated_at` is `priorUpdatedAt`; false otherwise: read again), with what
+ * the change sets off (held messages released, batched ones given jobs).
+ */
+export function applyWebhookUpdate(db: Db, next: WebhookRow, priorUpdatedAt: number, e: WebhookUpdateEffects, now: number): boolean {
+  return db.$client.transaction(() => {
+    const cur = db.$client.query("SELECT updated_at AS t FROM webhooks WHERE tenant_id = ?1 AND id = ?2").get(next.tenantId, next.id) as { t: number } | null;
+    if (!cur || cur.t !== priorUpdatedAt) return false;
+    updateWebhook(db, next);
+    if (e.release) releaseHeld(db, e.release, now);
+    if (e.unbatch) requeueDeliveries(db, e.unbatch, unbatched(db, next.id, 1_000_000).map((d) => d.id), now);
+    return true;
+  }).immediate();
+}
+
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/webhooks.ts. */
-export const webhooksFns = { insertWebhook, getWebhook, getWebhookById, listWebhooks, updateWebhook, deleteWebhook, resetFailures, addFailure, disableWebhook, ensureWebhookLanes };
+export const webhooksFns = { insertWebhook, getWebhook, getWebhookById, listWebhooks, updateWebhook, deleteWebhook, resetFailures, addFailure, disableWebhook, ensureWebhookLanes, applyWebhookUpdate };
 export type WebhooksStore = Bound<typeof webhooksFns>;

@@ -24,9 +24,9 @@ import type { Cidr } from "../../core/netrange";
 import type { Severity } from "../../core/severity";
 import type { Logger } from "../../lib/log";
 import { alertById, alertView } from "../../store/alerts";
-import { activeEnrichers } from "../../store/enrichment-lookups";
+import type { Store } from "../../store/contract";
+import { sqliteStore } from "../../store/index";
 import { alertIndicators, enrichTarget, saveEnrichment, type EnrichmentOutcome } from "../../store/enrichment";
-import { activeWatchlists } from "../../store/watchlists";
 import type { Handler, JobContext, Outcome } from "../worker";
 import { send } from "./http";
 
@@ -64,10 +64,16 @@ type Row = { ind: Indicator; offline: OfflineResults; lookups: LookupResult[] };
 export class EnrichmentRunner {
   readonly stats = { enriched: 0, failed: 0, lookups: 0 };
 
+  /** reads of the attempt go through the store contract (by default the one bound to `db`) */
+  private store: Store;
+
   constructor(
     private db: Db,
     private o: EnrichmentOptions,
-  ) {}
+    store?: Store,
+  ) {
+    this.store = store ?? sqliteStore(db);
+  }
 
   handlers(): Record<string, Handler> {
     return { enrich: (ctx) => this.enrich(ctx) };
@@ -92,16 +98,16 @@ export class EnrichmentRunner {
   }
 
   private async run(alertId: string, attempt: number): Promise<Outcome> {
-    const a = enrichTarget(this.db, alertId);
+    const a = await this.store.enrichment.enrichTarget(alertId);
     // deleted (tenant removed), or already settled by an earlier run whose job outcome was lost
     if (!a || a.enrichmentStatus !== "pending") return { result: "success" };
-    const inds = alertIndicators(this.db, alertId, MAX_INDICATORS + 1);
+    const inds = await this.store.enrichment.alertIndicators(alertId, MAX_INDICATORS + 1);
     const truncated = inds.length > MAX_INDICATORS;
     if (truncated) inds.length = MAX_INDICATORS;
-    const lists = compileWatchlists(activeWatchlists(this.db, a.tenantId));
+    const lists = compileWatchlists(await this.store.watchlists.activeWatchlists(a.tenantId));
     const rows: Row[] = inds.map((ind) => ({ ind, offline: offlineResults(lists, ind), lookups: [] }));
 
-    const enrichers = activeEnrichers(this.db, a.tenantId);
+    const enrichers = await this.store.enrichmentLookups.activeEnrichers(a.tenantId);
     const tasks: { row: Row; e: EnricherDef }[] = [];
     for (const row of rows) for (const e of enrichers) if (enricherApplies(e, row.ind)) tasks.push({ row, e });
     const skipped = Math.max(0, tasks.length - MAX_LOOKUPS);

@@ -17,33 +17,36 @@ import { newId } from "../../lib/ids";
 import type { Logger } from "../../lib/log";
 import { iso } from "../../lib/time";
 import {
-  assignBatch,
   batchMembers,
   completeAttempt,
-  countReplay,
   discardAttempt,
-  dropOldest,
+  enqueueFlush,
+  enqueueMessageIn,
   getDelivery,
-  heldMessages,
-  lastBatchAt,
   insertAttempt,
-  insertDelivery,
+  lastBatchAt,
+  makeBatch,
   markBatchMembers,
   markDelivery,
   openBatch,
   releaseBatch,
-  setDeliveryJob,
+  releaseHeld,
+  requeueDeliveries,
   startAttempt,
   unbatched,
-  unbatchForReplay,
   type DeliveryRow,
+  type DropNote,
+  type OutboundWebhook,
+  type OutboxItem,
 } from "../../store/deliveries";
 import { storeBatch } from "../../store/events";
-import { laneBacklog, noteLaneDrop, type JobRow } from "../../store/jobs";
+import type { JobRow } from "../../store/jobs";
 import { addFailure, disableWebhook, getWebhookById, listWebhooks, resetFailures, WEBHOOKS_VERSION, type WebhookRow } from "../../store/webhooks";
 import { VersionedCache } from "../../store/config-versions";
-import { enqueue } from "../queue";
 import type { Effects, Handler, Outcome } from "../worker";
+import type { PgConn, Store } from "../../store/contract";
+import type { PgOutbox } from "../../store/pg/hooks";
+import { PgVersionedCache } from "../../store/pg/config-versions";
 import { MAX_RECORDED, send } from "./http";
 
 export const WEBHOOK_QUEUE = "webhooks";
@@ -160,49 +163,56 @@ export class WebhookDispatcher {
    * recorded like any delivery (held while the webhook is inactive). Its id, or null when the
    * tenant has no such webhook.
    */
-  sendTest(db: Db, tenantId: string, webhookId: string, data: unknown, now: number): string | null {
-    const h = this.webhooksOf(db, tenantId).find((x) => x.row.id === webhookId);
-    if (!h) return null;
-    const id = db.$client.transaction(() => this.enqueueMessage(db, h, "webhook.test", JSON.stringify(data), now))();
+  async sendTest(store: Store, w: WebhookRow, data: unknown, now: number): Promise<string> {
+    const id = await this.enqueueVia(store, compile(w), "webhook.test", JSON.stringify(data), now);
     queueMicrotask(() => this.wake());
     return id;
   }
 
+  /**
+   * enqueueMessage through the store contract, in a transaction of its own (for messages that
+   * no other write causes: a test message, and keepwatch's records of what the outbox did).
+   */
+  private async enqueueVia(store: Store, h: CompiledWebhook, type: string, dataJson: string, now: number): Promise<string> {
+    const id = "msg_" + newId(now);
+    this.stats.messages++;
+    const drop = await store.deliveries.enqueueMessage(outboundOf(h), { id, type, body: messageBody(id, type, dataJson, now) }, now, DROP_NOTE_EVERY_MS);
+    if (drop && drop.report > 0) {
+      const r = this.dropRecord(h.row, drop, now);
+      await this.recordVia(store, h.row, r, now);
+    }
+    return id;
+  }
+
+  /** record() through the store contract: the event, then a message to the tenant's other webhooks that take it. */
+  private async recordVia(store: Store, w: WebhookRow, r: OwnRecord, now: number): Promise<void> {
+    await store.events.storeBatch({ tenantId: w.tenantId, route: "internal", idempotencyKey: null, events: [ownEvent(w, r, now)] }, now);
+    const m = { type: r.type, data: r.data, severity: r.severity, source: "keepwatch", tags: ["webhook"] };
+    let data: string | null = null;
+    for (const row of await store.webhooks.listWebhooks(w.tenantId)) {
+      const h = compile(row);
+      if (row.id === w.id || !messageMatches(h.triggers, h.filters, m)) continue;
+      data ??= JSON.stringify(m.data ?? null);
+      await this.enqueueVia(store, h, r.type, data, now);
+    }
+  }
+
   private enqueueMessage(db: Db, h: CompiledWebhook, type: string, dataJson: string, now: number): string {
     const id = "msg_" + newId(now);
-    const body = `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"timestamp":${JSON.stringify(iso(now))},"data":${dataJson}}`;
     this.stats.messages++;
-    const w = h.row;
-    if (w.state !== "active") {
-      insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "held" }, now);
-      return id;
-    }
-    // The backlog cap: one keyed read of the lane's count, no counting of rows.
-    if (w.backlogCap > 0 && laneBacklog(db, w.id) >= w.backlogCap) {
-      const reason = `backlog cap ${w.backlogCap} reached (${w.backlogPolicy})`;
-      if (w.backlogPolicy === "refuse_newest") {
-        insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "dropped" }, now);
-        markDelivery(db, id, "dropped", now, { error: reason });
-        this.dropped(db, w, id, now);
-        return id;
-      }
-      const victim = dropOldest(db, w.id, now, reason);
-      if (victim) this.dropped(db, w, victim, now);
-    }
-    if (w.mode === "batched") {
-      insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "pending" }, now);
-      this.scheduleFlush(db, w, now);
-      return id;
-    }
-    const job = enqueue(db, { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: id, lane: w.id }, now);
-    insertDelivery(db, { id, tenantId: w.tenantId, webhookId: w.id, kind: "message", type, body, status: "pending", jobId: job.id }, now);
+    const drop = enqueueMessageIn(db, outboundOf(h), { id, type, body: messageBody(id, type, dataJson, now) }, now, DROP_NOTE_EVERY_MS);
+    if (drop) this.dropped(db, h.row, drop, now);
     return id;
   }
 
   /** A message was dropped by the backlog cap: counted, and recorded as `webhook.backlog_dropped` at most once a minute. */
-  private dropped(db: Db, w: WebhookRow, messageId: string, now: number): void {
-    const n = noteLaneDrop(db, w.id, now, DROP_NOTE_EVERY_MS);
+  private dropped(db: Db, w: WebhookRow, n: DropNote, now: number): void {
     if (n.report === 0) return;
+    this.record(db, w, this.dropRecord(w, n, now), now);
+  }
+
+  /** The `webhook.backlog_dropped` record of a drop note (and its log line). */
+  private dropRecord(w: WebhookRow, n: DropNote, now: number): OwnRecord {
     const data = {
       webhook_id: w.id,
       name: w.name,
@@ -211,49 +221,94 @@ export class WebhookDispatcher {
       backlog_cap: w.backlogCap,
       dropped: n.report,
       dropped_total: n.total,
-      last_dropped_message: messageId,
+      last_dropped_message: n.messageId,
       at: iso(now),
     };
     const what = w.backlogPolicy === "refuse_newest" ? "refused new messages" : "dropped its oldest messages";
-    this.record(db, w, "webhook.backlog_dropped", "medium", `Webhook ${w.name} ${what}`, `webhook ${w.name} (${w.url}) reached its backlog cap of ${w.backlogCap} and ${what} (${n.report} since the last record)`, data, now);
     this.o.log.warn("webhook backlog cap: messages dropped", { webhook: w.id, dropped: n.report, policy: w.backlogPolicy });
+    return {
+      type: "webhook.backlog_dropped",
+      severity: "medium",
+      title: `Webhook ${w.name} ${what}`,
+      summary: `webhook ${w.name} (${w.url}) reached its backlog cap of ${w.backlogCap} and ${what} (${n.report} since the last record)`,
+      data,
+    };
   }
 
   /** One flush job per webhook per interval slot (the idempotency key makes repeats free). */
   scheduleFlush(db: Db, w: WebhookRow, now: number, immediate = false): void {
-    const period = w.intervalS * 1000;
-    const slot = Math.floor(now / period);
-    const runAt = immediate ? now : (slot + 1) * period;
-    enqueue(db, { queue: WEBHOOK_QUEUE, kind: "flush", payload: { w: w.id }, maxAttempts: 0, runAt, idempotencyKey: `flush:${w.id}:${immediate ? "now:" + now : slot}` }, now);
+    enqueueFlush(db, w, now, immediate);
   }
 
   /** Sends the held messages of a webhook that became active again (in the caller's transaction). */
   release(db: Db, w: WebhookRow, now: number): number {
-    const h = compile(w);
-    const held = heldMessages(db, w.id);
-    for (const d of held) {
-      if (w.mode === "batched") markDelivery(db, d.id, "pending", now);
-      else this.requeue(db, h, d, now);
-    }
-    if (w.mode === "batched" && held.length) this.scheduleFlush(db, w, now, true);
-    if (held.length) queueMicrotask(() => this.wake());
-    return held.length;
+    const n = releaseHeld(db, outboundOf(compile(w)), now);
+    if (n) queueMicrotask(() => this.wake());
+    return n;
   }
 
   /** Puts a delivery back in the queue (replay, release). Same message id, so the same webhook-id. */
   requeue(db: Db, h: CompiledWebhook, d: DeliveryRow, now: number): void {
-    if (h.row.mode === "batched" && d.kind === "message") {
-      unbatchForReplay(db, d.id, now);
-      this.scheduleFlush(db, h.row, now, true);
-      return;
-    }
-    const replays = countReplay(db, d.id, now);
-    const job = enqueue(
-      db,
-      { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: d.id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: `${d.id}#${replays}`, lane: h.row.id },
-      now,
+    requeueDeliveries(db, outboundOf(h), [d.id], now);
+  }
+
+  /**
+   * The PostgreSQL twin of this outbox (PgOutbox, src/store/pg/hooks.ts), registered with
+   * setPgOutbox when keepwatch runs on PostgreSQL: the same matching as wants, onEventsInserted and
+   * emit above, written through the store bound to the caller's transaction (`storeOf(tx)`), a
+   * commit's messages in one multi-row unit (enqueueMessages). Its webhook cache is checked
+   * against the webhooks' change counter (PgVersionedCache): a change on any replica is seen
+   * within CHECK_MS, one made by this process at once.
+   */
+  pgOutbox(storeOf: (tx: PgConn) => Store): PgOutbox {
+    const cache = new PgVersionedCache<CompiledWebhook[]>(WEBHOOKS_VERSION, async (conn, tenantId) =>
+      (await storeOf(conn).webhooks.listWebhooks(tenantId)).map(compile),
     );
-    setDeliveryJob(db, d.id, job.id);
+    /** writes the messages, records the drops their caps made (in the same transaction) */
+    const write = async (tx: PgConn, items: OutboxItem[], hooks: CompiledWebhook[]): Promise<void> => {
+      if (items.length === 0) return;
+      const store = storeOf(tx);
+      this.stats.messages += items.length;
+      const drops = await store.deliveries.enqueueMessages(items, DROP_NOTE_EVERY_MS);
+      for (let i = 0; i < drops.length; i++) {
+        const drop = drops[i];
+        if (drop && drop.report > 0) await this.recordVia(store, hooks[i]!.row, this.dropRecord(hooks[i]!.row, drop, items[i]!.at), items[i]!.at);
+      }
+      queueMicrotask(() => this.wake());
+    };
+    return {
+      wants: async (tx, tenantId, type) => (await cache.get(tx, tenantId)).some((h) => h.triggers.some((p) => typeMatches(p, type))),
+      onEventsInserted: async (tx, events) => {
+        const items: OutboxItem[] = [];
+        const hooks: CompiledWebhook[] = [];
+        for (const e of events) {
+          const attrs = { type: "event.received", severity: e.severity, source: e.source, tags: e.tags };
+          let data: string | null = null;
+          for (const h of await cache.get(tx, e.tenantId)) {
+            if (!messageMatches(h.triggers, h.filters, attrs)) continue;
+            data ??= eventDataJson(e);
+            const id = "msg_" + newId(e.receivedAt);
+            items.push({ w: outboundOf(h), m: { id, type: "event.received", body: messageBody(id, "event.received", data, e.receivedAt) }, at: e.receivedAt });
+            hooks.push(h);
+          }
+        }
+        await write(tx, items, hooks);
+      },
+      emit: async (tx, tenantId, m, now) => {
+        const items: OutboxItem[] = [];
+        const hooks: CompiledWebhook[] = [];
+        let data: string | null = null;
+        for (const h of await cache.get(tx, tenantId)) {
+          if (!messageMatches(h.triggers, h.filters, m)) continue;
+          data ??= JSON.stringify(m.data ?? null);
+          const id = "msg_" + newId(now);
+          items.push({ w: outboundOf(h), m: { id, type: m.type, body: messageBody(id, m.type, data, now) }, at: now });
+          hooks.push(h);
+        }
+        await write(tx, items, hooks);
+        return items.length;
+      },
+    };
   }
 
   handlers(): Record<string, Handler> {
@@ -294,12 +349,7 @@ export class WebhookDispatcher {
     return {
       result: "success",
       effects: (db, _fate, now) => {
-        if (openBatch(db, webhookId)) return;
-        const id = "msg_" + newId(now);
-        const job = enqueue(db, { queue: WEBHOOK_QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: h.policy.maxAttempts, idempotencyKey: id, lane: webhookId }, now);
-        insertDelivery(db, { id, tenantId: h.row.tenantId, webhookId, kind: "batch", type: "batch", body: "", status: "pending", jobId: job.id }, now);
-        assignBatch(db, id, members.map((m) => m.id));
-        queueMicrotask(() => this.wake());
+        if (makeBatch(db, outboundOf(h), "msg_" + newId(now), members.map((m) => m.id), now)) queueMicrotask(() => this.wake());
       },
     };
   }
@@ -429,39 +479,57 @@ export class WebhookDispatcher {
     if (!disableWebhook(db, w.id, reason, now)) return;
     this.invalidate();
     const data = { webhook_id: w.id, name: w.name, url: w.url, reason, disabled_at: iso(now) };
-    this.record(db, w, "webhook.disabled", "high", `Webhook ${w.name} disabled`, `webhook ${w.name} (${w.url}) was disabled: ${reason}`, data, now);
+    this.record(db, w, { type: "webhook.disabled", severity: "high", title: `Webhook ${w.name} disabled`, summary: `webhook ${w.name} (${w.url}) was disabled: ${reason}`, data }, now);
     this.o.log.warn("webhook disabled", { webhook: w.id, reason });
   }
 
   /** keepwatch's own record about a webhook: an event, and a message to the tenant's other webhooks. */
-  private record(db: Db, w: WebhookRow, type: string, severity: Severity, title: string, summary: string, data: object, now: number): void {
-    const ev: NormalizedEvent = {
-      id: newId(now),
-      tenantId: w.tenantId,
-      receivedAt: now,
-      occurredAt: now,
-      sourceName: "keepwatch",
-      source: "keepwatch",
-      type,
-      module: "webhooks",
-      title,
-      summary,
-      severity,
-      severityRaw: null,
-      host: null,
-      tags: ["webhook"],
-      payloadJson: JSON.stringify(data),
-      rawJson: JSON.stringify(data),
-      dedupKey: null,
-      externalId: null,
-      indicators: [],
-      warnings: [],
-      resolve: false,
-      opensAlert: false,
-    };
-    storeBatch(db, { tenantId: w.tenantId, route: "internal", idempotencyKey: null, events: [ev] }, now);
-    this.emit(db, w.tenantId, { type, data, severity, source: "keepwatch", tags: ["webhook"] }, now, w.id);
+  private record(db: Db, w: WebhookRow, r: OwnRecord, now: number): void {
+    storeBatch(db, { tenantId: w.tenantId, route: "internal", idempotencyKey: null, events: [ownEvent(w, r, now)] }, now);
+    this.emit(db, w.tenantId, { type: r.type, data: r.data, severity: r.severity, source: "keepwatch", tags: ["webhook"] }, now, w.id);
   }
+}
+
+/** keepwatch's own record about a webhook (disabled, messages dropped). */
+type OwnRecord = { type: string; severity: Severity; title: string; summary: string; data: object };
+
+/** The event of keepwatch's own record about a webhook. */
+function ownEvent(w: WebhookRow, r: OwnRecord, now: number): NormalizedEvent {
+  return {
+    id: newId(now),
+    tenantId: w.tenantId,
+    receivedAt: now,
+    occurredAt: now,
+    sourceName: "keepwatch",
+    source: "keepwatch",
+    type: r.type,
+    module: "webhooks",
+    title: r.title,
+    summary: r.summary,
+    severity: r.severity,
+    severityRaw: null,
+    host: null,
+    tags: ["webhook"],
+    payloadJson: JSON.stringify(r.data),
+    rawJson: JSON.stringify(r.data),
+    dedupKey: null,
+    externalId: null,
+    indicators: [],
+    warnings: [],
+    resolve: false,
+    opensAlert: false,
+  };
+}
+
+/** What the store's outbox units need of a webhook. */
+export function outboundOf(h: CompiledWebhook): OutboundWebhook {
+  const w = h.row;
+  return { id: w.id, tenantId: w.tenantId, state: w.state, mode: w.mode, intervalS: w.intervalS, backlogCap: w.backlogCap, backlogPolicy: w.backlogPolicy, maxAttempts: h.policy.maxAttempts };
+}
+
+/** A message's body: its id, type, time and data (already JSON). */
+export function messageBody(id: string, type: string, dataJson: string, now: number): string {
+  return `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"timestamp":${JSON.stringify(iso(now))},"data":${dataJson}}`;
 }
 
 /** The `data` of an `event.received` message, as JSON (the payload is already serialized). */

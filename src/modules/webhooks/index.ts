@@ -47,8 +47,8 @@ export function webhooksModule(deps: Deps) {
     })
     .delete(
       "/v1/webhooks/:id",
-      ({ request, params, set }) => {
-        service.remove(deps, admin(request), params.id);
+      async ({ request, params, set }) => {
+        await service.remove(deps, admin(request), params.id);
         set.status = 204;
         return "";
       },

@@ -7,27 +7,12 @@ import { headerProblem, maskHeaders, maskHeaderValue, maskSentHeaders } from "..
 import { MESSAGE_TYPES, typeMatches } from "../../core/triggers";
 import { ApiError, notFound } from "../../http/errors";
 import { MAX_RECORDED } from "../../jobs/handlers/http";
-import { compile, type RetryJson } from "../../jobs/handlers/webhooks";
+import { compile, outboundOf, type RetryJson } from "../../jobs/handlers/webhooks";
 import { newId } from "../../lib/ids";
 import { iso, parseTime } from "../../lib/time";
 import { isIP } from "node:net";
-import {
-  attemptsFailedInARow,
-  attemptTimings,
-  backlogOf,
-  batchMembers,
-  getDelivery,
-  lastAttempt,
-  listAttempts,
-  listDeliveries,
-  scanDeliveries,
-  unbatched,
-  type AttemptRow,
-  type AttemptTiming,
-  type DeliveryRow,
-  type DeliveryStatus,
-} from "../../store/deliveries";
-import { deleteWebhook, getWebhook, insertWebhook, listWebhooks, updateWebhook, type WebhookRow } from "../../store/webhooks";
+import type { AttemptRow, AttemptTiming, DeliveryRow, DeliveryStatus } from "../../store/deliveries";
+import type { WebhookRow } from "../../store/webhooks";
 import type { DeliveryQuery, WebhookCreate, WebhookUpdate } from "./model";
 
 const invalid = (path: string, message: string) => new ApiError(422, "invalid_body", `${path.slice(1)}: ${message}`, [{ path, message }]);
@@ -122,8 +107,8 @@ function retryOf(mode: string, r: WebhookCreate["retry"], prev?: RetryJson): Ret
 }
 
 /** What waits for a webhook: two keyed reads (the lane's count, the oldest pending message). */
-export function backlogView(deps: Deps, id: string, now: number) {
-  const b = backlogOf(deps.db, id);
+export async function backlogView(deps: Deps, id: string, now: number) {
+  const b = await deps.store.deliveries.backlogOf(id);
   return {
     count: b.count,
     oldest_at: b.oldest === null ? null : iso(b.oldest),
@@ -132,7 +117,7 @@ export function backlogView(deps: Deps, id: string, now: number) {
   };
 }
 
-export function view(w: WebhookRow, now: number, deps?: Deps) {
+export async function view(w: WebhookRow, now: number, deps?: Deps) {
   const rotating = w.previousSecret && w.previousSecretUntil && w.previousSecretUntil > now;
   return {
     id: w.id,
@@ -156,19 +141,19 @@ export function view(w: WebhookRow, now: number, deps?: Deps) {
     consecutive_failures: w.consecutiveFailures,
     backlog_cap: w.backlogCap,
     backlog_policy: w.backlogPolicy,
-    backlog: deps ? backlogView(deps, w.id, now) : { count: 0, oldest_at: null, oldest_age_seconds: 0, dropped: 0 },
+    backlog: deps ? await backlogView(deps, w.id, now) : { count: 0, oldest_at: null, oldest_age_seconds: 0, dropped: 0 },
     created_at: iso(w.createdAt),
     updated_at: iso(w.updatedAt),
   };
 }
 
-function load(deps: Deps, tenantId: string, id: string): WebhookRow {
-  const w = getWebhook(deps.db, tenantId, id);
+async function load(deps: Deps, tenantId: string, id: string): Promise<WebhookRow> {
+  const w = await deps.store.webhooks.getWebhook(tenantId, id);
   if (!w) throw notFound(`no webhook ${id}`);
   return w;
 }
 
-export function create(deps: Deps, tenantId: string, b: WebhookCreate) {
+export async function create(deps: Deps, tenantId: string, b: WebhookCreate) {
   const now = deps.clock();
   if (b.secret !== undefined && !isSecret(b.secret)) throw invalid("/secret", "must be whsec_ followed by the base64 of at least 24 bytes");
   const mode = b.mode ?? "immediate";
@@ -199,21 +184,21 @@ export function create(deps: Deps, tenantId: string, b: WebhookCreate) {
     createdAt: now,
     updatedAt: now,
   };
-  insertWebhook(deps.db, row);
+  await deps.store.webhooks.insertWebhook(row);
   deps.webhooks.invalidate();
-  return { ...view(row, now), secret_value: row.secret };
+  return { ...(await view(row, now)), secret_value: row.secret };
 }
 
-export function list(deps: Deps, tenantId: string) {
+export async function list(deps: Deps, tenantId: string) {
   const now = deps.clock();
-  return { items: listWebhooks(deps.db, tenantId).map((w) => view(w, now, deps)) };
+  return { items: await Promise.all((await deps.store.webhooks.listWebhooks(tenantId)).map((w) => view(w, now, deps))) };
 }
 
-export function get(deps: Deps, tenantId: string, id: string) {
-  const w = load(deps, tenantId, id);
-  const a = lastAttempt(deps.db, w.id);
+export async function get(deps: Deps, tenantId: string, id: string) {
+  const w = await load(deps, tenantId, id);
+  const a = await deps.store.deliveries.lastAttempt(w.id);
   return {
-    ...view(w, deps.clock(), deps),
+    ...(await view(w, deps.clock(), deps)),
     last_attempt: a
       ? {
           delivery_id: a.delivery_id,
@@ -228,10 +213,12 @@ export function get(deps: Deps, tenantId: string, id: string) {
   };
 }
 
-export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdate) {
+export async function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdate) {
   const now = deps.clock();
-  return deps.db.$client.transaction(() => {
-    const w = load(deps, tenantId, id);
+  // Read, change, write as one unit that applies only to the row read (its updatedAt); a change
+  // made meanwhile (another request, an auto-disable) makes it read again and re-apply.
+  for (let tries = 0; ; tries++) {
+    const w = await load(deps, tenantId, id);
     const next: WebhookRow = { ...w, updatedAt: Math.max(now, w.updatedAt + 1) };
     if (b.name !== undefined) next.name = b.name;
     if (b.url !== undefined) next.url = checkUrl(deps, b.url);
@@ -262,42 +249,45 @@ export function update(deps: Deps, tenantId: string, id: string, b: WebhookUpdat
       next.disabledAt = null;
       next.consecutiveFailures = 0;
     }
-    updateWebhook(deps.db, next);
+    // One unit: the change, and (re-activated) what was held meanwhile sent, and (from batched to
+    // immediate) what waited for the next batch given a job of its own. The row read above is
+    // the one changed: a concurrent change to it makes this one fail (prior updatedAt), not merge.
+    const changed = await deps.store.webhooks.applyWebhookUpdate(next, w.updatedAt, {
+      release: reactivated ? outboundOf(compile(next)) : null,
+      unbatch: w.mode === "batched" && next.mode === "immediate" && next.state === "active" ? outboundOf(compile(next)) : null,
+    }, now);
     deps.webhooks.invalidate();
-    // Re-activating sends what was held meanwhile.
-    if (reactivated) deps.webhooks.release(deps.db, next, now);
-    // From batched to immediate: what waited for the next batch gets a job of its own.
-    if (w.mode === "batched" && next.mode === "immediate" && next.state === "active") {
-      const h = compile(next);
-      for (const d of unbatched(deps.db, next.id, 1_000_000)) deps.webhooks.requeue(deps.db, h, d, now);
+    if (!changed) {
+      if (tries < 10) continue;
+      throw new ApiError(409, "conflict", `webhook ${id} keeps changing; try again`);
     }
-    return view(next, now, deps);
-  }).immediate();
+    if (reactivated || w.mode !== next.mode) deps.worker.notify();
+    return await view(next, now, deps);
+  }
 }
 
-export function remove(deps: Deps, tenantId: string, id: string) {
-  if (!deleteWebhook(deps.db, tenantId, id)) throw notFound(`no webhook ${id}`);
+export async function remove(deps: Deps, tenantId: string, id: string) {
+  if (!(await deps.store.webhooks.deleteWebhook(tenantId, id))) throw notFound(`no webhook ${id}`);
   deps.webhooks.invalidate();
 }
 
 /** Queues a `webhook.test` message to this webhook (recorded like any delivery); the delivery's id. */
-export function sendTest(deps: Deps, tenantId: string, id: string) {
-  const w = load(deps, tenantId, id);
+export async function sendTest(deps: Deps, tenantId: string, id: string) {
+  const w = await load(deps, tenantId, id);
   const now = deps.clock();
   const data = { webhook_id: w.id, name: w.name, message: "A test message sent from keepwatch. No action is needed.", sent_at: iso(now) };
-  const delivery = deps.webhooks.sendTest(deps.db, tenantId, w.id, data, now);
-  if (!delivery) throw notFound(`no webhook ${id}`);
+  const delivery = await deps.webhooks.sendTest(deps.store, w, data, now);
   return { delivery_id: delivery, state: w.state };
 }
 
 /** Attempts that failed in a row (all of a never-succeeding webhook's, up to 1000). */
-export function failuresInARow(deps: Deps, tenantId: string, id: string): number {
-  return attemptsFailedInARow(deps.db, load(deps, tenantId, id).id);
+export async function failuresInARow(deps: Deps, tenantId: string, id: string): Promise<number> {
+  return await deps.store.deliveries.attemptsFailedInARow((await load(deps, tenantId, id)).id);
 }
 
-export function rotate(deps: Deps, tenantId: string, id: string) {
+export async function rotate(deps: Deps, tenantId: string, id: string) {
   const now = deps.clock();
-  const w = load(deps, tenantId, id);
+  const w = await load(deps, tenantId, id);
   const next: WebhookRow = {
     ...w,
     secret: generateSecret(),
@@ -305,7 +295,7 @@ export function rotate(deps: Deps, tenantId: string, id: string) {
     previousSecretUntil: now + deps.config.secretOverlap * 3_600_000,
     updatedAt: Math.max(now, w.updatedAt + 1),
   };
-  updateWebhook(deps.db, next);
+  await deps.store.webhooks.updateWebhook(next);
   deps.webhooks.invalidate();
   return secretView(next, now);
 }
@@ -320,12 +310,12 @@ function secretView(w: WebhookRow, now: number) {
 }
 
 /** The custom headers in full (GET, list and history show them masked). */
-export function headers(deps: Deps, tenantId: string, id: string) {
-  return { headers: JSON.parse(load(deps, tenantId, id).headers) as Record<string, string> };
+export async function headers(deps: Deps, tenantId: string, id: string) {
+  return { headers: JSON.parse((await load(deps, tenantId, id)).headers) as Record<string, string> };
 }
 
-export function secret(deps: Deps, tenantId: string, id: string) {
-  return secretView(load(deps, tenantId, id), deps.clock());
+export async function secret(deps: Deps, tenantId: string, id: string) {
+  return secretView(await load(deps, tenantId, id), deps.clock());
 }
 
 /** How many attempts a delivery row of the list shows. */
@@ -353,9 +343,9 @@ function deliveryView(d: DeliveryRow, timings: AttemptTiming[]) {
 }
 
 /** Each delivery with its attempts' timings (one query for the lot). */
-function withTimings(deps: Deps, rows: DeliveryRow[]) {
+async function withTimings(deps: Deps, rows: DeliveryRow[]) {
   const by = new Map<string, AttemptTiming[]>();
-  for (const a of attemptTimings(deps.db, rows.map((d) => d.id))) {
+  for (const a of await deps.store.deliveries.attemptTimings(rows.map((d) => d.id))) {
     const l = by.get(a.delivery_id);
     if (l) l.push(a);
     else by.set(a.delivery_id, [a]);
@@ -390,63 +380,61 @@ function attemptView(a: AttemptRow) {
   };
 }
 
-export function deliveries(deps: Deps, tenantId: string, id: string, q: DeliveryQuery) {
-  load(deps, tenantId, id);
+export async function deliveries(deps: Deps, tenantId: string, id: string, q: DeliveryQuery) {
+  await load(deps, tenantId, id);
   const limit = q.limit ?? 100;
-  const rows = listDeliveries(deps.db, id, { status: q.status as DeliveryStatus | undefined, before: q.cursor, limit: limit + 1 });
+  const rows = await deps.store.deliveries.listDeliveries(id, { status: q.status as DeliveryStatus | undefined, before: q.cursor, limit: limit + 1 });
   const more = rows.length > limit;
   const page = more ? rows.slice(0, limit) : rows;
-  return { items: withTimings(deps, page), next_cursor: more ? page[page.length - 1].id : null };
+  return { items: await withTimings(deps, page), next_cursor: more ? page[page.length - 1].id : null };
 }
 
-function loadDelivery(deps: Deps, tenantId: string, id: string): DeliveryRow {
-  const d = getDelivery(deps.db, id);
+async function loadDelivery(deps: Deps, tenantId: string, id: string): Promise<DeliveryRow> {
+  const d = await deps.store.deliveries.getDelivery(id);
   if (!d || d.tenant_id !== tenantId) throw notFound(`no delivery ${id}`);
   return d;
 }
 
-export function delivery(deps: Deps, tenantId: string, id: string) {
-  const d = loadDelivery(deps, tenantId, id);
-  const members = d.kind === "batch" ? batchMembers(deps.db, d.id) : [];
+export async function delivery(deps: Deps, tenantId: string, id: string) {
+  const d = await loadDelivery(deps, tenantId, id);
+  const members = d.kind === "batch" ? await deps.store.deliveries.batchMembers(d.id) : [];
   return {
-    ...withTimings(deps, [d])[0],
+    ...(await withTimings(deps, [d]))[0],
     body: d.kind === "batch" ? members.map((m) => JSON.parse(m.body)) : JSON.parse(d.body),
     members: members.map((m) => m.id),
-    attempts: listAttempts(deps.db, d.id).map(attemptView),
+    attempts: (await deps.store.deliveries.listAttempts(d.id)).map(attemptView),
   };
 }
 
-export function replayOne(deps: Deps, tenantId: string, id: string) {
+export async function replayOne(deps: Deps, tenantId: string, id: string) {
   const now = deps.clock();
-  deps.db.$client.transaction(() => {
-    const d = loadDelivery(deps, tenantId, id);
-    if (d.kind === "batch") throw new ApiError(409, "conflict", "replay the messages of a batch, not the batch");
-    if (d.status === "pending") throw new ApiError(409, "conflict", `delivery ${id} is already queued`);
-    const w = load(deps, tenantId, d.webhook_id);
-    if (w.state !== "active") throw new ApiError(409, "conflict", `webhook ${w.id} is inactive; activate it first`);
-    deps.webhooks.requeue(deps.db, compile(w), d, now);
-  }).immediate();
+  const d = await loadDelivery(deps, tenantId, id);
+  if (d.kind === "batch") throw new ApiError(409, "conflict", "replay the messages of a batch, not the batch");
+  if (d.status === "pending") throw new ApiError(409, "conflict", `delivery ${id} is already queued`);
+  const w = await load(deps, tenantId, d.webhook_id);
+  if (w.state !== "active") throw new ApiError(409, "conflict", `webhook ${w.id} is inactive; activate it first`);
+  // the unit skips a delivery that became pending since it was read (a concurrent replay)
+  if ((await deps.store.deliveries.requeueDeliveries(outboundOf(compile(w)), [d.id], now, { unlessPending: true })) === 0)
+    throw new ApiError(409, "conflict", `delivery ${id} is already queued`);
   deps.worker.notify();
-  return delivery(deps, tenantId, id);
+  return await delivery(deps, tenantId, id);
 }
 
 /** Replays every matching message since a time, a page at a time (no cap). */
-export function replayMany(deps: Deps, tenantId: string, id: string, q: { since: string; status?: string }) {
+export async function replayMany(deps: Deps, tenantId: string, id: string, q: { since: string; status?: string }) {
   const since = parseTime(q.since);
   if (!since) throw new ApiError(422, "invalid_query", "since is not a timestamp", [{ path: "/since", message: "expected ISO 8601 or epoch" }]);
-  const w = load(deps, tenantId, id);
+  const w = await load(deps, tenantId, id);
   if (w.state !== "active") throw new ApiError(409, "conflict", `webhook ${w.id} is inactive; activate it first`);
-  const h = compile(w);
+  const target = outboundOf(compile(w));
   const status = (q.status ?? "failed") as DeliveryStatus;
   const now = deps.clock();
   let after: string | null = null;
   let n = 0;
   for (;;) {
-    const page = scanDeliveries(deps.db, id, { status, since: since.ms, after, limit: 500 });
+    const page = await deps.store.deliveries.scanDeliveries(id, { status, since: since.ms, after, limit: 500 });
     if (page.length === 0) break;
-    deps.db.$client.transaction(() => {
-      for (const d of page) deps.webhooks.requeue(deps.db, h, d, now);
-    }).immediate();
+    await deps.store.deliveries.requeueDeliveries(target, page.map((d) => d.id), now);
     n += page.length;
     after = page[page.length - 1].id;
   }
