@@ -4,6 +4,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, unauthorized } from "./http/errors";
 import { validationError } from "./http/validation";
+import { isStoreUnavailable } from "./store/errors";
 import { redactToken } from "./core/source-tokens";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
@@ -48,6 +49,9 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
         case "PARSE":
           return new ApiError(400, "invalid_json", "request body is not valid JSON").toResponse();
         default:
+          // the database is down, restarting or read-only: 503 + Retry-After on every route, never a 500
+          if (isStoreUnavailable(error))
+            return new ApiError(503, "store_unavailable", "the store is unavailable right now; nothing was changed, retry later", [], { "retry-after": "1" }).toResponse();
           // a client that went away mid-request is not our error (nobody reads this answer)
           if (isClientAbort(error)) {
             deps.log.info("client closed the connection", { url: redactToken(request.url) });

@@ -18,6 +18,13 @@ export function pgOptions(raw: string, pool: number): { url: string; options: po
   const options: postgres.Options<{}> = {
     max: pool,
     onnotice: () => {},
+    // When the database goes away, queries wait for the pool to reconnect. postgres.js's default
+    // backoff grows to 20 s between attempts (3^n/100 s), so after a 5 s outage keepwatch stayed
+    // unavailable for up to 20 s more, and every request waited for it; here attempts are at most
+    // 1 s apart (jittered), so service resumes within about a second of the database, and a
+    // connect that hangs (an unreachable host) fails after 5 s instead of 30: a 503, not a hang.
+    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
+    connect_timeout: 5,
     // a 202 means committed: whatever the server's default, this session waits for the WAL flush
     connection: { application_name: "keepwatch", synchronous_commit: "on" },
     // int8 (bigint columns, count(*)) as JS numbers, like bun:sqlite's integers: every bigint keepwatch
@@ -39,18 +46,3 @@ export function openPg(url: string, opts: { pool?: number } = {}): PgDb {
   return drizzle({ client, schema }) as PgDb;
 }
 
-/**
- * Whether a PostgreSQL error means "the database is unavailable right now" (retry later: 503 +
- * Retry-After) rather than "this request is wrong": no connection (refused, reset, timed out,
- * closed), the server shutting down or starting up (57P01-57P03), a connection-level failure
- * (class 08), or a database that refuses writes (25006: read-only transaction, e.g. a standby or
- * default_transaction_read_only during a failover).
- */
-export function pgUnavailable(e: unknown): boolean {
-  const code = String((e as { code?: unknown })?.code ?? "");
-  if (/^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|ENOENT|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return true;
-  // postgres.js's own codes for a connection it lost or could not make
-  if (/^(CONNECTION_CLOSED|CONNECTION_ENDED|CONNECTION_DESTROYED|CONNECT_TIMEOUT)$/.test(code)) return true;
-  if (/^(57P01|57P02|57P03|53300|25006)$/.test(code) || code.startsWith("08")) return true;
-  return false;
-}

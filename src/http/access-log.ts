@@ -7,6 +7,7 @@
 // Cost on the hot path: a counter-based id (no randomness per request), two WeakMap operations, one
 // JSON.stringify after the response is sent, and a buffered write (lib/log.ts) shared by every line
 // of the same event-loop turn.
+import { isStoreUnavailable } from "../store/errors";
 import { Elysia } from "elysia";
 import type { Logger } from "../lib/log";
 import { randomHex } from "../lib/ids";
@@ -46,6 +47,7 @@ function errorStatus(error: unknown, code: unknown): number {
   if (code === "NOT_FOUND") return 404;
   if (code === "VALIDATION") return 422;
   if (code === "PARSE") return 400;
+  if (isStoreUnavailable(error)) return 503;
   const s = (error as { status?: unknown })?.status;
   return typeof s === "number" ? s : 500;
 }

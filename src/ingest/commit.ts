@@ -6,6 +6,9 @@ import type { NormalizedEvent } from "../core/event";
 import { storeBatch, type IngestBatch } from "../store/events";
 import { receivePing } from "../store/heartbeat-transitions";
 import { startUnit } from "../store/config-versions";
+import { isStoreUnavailable } from "../store/errors";
+
+export { isStoreUnavailable };
 
 /**
  * Work that must commit atomically with the events (the transactional outbox: enqueueing
@@ -19,13 +22,6 @@ export type CommitHook = ((db: Db, tenantId: string, inserted: NormalizedEvent[]
 
 export type CommitResult = { ok: true; ids: string[] } | { ok: false; unavailable: boolean; message: string };
 
-/** SQLite result codes that mean "the store cannot write now" rather than "this request is wrong". */
-const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL|NOTADB|CORRUPT)/;
-
-export function isStoreUnavailable(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === "string" && UNAVAILABLE.test(code);
-}
 
 /** Stores one request's events and runs the hooks on those it inserted (inside the caller's transaction). */
 export function storeOne(db: Db, b: IngestBatch, hooks: CommitHook[], now: number): string[] {
