@@ -10,6 +10,10 @@ import { silentLogger } from "../src/lib/log";
 import { buildDepsFor, startServer, type Running } from "../src/server";
 import { clonedDatabase } from "./pg/cluster";
 import type { NewKey } from "../src/store/keys";
+import type { Store } from "../src/store/contract";
+import { pgStore, sqliteStore } from "../src/store/index";
+import { dbFile, openDatabase } from "../src/db/client";
+import { openPg } from "../src/db/pg-client";
 
 /**
  * The store the tests run on: "sqlite" (default) or "postgres" (KEEPWATCH_TEST_STORE=postgres:
@@ -31,6 +35,8 @@ export type TestServer = Running & {
   get(path: string, key?: string | null): Promise<Response>;
   /** a request with the admin key (JSON body when given) */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
+  /** another connection to this server's database (another process's view), closed with the server */
+  otherStore(): Promise<Store>;
   close(): Promise<void>;
 };
 
@@ -70,12 +76,25 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
       headers: { "x-api-key": keys.admin, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+  const others: (() => Promise<void> | void)[] = [];
+  /** Another connection to this server's database: what another process (the CLI, another replica) sees and does. */
+  const otherStore = async (): Promise<Store> => {
+    if (cfg.databaseUrl) {
+      const pg = openPg(cfg.databaseUrl, { pool: 2 });
+      others.push(() => pg.$client.end({ timeout: 5 }));
+      return pgStore(pg.$client);
+    }
+    const db = openDatabase(dbFile(dir), { busyTimeoutMs: 5000 });
+    others.push(() => db.$client.close());
+    return sqliteStore(db);
+  };
   const close = async () => {
     await running.stop();
+    for (const o of others.splice(0)) await o();
     await pgDb?.drop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, close };
+  return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, otherStore, close };
 }
 
 const spawned = new Set<import("bun").Subprocess>();
