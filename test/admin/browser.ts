@@ -27,17 +27,18 @@ export async function shot(page: Page, name: string): Promise<void> {
 }
 
 /**
- * A full-page screenshot to `path` (the docs' pictures). Chromium sometimes answers "Unable to
- * capture screenshot" on a loaded 2-core machine; the picture is documentation, not an assertion,
- * so that one protocol error gets a second try.
+ * A full-page screenshot to `path` (the docs' pictures). On a loaded 2-core machine Chromium
+ * sometimes answers "Unable to capture screenshot", or takes longer than the default 5 s for a
+ * long page; the picture is documentation, not an assertion, so either gets a second try with
+ * more time.
  */
 export async function saveShot(page: Page, path: string): Promise<void> {
   try {
     await page.screenshot({ path, fullPage: true });
   } catch (e) {
-    if (!/Unable to capture screenshot/.test(String(e))) throw e;
+    if (!/Unable to capture screenshot|Timeout \d+ms exceeded/.test(String(e))) throw e;
     await page.waitForTimeout(250);
-    await page.screenshot({ path, fullPage: true });
+    await page.screenshot({ path, fullPage: true, timeout: 30_000 });
   }
 }
 
