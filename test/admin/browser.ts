@@ -29,8 +29,8 @@ export async function shot(page: Page, name: string): Promise<void> {
 /**
  * A full-page screenshot to `path` (the docs' pictures). On a loaded 2-core machine Chromium
  * sometimes answers "Unable to capture screenshot", or takes longer than the default 5 s for a
- * long page; the picture is documentation, not an assertion, so either gets a second try with
- * more time.
+ * long page; the picture is documentation, not an assertion, so either gets a second try, of the
+ * viewport only (a full long page can take Chromium longer than the test has left).
  */
 export async function saveShot(page: Page, path: string): Promise<void> {
   try {
@@ -38,7 +38,7 @@ export async function saveShot(page: Page, path: string): Promise<void> {
   } catch (e) {
     if (!/Unable to capture screenshot|Timeout \d+ms exceeded/.test(String(e))) throw e;
     await page.waitForTimeout(250);
-    await page.screenshot({ path, fullPage: true, timeout: 30_000 });
+    await page.screenshot({ path, fullPage: false, timeout: 10_000 });
   }
 }
 
