@@ -3,7 +3,6 @@
 // re-read, at most a second later; until then requests are served from the cache, not the table.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { putSourceSetting } from "../../src/store/source-settings";
 import { startTestServer, type TestServer } from "../helpers";
 
 let now = Date.UTC(2026, 10, 23, 3, 0, 0);
@@ -17,7 +16,8 @@ test("a setting written by another process applies after the counter check, not 
   const body = JSON.stringify({ title: "cached" });
   expect((await s.post("/v1/ingest/generic", body)).status).toBe(202); // loads the (empty) settings of t1
   const secret = "written-elsewhere-secret";
-  putSourceSetting(s.deps.db, {
+  const other = await s.otherStore(); // another process: no invalidate() on this server's cache
+  await other.sourceSettings.putSourceSetting({
     tenantId: s.tenantId,
     source: "generic",
     scheme: "hmac-sha256-hex",
