@@ -3,10 +3,6 @@
 // invalidated by every change, per-source vs global mappings, the dry run, and the pivot.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { json, startTestServer, type TestServer } from "../helpers";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
-import { bumpVersion } from "../../src/store/config-versions";
-import { INDICATOR_MAPPINGS_VERSION } from "../../src/store/indicators";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -99,15 +95,13 @@ describe("custom mappings", () => {
   });
 
   test("a change made outside this process's API (another process on the same file) is seen within a second", async () => {
-    // written straight to the table with the change counter bumped, as another replica would
-    const now = Date.now();
-    s.deps.db.$client
-      .query("INSERT INTO indicator_mappings (id, tenant_id, source, path, type, active, created_at, updated_at) VALUES (?1, ?2, NULL, 'ext.peer', 'ip', 1, ?3, ?3)")
-      .run("01JZZZZZZZZZZZZZZZZZZZZZZZ", s.tenantId, now);
-    bumpVersion(s.deps.db, INDICATOR_MAPPINGS_VERSION);
+    // written through another connection (another replica): its insert bumps the change counter,
+    // and nothing invalidates this server's cache
+    const other = await s.otherStore();
+    const m = await other.indicators.createMapping({ tenantId: s.tenantId, name: null, source: null, path: "ext.peer", type: "ip", active: true }, Date.now());
     await Bun.sleep(1100);
     expect(has((await ingestGeneric({ title: "ext", ext: { peer: "192.0.2.77" } })).indicators, "ip", "192.0.2.77", "custom")).toBe(true);
-    expect((await s.admin("DELETE", "/v1/indicator-mappings/01JZZZZZZZZZZZZZZZZZZZZZZZ")).status).toBe(204);
+    expect((await s.admin("DELETE", `/v1/indicator-mappings/${m.id}`)).status).toBe(204);
   });
 
   test("a per-source mapping applies only to its source; a global one to every source", async () => {
@@ -277,8 +271,8 @@ describe("GET /v1/indicators/:type/:value", () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await ingestGeneric({ title: `pivot ${i}`, event_id: `pv-${i}`, hostname: "Pivot.Example.COM" })).id);
     // an event of another tenant carrying the same value
-    const t2 = createTenant(s.deps.db, "t2-pivot");
-    const k2 = createKey(s.deps.db, { tenantId: t2.id, name: "t2", scopes: ["admin"] }).key;
+    const t2 = await s.deps.store.tenants.createTenant("t2-pivot");
+    const k2 = (await s.deps.store.keys.createKey({ tenantId: t2.id, name: "t2", scopes: ["admin"] })).key;
     expect((await s.post("/v1/ingest/generic", { title: "other tenant", hostname: "pivot.example.com" }, { key: k2 })).status).toBe(202);
 
     const p1 = await json(s.get("/v1/indicators/domain/PIVOT.example.com.?limit=2"));

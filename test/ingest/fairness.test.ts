@@ -4,8 +4,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { takeGroup, TENANT_QUANTUM } from "../../src/ingest/fair";
 import type { WriterItem } from "../../src/ingest/writer-thread";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { startTestServer, type TestServer } from "../helpers";
 
 const batch = (n: number, tag = "a") => Array.from({ length: n }, (_, i) => ({ type: "load.test", source: tag, summary: `${tag} ${i}` }));
@@ -91,12 +89,12 @@ describe("the writer", () => {
   let b: { id: string; key: string };
   beforeAll(async () => {
     s = await startTestServer();
-    const mk = (name: string) => {
-      const t = createTenant(s.deps.db, name);
-      return { id: t.id, key: createKey(s.deps.db, { tenantId: t.id, name, scopes: ["ingest", "read"] }).key };
+    const mk = async (name: string) => {
+      const t = await s.deps.store.tenants.createTenant(name);
+      return { id: t.id, key: (await s.deps.store.keys.createKey({ tenantId: t.id, name, scopes: ["ingest", "read"] })).key };
     };
-    a = mk("flooder");
-    b = mk("quiet");
+    a = await mk("flooder");
+    b = await mk("quiet");
   });
   afterAll(() => s.close());
 

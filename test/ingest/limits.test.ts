@@ -4,8 +4,6 @@
 // The server's clock is a fake one here, so refills are exact.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { alertSourceNames, connectorNames } from "../../src/sources/registry";
-import { createKey } from "../../src/store/keys";
-import { createTenant, setTenantLimits } from "../../src/store/tenants";
 import { countItems } from "../../src/ingest/work";
 import { loadConfig } from "../../src/config";
 import { keyLimits, tenantLimits } from "../../src/core/ratelimit";
@@ -22,15 +20,15 @@ beforeAll(async () => {
 afterAll(() => s.close());
 
 const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ type: "load.test", source: "flood", summary: `item ${i}` }));
-const newTenant = (name: string) => {
-  const t = createTenant(s.deps.db, name);
-  return { id: t.id, key: (extra: Record<string, unknown> = {}) => createKey(s.deps.db, { tenantId: t.id, name: "k", scopes: ["ingest", "admin"], ...extra }).key };
+const newTenant = async (name: string) => {
+  const t = await s.deps.store.tenants.createTenant(name);
+  return { id: t.id, key: async (extra: Record<string, unknown> = {}) => (await s.deps.store.keys.createKey({ tenantId: t.id, name: "k", scopes: ["ingest", "admin"], ...extra })).key };
 };
 const send = (key: string, body: unknown, path = "/api/v1/events") => s.post(path, body, { key });
 
 describe("per key: events and bytes", () => {
   test("a key at the defaults sending 1,000-item batches: one burst, then 100 events/s, with Retry-After", async () => {
-    const key = newTenant("flood-1").key();
+    const key = await (await newTenant("flood-1")).key();
     expect((await send(key, batch(1000))).status).toBe(202);
     const r = await send(key, batch(1000));
     expect(r.status).toBe(429);
@@ -56,7 +54,7 @@ describe("per key: events and bytes", () => {
   });
 
   test("waiting the Retry-After is enough", async () => {
-    const key = newTenant("flood-2").key();
+    const key = await (await newTenant("flood-2")).key();
     expect((await send(key, batch(1000))).status).toBe(202);
     const r = await send(key, batch(300));
     expect(r.status).toBe(429);
@@ -68,7 +66,7 @@ describe("per key: events and bytes", () => {
     const routes = ["/api/v1/events", ...alertSourceNames().map((n) => `/v1/ingest/${n}`), ...connectorNames().map((n) => `/api/v1/webhooks/${n}`)];
     expect(routes.length).toBeGreaterThanOrEqual(9);
     for (const path of routes) {
-      const key = newTenant(`route-${path.replace(/\W+/g, "-")}`).key();
+      const key = await (await newTenant(`route-${path.replace(/\W+/g, "-")}`)).key();
       // 600 items (refused or not, the writer parsed them), then 600 more: over the 1,000 burst
       const first = await send(key, Array.from({ length: 600 }, () => ({})), path);
       expect({ path, status: first.status }).toEqual({ path, status: first.status === 202 ? 202 : 422 });
@@ -81,7 +79,7 @@ describe("per key: events and bytes", () => {
   });
 
   test("bytes: single big events are limited by the byte bucket (1 MiB/s, burst 5 MiB)", async () => {
-    const key = newTenant("bytes").key();
+    const key = await (await newTenant("bytes")).key();
     const big = { type: "big.event", source: "x", payload: { blob: "x".repeat(900 * 1024) } };
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) statuses.push((await send(key, big)).status);
@@ -93,7 +91,7 @@ describe("per key: events and bytes", () => {
   });
 
   test("a key's own rate scales its event and byte rates", async () => {
-    const key = newTenant("scaled").key({ rateLimit: 1, rateBurst: 5 });
+    const key = await (await newTenant("scaled")).key({ rateLimit: 1, rateBurst: 5 });
     // 1 request/s → 10 events/s, burst still one full batch (1,000)
     expect((await send(key, batch(1000))).status).toBe(202);
     const r = await send(key, batch(10));
@@ -104,8 +102,8 @@ describe("per key: events and bytes", () => {
 
 describe("per tenant: caps over all keys, set by the operator", () => {
   test("a key created through the API with rate_limit 0 stays under the tenant's default cap (1,000 events/s, burst 5,000)", async () => {
-    const t = newTenant("unlimited-key");
-    const admin = t.key();
+    const t = await newTenant("unlimited-key");
+    const admin = await t.key();
     const created = await json(fetch(s.url + "/v1/keys", { method: "POST", headers: { "x-api-key": admin, "content-type": "application/json" }, body: JSON.stringify({ name: "no limit", scopes: ["ingest"], rate_limit: 0 }) }));
     expect(created.rate_limit).toBe(0);
     const statuses: number[] = [];
@@ -118,9 +116,9 @@ describe("per tenant: caps over all keys, set by the operator", () => {
   });
 
   test("the operator's cap holds for every key of the tenant together, unlimited ones included, and not for other tenants", async () => {
-    const t = newTenant("capped");
-    setTenantLimits(s.deps.db, t.id, { events: 100 });
-    const admin = t.key();
+    const t = await newTenant("capped");
+    await s.deps.store.tenants.setTenantLimits(t.id, { events: 100 });
+    const admin = await t.key();
     const mk = async () =>
       (await json(fetch(s.url + "/v1/keys", { method: "POST", headers: { "x-api-key": admin, "content-type": "application/json" }, body: JSON.stringify({ name: "k", scopes: ["ingest"], rate_limit: 0 }) }))).key as string;
     const keys = [await mk(), await mk(), await mk()];
@@ -132,7 +130,7 @@ describe("per tenant: caps over all keys, set by the operator", () => {
       expect(((await r.json()) as any).error.message).toContain("this tenant's cap: 100 events/s");
     }
     // another tenant is not touched
-    const other = newTenant("neighbour").key();
+    const other = await (await newTenant("neighbour")).key();
     expect((await send(other, batch(1000))).status).toBe(202);
     // the cap refills at its rate, shared by the keys
     now += 5000;
@@ -141,11 +139,11 @@ describe("per tenant: caps over all keys, set by the operator", () => {
     expect((await send(keys[0], batch(200))).status).toBe(429);
     // the operator lifts it: the server default (1,000 events/s) applies at once, so a second of
     // refill is enough for 300 more (under the cap of 100/s it would not be)
-    setTenantLimits(s.deps.db, t.id, null);
+    await s.deps.store.tenants.setTenantLimits(t.id, null);
     now += 1000;
     expect((await send(keys[0], batch(300))).status).toBe(202);
     // a request cap, too
-    setTenantLimits(s.deps.db, t.id, { rate: 1 });
+    await s.deps.store.tenants.setTenantLimits(t.id, { rate: 1 });
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await send(keys[i % 3], batch(1))).status);
     expect(statuses).toEqual([202, 202, 202, 202, 202, 429, 429, 429]);

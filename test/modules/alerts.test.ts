@@ -1,8 +1,6 @@
 // Alerts opened by alert sources inside the ingest transaction, de-duplicated by fingerprint,
 // and the triage API: list, detail, status changes with classification, assignee, comments.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { event, startTestServer, type TestServer } from "../helpers";
 import { until } from "../webhooks/receiver";
 
@@ -147,8 +145,8 @@ describe("list", () => {
   });
 
   test("another tenant sees none of them", async () => {
-    const t2 = createTenant(s.deps.db, "other-alerts");
-    const k = createKey(s.deps.db, { tenantId: t2.id, name: "r", scopes: ["admin"] }).key;
+    const t2 = await s.deps.store.tenants.createTenant("other-alerts");
+    const k = (await s.deps.store.keys.createKey({ tenantId: t2.id, name: "r", scopes: ["admin"] })).key;
     expect((await alerts("", k)).items).toEqual([]);
     const mine = (await alerts("")).items[0];
     expect((await s.get(`/v1/alerts/${mine.id}`, k)).status).toBe(404);

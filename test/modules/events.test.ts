@@ -1,7 +1,5 @@
 // GET /v1/events and /v1/events/:id: filters, keyset pagination, tenant isolation.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { event, startTestServer, type TestServer } from "../helpers";
 
 let s: TestServer;
@@ -11,9 +9,9 @@ const ids: string[] = [];
 
 beforeAll(async () => {
   s = await startTestServer();
-  const t2 = createTenant(s.deps.db, "t2");
-  otherRead = createKey(s.deps.db, { tenantId: t2.id, name: "r", scopes: ["read"] }).key;
-  otherIngest = createKey(s.deps.db, { tenantId: t2.id, name: "i", scopes: ["ingest"] }).key;
+  const t2 = await s.deps.store.tenants.createTenant("t2");
+  otherRead = (await s.deps.store.keys.createKey({ tenantId: t2.id, name: "r", scopes: ["read"] })).key;
+  otherIngest = (await s.deps.store.keys.createKey({ tenantId: t2.id, name: "i", scopes: ["ingest"] })).key;
   const items = [
     event(0, { source: "nightly-cron", type: "backup.completed", severity: "info", summary: "backup ok" }),
     event(1, { source: "nightly-cron", type: "check.failed", severity: "warning", summary: "disk 93% on backup-1" }),

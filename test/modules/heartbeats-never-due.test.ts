@@ -38,17 +38,19 @@ describe("a cron that never fires", () => {
     const stored = ["0 2 30 2 *", "not a cron at all", "0 2 * * *|Mars/Olympus"];
     const filter = { all: [{ field: "type", op: "eq", value: "heartbeat" }, { field: "source", op: "eq", value: "legacy-job" }] };
     const ids: { id: string; url: string }[] = [];
-    const db = openDatabase(dbFile(s.dir));
+    // what an older keepwatch (or a hand edit) may have left in the table: written past the API,
+    // on another connection to the same database
+    const other = s.deps.pg ? null : openDatabase(dbFile(s.dir));
     try {
       for (const [i, spec] of stored.entries()) {
         const h = await json(s.admin("POST", "/v1/heartbeats", { name: `legacy-${i}`, cron: "0 2 * * *", grace: 60, filter }));
         const [cron, tz] = spec.split("|");
-        // what an older keepwatch (or a hand edit) may have left in the table
-        db.$client.query("UPDATE heartbeats SET cron = ?, tz = ? WHERE id = ?").run(cron, tz ?? "UTC", h.id);
+        if (s.deps.pg) await s.deps.pg`UPDATE heartbeats SET cron = ${cron}, tz = ${tz ?? "UTC"} WHERE id = ${h.id}`;
+        else other!.$client.query("UPDATE heartbeats SET cron = ?, tz = ? WHERE id = ?").run(cron, tz ?? "UTC", h.id);
         ids.push({ id: h.id, url: h.ping_url });
       }
     } finally {
-      db.$client.close();
+      other?.$client.close();
     }
     for (const { id, url } of ids) {
       for (const suffix of ["", "/start", "/log", "/0", "/fail", ""]) {

@@ -95,20 +95,31 @@ describe("pings and the scheduler", () => {
     const h = await json(s.admin("POST", "/v1/heartbeats", { name: "locked-out", period: 1, grace: 1 }));
     await fetch(h.ping_url);
     const deadline = new Date((await json(s.get(`/v1/heartbeats/${h.id}`))).down_at).getTime();
-    // another process (a backup, the CLI) holds the write lock from before the deadline to 400 ms after it
-    const other = openDatabase(dbFile(s.dir), { busyTimeoutMs: 0 });
-    await Bun.sleep(Math.max(0, deadline - 200 - Date.now()));
-    other.$client.exec("BEGIN IMMEDIATE");
-    try {
+    // another process (a backup, the CLI) holds the write lock from before the deadline to 400 ms
+    // after it: on SQLite the database's write lock, on PostgreSQL the heartbeat's row lock
+    const held = async () => {
       await Bun.sleep(Math.max(0, deadline + 200 - Date.now()));
       // the HTTP thread is not stuck waiting for the lock: reads are answered at once
       const t = performance.now();
       expect((await s.get(`/v1/heartbeats/${h.id}`)).status).toBe(200);
       expect(performance.now() - t).toBeLessThan(150);
       await Bun.sleep(Math.max(0, deadline + 400 - Date.now()));
-    } finally {
-      other.$client.exec("COMMIT");
-      other.$client.close();
+    };
+    await Bun.sleep(Math.max(0, deadline - 200 - Date.now()));
+    if (s.deps.pg) {
+      await s.deps.pg.begin(async (tx) => {
+        await tx`SELECT id FROM heartbeats WHERE id = ${h.id} FOR UPDATE`;
+        await held();
+      });
+    } else {
+      const other = openDatabase(dbFile(s.dir), { busyTimeoutMs: 0 });
+      other.$client.exec("BEGIN IMMEDIATE");
+      try {
+        await held();
+      } finally {
+        other.$client.exec("COMMIT");
+        other.$client.close();
+      }
     }
     const down = await waitFor(() => json(s.get(`/v1/heartbeats/${h.id}`)), (v) => v.state === "down", 3000);
     expect(down.state).toBe("down");

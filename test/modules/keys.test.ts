@@ -1,6 +1,5 @@
 // Keys: rotation with an overlap, last_used_at without a write per request, two tenants.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { findKeyByPrefix, rotateKey } from "../../src/store/keys";
 import { event, startTestServer, type TestServer } from "../helpers";
 
 let s: TestServer;
@@ -10,15 +9,15 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
-const rowOf = (key: string) => findKeyByPrefix(s.deps.db, key.slice(3, 15))!;
+const rowOf = async (key: string) => (await s.deps.store.keys.findKeyByPrefix(key.slice(3, 15)))!;
 
 test("a rotated key keeps working for the overlap, then stops; the new one works", async () => {
   const old = await s.key(["ingest"]);
-  const { key: fresh } = rotateKey(s.deps.db, rowOf(old), 24 * 3_600_000, now);
+  const { key: fresh } = await s.deps.store.keys.rotateKey(await rowOf(old), 24 * 3_600_000, now);
   expect((await s.post("/api/v1/events", event(), { key: old })).status).toBe(202);
   expect((await s.post("/api/v1/events", event(), { key: fresh })).status).toBe(202);
-  expect(rowOf(fresh).rotatedFrom).toBe(rowOf(old).id);
-  expect(JSON.parse(rowOf(fresh).scopes)).toEqual(["ingest"]);
+  expect((await rowOf(fresh)).rotatedFrom).toBe((await rowOf(old)).id);
+  expect(JSON.parse((await rowOf(fresh)).scopes)).toEqual(["ingest"]);
   now += 24 * 3_600_000 + 1;
   const r = await s.post("/api/v1/events", event(), { key: old });
   expect(r.status).toBe(401);
@@ -27,9 +26,9 @@ test("a rotated key keeps working for the overlap, then stops; the new one works
 
 test("last_used_at is written in batches, not on every request", async () => {
   const k = await s.key(["ingest"]);
-  expect(rowOf(k).lastUsedAt).toBeNull();
+  expect((await rowOf(k)).lastUsedAt).toBeNull();
   for (let i = 0; i < 5; i++) expect((await s.post("/api/v1/events", event(i), { key: k })).status).toBe(202);
-  expect(rowOf(k).lastUsedAt).toBeNull(); // nothing written yet
+  expect((await rowOf(k)).lastUsedAt).toBeNull(); // nothing written yet
   await s.deps.auth.flushLastUsed();
-  expect(rowOf(k).lastUsedAt).toBe(now);
+  expect((await rowOf(k)).lastUsedAt).toBe(now);
 });

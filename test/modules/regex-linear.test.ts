@@ -6,8 +6,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { matches, regexProblem, validateFilter, type Matchable } from "../../src/core/filter";
 import { typeMatches } from "../../src/core/triggers";
 import { renderTemplate } from "../../src/core/rules";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
 
 /** [pattern, an input that makes a backtracking engine explode, an input that matches] */
@@ -43,8 +41,8 @@ let other: { post: (body: unknown) => Promise<Response> };
 
 beforeAll(async () => {
   s = await startTestServer();
-  const t2 = createTenant(s.deps.db, "t2");
-  const k2 = createKey(s.deps.db, { tenantId: t2.id, name: "other", scopes: ["ingest"] }).key;
+  const t2 = await s.deps.store.tenants.createTenant("t2");
+  const k2 = (await s.deps.store.keys.createKey({ tenantId: t2.id, name: "other", scopes: ["ingest"] })).key;
   other = { post: (body) => s.post("/api/v1/events", body, { key: k2 }) };
 });
 afterAll(() => s.close());

@@ -3,8 +3,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { redactToken } from "../../src/core/source-tokens";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
 
 let s: TestServer;
@@ -12,10 +10,10 @@ let other: { admin: string; ingest: string };
 
 beforeAll(async () => {
   s = await startTestServer();
-  const t = createTenant(s.deps.db, "other");
+  const t = await s.deps.store.tenants.createTenant("other");
   other = {
-    admin: createKey(s.deps.db, { tenantId: t.id, name: "a", scopes: ["admin"] }).key,
-    ingest: createKey(s.deps.db, { tenantId: t.id, name: "i", scopes: ["ingest"] }).key,
+    admin: (await s.deps.store.keys.createKey({ tenantId: t.id, name: "a", scopes: ["admin"] })).key,
+    ingest: (await s.deps.store.keys.createKey({ tenantId: t.id, name: "i", scopes: ["ingest"] })).key,
   };
 });
 afterAll(() => s.close());

@@ -3,8 +3,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { ConfigError, loadConfig, loadSourceSecrets } from "../../src/config";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
 
 const hex = (secret: string, ...parts: string[]) => {
@@ -69,10 +67,10 @@ const GRAFANA_SECRET = "grafana-env-secret-123";
 
 beforeAll(async () => {
   s = await startTestServer({ sourceSecrets: loadSourceSecrets({ GENERIC_WEBHOOK_SECRET: ENV_SECRET, GRAFANA_WEBHOOK_SECRET: GRAFANA_SECRET }) });
-  const t = createTenant(s.deps.db, "t2");
+  const t = await s.deps.store.tenants.createTenant("t2");
   t2 = {
-    admin: createKey(s.deps.db, { tenantId: t.id, name: "a", scopes: ["admin"] }).key,
-    ingest: createKey(s.deps.db, { tenantId: t.id, name: "i", scopes: ["ingest"] }).key,
+    admin: (await s.deps.store.keys.createKey({ tenantId: t.id, name: "a", scopes: ["admin"] })).key,
+    ingest: (await s.deps.store.keys.createKey({ tenantId: t.id, name: "i", scopes: ["ingest"] })).key,
   };
 });
 afterAll(() => s.close());

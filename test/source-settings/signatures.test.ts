@@ -5,8 +5,6 @@ import { createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
 
 let s: TestServer;
@@ -14,10 +12,10 @@ let t2: { admin: string; ingest: string };
 
 beforeAll(async () => {
   s = await startTestServer();
-  const t = createTenant(s.deps.db, "t2");
+  const t = await s.deps.store.tenants.createTenant("t2");
   t2 = {
-    admin: createKey(s.deps.db, { tenantId: t.id, name: "a", scopes: ["admin"] }).key,
-    ingest: createKey(s.deps.db, { tenantId: t.id, name: "i", scopes: ["ingest"] }).key,
+    admin: (await s.deps.store.keys.createKey({ tenantId: t.id, name: "a", scopes: ["admin"] })).key,
+    ingest: (await s.deps.store.keys.createKey({ tenantId: t.id, name: "i", scopes: ["ingest"] })).key,
   };
 });
 afterAll(() => s.close());
