@@ -17,7 +17,8 @@ export type Outbox = {
   /** whether any webhook of the tenant takes messages of this type (cheap: cached) */
   wants(db: Db, tenantId: string, type: string): boolean;
   onEventsInserted(db: Db, events: NormalizedEvent[]): void;
-  emit(db: Db, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number): number;
+  /** `except`: a webhook that does not get it (the one a record is about) */
+  emit(db: Db, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number, except?: string): number;
 };
 
 let outbox: Outbox | null = null;
