@@ -42,6 +42,11 @@ export function setEnrichmentWake(f: (() => void) | null): void {
   enrichmentWake = f;
 }
 
+/** Wakes this thread's enrichment worker, if any (PostgreSQL: after a commit that enqueued a job). */
+export function wakeEnrichment(): void {
+  enrichmentWake?.();
+}
+
 /**
  * Every alert a commit opened (alert sources, match rules, heartbeats all come through here) gets
  * its enrichment job in the same transaction; the alert was inserted `pending`. An alert without

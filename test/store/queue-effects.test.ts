@@ -198,7 +198,7 @@ for (const [kind, make] of Object.entries(KINDS)) {
       // the batch goes back: released to held, the batch row failed; an attempt recorded without a claim; one discarded
       const { ids: more } = await seed(s, raw, 1, { id: "wh_2" }, false);
       const got = await s.queue.claim("webhooks", req("c"));
-      job = got.find((j) => j.kind === DELIVER_KIND);
+      job = got.find((j) => j.kind === DELIVER_KIND)!;
       expect(JSON.parse(job!.payload).d).toBe(more[0]);
       // the flush jobs claimed with it are settled first, plainly
       r = await s.queue.settle(got.filter((j) => j !== job).map((j) => ({ id: j.id, token: "c", lane: j.lane, action: "finish" as const, state: "succeeded" as const })));

@@ -32,7 +32,7 @@ import { VersionedCache } from "../../store/config-versions";
 import type { Effect } from "../../store/queue-contract";
 import { disabledRecord, ownEvent, ownMessage, type OwnRecord, type WebhookRef } from "../../core/webhook-records";
 import type { Handler, Outcome } from "../worker";
-import type { PgConn, Store } from "../../store/contract";
+import { afterCommit, type PgConn, type Store } from "../../store/contract";
 import type { PgOutbox } from "../../store/pg/hooks";
 import { PgVersionedCache } from "../../store/pg/config-versions";
 import { MAX_RECORDED, send } from "./http";
@@ -274,7 +274,9 @@ export class WebhookDispatcher {
         const drop = drops[i];
         if (drop && drop.report > 0) await this.recordVia(store, hooks[i]!.row, this.dropRecord(hooks[i]!.row, drop, items[i]!.at), items[i]!.at);
       }
-      queueMicrotask(() => this.wake());
+      // the worker looks at the table once the messages are committed (API emits, heartbeat flips,
+      // settles; the group commit wakes it as well)
+      afterCommit(tx, () => this.wake());
     };
     return {
       wants: async (tx, tenantId, type) => (await cache.get(tx, tenantId)).some((h) => h.triggers.some((p) => typeMatches(p, type))),

@@ -5,7 +5,7 @@ import { enrichmentOutcome } from "../../core/enrich";
 import type { Severity } from "../../core/severity";
 import { disabledRecord, ownEvent, ownMessage, streakReason, type WebhookRef } from "../../core/webhook-records";
 import { alertView } from "../alerts";
-import type { PgConn } from "../contract";
+import { inSavepoint, type PgConn } from "../contract";
 import type { JobRow } from "../jobs";
 import type { ClaimedJob, Effect } from "../queue-contract";
 import { deliveryOf } from "../queue-effects";
@@ -31,7 +31,7 @@ export async function pgStartAttempts(tx: PgConn, jobs: JobRow[], kind: string |
 export async function pgApplyEffects(tx: PgConn, effects: Effect[] | undefined, now: number): Promise<string | null> {
   if (!effects?.length) return null;
   try {
-    await (tx as any).savepoint(async (sp: PgConn) => {
+    await inSavepoint(tx, async (sp) => {
       for (const e of effects) await applyEffect(sp, e, now);
     });
     return null;
