@@ -69,14 +69,32 @@ const onCommit = new WeakMap<PgConn, (() => void)[]>();
  */
 export async function inTx<T>(conn: PgConn, f: (tx: PgConn) => Promise<T>): Promise<T> {
   if ("savepoint" in conn) return await f(conn);
-  const after: (() => void)[] = [];
-  const r = (await conn.begin((tx) => {
-    poolOfTx.set(tx as unknown as PgConn, conn);
-    onCommit.set(tx as unknown as PgConn, after);
-    return f(tx as unknown as PgConn);
-  })) as T;
-  for (const fn of after) fn();
-  return r;
+  for (let attempt = 1; ; attempt++) {
+    const after: (() => void)[] = [];
+    let r: T;
+    try {
+      r = (await conn.begin((tx) => {
+        poolOfTx.set(tx as unknown as PgConn, conn);
+        onCommit.set(tx as unknown as PgConn, after);
+        return f(tx as unknown as PgConn);
+      })) as T;
+    } catch (e) {
+      // A deadlock victim or a serialization failure: the database rolled the whole unit back and
+      // running it again succeeds. Units that write several webhooks' lanes (an ingest's outbox, a
+      // settle's records, a webhook's deletion) can lock them in different orders, more so with
+      // replicas; the victim is run again (a few times) rather than failing its caller.
+      if (attempt < 3 && retryable(e)) continue;
+      throw e;
+    }
+    for (const fn of after) fn();
+    return r;
+  }
+}
+
+/** 40P01 deadlock, 40001 serialization failure */
+function retryable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === "40P01" || code === "40001";
 }
 
 /** Runs `f` in a savepoint of the transaction `tx` (its failure undoes only what `f` wrote). */

@@ -34,14 +34,3 @@ export function isPgUnavailable(e: unknown): boolean {
   if (typeof code !== "string") return false;
   return CONNECTION_CODES.has(code) || SQLSTATE.test(code);
 }
-
-/**
- * A deadlock or serialization failure (40P01, 40001): the database rolled the whole transaction
- * back, and running it again succeeds. Units that write several webhooks' lanes (an ingest's
- * outbox, a settle's records) may lock them in different orders, so a commit can be picked as the
- * victim of another's; it is run again rather than answered with 503.
- */
-export function isPgRetryable(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return code === "40P01" || code === "40001";
-}

@@ -11,7 +11,7 @@ import { SEVERITY_RANK } from "../../core/severity";
 import type { CommitResult } from "../../ingest/commit";
 import { inTx, type PgConn, type PgTwin } from "../contract";
 import { IDEMPOTENCY_WINDOW_MS, type EventFilter, type EventRow, type eventsFns, type IngestBatch } from "../events";
-import { isPgRetryable, isPgUnavailable } from "./errors";
+import { isPgUnavailable } from "./errors";
 import { ftsDoc, ftsTsQuery } from "./fts";
 import { pgCommitHooks, type PgCommitHook } from "./hooks";
 import { pgHeartbeatTransitionsFns } from "./heartbeat-transitions";
@@ -217,15 +217,8 @@ export async function pgStoreMany(tx: PgConn, batches: IngestBatch[], hooks: PgC
  */
 export async function pgCommitGroup(pool: PgConn, batches: IngestBatch[], now: number, hooks: PgCommitHook[] = pgCommitHooks): Promise<CommitResult[]> {
   try {
-    // a deadlock victim (see isPgRetryable) is run again, a few times
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const ids = await inTx(pool, (tx) => pgStoreMany(tx, batches, hooks, now));
-        return ids.map((i) => ({ ok: true, ids: i }));
-      } catch (e) {
-        if (attempt >= 3 || !isPgRetryable(e)) throw e;
-      }
-    }
+    const ids = await inTx(pool, (tx) => pgStoreMany(tx, batches, hooks, now));
+    return ids.map((i) => ({ ok: true, ids: i }));
   } catch (e) {
     if (isPgUnavailable(e) || batches.length === 1) return batches.map(() => ({ ok: false, unavailable: isPgUnavailable(e), message: String(e) }));
     const out: CommitResult[] = [];
