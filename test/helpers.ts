@@ -31,6 +31,11 @@ export type TestServer = Running & {
   get(path: string, key?: string | null): Promise<Response>;
   /** a request with the admin key (JSON body when given) */
   admin(method: string, path: string, body?: unknown): Promise<Response>;
+  /**
+   * Rows of a raw SQL read (or write) on whichever store the server runs on, for assertions on
+   * tables no API shows. Placeholders `?1`, `?2`, ... (PostgreSQL: `$1`, ...); counts come back as numbers.
+   */
+  sql(text: string, ...args: unknown[]): Promise<Record<string, any>[]>;
   close(): Promise<void>;
 };
 
@@ -70,12 +75,17 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
       headers: { "x-api-key": keys.admin, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+  const sql = async (text: string, ...args: unknown[]): Promise<Record<string, any>[]> => {
+    if (!deps.pg) return deps.db.$client.query(text).all(...(args as any[])) as Record<string, any>[];
+    const rows = await deps.pg.unsafe(text.replace(/\?(\d+)/g, "$$$1"), args as any[]);
+    return [...rows].map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v])));
+  };
   const close = async () => {
     await running.stop();
     await pgDb?.drop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, close };
+  return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, sql, close };
 }
 
 const spawned = new Set<import("bun").Subprocess>();
