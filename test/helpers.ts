@@ -123,6 +123,31 @@ async function binaryDatabaseEnv(dir: string | undefined, create: boolean): Prom
   return { KEEPWATCH_DATABASE_URL: (await binaryDatabases.get(key)!).url };
 }
 
+/**
+ * Rows of a raw SQL read of the data a binary on `dir` wrote (stopped or running): its SQLite file,
+ * or on PostgreSQL its database. Placeholders `?1`, ...; counts and bigints come back as numbers.
+ */
+export async function binaryRows(dir: string, text: string, ...args: unknown[]): Promise<Record<string, any>[]> {
+  const env = await binaryDatabaseEnv(dir, false);
+  if (!env.KEEPWATCH_DATABASE_URL) {
+    const { Database } = await import("bun:sqlite");
+    const db = new Database(join(dir, "keepwatch.db"), { readonly: true });
+    try {
+      return db.query(text).all(...(args as any[])) as Record<string, any>[];
+    } finally {
+      db.close();
+    }
+  }
+  const { openPg } = await import("../src/db/pg-client");
+  const sql = openPg(env.KEEPWATCH_DATABASE_URL, { pool: 1 }).$client;
+  try {
+    const rows = await sql.unsafe(text.replace(/\?(\d+)/g, "$$$1"), args as any[]);
+    return [...rows].map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v])));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 /** Starts the built binary on `dir` and waits until it listens (on PostgreSQL: with a database of its own, see binaryDatabaseEnv). */
 export async function startBinary(dir: string, extraArgs: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<BinServer> {
   const pgEnv = await binaryDatabaseEnv(dir, true);
