@@ -10,6 +10,7 @@ import type { JobRow } from "../jobs";
 import type { ClaimedJob, Effect } from "../queue-contract";
 import { deliveryOf } from "../queue-effects";
 import { pgAlertById } from "./alerts";
+import { isPgUnavailable } from "./errors";
 import { pgDeliveriesFns as D, pgStartAttempt } from "./deliveries";
 import { pgEnrichmentFns as E } from "./enrichment";
 import { pgStoreBatch } from "./events";
@@ -36,6 +37,9 @@ export async function pgApplyEffects(tx: PgConn, effects: Effect[] | undefined, 
     });
     return null;
   } catch (e) {
+    // a deadlock or a lost database fails the whole settle (inTx runs a deadlock victim again):
+    // the outcome must not commit without its effects for a reason that is not the effects' own
+    if (isPgUnavailable(e)) throw e;
     return String((e as Error)?.message ?? e);
   }
 }
