@@ -11,7 +11,7 @@ import { startScheduler } from "./scheduler";
 import { HeartbeatScheduler } from "./scheduler/heartbeats";
 import { setEnrichmentWake, setOutbox } from "./ingest/hooks";
 import { ENRICHMENT_QUEUE, EnrichmentRunner } from "./jobs/handlers/enrichment";
-import { WEBHOOK_QUEUE, WebhookDispatcher } from "./jobs/handlers/webhooks";
+import { DELIVER_KIND, WEBHOOK_QUEUE, WebhookDispatcher } from "./jobs/handlers/webhooks";
 import { Worker } from "./jobs/worker";
 import { parseAllowList } from "./core/netrange";
 import { Metrics } from "./metrics";
@@ -133,7 +133,7 @@ export async function buildDepsFor(config: Config, opts: BuildOptions = {}): Pro
 
 /** The components every keepwatch has, on whichever store `parts` brings. */
 function assemble(config: Config, log: Logger, clock: () => number, parts: StoreParts): Deps {
-  const { db, bgDb, jobsDb, writer, store, bgStore } = parts;
+  const { writer, store, bgStore, jobsStore } = parts;
   const auth = new Authenticator(store, {
     defaultRate: config.rateLimit,
     defaultBurst: config.rateBurst,
@@ -144,7 +144,7 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
   const heartbeats = new HeartbeatScheduler(bgStore, clock, log);
   const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE]);
   const leaseMs = config.jobLease * 1000;
-  const webhooks = new WebhookDispatcher(db, {
+  const webhooks = new WebhookDispatcher(store, {
     allow: parseAllowList(config.outboundAllow),
     leaseMs,
     autoDisableAfter: config.webhookAutoDisable,
@@ -159,10 +159,11 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
   // what caused them; on this thread (API changes, heartbeat flips) through `webhooks`, on the
   // writer thread through its own outbox (writer-thread.ts).
   setOutbox(webhooks);
-  const worker = new Worker(jobsDb, {
+  const worker = new Worker(jobsStore.queue, {
     queue: WEBHOOK_QUEUE,
     handlers: webhooks.handlers(),
-    onClaim: webhooks.onClaim,
+    // a delivery's attempt is counted and on record from its claim on
+    startAttempt: DELIVER_KIND,
     concurrency: config.webhookConcurrency,
     // a webhook's lane holds at most this many of the slots (a slow receiver cannot take them all)
     laneMaxInflight: config.webhookMaxInflight,
@@ -175,14 +176,13 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
   });
   webhooks.wake = () => worker.notify();
   // Alert enrichment: its own queue and worker, so lookups never take delivery slots (or the reverse).
-  const enrichment = new EnrichmentRunner(db, {
+  const enrichment = new EnrichmentRunner(store, {
     allow: parseAllowList(config.outboundAllow),
     policy: { maxAttempts: config.enrichAttempts, initialMs: config.enrichBackoff * 1000, maxMs: 600_000, jitter: 0.2 },
     leaseMs,
     log,
-    emit: (d, tenantId, m, now) => webhooks.emit(d, tenantId, m, now),
-  }, store);
-  const enrichmentWorker = new Worker(jobsDb, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
+  });
+  const enrichmentWorker = new Worker(jobsStore.queue, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
   setEnrichmentWake(() => enrichmentWorker.notify());
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);

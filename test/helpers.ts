@@ -37,6 +37,11 @@ export type TestServer = Running & {
   admin(method: string, path: string, body?: unknown): Promise<Response>;
   /** another connection to this server's database (another process's view), closed with the server */
   otherStore(): Promise<Store>;
+  /**
+   * Rows of a raw SQL read (or write) on whichever store the server runs on, for assertions on
+   * tables no API shows. Placeholders `?1`, `?2`, ... (PostgreSQL: `$1`, ...); counts come back as numbers.
+   */
+  sql(text: string, ...args: unknown[]): Promise<Record<string, any>[]>;
   close(): Promise<void>;
 };
 
@@ -88,13 +93,18 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
     others.push(() => db.$client.close());
     return sqliteStore(db);
   };
+  const sql = async (text: string, ...args: unknown[]): Promise<Record<string, any>[]> => {
+    if (!deps.pg) return deps.db.$client.query(text).all(...(args as any[])) as Record<string, any>[];
+    const rows = await deps.pg.unsafe(text.replace(/\?(\d+)/g, "$$$1"), args as any[]);
+    return [...rows].map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v])));
+  };
   const close = async () => {
     await running.stop();
     for (const o of others.splice(0)) await o();
     await pgDb?.drop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, otherStore, close };
+  return { ...running, dir, tenantId: t.id, keys, key, post, get, admin, otherStore, sql, close };
 }
 
 const spawned = new Set<import("bun").Subprocess>();
@@ -130,6 +140,31 @@ async function binaryDatabaseEnv(dir: string | undefined, create: boolean): Prom
     binaryDatabases.set(key, clonedDatabase("bin"));
   }
   return { KEEPWATCH_DATABASE_URL: (await binaryDatabases.get(key)!).url };
+}
+
+/**
+ * Rows of a raw SQL read of the data a binary on `dir` wrote (stopped or running): its SQLite file,
+ * or on PostgreSQL its database. Placeholders `?1`, ...; counts and bigints come back as numbers.
+ */
+export async function binaryRows(dir: string, text: string, ...args: unknown[]): Promise<Record<string, any>[]> {
+  const env = await binaryDatabaseEnv(dir, false);
+  if (!env.KEEPWATCH_DATABASE_URL) {
+    const { Database } = await import("bun:sqlite");
+    const db = new Database(join(dir, "keepwatch.db"), { readonly: true });
+    try {
+      return db.query(text).all(...(args as any[])) as Record<string, any>[];
+    } finally {
+      db.close();
+    }
+  }
+  const { openPg } = await import("../src/db/pg-client");
+  const sql = openPg(env.KEEPWATCH_DATABASE_URL, { pool: 1 }).$client;
+  try {
+    const rows = await sql.unsafe(text.replace(/\?(\d+)/g, "$$$1"), args as any[]);
+    return [...rows].map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v])));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 /** Starts the built binary on `dir` and waits until it listens (on PostgreSQL: with a database of its own, see binaryDatabaseEnv). */

@@ -216,3 +216,39 @@ export const enricherApplies = (e: EnricherDef, ind: Indicator) => e.types.inclu
 function clip(s: string): string {
   return s.length > 80 ? s.slice(0, 77) + "..." : s;
 }
+
+/** What an enrichment job learned, as the settle's effect carries it (store/queue-contract.ts). */
+export type EnrichmentFinish = {
+  alertId: string;
+  status: "enriched" | "failed";
+  error: string | null;
+  /** per indicator: its offline results and lookups, merged */
+  results: { type: string; value: string; results: unknown }[];
+  hits: WatchlistHit[];
+  lookups: number;
+  truncated?: boolean;
+  skipped?: number;
+};
+
+/**
+ * The outcome to save, given the alert as it is at the settle (its severity and tags then): the
+ * watchlist tags and severity raise, and the timeline entry's summary.
+ */
+export function enrichmentOutcome(f: EnrichmentFinish, cur: { severity: Severity; tags: string[] }) {
+  const fx = alertEffects(f.hits, cur.severity);
+  return {
+    status: f.status,
+    error: f.error,
+    results: f.results,
+    addTags: fx.tags,
+    raiseTo: fx.severity,
+    summary: {
+      indicators: f.results.length,
+      ...(f.truncated ? { indicators_left_out: true } : {}),
+      ...(f.skipped ? { lookups_skipped: f.skipped } : {}),
+      watchlist_hits: [...new Set(f.hits.map((h) => h.label))],
+      lookups: f.lookups,
+      tags_added: fx.tags.filter((t) => !cur.tags.includes(t)),
+    },
+  };
+}

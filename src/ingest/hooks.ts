@@ -17,7 +17,8 @@ export type Outbox = {
   /** whether any webhook of the tenant takes messages of this type (cheap: cached) */
   wants(db: Db, tenantId: string, type: string): boolean;
   onEventsInserted(db: Db, events: NormalizedEvent[]): void;
-  emit(db: Db, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number): number;
+  /** `except`: a webhook that does not get it (the one a record is about) */
+  emit(db: Db, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number, except?: string): number;
 };
 
 let outbox: Outbox | null = null;
@@ -39,6 +40,11 @@ let enrichmentWake: (() => void) | null = null;
 /** The thread that runs the enrichment worker (server.ts) wakes it after commits that enqueued jobs. */
 export function setEnrichmentWake(f: (() => void) | null): void {
   enrichmentWake = f;
+}
+
+/** Wakes this thread's enrichment worker, if any (PostgreSQL: after a commit that enqueued a job). */
+export function wakeEnrichment(): void {
+  enrichmentWake?.();
 }
 
 /**

@@ -158,7 +158,7 @@ self.onmessage = (e: MessageEvent<ToWriter>) => {
         walFile = m.file + "-wal";
         db = openDatabase(m.file, { busyTimeoutMs: m.busyTimeoutMs, durability: m.durability, autoCheckpoint: false });
         // this thread's outbox: it only enqueues (the HTTP thread's worker delivers)
-        outbox = new WebhookDispatcher(db, { allow: [], leaseMs: 0, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
+        outbox = new WebhookDispatcher(null, { allow: [], leaseMs: 0, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
         setOutbox(outbox);
         postMessage({ type: "ready" } satisfies FromWriter);
       } catch (err) {

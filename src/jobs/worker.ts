@@ -3,29 +3,37 @@
 // (one transaction for everything that finished since the last commit), each fenced by its lease
 // token so a worker that lost its lease cannot overwrite a newer claim. Nothing lives only in
 // memory: a restart resumes from the table.
-import { isBusy, type Db } from "../db/client";
+import { isBusy } from "../db/client";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "../core/backoff";
 import { randomHex } from "../lib/ids";
 import type { Logger } from "../lib/log";
-import { claimJobs, claimLaneJobs, finishJob, nextDue, retryJob, snoozeJob, type JobRow } from "../store/jobs";
+import type { JobRow } from "../store/jobs";
+import type { ClaimedJob, ClaimRequest, Effect, Outcome as StoreOutcome, QueueStore } from "../store/queue-contract";
 
 /** What became of a job after an outcome was committed. */
 export type Fate = "succeeded" | "retry" | "failed" | "dead";
 
-/** Writes that belong with the outcome; run in the same transaction, only if the lease still held. */
-export type Effects = (db: Db, fate: Fate, now: number) => void;
+/**
+ * Writes that belong with the outcome, as data (store/queue-contract.ts: Effect): applied by the
+ * store in the settle's transaction, only if the lease still held. A function gets the fate first
+ * (a failed attempt's writes differ when it was the last one); it must not touch a database.
+ */
+export type Effects = Effect[] | ((fate: Fate) => Effect[]);
+
+/** After the commit, when the lease held: in-memory follow-ups (counters, caches, wake-ups). */
+export type Settled = (fate: Fate, effectsError: string | null) => void;
 
 export type Outcome =
-  | { result: "success"; effects?: Effects }
+  | { result: "success"; effects?: Effects; settled?: Settled }
   /** a failed attempt: retried after `delayMs` (default: the worker's backoff) unless it was the last */
-  | { result: "retry"; error: string; delayMs?: number; effects?: Effects }
+  | { result: "retry"; error: string; delayMs?: number; effects?: Effects; settled?: Settled }
   /** a permanent failure: no more attempts */
-  | { result: "fail"; error: string; effects?: Effects }
+  | { result: "fail"; error: string; effects?: Effects; settled?: Settled }
   /** not attempted (rate limit, ordering): back in the queue without counting the attempt */
   | { result: "snooze"; delayMs: number };
 
-/** What the claim hook returned for this job (written in the claim's transaction), if any. */
-export type JobContext = { job: JobRow; payload: any; now: () => number; claim?: unknown };
+/** `started`: the delivery attempt the claim started for this job (WorkerOptions.startAttempt), if any. */
+export type JobContext = { job: JobRow; payload: any; now: () => number; started?: ClaimedJob["started"] };
 export type Handler = (ctx: JobContext) => Promise<Outcome>;
 
 export type WorkerOptions = {
@@ -43,23 +51,25 @@ export type WorkerOptions = {
   /** jobs in flight per lane at most (lanes: see store/jobs.ts); default: concurrency */
   laneMaxInflight?: number;
   /**
-   * Runs in the claim's transaction for every claimed job (e.g. records that its attempt started,
-   * so an attempt cut off by a crash is still on record); its result reaches the handler.
+   * Jobs of this kind get their delivery attempt started in the claim's transaction (so an attempt
+   * cut off by a crash is still on record); the handler sees it as `started`.
    */
-  onClaim?: (db: Db, job: JobRow, now: number) => unknown;
+  startAttempt?: string;
   log: Logger;
 };
 
-type Done = { job: JobRow; token: string; outcome: Outcome };
-type Claimed = { job: JobRow; claim: unknown };
+type Done = { job: ClaimedJob; token: string; outcome: Outcome };
 
 export class Worker {
   private running = false;
   private notifyScheduled = false;
   private closed = false;
   private inflight = 0;
+  /** slots a claim in progress may fill (so a pump and a commit claiming at once stay within concurrency) */
+  private reserved = 0;
   private done: Done[] = [];
   private commitScheduled = false;
+  private committing: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private pumping = false;
   private pumpAgain = false;
@@ -68,7 +78,7 @@ export class Worker {
   private clock: () => number;
 
   constructor(
-    private db: Db,
+    private queue: QueueStore,
     private opts: WorkerOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
@@ -108,15 +118,26 @@ export class Worker {
     if (this.inflight > 0) {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), Bun.sleep(timeoutMs)]);
     }
-    this.commit();
-    // this connection may not wait for the lock: retry a busy commit for a while
+    // the store may be busy (SQLite: this connection does not wait for the lock): retry for a while
     const until = Date.now() + Math.max(timeoutMs, 1000);
-    while (this.done.length && Date.now() < until) {
-      Bun.sleepSync(2);
-      this.commit();
-    }
+    do {
+      if (this.committing) await this.committing;
+      await this.commit();
+      if (this.done.length) await Bun.sleep(2);
+    } while (this.done.length && Date.now() < until);
     // Outcomes of jobs still running now are dropped: their leases run out and they run again.
     this.closed = true;
+  }
+
+  /** The claim of up to `room` jobs: plain ones first (few: flushes, enrichment), then the lanes'. */
+  private request(room: number): ClaimRequest {
+    return {
+      limit: room,
+      leaseMs: this.opts.leaseMs,
+      token: randomHex(12),
+      laneMaxInflight: this.opts.laneMaxInflight ?? this.opts.concurrency,
+      startAttempt: this.opts.startAttempt,
+    };
   }
 
   private pump(): void {
@@ -126,32 +147,43 @@ export class Worker {
       return;
     }
     this.pumping = true;
-    try {
-      do {
-        this.pumpAgain = false;
-        while (this.running && this.inflight < this.opts.concurrency) {
-          const now = this.clock();
-          let jobs: Claimed[];
-          try {
-            // A read first: claiming is a write, and a write on this thread waits (blocking the
-            // event loop) while the ingest writer holds the lock. Only claim when something is due.
-            const due = nextDue(this.db, this.opts.queue);
-            if (due === null || due > now) break;
-            jobs = this.db.$client.transaction(() => this.claim(now, this.opts.concurrency - this.inflight)).immediate();
-          } catch (e) {
-            // busy (the writer thread is committing; this connection does not wait): arm() looks again in 1 ms
-            if (!isBusy(e)) this.opts.log.warn("job claim failed", { queue: this.opts.queue, error: String(e) });
-            break;
-          }
-          if (jobs.length === 0) break;
-          this.stats.claimed += jobs.length;
-          for (const c of jobs) this.run(c);
-        }
-      } while (this.pumpAgain && this.running);
-    } finally {
+    void this.pumpLoop().finally(() => {
       this.pumping = false;
-    }
-    this.arm();
+      this.arm();
+    });
+  }
+
+  private async pumpLoop(): Promise<void> {
+    do {
+      this.pumpAgain = false;
+      while (this.running) {
+        const room = this.opts.concurrency - this.inflight - this.reserved;
+        if (room <= 0) break;
+        let jobs: ClaimedJob[];
+        this.reserved += room;
+        try {
+          // A read first: claiming is a write, and on SQLite a write on this thread waits (blocking
+          // the event loop) while the ingest writer holds the lock. Only claim when something is due.
+          const due = await this.queue.nextDue(this.opts.queue);
+          if (due === null || due > (await this.now())) break;
+          jobs = await this.queue.claim(this.opts.queue, this.request(room));
+        } catch (e) {
+          // busy (the writer thread is committing; this connection does not wait): arm() looks again soon
+          if (!isBusy(e)) this.opts.log.warn("job claim failed", { queue: this.opts.queue, error: String(e) });
+          break;
+        } finally {
+          this.reserved -= room;
+        }
+        if (jobs.length === 0) break;
+        this.stats.claimed += jobs.length;
+        for (const c of jobs) this.run(c);
+      }
+    } while (this.pumpAgain && this.running);
+  }
+
+  /** The store's clock (PostgreSQL: the database's, as the due times are); SQLite: the injected one. */
+  private now(): Promise<number> {
+    return this.queue.kind === "sqlite" ? Promise.resolve(this.clock()) : this.queue.now();
   }
 
   /** Sleeps until the next job is due (at most pollMs). */
@@ -160,32 +192,25 @@ export class Worker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.inflight >= this.opts.concurrency) return; // a finishing job pumps again
-    let wait = this.opts.pollMs ?? 1000;
-    try {
-      const due = nextDue(this.db, this.opts.queue);
-      if (due !== null) wait = Math.min(wait, Math.max(1, due - this.clock()));
-    } catch {
-      // the table is busy: look again after the poll interval
-    }
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.pump();
-    }, wait);
+    const poll = this.opts.pollMs ?? 1000;
+    const set = (wait: number) => {
+      if (!this.running || this.pumping) return; // a pump in progress arms again when it ends
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.pump();
+      }, wait);
+    };
+    // a fallback first: if the look below fails (busy, store down), look again after the poll interval
+    set(poll);
+    void Promise.all([this.queue.nextDue(this.opts.queue), this.now()])
+      .then(([due, now]) => {
+        if (due !== null && this.timer) set(Math.min(poll, Math.max(1, due - now)));
+      })
+      .catch(() => {});
   }
 
-  /** Claims up to `room` jobs: plain ones first (few: flushes, enrichment), then the lanes'. Call in a transaction. */
-  private claim(now: number, room: number): Claimed[] {
-    const token = randomHex(12);
-    const jobs = claimJobs(this.db, this.opts.queue, now, this.opts.leaseMs, token, room);
-    if (jobs.length < room) {
-      const cap = this.opts.laneMaxInflight ?? this.opts.concurrency;
-      jobs.push(...claimLaneJobs(this.db, this.opts.queue, now, this.opts.leaseMs, token, room - jobs.length, { maxInflight: cap }));
-    }
-    const hook = this.opts.onClaim;
-    return jobs.map((job) => ({ job, claim: hook ? hook(this.db, job, now) : undefined }));
-  }
-
-  private run({ job, claim }: Claimed): void {
+  private run({ started, ...job }: ClaimedJob): void {
     this.inflight++;
     const token = job.lease_token!;
     const handler = this.opts.handlers[job.kind];
@@ -197,7 +222,7 @@ export class Worker {
       } catch {
         return { result: "fail", error: "payload is not JSON" };
       }
-      return handler({ job, payload, now: this.clock, claim });
+      return handler({ job, payload, now: this.clock, started });
     };
     go()
       .catch((e): Outcome => ({ result: "retry", error: `handler threw: ${String((e as Error)?.message ?? e)}` }))
@@ -207,39 +232,57 @@ export class Worker {
         if (!this.commitScheduled) {
           this.commitScheduled = true;
           // Outcomes that finish within batchMs share one transaction (one fsync).
-          setTimeout(() => this.commit(), this.opts.batchMs ?? 0);
+          setTimeout(() => void this.commit(), this.opts.batchMs ?? 0);
         }
       });
   }
 
-  /** Commits every finished outcome in one transaction. */
-  private commit(): void {
+  /** Commits every finished outcome in one transaction (one at a time: a commit in progress is waited for). */
+  private commit(): Promise<void> {
+    if (this.committing) {
+      // the outcomes that arrived meanwhile go in the next commit, right after this one
+      return this.committing.then(() => this.commit());
+    }
     this.commitScheduled = false;
-    if (this.closed) return;
+    if (this.closed) return Promise.resolve();
+    const p = this.commitNow().finally(() => {
+      this.committing = null;
+    });
+    this.committing = p;
+    return p;
+  }
+
+  private async commitNow(): Promise<void> {
     const batch = this.done;
     if (batch.length === 0) return this.afterCommit();
     this.done = [];
-    const now = this.clock();
-    let claimed: Claimed[] = [];
+    const outcomes = batch.map((d) => this.toStore(d));
+    // Claim the next jobs in the same transaction: one commit (one fsync) for both.
+    const room = this.running ? this.opts.concurrency - this.inflight - this.reserved : 0;
+    if (room > 0) this.reserved += room;
+    let r: Awaited<ReturnType<QueueStore["settle"]>>;
     try {
-      this.db.$client.transaction(() => {
-        for (const d of batch) this.apply(d, now);
-        // Claim the next jobs in the same transaction: one fsync for both.
-        const room = this.opts.concurrency - this.inflight;
-        if (this.running && room > 0) claimed = this.claim(now, room);
-      }).immediate();
+      r = await this.queue.settle(
+        outcomes.map((o) => o.out),
+        room > 0 ? { queue: this.opts.queue, req: this.request(room) } : undefined,
+      );
     } catch (e) {
       // Keep the outcomes and try again (the leases still hold): after 2 ms when another connection
       // held the lock (a connection with busy_timeout 0 does not wait for it), else after 100 ms.
       const busy = isBusy(e);
       if (!busy) this.opts.log.warn("job outcome commit failed; retrying", { count: batch.length, error: String(e) });
       this.done = batch.concat(this.done);
-      this.commitScheduled = true;
-      setTimeout(() => this.commit(), busy ? 2 : 100);
+      if (!this.commitScheduled) {
+        this.commitScheduled = true;
+        setTimeout(() => void this.commit(), busy ? 2 : 100);
+      }
       return;
+    } finally {
+      if (room > 0) this.reserved -= room;
     }
-    this.stats.claimed += claimed.length;
-    for (const c of claimed) this.run(c);
+    for (let i = 0; i < batch.length; i++) this.settled(batch[i]!, outcomes[i]!.fate, r.held[i]!, r.errors[i] ?? null);
+    this.stats.claimed += r.claimed.length;
+    for (const c of r.claimed) this.run(c);
     this.afterCommit();
   }
 
@@ -252,36 +295,32 @@ export class Worker {
     if (this.running) this.pump();
   }
 
-  private apply({ job, token, outcome }: Done, now: number): void {
-    const db = this.db;
-    let fate: Fate;
-    let held: boolean;
-    const o = outcome;
+  /** The store's outcome of a finished job, with its fate (null: snoozed) and its effects as data. */
+  private toStore({ job, token, outcome: o }: Done): { out: StoreOutcome; fate: Fate | null } {
+    const base = { id: job.id, token, lane: job.lane };
+    const fx = (fate: Fate, e?: Effects) => (typeof e === "function" ? e(fate) : e);
     switch (o.result) {
       case "success":
-        fate = "succeeded";
-        held = finishJob(db, job.id, token, "succeeded", now, null, job.lane);
-        break;
+        return { out: { ...base, action: "finish", state: "succeeded", effects: fx("succeeded", o.effects) }, fate: "succeeded" };
       case "fail":
-        fate = "failed";
-        held = finishJob(db, job.id, token, "failed", now, o.error, job.lane);
-        break;
+        return { out: { ...base, action: "finish", state: "failed", error: o.error, effects: fx("failed", o.effects) }, fate: "failed" };
       case "snooze":
-        this.stats.snoozed++;
-        if (!snoozeJob(db, job.id, token, now + o.delayMs, job.lane, now)) this.stats.fenced++;
-        return;
+        return { out: { ...base, action: "snooze", delayMs: o.delayMs }, fate: null };
       case "retry": {
-        const last = job.max_attempts > 0 && job.attempt >= job.max_attempts;
-        if (last) {
-          fate = "dead";
-          held = finishJob(db, job.id, token, "dead", now, o.error, job.lane);
-        } else {
-          fate = "retry";
-          const delay = o.delayMs ?? backoffDelay(this.opts.policy ?? DEFAULT_RETRY, job.attempt, this.opts.random);
-          held = retryJob(db, job.id, token, now + delay, o.error, job.lane, now);
-        }
-        break;
+        if (job.max_attempts > 0 && job.attempt >= job.max_attempts)
+          return { out: { ...base, action: "finish", state: "dead", error: o.error, effects: fx("dead", o.effects) }, fate: "dead" };
+        const delayMs = o.delayMs ?? backoffDelay(this.opts.policy ?? DEFAULT_RETRY, job.attempt, this.opts.random);
+        return { out: { ...base, action: "retry", delayMs, error: o.error, effects: fx("retry", o.effects) }, fate: "retry" };
       }
+    }
+  }
+
+  /** Counts a committed outcome and runs its follow-up (only when the lease held). */
+  private settled({ job, outcome: o }: Done, fate: Fate | null, held: boolean, effectsError: string | null): void {
+    if (fate === null) {
+      this.stats.snoozed++;
+      if (!held) this.stats.fenced++;
+      return;
     }
     if (!held) {
       // Our lease ran out and someone else holds the job now: their outcome wins.
@@ -290,11 +329,12 @@ export class Worker {
       return;
     }
     this.stats[fate === "retry" ? "retried" : fate]++;
-    if (o.effects) {
+    if (effectsError) this.opts.log.error("job effects failed", { job: job.id, kind: job.kind, error: effectsError });
+    if (o.result !== "snooze" && o.settled) {
       try {
-        db.$client.transaction(() => o.effects!(db, fate, now))();
+        o.settled(fate, effectsError);
       } catch (e) {
-        this.opts.log.error("job effects failed", { job: job.id, kind: job.kind, error: String(e) });
+        this.opts.log.error("job follow-up failed", { job: job.id, kind: job.kind, error: String(e) });
       }
     }
   }

@@ -56,18 +56,65 @@ export type PgConn = postgres.Sql<{}>;
 export const PG_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 const poolOfTx = new WeakMap<PgConn, PgConn>();
+/** a savepoint's transaction (inSavepoint) */
+const txOfSavepoint = new WeakMap<PgConn, PgConn>();
+/** what runs once a transaction opened by inTx has committed (afterCommit) */
+const onCommit = new WeakMap<PgConn, (() => void)[]>();
 
 /**
  * Runs `f` in a transaction: the caller's when `conn` already is one, else a new one on the pool.
  * Open every transaction through here: it remembers the pool of the transaction (rootOf), which
- * per-database state (the change-counter snapshot) is keyed by.
+ * per-database state (the change-counter snapshot) is keyed by, and runs what afterCommit
+ * registered once it has committed.
  */
 export async function inTx<T>(conn: PgConn, f: (tx: PgConn) => Promise<T>): Promise<T> {
   if ("savepoint" in conn) return await f(conn);
-  return (await conn.begin((tx) => {
-    poolOfTx.set(tx as unknown as PgConn, conn);
-    return f(tx as unknown as PgConn);
+  for (let attempt = 1; ; attempt++) {
+    const after: (() => void)[] = [];
+    let r: T;
+    try {
+      r = (await conn.begin((tx) => {
+        poolOfTx.set(tx as unknown as PgConn, conn);
+        onCommit.set(tx as unknown as PgConn, after);
+        return f(tx as unknown as PgConn);
+      })) as T;
+    } catch (e) {
+      // A deadlock victim or a serialization failure: the database rolled the whole unit back and
+      // running it again succeeds. Units that write several webhooks' lanes (an ingest's outbox, a
+      // settle's records, a webhook's deletion) can lock them in different orders, more so with
+      // replicas; the victim is run again (a few times) rather than failing its caller.
+      if (attempt < 3 && retryable(e)) continue;
+      throw e;
+    }
+    for (const fn of after) fn();
+    return r;
+  }
+}
+
+/** 40P01 deadlock, 40001 serialization failure */
+function retryable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === "40P01" || code === "40001";
+}
+
+/** Runs `f` in a savepoint of the transaction `tx` (its failure undoes only what `f` wrote). */
+export async function inSavepoint<T>(tx: PgConn, f: (sp: PgConn) => Promise<T>): Promise<T> {
+  return (await (tx as any).savepoint((sp: PgConn) => {
+    poolOfTx.set(sp, rootOf(tx));
+    txOfSavepoint.set(sp, txOfSavepoint.get(tx) ?? tx);
+    return f(sp);
   })) as T;
+}
+
+/**
+ * Runs `fn` once what `conn` wrote is committed: after the commit of its transaction (never when
+ * it rolls back), or at once on the pool (each statement commits itself). For in-memory follow-ups
+ * such as waking a worker, which must not look at the table before the commit.
+ */
+export function afterCommit(conn: PgConn, fn: () => void): void {
+  const list = onCommit.get(txOfSavepoint.get(conn) ?? conn);
+  if (list) list.push(fn);
+  else queueMicrotask(fn);
 }
 
 /** The pool a connection belongs to (itself for a pool; a transaction's pool when opened by inTx). */

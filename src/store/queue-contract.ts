@@ -44,19 +44,18 @@
 //   every running job is orphaned, so all are released. PostgreSQL (replicas): only jobs whose lease
 //   ran out by the database clock are released; a live replica's leases are left alone.
 //
-// Where the port stands (issue 11, branch pg-outbound). In the contract, on both stores: enqueue,
-// claim, settle, reclaim (server.ts at start), lane policies, counts; the lane arithmetic is one
-// pure function (src/core/lanes.ts); the lanes' housekeeping (backlog counters, drop notes,
-// deleted lanes, pruning: store.jobs); the outbox, replay, release and batch writes
-// (store.deliveries.enqueueMessage(s), requeueDeliveries, releaseHeld, makeBatch, enqueueFlush).
-// Not yet: the worker (src/jobs/worker.ts) still claims and settles through src/store/jobs.ts on
-// the jobs connection, because its claim hook (startAttempt) and its outcome effects (closures over
-// a SQLite connection, run in the settle's transaction) are not yet contract units. The way on:
-// ClaimRequest names a claim hook the store runs per claimed job in the claim's transaction
-// ("deliveryAttempts": startAttempt), and an Outcome carries its effects as data (the delivery's
-// attempt record, its new status, the webhook's failure streak and auto-disable, a batch to make)
-// that `settle` applies when the lease still held; then Worker takes a QueueStore.
+// - Claim hooks and outcome effects are data. The worker's claim may name a kind whose jobs get
+//   their delivery attempt started in the claim's transaction (`startAttempt`: the attempt is counted
+//   and on record from its claim on); an outcome carries the writes that belong with it as plain
+//   records (`Effect`: mark a delivery, complete its attempt, make or release a batch, count a
+//   failure and disable the webhook, save an enrichment), which `settle` applies in its transaction
+//   only when the lease still held. Both stores apply the same list (src/store/queue-effects.ts,
+//   src/store/pg/queue-effects.ts); an effect that throws is undone alone (a savepoint) and reported
+//   in `errors`, the outcome itself stays.
 import type { JobRow, JobState } from "./jobs";
+import type { DeliveryStatus, NewAttempt, OutboundWebhook } from "./deliveries";
+import type { EnrichmentFinish } from "../core/enrich";
+import type { WebhookRef } from "../core/webhook-records";
 
 export type { JobRow, JobState } from "./jobs";
 
@@ -82,12 +81,42 @@ export type ClaimRequest = {
   token: string;
   /** jobs in flight per lane at most (an ordered lane: 1) */
   laneMaxInflight: number;
+  /** claimed jobs of this kind (payload `{ d: deliveryId }`) get their delivery attempt started (`started`) */
+  startAttempt?: string;
 };
 
+/** A claimed job; `started`: the attempt the claim started (null: the delivery was no longer pending). */
+export type ClaimedJob = JobRow & { started?: { id: number; attempt: number } | null };
+
+/** An attempt's request and response (completeAttempt). */
+export type AttemptResult = Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">;
+
+/** A write that belongs with an outcome: applied in the settle's transaction, only if its lease held. */
+export type Effect =
+  | { type: "discardAttempt"; attemptId: number; deliveryId: string }
+  | { type: "completeAttempt"; attemptId: number; result: AttemptResult }
+  | { type: "insertAttempt"; attempt: NewAttempt }
+  | { type: "markDelivery"; id: string; status: DeliveryStatus; attempted?: boolean; statusCode?: number | null; error?: string | null }
+  | { type: "markBatchMembers"; batchId: string; status: DeliveryStatus; statusCode?: number | null; error?: string | null }
+  | { type: "releaseBatch"; batchId: string; status: DeliveryStatus }
+  | { type: "makeBatch"; webhook: OutboundWebhook; id: string; memberIds: string[] }
+  | { type: "enqueueFlush"; webhook: Pick<OutboundWebhook, "id" | "intervalS">; immediate?: boolean }
+  | { type: "resetFailures"; webhookId: string }
+  /** a message failed for good: the streak grows; at `disableAfter` (> 0) the webhook is disabled, else `otherwise` is applied */
+  | { type: "addFailure"; webhook: WebhookRef; disableAfter: number; lastError: string; otherwise?: Effect[] }
+  /** turns the webhook off and, if it was on, stores `webhook.disabled` and tells the tenant's other webhooks */
+  | { type: "disableWebhook"; webhook: WebhookRef; reason: string }
+  /** saves an enrichment outcome; `alert.updated` goes out when the alert's tags or severity changed */
+  | { type: "finishEnrichment"; finish: EnrichmentFinish };
+
+type Fenced = { id: number; token: string; lane?: string | null; effects?: Effect[] };
 export type Outcome =
-  | { id: number; token: string; lane?: string | null; action: "finish"; state: "succeeded" | "failed" | "dead"; error?: string | null }
-  | { id: number; token: string; lane?: string | null; action: "retry"; delayMs: number; error: string }
-  | { id: number; token: string; lane?: string | null; action: "snooze"; delayMs: number };
+  | (Fenced & { action: "finish"; state: "succeeded" | "failed" | "dead"; error?: string | null })
+  | (Fenced & { action: "retry"; delayMs: number; error: string })
+  | (Fenced & { action: "snooze"; delayMs: number });
+
+/** What a settle did: held[i], whether outcome i held its lease; errors[i], why its effects failed (null: applied or none). */
+export type Settled = { held: boolean[]; errors: (string | null)[]; claimed: ClaimedJob[] };
 
 export type LanePolicy = { queue: string; rate: number; ordered: boolean };
 
@@ -103,12 +132,13 @@ export interface QueueStore {
    * lease ran out first (oldest first), then a fair share per due lane within its rate and
    * in-flight cap. Returned plain jobs first, then the lanes' jobs, each part oldest first.
    */
-  claim(queue: string, req: ClaimRequest): Promise<JobRow[]>;
+  claim(queue: string, req: ClaimRequest): Promise<ClaimedJob[]>;
   /**
    * Applies outcomes, each fenced by its lease token (held[i]: whether outcome i still held its
-   * lease), and, with `next`, claims the next jobs in the same transaction (one commit for both).
+   * lease) with its effects when it held, and, with `next`, claims the next jobs in the same
+   * transaction (one commit for both).
    */
-  settle(outcomes: Outcome[], next?: { queue: string; req: ClaimRequest }): Promise<{ held: boolean[]; claimed: JobRow[] }>;
+  settle(outcomes: Outcome[], next?: { queue: string; req: ClaimRequest }): Promise<Settled>;
   /** Releases orphaned leases (see the design notes above); returns the released jobs. */
   reclaim(): Promise<JobRow[]>;
   /** Creates or updates a lane's policy (rate limit, ordering) and wakes it. */

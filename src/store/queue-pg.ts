@@ -5,7 +5,8 @@
 import type postgres from "postgres";
 import type { JobRow, JobState, LaneRow } from "./jobs";
 import { laneAfterClaim, laneNextAt, planLane } from "../core/lanes";
-import type { ClaimRequest, EnqueueJob, LanePolicy, Outcome, QueueStore } from "./queue-contract";
+import type { ClaimedJob, ClaimRequest, EnqueueJob, LanePolicy, Outcome, QueueStore } from "./queue-contract";
+import { pgApplyEffects, pgStartAttempts } from "./pg/queue-effects";
 import { inTx, type PgConn } from "./contract";
 
 /** the database clock in epoch ms; clock_timestamp(), not now(): a long transaction still sees time pass */
@@ -171,7 +172,7 @@ async function claimLanePass(tx: Tx, queue: string, r: ClaimRequest, limit: numb
   return out;
 }
 
-async function claimIn(tx: Tx, queue: string, r: ClaimRequest): Promise<JobRow[]> {
+async function claimIn(tx: Tx, queue: string, r: ClaimRequest): Promise<ClaimedJob[]> {
   const jobs = await claimPlain(tx, queue, r);
   const lane: JobRow[] = [];
   for (let pass = 0; pass < 3 && jobs.length + lane.length < r.limit; pass++) {
@@ -179,7 +180,8 @@ async function claimIn(tx: Tx, queue: string, r: ClaimRequest): Promise<JobRow[]
     if (got.length === 0) break;
     lane.push(...got);
   }
-  return jobs.concat(lane.sort(byAge));
+  const claimed = jobs.concat(lane.sort(byAge));
+  return r.startAttempt && claimed.length ? pgStartAttempts(tx, claimed, r.startAttempt, await dbNow(tx)) : claimed;
 }
 
 export async function freed(tx: Tx, lane: string | null | undefined): Promise<void> {
@@ -255,8 +257,15 @@ export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
     settle: (outcomes, next) =>
       begin(async (tx) => {
         const held: boolean[] = [];
-        for (const o of outcomes) held.push(await applyOutcome(tx, o));
-        return { held, claimed: next ? await claimIn(tx, next.queue, next.req) : [] };
+        const errors: (string | null)[] = [];
+        const now = outcomes.some((o) => o.effects?.length) ? await dbNow(tx) : 0;
+        for (const o of outcomes) {
+          const h = await applyOutcome(tx, o);
+          held.push(h);
+          // a settle whose lease was lost changes nothing: its effects are not applied either
+          errors.push(h ? await pgApplyEffects(tx, o.effects, now) : null);
+        }
+        return { held, errors, claimed: next ? await claimIn(tx, next.queue, next.req) : [] };
       }),
     reclaim: () =>
       begin(async (tx) => {

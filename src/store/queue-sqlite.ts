@@ -16,14 +16,15 @@ import {
   syncLane,
   type JobRow,
 } from "./jobs";
-import type { ClaimRequest, EnqueueJob, Outcome, QueueStore } from "./queue-contract";
+import type { ClaimedJob, ClaimRequest, EnqueueJob, Outcome, QueueStore } from "./queue-contract";
+import { applyEffects, startAttempts } from "./queue-effects";
 
 export function sqliteQueue(db: Db, clock: () => number = Date.now): QueueStore {
   const tx = <T>(f: () => T): T => db.$client.transaction(f).immediate();
-  const claimIn = (queue: string, r: ClaimRequest, now: number): JobRow[] => {
-    const jobs = claimJobs(db, queue, now, r.leaseMs, r.token, r.limit);
+  const claimIn = (queue: string, r: ClaimRequest, now: number): ClaimedJob[] => {
+    const jobs: JobRow[] = claimJobs(db, queue, now, r.leaseMs, r.token, r.limit);
     if (jobs.length < r.limit) jobs.push(...claimLaneJobs(db, queue, now, r.leaseMs, r.token, r.limit - jobs.length, { maxInflight: r.laneMaxInflight }));
-    return jobs;
+    return startAttempts(db, jobs, r.startAttempt, now);
   };
   return {
     kind: "sqlite",
@@ -45,12 +46,19 @@ export function sqliteQueue(db: Db, clock: () => number = Date.now): QueueStore 
     async settle(outcomes: Outcome[], next) {
       const now = clock();
       return tx(() => {
+        const errors: (string | null)[] = [];
         const held = outcomes.map((o) => {
-          if (o.action === "finish") return finishJob(db, o.id, o.token, o.state, now, o.error ?? null, o.lane);
-          if (o.action === "retry") return retryJob(db, o.id, o.token, now + o.delayMs, o.error, o.lane, now);
-          return snoozeJob(db, o.id, o.token, now + o.delayMs, o.lane, now);
+          const h =
+            o.action === "finish"
+              ? finishJob(db, o.id, o.token, o.state, now, o.error ?? null, o.lane)
+              : o.action === "retry"
+                ? retryJob(db, o.id, o.token, now + o.delayMs, o.error, o.lane, now)
+                : snoozeJob(db, o.id, o.token, now + o.delayMs, o.lane, now);
+          // a settle whose lease was lost changes nothing: its effects are not applied either
+          errors.push(h ? applyEffects(db, o.effects, now) : null);
+          return h;
         });
-        return { held, claimed: next ? claimIn(next.queue, next.req, now) : [] };
+        return { held, errors, claimed: next ? claimIn(next.queue, next.req, now) : [] };
       });
     },
     async reclaim() {

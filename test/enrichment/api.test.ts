@@ -120,10 +120,8 @@ describe("/v1/watchlists", () => {
   });
 
   test("another tenant sees none of them", async () => {
-    const { createTenant } = await import("../../src/store/tenants");
-    const { createKey } = await import("../../src/store/keys");
-    const t2 = createTenant(s.deps.db, "t2-watch");
-    const k2 = createKey(s.deps.db, { tenantId: t2.id, name: "k", scopes: ["admin"] }).key;
+    const t2 = await s.deps.store.tenants.createTenant("t2-watch");
+    const k2 = (await s.deps.store.keys.createKey({ tenantId: t2.id, name: "k", scopes: ["admin"] })).key;
     expect((await body(s.get("/v1/watchlists", k2))).items).toEqual([]);
     const mine = (await body(s.get("/v1/watchlists"))).items[0];
     expect((await s.get(`/v1/watchlists/${mine.id}`, k2)).status).toBe(404);

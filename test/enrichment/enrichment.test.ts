@@ -274,7 +274,7 @@ describe("outbound target safety", () => {
     expect(d.enrichment_error).toContain("KEEPWATCH_OUTBOUND_ALLOW");
     expect(d.enrichment_error).not.toContain("attempts"); // not retried: refused stays refused
     expect(d.enrichment[0].results.ip_class.class).toBe("public");
-    const job = s2.deps.db.$client.query("SELECT state, attempt FROM jobs WHERE queue = 'enrichment'").get() as any;
+    const job = (await s2.sql("SELECT state, attempt FROM jobs WHERE queue = 'enrichment'"))[0] as any;
     expect(job).toEqual({ state: "failed", attempt: 1 });
   });
 });

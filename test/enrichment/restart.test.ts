@@ -2,9 +2,8 @@
 // after a restart the persisted job is taken again once its lease runs out, and the alert ends
 // `enriched` with the answer of the second attempt.
 import { afterAll, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
 import { rmSync } from "node:fs";
-import { killSpawned, startBinary, tempDir } from "../helpers";
+import { binaryRows, killSpawned, startBinary, tempDir } from "../helpers";
 import { startReceiver, until } from "../webhooks/receiver";
 
 const dir = tempDir("kw-enrich-crash-");
@@ -39,13 +38,8 @@ test("kill -9 with an enrichment lookup in flight, restart: the job runs again a
   first.proc.kill(9);
   await first.proc.exited;
 
-  const db = new Database(`${dir}/keepwatch.db`, { readonly: true });
-  try {
-    expect(db.query("SELECT enrichment_status AS s FROM alerts").get()).toEqual({ s: "pending" });
-    expect(db.query("SELECT state, attempt FROM jobs WHERE queue = 'enrichment'").get()).toEqual({ state: "running", attempt: 1 });
-  } finally {
-    db.close();
-  }
+  expect(await binaryRows(dir, "SELECT enrichment_status AS s FROM alerts")).toEqual([{ s: "pending" }]);
+  expect(await binaryRows(dir, "SELECT state, attempt FROM jobs WHERE queue = 'enrichment'")).toEqual([{ state: "running", attempt: 1 }]);
 
   const second = await startBinary(dir, [], ENV);
   const get = async (path: string) => (await (await fetch(second.url + path, { headers: admin })).json()) as any;
@@ -62,10 +56,5 @@ test("kill -9 with an enrichment lookup in flight, restart: the job runs again a
 
   second.proc.kill("SIGTERM");
   expect(await second.proc.exited).toBe(0);
-  const db2 = new Database(`${dir}/keepwatch.db`, { readonly: true });
-  try {
-    expect(db2.query("SELECT state, attempt FROM jobs WHERE queue = 'enrichment'").get()).toEqual({ state: "succeeded", attempt: 2 });
-  } finally {
-    db2.close();
-  }
+  expect(await binaryRows(dir, "SELECT state, attempt FROM jobs WHERE queue = 'enrichment'")).toEqual([{ state: "succeeded", attempt: 2 }]);
 }, 60_000);

@@ -7,6 +7,7 @@ import { migrate } from "../../src/db/migrate";
 import { enqueue } from "../../src/jobs/queue";
 import { Worker, type Handler } from "../../src/jobs/worker";
 import { silentLogger } from "../../src/lib/log";
+import { sqliteQueue } from "../../src/store/queue-sqlite";
 import { claimJobs, countJobsByState, finishJob, getJob, retryJob } from "../../src/store/jobs";
 import { tempDir } from "../helpers";
 
@@ -106,7 +107,7 @@ describe("worker", () => {
       attemptsAt.push(ctx.now());
       return { result: "retry", error: `boom ${ctx.job.attempt}` };
     };
-    const w = new Worker(db, {
+    const w = new Worker(sqliteQueue(db, clock.now), {
       queue: "q",
       handlers: { k: handler },
       concurrency: 1,
@@ -147,7 +148,7 @@ describe("worker", () => {
     const db = freshDb();
     const clock = fakeClock();
     let calls = 0;
-    const w = new Worker(db, {
+    const w = new Worker(sqliteQueue(db, clock.now), {
       queue: "q",
       handlers: { k: async () => (++calls <= 3 ? { result: "retry", error: "HTTP 500" } : { result: "success" }) },
       concurrency: 4,
@@ -176,7 +177,7 @@ describe("worker", () => {
     let running = 0;
     let peak = 0;
     const seen: number[] = [];
-    const w = new Worker(db, {
+    const w = new Worker(sqliteQueue(db), {
       queue: "q",
       handlers: {
         k: async (ctx) => {
@@ -206,7 +207,7 @@ describe("worker", () => {
   test("a permanent failure is 'failed', an unknown kind too, and a snooze does not count an attempt", async () => {
     const db = freshDb();
     let snoozed = false;
-    const w = new Worker(db, {
+    const w = new Worker(sqliteQueue(db), {
       queue: "q",
       handlers: {
         bad: async () => ({ result: "fail", error: "no" }),
@@ -251,7 +252,7 @@ describe("worker", () => {
     const db2 = openDatabase(dbFile(dir), { durability: "normal" });
     dbs.push(db2);
     const done: number[] = [];
-    const w = new Worker(db2, {
+    const w = new Worker(sqliteQueue(db2), {
       queue: "q",
       handlers: { k: async (ctx) => (done.push(ctx.payload.n), { result: "success" }) },
       concurrency: 4,
@@ -268,7 +269,7 @@ describe("worker", () => {
 
   test("stop lets running jobs finish (bounded)", async () => {
     const db = freshDb();
-    const w = new Worker(db, {
+    const w = new Worker(sqliteQueue(db), {
       queue: "q",
       handlers: { k: async () => (await Bun.sleep(100), { result: "success" }) },
       concurrency: 2,
@@ -294,7 +295,7 @@ describe("worker", () => {
     const ran: number[] = [];
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
-    const w = new Worker(jobsDb, {
+    const w = new Worker(sqliteQueue(jobsDb), {
       queue: "q",
       handlers: {
         k: async ({ job, payload }) => {

@@ -564,7 +564,7 @@ describe("outbound on postgres: replicas", () => {
 const OUTBOX_KINDS = {
   sqlite: () => {
     const { store, db } = makeSqliteStore();
-    const d = new WebhookDispatcher(db, { allow: [], leaseMs: 30_000, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
+    const d = new WebhookDispatcher(null, { allow: [], leaseMs: 30_000, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
     return {
       store,
       raw: sqliteRaw(db),
@@ -580,7 +580,7 @@ const OUTBOX_KINDS = {
   },
   postgres: async () => {
     const { store, sql } = await makePgStore();
-    const d = new WebhookDispatcher(null as unknown as Db, { allow: [], leaseMs: 30_000, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
+    const d = new WebhookDispatcher(null, { allow: [], leaseMs: 30_000, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
     const outbox = d.pgOutbox((tx) => pgStore(tx));
     return {
       store,

@@ -4,7 +4,7 @@
 // the newest (every policy × mode) with a webhook.backlog_dropped record; attempts are numbered
 // 1..n across replays; batched mode drains ≥ 10× faster than the rate limit allows one by one.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { event, startTestServer, type TestServer } from "../helpers";
+import { event, startTestServer, TEST_STORE, type TestServer } from "../helpers";
 import { startReceiver, until, type Receiver } from "./receiver";
 
 let s: TestServer;
@@ -61,9 +61,20 @@ describe("isolation", () => {
     const other = await hook(fine.url, { rate_limit: 0, filters: { sources: ["other"] } });
     // 100,000 messages for the first webhook, through the outbox as the ingest path writes them
     const now = Date.now();
-    s.deps.db.$client.transaction(() => {
-      for (let i = 0; i < 100_000; i++) s.deps.webhooks.emit(s.deps.db, s.tenantId, { type: "event.received", data: { i }, source: "flood" }, now);
-    })();
+    if (TEST_STORE === "postgres") {
+      // the PostgreSQL outbox writes a commit's messages with one multi-row unit (enqueueMessages)
+      const { compile, messageBody, outboundOf } = await import("../../src/jobs/handlers/webhooks");
+      const { newId } = await import("../../src/lib/ids");
+      const ob = outboundOf(compile((await s.deps.store.webhooks.getWebhookById(slow.id))!));
+      const items = Array.from({ length: 100_000 }, (_, i) => {
+        const id = "msg_" + newId(now);
+        return { w: ob, m: { id, type: "event.received", body: messageBody(id, "event.received", JSON.stringify({ i }), now) }, at: now };
+      });
+      await s.deps.store.deliveries.enqueueMessages(items, 60_000);
+    } else
+      s.deps.db.$client.transaction(() => {
+        for (let i = 0; i < 100_000; i++) s.deps.webhooks.emit(s.deps.db, s.tenantId, { type: "event.received", data: { i }, source: "flood" }, now);
+      })();
     s.deps.worker.notify();
     await hang.waitFor(4, 5000);
     await Bun.sleep(300);
@@ -93,9 +104,7 @@ describe("isolation", () => {
     expect(Date.now() - t1).toBeLessThan(3000);
     // the hanging receiver holds its in-flight cap (4), never more, and nothing was claimed beyond it
     expect(peak).toBe(4);
-    const jobs = s.deps.db.$client
-      .query("SELECT state, count(*) AS n, max(attempt) AS a FROM jobs WHERE lane = ?1 GROUP BY state")
-      .all(slow.id) as { state: string; n: number; a: number }[];
+    const jobs = (await s.sql("SELECT state, count(*) AS n, max(attempt) AS a FROM jobs WHERE lane = ?1 GROUP BY state", slow.id)) as { state: string; n: number; a: number }[];
     expect(jobs.find((j) => j.state === "running")?.n).toBe(4);
     expect(jobs.find((j) => j.state === "available")?.n).toBe(100_000 - 4);
     expect(jobs.find((j) => j.state === "available")?.a).toBe(0); // waiting messages were never touched

@@ -1,9 +1,8 @@
 // kill -9 of the built binary with deliveries in flight and queued: after a restart every message
 // is delivered at least once with the same webhook-id, and nothing stays `running` past its lease.
 import { afterAll, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
 import { rmSync } from "node:fs";
-import { startBinary, tempDir } from "../helpers";
+import { binaryRows, startBinary, tempDir } from "../helpers";
 import { startReceiver, until } from "./receiver";
 
 const dir = tempDir("kw-crash-");
@@ -71,14 +70,9 @@ test("kill -9 with deliveries in flight and queued, restart: every message deliv
   second.proc.kill("SIGTERM");
   expect(await second.proc.exited).toBe(0);
 
-  const db = new Database(`${dir}/keepwatch.db`, { readonly: true });
-  try {
-    const states = db.query("SELECT state, count(*) AS n FROM jobs GROUP BY state").all() as { state: string; n: number }[];
-    expect(states.find((s) => s.state === "running")).toBeUndefined();
-    expect(states.find((s) => s.state === "available")).toBeUndefined();
-    const pending = db.query("SELECT count(*) AS n FROM deliveries WHERE status <> 'succeeded'").get() as { n: number };
-    expect(pending.n).toBe(0);
-  } finally {
-    db.close();
-  }
+  const states = (await binaryRows(dir, "SELECT state, count(*) AS n FROM jobs GROUP BY state")) as { state: string; n: number }[];
+  expect(states.find((s) => s.state === "running")).toBeUndefined();
+  expect(states.find((s) => s.state === "available")).toBeUndefined();
+  const [pending] = await binaryRows(dir, "SELECT count(*) AS n FROM deliveries WHERE status <> 'succeeded'");
+  expect(Number(pending!.n)).toBe(0);
 }, 60_000);

@@ -165,7 +165,7 @@ describe("custom header values are masked", () => {
     const everywhere = JSON.stringify([await json(s.admin("GET", `/v1/webhooks/${created.id}`)), await json(s.admin("GET", "/v1/webhooks")), d]);
     expect(everywhere).not.toContain("s3cr3t");
     // the stored history holds it masked too
-    const raw = s.deps.db.$client.query("SELECT request_headers FROM delivery_attempts WHERE delivery_id = ?1").all(d.id) as { request_headers: string }[];
+    const raw = (await s.sql("SELECT request_headers FROM delivery_attempts WHERE delivery_id = ?1", d.id)) as { request_headers: string }[];
     expect(raw.map((r) => r.request_headers).join()).not.toContain("s3cr3t");
     expect((await json(s.admin("GET", `/v1/webhooks/${created.id}/headers`))).headers).toEqual({ Authorization: secret, "X-Short": "abc" });
     // a GET-edit-PATCH round trip keeps the values

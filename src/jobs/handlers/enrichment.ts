@@ -5,10 +5,8 @@
 // with the reason once its retries are spent. It runs on the HTTP thread's worker, never inside an
 // ingest commit, so a slow or dead lookup service cannot hold up ingest.
 import { withDefaults } from "../../core/headers";
-import type { Db } from "../../db/client";
 import { backoffDelay, type RetryPolicy } from "../../core/backoff";
 import {
-  alertEffects,
   compileWatchlists,
   enricherApplies,
   lookupBody,
@@ -16,17 +14,14 @@ import {
   offlineResults,
   renderTemplate,
   type EnricherDef,
+  type EnrichmentFinish,
   type OfflineResults,
   type WatchlistHit,
 } from "../../core/enrich";
 import type { Indicator } from "../../core/indicators";
 import type { Cidr } from "../../core/netrange";
-import type { Severity } from "../../core/severity";
 import type { Logger } from "../../lib/log";
-import { alertById, alertView } from "../../store/alerts";
 import type { Store } from "../../store/contract";
-import { sqliteStore } from "../../store/index";
-import { alertIndicators, enrichTarget, saveEnrichment, type EnrichmentOutcome } from "../../store/enrichment";
 import type { Handler, JobContext, Outcome } from "../worker";
 import { send } from "./http";
 
@@ -45,8 +40,6 @@ export type EnrichmentOptions = {
   leaseMs: number;
   log: Logger;
   random?: () => number;
-  /** outbound `alert.updated` when enrichment changed the alert's tags or severity (same transaction) */
-  emit?: (db: Db, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number) => unknown;
 };
 
 export type LookupResult = {
@@ -64,16 +57,15 @@ type Row = { ind: Indicator; offline: OfflineResults; lookups: LookupResult[] };
 export class EnrichmentRunner {
   readonly stats = { enriched: 0, failed: 0, lookups: 0 };
 
-  /** reads of the attempt go through the store contract (by default the one bound to `db`) */
-  private store: Store;
-
+  /**
+   * `store`: what the attempt reads (the HTTP thread's store contract). Its outcome is written by
+   * the worker's settle (a `finishEnrichment` effect): results, tags, severity raise, timeline, and
+   * `alert.updated` through the outbox when the alert's tags or severity changed.
+   */
   constructor(
-    private db: Db,
+    private store: Store,
     private o: EnrichmentOptions,
-    store?: Store,
-  ) {
-    this.store = store ?? sqliteStore(db);
-  }
+  ) {}
 
   handlers(): Record<string, Handler> {
     return { enrich: (ctx) => this.enrich(ctx) };
@@ -93,7 +85,7 @@ export class EnrichmentRunner {
       const error = `enrichment crashed: ${String((e as Error)?.message ?? e)}`;
       this.o.log.warn("enrichment attempt failed", { alert: alertId, attempt, error });
       if (!this.isLast(attempt)) return { result: "retry", error, delayMs: backoffDelay(this.o.policy, attempt, this.o.random) };
-      return { result: "fail", error, effects: (db, _f, now) => this.finish(db, alertId, [], [], { status: "failed", error: `${error} (after ${attempt} attempts)` }, now) };
+      return this.finish(error, alertId, [], [], { status: "failed", error: `${error} (after ${attempt} attempts)` });
     }
   }
 
@@ -139,24 +131,24 @@ export class EnrichmentRunner {
       if (!permanent && !this.isLast(attempt)) return { result: "retry", error: reason, delayMs: backoffDelay(this.o.policy, attempt, this.o.random) };
       const error = permanent ? reason : `${reason} (after ${attempt} attempt${attempt === 1 ? "" : "s"})`;
       // What was learned is still recorded (IP classes, watchlist hits, the last answers).
-      return { result: "fail", error, effects: (db, _f, now) => this.finish(db, alertId, rows, hits, { status: "failed", error, truncated, skipped }, now) };
+      return this.finish(error, alertId, rows, hits, { status: "failed", error, truncated, skipped });
     }
-    return { result: "success", effects: (db, _f, now) => this.finish(db, alertId, rows, hits, { status: "enriched", error: null, truncated, skipped }, now) };
+    return this.finish(null, alertId, rows, hits, { status: "enriched", error: null, truncated, skipped });
   }
 
-  /** Writes the outcome (inside the worker's outcome transaction, only if the lease still held). */
+  /**
+   * The job's outcome (`jobError`: it failed with this error, else it succeeded) with its write,
+   * applied by the worker's settle only if the lease still held.
+   */
   private finish(
-    db: Db,
+    jobError: string | null,
     alertId: string,
     rows: Row[],
     hits: WatchlistHit[],
     s: { status: "enriched" | "failed"; error: string | null; truncated?: boolean; skipped?: number },
-    now: number,
-  ): void {
-    const cur = enrichTarget(db, alertId);
-    if (!cur) return;
-    const fx = alertEffects(hits, cur.severity);
-    const outcome: EnrichmentOutcome = {
+  ): Outcome {
+    const finish: EnrichmentFinish = {
+      alertId,
       status: s.status,
       error: s.error,
       results: rows.map((r) => ({
@@ -164,23 +156,14 @@ export class EnrichmentRunner {
         value: r.ind.value,
         results: { ...r.offline, ...(r.lookups.length ? { lookups: r.lookups } : {}) },
       })),
-      addTags: fx.tags,
-      raiseTo: fx.severity,
-      summary: {
-        indicators: rows.length,
-        ...(s.truncated ? { indicators_left_out: true } : {}),
-        ...(s.skipped ? { lookups_skipped: s.skipped } : {}),
-        watchlist_hits: [...new Set(hits.map((h) => h.label))],
-        lookups: rows.reduce((n, r) => n + r.lookups.length, 0),
-        tags_added: fx.tags.filter((t) => !cur.tags.includes(t)),
-      },
+      hits,
+      lookups: rows.reduce((n, r) => n + r.lookups.length, 0),
+      truncated: s.truncated,
+      skipped: s.skipped,
     };
-    const { changed } = saveEnrichment(db, alertId, outcome, now);
-    this.stats[s.status]++;
-    if (changed && this.o.emit) {
-      const after = alertById(db, alertId);
-      if (after) this.o.emit(db, after.tenantId, { type: "alert.updated", data: alertView(after), severity: after.severity as Severity, source: after.source, tags: JSON.parse(after.tags) }, now);
-    }
+    const effects = [{ type: "finishEnrichment" as const, finish }];
+    const settled = () => void this.stats[s.status]++;
+    return jobError === null ? { result: "success", effects, settled } : { result: "fail", error: jobError, effects, settled };
   }
 }
 

@@ -17,34 +17,22 @@ import { newId } from "../../lib/ids";
 import type { Logger } from "../../lib/log";
 import { iso } from "../../lib/time";
 import {
-  batchMembers,
-  completeAttempt,
-  discardAttempt,
   enqueueFlush,
   enqueueMessageIn,
-  getDelivery,
-  insertAttempt,
-  lastBatchAt,
-  makeBatch,
-  markBatchMembers,
-  markDelivery,
-  openBatch,
-  releaseBatch,
   releaseHeld,
   requeueDeliveries,
-  startAttempt,
-  unbatched,
   type DeliveryRow,
   type DropNote,
   type OutboundWebhook,
   type OutboxItem,
 } from "../../store/deliveries";
 import { storeBatch } from "../../store/events";
-import type { JobRow } from "../../store/jobs";
-import { addFailure, disableWebhook, getWebhookById, listWebhooks, resetFailures, WEBHOOKS_VERSION, type WebhookRow } from "../../store/webhooks";
+import { disableWebhook, listWebhooks, WEBHOOKS_VERSION, type WebhookRow } from "../../store/webhooks";
 import { VersionedCache } from "../../store/config-versions";
-import type { Effects, Handler, Outcome } from "../worker";
-import type { PgConn, Store } from "../../store/contract";
+import type { Effect } from "../../store/queue-contract";
+import { disabledRecord, ownEvent, ownMessage, type OwnRecord, type WebhookRef } from "../../core/webhook-records";
+import type { Handler, Outcome } from "../worker";
+import { afterCommit, type PgConn, type Store } from "../../store/contract";
 import type { PgOutbox } from "../../store/pg/hooks";
 import { PgVersionedCache } from "../../store/pg/config-versions";
 import { MAX_RECORDED, send } from "./http";
@@ -55,6 +43,9 @@ const DROP_NOTE_EVERY_MS = 60_000;
 
 /** An attempt whose row the claim wrote (startAttempt); null: the delivery was no longer pending. */
 type Started = { id: number; attempt: number } | null;
+
+/** The claimed jobs of this kind get their delivery attempt started by the claim (WorkerOptions.startAttempt). */
+export const DELIVER_KIND = "deliver";
 
 export type RetryJson = { max_attempts: number; initial_interval: number; max_interval: number };
 
@@ -105,8 +96,12 @@ export class WebhookDispatcher {
   wake: () => void = () => {};
   readonly stats = { messages: 0, attempts: 0, succeeded: 0, failed: 0 };
 
+  /**
+   * `store`: what the delivery and flush handlers read (the HTTP thread's store contract); null for
+   * a dispatcher that only enqueues (the writer thread's outbox).
+   */
   constructor(
-    private db: Db,
+    private store: Store | null,
     private o: DispatcherOptions,
   ) {}
 
@@ -187,7 +182,7 @@ export class WebhookDispatcher {
   /** record() through the store contract: the event, then a message to the tenant's other webhooks that take it. */
   private async recordVia(store: Store, w: WebhookRow, r: OwnRecord, now: number): Promise<void> {
     await store.events.storeBatch({ tenantId: w.tenantId, route: "internal", idempotencyKey: null, events: [ownEvent(w, r, now)] }, now);
-    const m = { type: r.type, data: r.data, severity: r.severity, source: "keepwatch", tags: ["webhook"] };
+    const m = ownMessage(r);
     let data: string | null = null;
     for (const row of await store.webhooks.listWebhooks(w.tenantId)) {
       const h = compile(row);
@@ -195,6 +190,11 @@ export class WebhookDispatcher {
       data ??= JSON.stringify(m.data ?? null);
       await this.enqueueVia(store, h, r.type, data, now);
     }
+  }
+
+  private get reader(): Store {
+    if (!this.store) throw new Error("this webhook dispatcher only enqueues (no store to deliver with)");
+    return this.store;
   }
 
   private enqueueMessage(db: Db, h: CompiledWebhook, type: string, dataJson: string, now: number): string {
@@ -274,7 +274,9 @@ export class WebhookDispatcher {
         const drop = drops[i];
         if (drop && drop.report > 0) await this.recordVia(store, hooks[i]!.row, this.dropRecord(hooks[i]!.row, drop, items[i]!.at), items[i]!.at);
       }
-      queueMicrotask(() => this.wake());
+      // the worker looks at the table once the messages are committed (API emits, heartbeat flips,
+      // settles; the group commit wakes it as well)
+      afterCommit(tx, () => this.wake());
     };
     return {
       wants: async (tx, tenantId, type) => (await cache.get(tx, tenantId)).some((h) => h.triggers.some((p) => typeMatches(p, type))),
@@ -294,11 +296,12 @@ export class WebhookDispatcher {
         }
         await write(tx, items, hooks);
       },
-      emit: async (tx, tenantId, m, now) => {
+      emit: async (tx, tenantId, m, now, except) => {
         const items: OutboxItem[] = [];
         const hooks: CompiledWebhook[] = [];
         let data: string | null = null;
         for (const h of await cache.get(tx, tenantId)) {
+          if (h.row.id === except) continue;
           if (!messageMatches(h.triggers, h.filters, m)) continue;
           data ??= JSON.stringify(m.data ?? null);
           const id = "msg_" + newId(now);
@@ -313,44 +316,34 @@ export class WebhookDispatcher {
 
   handlers(): Record<string, Handler> {
     return {
-      deliver: (ctx) => this.deliver(ctx.job.attempt, ctx.payload.d, ctx.now, ctx.claim as Started | undefined),
+      [DELIVER_KIND]: (ctx) => this.deliver(ctx.job.attempt, ctx.payload.d, ctx.now, ctx.started),
       flush: (ctx) => this.flush(ctx.payload.w, ctx.now),
     };
   }
 
-  /** The worker's claim hook: a delivery's attempt is counted and on record from its claim on. */
-  onClaim = (db: Db, job: JobRow, now: number): Started | undefined => {
-    if (job.kind !== "deliver") return undefined;
-    let d: string | undefined;
-    try {
-      d = JSON.parse(job.payload)?.d;
-    } catch {}
-    return typeof d === "string" ? startAttempt(db, d, now) : undefined;
-  };
-
-  private webhook(id: string): CompiledWebhook | null {
-    const row = getWebhookById(this.db, id);
+  private async webhook(id: string): Promise<CompiledWebhook | null> {
+    const row = await this.reader.webhooks.getWebhookById(id);
     if (!row) return null;
     const cached = this.cache.peek(row.tenantId)?.find((h) => h.row.id === id);
     return cached && cached.row.updatedAt === row.updatedAt && cached.row.state === row.state ? cached : compile(row);
   }
 
   private async flush(webhookId: string, clock: () => number): Promise<Outcome> {
-    const h = this.webhook(webhookId);
+    const h = await this.webhook(webhookId);
     if (!h || h.row.mode !== "batched" || h.row.state !== "active") return { result: "success" };
+    const deliveries = this.reader.deliveries;
     // One batch at a time: while one is being retried, the next waits (this keeps batches in order).
-    if (openBatch(this.db, webhookId)) return { result: "success" };
+    if (await deliveries.openBatch(webhookId)) return { result: "success" };
     // At most one POST per interval.
-    const last = lastBatchAt(this.db, webhookId);
+    const last = await deliveries.lastBatchAt(webhookId);
     const wait = last === null ? 0 : last + h.row.intervalS * 1000 - clock();
     if (wait > 0) return { result: "snooze", delayMs: wait };
-    const members = unbatched(this.db, webhookId, h.row.maxBatch);
+    const members = await deliveries.unbatched(webhookId, h.row.maxBatch);
     if (members.length === 0) return { result: "success" };
     return {
       result: "success",
-      effects: (db, _fate, now) => {
-        if (makeBatch(db, outboundOf(h), "msg_" + newId(now), members.map((m) => m.id), now)) queueMicrotask(() => this.wake());
-      },
+      effects: [{ type: "makeBatch", webhook: outboundOf(h), id: "msg_" + newId(clock()), memberIds: members.map((m) => m.id) }],
+      settled: () => this.wake(),
     };
   }
 
@@ -360,29 +353,25 @@ export class WebhookDispatcher {
    * The lane already applied the rate limit, the ordering and the in-flight cap.
    */
   private async deliver(jobAttempt: number, deliveryId: string, clock: () => number, started?: Started): Promise<Outcome> {
-    const d = getDelivery(this.db, deliveryId);
+    const d = await this.reader.deliveries.getDelivery(deliveryId);
     if (!d || d.status !== "pending") return { result: "success" }; // deleted, pruned or already settled
-    const h = this.webhook(d.webhook_id);
+    const h = await this.webhook(d.webhook_id);
     if (!h) return { result: "fail", error: "webhook deleted" };
     const w = h.row;
     if (w.state !== "active") {
-      return {
-        result: "success",
-        effects: (db, _f, now) => {
-          if (started) discardAttempt(db, started.id, d.id);
-          if (d.kind === "batch") {
-            releaseBatch(db, d.id, "held", now);
-            markDelivery(db, d.id, "failed", now, { error: "webhook inactive; its messages are held" });
-          } else markDelivery(db, d.id, "held", now);
-        },
-      };
+      const effects: Effect[] = [];
+      if (started) effects.push({ type: "discardAttempt", attemptId: started.id, deliveryId: d.id });
+      if (d.kind === "batch")
+        effects.push({ type: "releaseBatch", batchId: d.id, status: "held" }, { type: "markDelivery", id: d.id, status: "failed", error: "webhook inactive; its messages are held" });
+      else effects.push({ type: "markDelivery", id: d.id, status: "held" });
+      return { result: "success", effects };
     }
     const now = clock();
     const attempt = started?.attempt ?? jobAttempt;
     let body: string;
     let members: DeliveryRow[] = [];
     if (d.kind === "batch") {
-      members = batchMembers(this.db, d.id);
+      members = await this.reader.deliveries.batchMembers(d.id);
       body = "[" + members.map((m) => m.body).join(",") + "]";
     } else body = d.body;
     const secrets = [w.secret];
@@ -399,126 +388,97 @@ export class WebhookDispatcher {
     this.o.onAttempt?.(ok ? "succeeded" : res.status === null ? "error" : "failed", res.durationMs / 1000);
     const error =
       res.error ?? (ok ? null : res.status !== null && res.status >= 300 && res.status < 400 ? `redirect ${res.status} not followed` : `HTTP ${res.status}`);
-    const record = (db: Db) => {
-      const a = {
-        started_at: now,
-        duration_ms: res.durationMs,
-        url: w.url,
-        request_headers: JSON.stringify(maskSentHeaders(headers)), // custom values may be credentials
-        request_body: body.length > MAX_RECORDED ? body.slice(0, MAX_RECORDED) : body,
-        request_body_size: Buffer.byteLength(body),
-        response_status: res.status,
-        response_headers: res.headers ? JSON.stringify(res.headers) : null,
-        response_body: res.body,
-        response_body_size: res.status === null ? null : (res.bodySize ?? null),
-        response_truncated: res.status === null ? null : res.bodyTruncated ? 1 : 0,
-        error: ok ? null : error,
-        outcome: ok ? ("succeeded" as const) : ("failed" as const),
-      };
-      if (started) completeAttempt(db, started.id, a);
-      else insertAttempt(db, { delivery_id: d.id, webhook_id: w.id, attempt, ...a });
+    const result = {
+      started_at: now,
+      duration_ms: res.durationMs,
+      url: w.url,
+      request_headers: JSON.stringify(maskSentHeaders(headers)), // custom values may be credentials
+      request_body: body.length > MAX_RECORDED ? body.slice(0, MAX_RECORDED) : body,
+      request_body_size: Buffer.byteLength(body),
+      response_status: res.status,
+      response_headers: res.headers ? JSON.stringify(res.headers) : null,
+      response_body: res.body,
+      response_body_size: res.status === null ? null : (res.bodySize ?? null),
+      response_truncated: res.status === null ? null : res.bodyTruncated ? 1 : 0,
+      error: ok ? null : error,
+      outcome: ok ? ("succeeded" as const) : ("failed" as const),
     };
-    const settle = (db: Db, status: "succeeded" | "failed" | "pending", t: number) => {
+    const record: Effect = started
+      ? { type: "completeAttempt", attemptId: started.id, result }
+      : { type: "insertAttempt", attempt: { delivery_id: d.id, webhook_id: w.id, attempt, ...result } };
+    const settle = (status: "succeeded" | "failed" | "pending"): Effect[] => {
+      const o = { statusCode: res.status, error: ok ? null : error };
       // the claim counted the attempt (started); count it here only when it did not
-      markDelivery(db, d.id, status, t, { attempted: !started, statusCode: res.status, error: ok ? null : error });
-      if (d.kind === "batch") markBatchMembers(db, d.id, status, t, { statusCode: res.status, error: ok ? null : error });
+      const out: Effect[] = [{ type: "markDelivery", id: d.id, status, attempted: !started, ...o }];
+      if (d.kind === "batch") out.push({ type: "markBatchMembers", batchId: d.id, status, ...o });
+      return out;
     };
-    const next = (db: Db, t: number) => {
-      if (d.kind === "batch") {
-        // the next batch goes one interval after this one was made (flush waits for that)
-        this.scheduleFlush(db, w, t, true);
-        queueMicrotask(() => this.wake());
-      } else if (w.ordered) {
-        // the lane (ordered: one at a time) takes the next head as soon as this job's slot is free
-        queueMicrotask(() => this.wake());
-      }
-    };
+    // the next batch goes one interval after this one was made (flush waits for that)
+    const next: Effect[] = d.kind === "batch" ? [{ type: "enqueueFlush", webhook: { id: w.id, intervalS: w.intervalS }, immediate: true }] : [];
+    // a batch's flush, or an ordered lane's next head (one at a time): the worker looks again now
+    const wakeNext = d.kind === "batch" || !!w.ordered;
+    const ref: WebhookRef = { id: w.id, tenantId: w.tenantId, name: w.name, url: w.url };
     if (ok) {
       this.stats.succeeded++;
-      const effects: Effects = (db, _f, t) => {
-        record(db);
-        settle(db, "succeeded", t);
-        resetFailures(db, w.id);
-        next(db, t);
+      return {
+        result: "success",
+        effects: [record, ...settle("succeeded"), { type: "resetFailures", webhookId: w.id }, ...next],
+        settled: () => wakeNext && this.wake(),
       };
-      return { result: "success", effects };
     }
     if (res.status === 410) {
       this.stats.failed++;
+      const reason = `the receiver answered 410 Gone at ${iso(now)}`;
       return {
         result: "fail",
         error: error ?? "410 Gone",
-        effects: (db, _f, t) => {
-          record(db);
-          settle(db, "failed", t);
-          this.disable(db, w, `the receiver answered 410 Gone at ${iso(t)}`, t);
-        },
+        effects: [record, ...settle("failed"), { type: "disableWebhook", webhook: ref, reason }],
+        settled: () => this.disabled(w, reason),
       };
     }
     let delayMs: number | undefined;
     if (res.status === 429 || res.status === 503) delayMs = parseRetryAfter(res.headers?.["retry-after"], now) ?? undefined;
     delayMs ??= backoffDelay(h.policy, jobAttempt, this.o.random);
-    const effects: Effects = (db, fate, t) => {
-      record(db);
-      if (fate === "retry") {
-        settle(db, "pending", t);
-        return;
-      }
-      this.stats.failed++;
-      settle(db, "failed", t);
-      const streak = addFailure(db, w.id);
-      if (this.o.autoDisableAfter > 0 && streak >= this.o.autoDisableAfter)
-        this.disable(db, w, `${streak} consecutive messages failed (last: ${error})`, t);
-      else next(db, t);
+    const disableAfter = this.o.autoDisableAfter;
+    return {
+      result: "retry",
+      error: error ?? "failed",
+      delayMs,
+      effects: (fate) =>
+        fate === "retry"
+          ? [record, ...settle("pending")]
+          : // the streak's end (auto-disable) is decided in the settle, on the stored count; a
+            // webhook still on gets its next batch
+            [record, ...settle("failed"), { type: "addFailure", webhook: ref, disableAfter, lastError: error ?? "failed", otherwise: next }],
+      settled: (fate) => {
+        if (fate === "retry") return;
+        this.stats.failed++;
+        // the webhook may have been disabled by this failure: drop the cached list either way
+        if (disableAfter > 0) this.invalidate();
+        if (wakeNext) this.wake();
+      },
     };
-    return { result: "retry", error: error ?? "failed", delayMs, effects };
+  }
+
+  /** A webhook this process disabled (the settle stored why): the cache forgets it, the log says so. */
+  private disabled(w: WebhookRow, reason: string): void {
+    this.invalidate();
+    this.o.log.warn("webhook disabled", { webhook: w.id, reason });
   }
 
   /** Turns a webhook off, records why, and says so with a `webhook.disabled` event (and messages). */
   disable(db: Db, w: WebhookRow, reason: string, now: number): void {
     if (!disableWebhook(db, w.id, reason, now)) return;
     this.invalidate();
-    const data = { webhook_id: w.id, name: w.name, url: w.url, reason, disabled_at: iso(now) };
-    this.record(db, w, { type: "webhook.disabled", severity: "high", title: `Webhook ${w.name} disabled`, summary: `webhook ${w.name} (${w.url}) was disabled: ${reason}`, data }, now);
+    this.record(db, w, disabledRecord(w, reason, now), now);
     this.o.log.warn("webhook disabled", { webhook: w.id, reason });
   }
 
   /** keepwatch's own record about a webhook: an event, and a message to the tenant's other webhooks. */
   private record(db: Db, w: WebhookRow, r: OwnRecord, now: number): void {
     storeBatch(db, { tenantId: w.tenantId, route: "internal", idempotencyKey: null, events: [ownEvent(w, r, now)] }, now);
-    this.emit(db, w.tenantId, { type: r.type, data: r.data, severity: r.severity, source: "keepwatch", tags: ["webhook"] }, now, w.id);
+    this.emit(db, w.tenantId, ownMessage(r), now, w.id);
   }
-}
-
-/** keepwatch's own record about a webhook (disabled, messages dropped). */
-type OwnRecord = { type: string; severity: Severity; title: string; summary: string; data: object };
-
-/** The event of keepwatch's own record about a webhook. */
-function ownEvent(w: WebhookRow, r: OwnRecord, now: number): NormalizedEvent {
-  return {
-    id: newId(now),
-    tenantId: w.tenantId,
-    receivedAt: now,
-    occurredAt: now,
-    sourceName: "keepwatch",
-    source: "keepwatch",
-    type: r.type,
-    module: "webhooks",
-    title: r.title,
-    summary: r.summary,
-    severity: r.severity,
-    severityRaw: null,
-    host: null,
-    tags: ["webhook"],
-    payloadJson: JSON.stringify(r.data),
-    rawJson: JSON.stringify(r.data),
-    dedupKey: null,
-    externalId: null,
-    indicators: [],
-    warnings: [],
-    resolve: false,
-    opensAlert: false,
-  };
 }
 
 /** What the store's outbox units need of a webhook. */

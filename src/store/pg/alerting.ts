@@ -5,7 +5,8 @@
 //
 // src/store/pg/hooks.ts builds pgCommitHooks from pgAlertingHooks(); this module reads the outbox
 // and the whole hook list only when a hook runs (hooks.ts imports this module: no eager use of it).
-import type { PgConn } from "../contract";
+import { afterCommit, type PgConn } from "../contract";
+import { wakeEnrichment } from "../../ingest/hooks";
 import type { AlertChange } from "../alerts";
 import { alertView } from "../alerts";
 import { HEARTBEAT_SOURCE } from "../heartbeat-transitions";
@@ -37,6 +38,8 @@ async function enqueueEnrichments(tx: PgConn, changes: AlertChange[], now: numbe
       else {
         await pgEnrichmentFns.enqueueEnrichment(tx, c.alertId, now);
         pgEnrichmentStats.enqueued++;
+        // the worker looks once the job is committed (whoever made the unit: ingest, an API change, a heartbeat flip)
+        afterCommit(tx, wakeEnrichment);
       }
     }
 }

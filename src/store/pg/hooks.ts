@@ -18,7 +18,8 @@ export type PgOutbox = {
   /** whether any webhook of the tenant takes messages of this type (cheap: cached) */
   wants(tx: PgConn, tenantId: string, type: string): Promise<boolean>;
   onEventsInserted(tx: PgConn, events: NormalizedEvent[]): Promise<void>;
-  emit(tx: PgConn, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number): Promise<number>;
+  /** `except`: a webhook that does not get it (the one a record is about) */
+  emit(tx: PgConn, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number, except?: string): Promise<number>;
 };
 
 let outbox: PgOutbox | null = null;
