@@ -34,8 +34,9 @@ export async function list(deps: Deps, tenantId: string, q: EventQuery) {
   const limit = q.limit ?? 50;
   // Events are indexed shortly after they are committed: a search first lets the indexer catch up
   // with everything committed before it (a few ms at normal load; at most SEARCH_WAIT_MS, then it
-  // answers from the index as it is, which can only miss the newest events).
-  if (q.q) await deps.checkpointer.searchReady(SEARCH_WAIT_MS);
+  // answers from the index as it is, which can only miss the newest events). SQLite only: on
+  // PostgreSQL the insert itself writes the search column, and there is no checkpointer thread.
+  if (q.q && deps.sqlite) await deps.sqlite.checkpointer.searchReady(SEARCH_WAIT_MS);
   const rows = await deps.store.events.listEvents(tenantId, {
     sourceName: q.source_name,
     source: q.source,
