@@ -11,16 +11,22 @@ import { badge, csrfField, options, pretty, severityOptions, when } from "./layo
 import { oncallStyles } from "./overview";
 import { ago, timeFilter } from "./timefmt";
 import { kvList } from "./readable";
-import { getKey } from "../store/keys";
+import type { KeyRow } from "../store/keys";
 import { HEARTBEAT_SOURCE } from "../store/heartbeat-transitions";
 import { RawJson } from "../http/raw-json";
 
+/** The keys named by the "key:<id>" actors of a timeline, read through the store before the page renders. */
+async function keysOf(c: Ctx, actors: string[]): Promise<Map<string, KeyRow | undefined>> {
+  const ids = [...new Set(actors.map((a) => /^key:(.+)$/.exec(a)?.[1]).filter((id): id is string => !!id))];
+  return new Map(await Promise.all(ids.map(async (id) => [id, await c.deps.store.keys.getKey(c.tenantId, id)] as const)));
+}
+
 /** "key:<id>" as the key's name (a link to the keys page), "system" as keepwatch. */
-function who(c: Ctx, actor: string) {
+function who(keys: Map<string, KeyRow | undefined>, actor: string) {
   if (actor === "system") return html`<span class="muted">keepwatch</span>`;
   const m = /^key:(.+)$/.exec(actor);
   if (!m) return actor;
-  const k = getKey(c.deps.db, c.tenantId, m[1]);
+  const k = keys.get(m[1]);
   return k ? html`<a href="/admin/keys" title="key ${k.prefix}">${k.name}</a>` : html`<span class="muted">a deleted key</span>`;
 }
 
@@ -157,6 +163,7 @@ ${page.next_cursor ? html`<p class="pager"><a rel="next" href="/admin/alerts${qs
         const now = c.deps.clock();
         const next = allowedNext(a.status as AlertStatus);
         const opener = openedBy(a);
+        const actors = await keysOf(c, a.timeline.map((t) => t.actor));
         const body = html`${oncallStyles}<p><a href="/admin/alerts">← Alerts</a></p>
 <h1 id="alert-title">${a.title}</h1>
 <p>${badge("sev", a.severity)} ${badge("st", a.status)} ${a.classification ? html`<span id="classification">${a.classification}</span>` : ""}</p>
@@ -186,7 +193,7 @@ ${a.enrichment.length
   : html`<p class="muted">No enrichment results (${a.enrichment_status}).</p>`}
 <h2>Timeline</h2>
 <div class="table-wrap"><table id="timeline"><thead><tr><th>At</th><th>What</th><th>Who</th><th>Details</th></tr></thead><tbody>
-${a.timeline.map((t) => html`<tr><td>${ago(t.at, now)}</td><td>${t.kind}</td><td>${who(c, t.actor)}</td><td>${timelineDetails(t.kind, t.data)}</td></tr>`)}
+${a.timeline.map((t) => html`<tr><td>${ago(t.at, now)}</td><td>${t.kind}</td><td>${who(actors, t.actor)}</td><td>${timelineDetails(t.kind, t.data)}</td></tr>`)}
 </tbody></table></div>
 <h2>Events</h2>
 <div class="table-wrap"><table><thead><tr><th>Received</th><th>Severity</th><th>Title</th><th>Type</th></tr></thead><tbody>

@@ -2,7 +2,6 @@
 // it at once, rotate keeps the old key working for the overlap; tenants never see each other's keys.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { createTenant } from "../../src/store/tenants";
 import { event, json, startTestServer, type TestServer } from "../helpers";
 import { launch, logIn, newPage, shot } from "./browser";
 
@@ -80,7 +79,7 @@ describe("/v1/keys", () => {
   test("only admin keys, only their own tenant", async () => {
     expect((await s.get("/v1/keys", s.keys.read)).status).toBe(403);
     expect((await s.get("/v1/keys", null)).status).toBe(401);
-    const t2 = createTenant(s.deps.db, "t2-keys");
+    const t2 = await s.deps.store.tenants.createTenant("t2-keys");
     const admin2 = await s.key(["admin"], { tenantId: t2.id });
     const mine = await json(s.admin("POST", "/v1/keys", { name: "tenant one's", scopes: ["read"] }));
     const as2 = (method: string, path: string) => fetch(s.url + path, { method, headers: { "x-api-key": admin2 } });

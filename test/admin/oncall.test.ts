@@ -9,8 +9,6 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { commitHooks } from "../../src/ingest/hooks";
 import { receivePing } from "../../src/store/heartbeat-transitions";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
 import { json, startTestServer, type TestServer } from "../helpers";
 import { horizontalOverflow, launch, logIn, newPage, saveShot } from "./browser";
 
@@ -214,9 +212,9 @@ describe("alerts list", () => {
     const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
     const html = await (await fetch(s.url + "/admin/alerts", { headers: { cookie } })).text();
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1];
-    const t2 = createTenant(s.deps.db, "t2-alerts");
-    const ing2 = createKey(s.deps.db, { tenantId: t2.id, name: "i", scopes: ["ingest"] }).key;
-    const rd2 = createKey(s.deps.db, { tenantId: t2.id, name: "r", scopes: ["read"] }).key;
+    const t2 = await s.deps.store.tenants.createTenant("t2-alerts");
+    const ing2 = await s.key(["ingest"], { tenantId: t2.id });
+    const rd2 = await s.key(["read"], { tenantId: t2.id });
     expect((await s.post("/v1/ingest/generic", { title: "Other tenant alert", severity: "high" }, { key: ing2 })).status).toBe(202);
     const foreign = (await json(s.get("/v1/alerts", rd2))).items[0].id;
     const snapshot = async () => JSON.stringify([(await json(s.get("/v1/alerts?limit=500"))).items, (await json(s.get("/v1/alerts", rd2))).items]);

@@ -2,8 +2,6 @@
 // attributes, login refusals, CSRF (no token, or another session's token: 403 and nothing
 // changes), revoked keys, logout, and tenant isolation by page and by API.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTenant } from "../../src/store/tenants";
-import { revokeKey } from "../../src/store/keys";
 import { json, startTestServer, type TestServer } from "../helpers";
 
 let s: TestServer;
@@ -146,7 +144,7 @@ describe("login", () => {
     const { cookie } = await session(key);
     expect((await page("/admin", cookie)).status).toBe(200);
     const id = (await s.deps.auth.verify(key)).row.id;
-    expect(revokeKey(s.deps.db, id)).toBe(true);
+    expect(await s.deps.store.keys.revokeKey(id)).toBe(true);
     const r = await page("/admin", cookie);
     expect(r.status).toBe(303);
     expect(r.headers.get("location")).toStartWith("/admin/login");
@@ -263,7 +261,7 @@ describe("CSRF", () => {
 
 describe("tenants", () => {
   test("another tenant's admin sees none of this tenant's data, by page or by API", async () => {
-    const t2 = createTenant(s.deps.db, "t2");
+    const t2 = await s.deps.store.tenants.createTenant("t2");
     const key2 = await s.key(["admin"], { tenantId: t2.id });
     const { cookie } = await session(key2);
     const secrets = [

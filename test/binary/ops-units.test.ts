@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, killSpawned, runBinary, startBinary, tempDir } from "../helpers";
+import { BIN, killSpawned, runBinary, startBinary, TEST_STORE, tempDir } from "../helpers";
 
 const dirs: string[] = [];
 const fresh = () => {
@@ -79,7 +79,7 @@ describe("systemd-unit", () => {
   });
 });
 
-describe("backup messages", () => {
+describe.skipIf(TEST_STORE === "postgres")("backup messages (SQLite: backup copies the SQLite file; on PostgreSQL keepwatch points to pg_dump)", () => {
   test("a missing target directory is named, not \"unable to open database\"; nothing is written", async () => {
     const dir = fresh();
     const s = await startBinary(dir);

@@ -167,12 +167,13 @@ function ingestTargets(): Target[] {
 }
 
 let s: TestServer;
-let db: Db;
+/** another connection to the server's SQLite file (on PostgreSQL the server's pool answers: see stored) */
+let db: Db | null = null;
 const ids: Record<string, string> = {};
 let pingToken = "";
 beforeAll(async () => {
   s = await startTestServer({ outboundAllow: "127.0.0.0/8" });
-  db = openDatabase(dbFile(s.dir));
+  if (!s.deps.pg) db = openDatabase(dbFile(s.dir));
   const created = async (path: string, body: unknown) => {
     const r = await s.admin("POST", path, body);
     expect({ path, status: r.status }).toEqual({ path, status: 201 });
@@ -262,15 +263,12 @@ function q(r: Rng, names: string[]): string {
 const PING_SUFFIX = ["", "/start", "/fail", "/log", "/0", "/1", "/255", "/256", "/-1", "/99999999999999999999", "/%00", "/constructor", "/__proto__", "/%F0%9F%98%80", "/start/x"];
 
 /** Rows an ingest request stores: events, their indicators, and the alerts they open or join (count and last_seen). */
-const stored = () =>
-  JSON.stringify(
-    db.$client
-      .query(
-        `SELECT (SELECT count(*) FROM events WHERE tenant_id = ?1) AS events, (SELECT count(*) FROM event_indicators) AS indicators,
-                (SELECT count(*) FROM alerts WHERE tenant_id = ?1) AS alerts, (SELECT coalesce(sum(count), 0) FROM alerts WHERE tenant_id = ?1) AS joined`,
-      )
-      .get(s.tenantId),
-  );
+const STORED_SQL = `SELECT (SELECT count(*) FROM events WHERE tenant_id = $1) AS events, (SELECT count(*) FROM event_indicators) AS indicators,
+       (SELECT count(*) FROM alerts WHERE tenant_id = $1) AS alerts, (SELECT coalesce(sum(count), 0) FROM alerts WHERE tenant_id = $1) AS joined`;
+const stored = async () => {
+  if (s.deps.pg) return JSON.stringify({ ...(await s.deps.pg.unsafe(STORED_SQL, [s.tenantId]))[0] });
+  return JSON.stringify(db!.$client.query(STORED_SQL.replaceAll("$1", "?1")).get(s.tenantId));
+};
 
 test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused batches store nothing (seed ${SEED})`, async () => {
   console.log(`fuzz seed: ${SEED} (replay: KEEPWATCH_FUZZ_SEED=${SEED} bun test test/fuzz)`);
@@ -294,14 +292,14 @@ test(`seeded fuzz of ingest, pings and API routes: no 5xx, server up, refused ba
       const batch = r.chance(0.25) ? [item, clone(t.base), r.chance(0.3) ? mutate(r, clone(t.base)) : clone(t.base)] : item;
       body = toText(batch);
       if (r.chance(0.05)) body = textMutation(r, body);
-      const before = stored();
+      const before = await stored();
       // now and then an Idempotency-Key (a repeat is answered with the first answer), odd ones too
       const headers: Record<string, string> = r.chance(0.1) ? { "idempotency-key": r.pick(["k1", "k2", " ", "x".repeat(256), "é", "a\tb", "constructor", "__proto__"]) } : {};
       res = await s.post(t.route, body, { headers });
       label = `POST ${t.route}`;
       if (res.status >= 500) failures.push(`${label} → ${res.status} ${(await res.text()).slice(0, 200)}\n  body: ${body.slice(0, 600)}`);
       else if (res.status !== 202) {
-        const after = stored();
+        const after = await stored();
         if (after !== before) failures.push(`${label} → ${res.status} but rows changed: ${before} → ${after}\n  body: ${body.slice(0, 600)}`);
         await res.arrayBuffer();
       } else await res.arrayBuffer();

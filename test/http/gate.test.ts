@@ -9,11 +9,11 @@ import { rmSync } from "node:fs";
 import { createApp } from "../../src/app";
 import { loadConfig, type Config } from "../../src/config";
 import type { Logger } from "../../src/lib/log";
-import { buildDeps, startServer, type Running } from "../../src/server";
+import { buildDepsFor, startServer, type Running } from "../../src/server";
 import { alertSourceNames, connectorNames } from "../../src/sources/registry";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
-import { tempDir } from "../helpers";
+import { TEST_STORE, tempDir } from "../helpers";
+import { clonedDatabase } from "../pg/cluster";
+import { tableCounts } from "../rows";
 import { rawRequest, type RawAnswer } from "./raw";
 
 type Line = { level: string; msg: string; fields?: Record<string, unknown> };
@@ -33,6 +33,7 @@ const QUICK_MS = 2000;
 
 let run: Running;
 let dir: string;
+let pgDb: { url: string; drop(): Promise<void> } | null = null;
 let port: number;
 let keys: { admin: string; ingest: string };
 let pingToken: string;
@@ -48,12 +49,23 @@ const fill = (p: string) =>
 beforeAll(async () => {
   dir = tempDir();
   const { config } = loadConfig([], {});
-  const cfg: Config = { ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0, bodyTimeout: BODY_TIMEOUT, anonBodyTimeout: ANON_BODY_TIMEOUT };
-  const deps = buildDeps(cfg, { log: capture });
-  const t = createTenant(deps.db, "t1");
+  // its own server (a logger that keeps its lines), on the store of the pass
+  pgDb = TEST_STORE === "postgres" ? await clonedDatabase("gate") : null;
+  const cfg: Config = {
+    ...config,
+    port: 0,
+    host: "127.0.0.1",
+    dataDir: dir,
+    rateLimit: 0,
+    bodyTimeout: BODY_TIMEOUT,
+    anonBodyTimeout: ANON_BODY_TIMEOUT,
+    ...(pgDb ? { databaseUrl: pgDb.url, dbPool: 4 } : {}),
+  };
+  const deps = await buildDepsFor(cfg, { log: capture });
+  const t = await deps.store.tenants.createTenant("t1");
   keys = {
-    admin: createKey(deps.db, { tenantId: t.id, name: "a", scopes: ["admin"] }).key,
-    ingest: createKey(deps.db, { tenantId: t.id, name: "i", scopes: ["ingest"] }).key,
+    admin: (await deps.store.keys.createKey({ tenantId: t.id, name: "a", scopes: ["admin"] })).key,
+    ingest: (await deps.store.keys.createKey({ tenantId: t.id, name: "i", scopes: ["ingest"] })).key,
   };
   run = await startServer(deps);
   port = run.server.port!;
@@ -77,6 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await run?.stop();
+  await pgDb?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -327,16 +340,12 @@ describe("bodies with a key: bounded in depth, size and time", () => {
 });
 
 describe("415: every route that takes a JSON body refuses another content type, and changes nothing", () => {
-  const rows = () => {
-    const db = run.deps.db.$client;
-    const tables = db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%'").all() as { name: string }[];
-    return Object.fromEntries(tables.map((t) => [t.name, (db.query(`SELECT count(*) AS n FROM "${t.name}"`).get() as { n: number }).n]));
-  };
+  const rows = () => tableCounts(run.deps);
 
   test("text/plain, a form, none: 415 with the error contract on every route of the document with a request body", async () => {
     const withBody = routes.filter((r) => r.body && !r.path.startsWith("/admin/"));
     expect(withBody.length).toBeGreaterThan(15);
-    const before = rows();
+    const before = await rows();
     for (const r of withBody)
       for (const ct of ["text/plain", "application/x-www-form-urlencoded", null]) {
         const key = r.path.startsWith("/api/") || r.path.startsWith("/v1/ingest/") ? keys.ingest : keys.admin;
@@ -345,7 +354,7 @@ describe("415: every route that takes a JSON body refuses another content type, 
         expect({ at, status: res.status }).toEqual({ at, status: 415 });
         expect({ at, code: ((await res.json()) as any).error.code }).toEqual({ at, code: "unsupported_media_type" });
       }
-    expect(rows()).toEqual(before);
+    expect(await rows()).toEqual(before);
   });
 
   test("POST /v1/webhooks with text/plain: one 415, not 422 with 49 details", async () => {

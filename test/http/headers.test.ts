@@ -6,6 +6,7 @@
 // Errors Bun raises before keepwatch sees the request are the documented exceptions.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestServer, type TestServer } from "../helpers";
+import { countRows } from "../rows";
 import { rawRequest } from "./raw";
 
 let s: TestServer;
@@ -104,16 +105,16 @@ describe("security headers on every answer", () => {
 });
 
 describe("admin login", () => {
-  const sessions = () => (s.deps.db.$client.query("SELECT count(*) AS n FROM admin_sessions").get() as { n: number }).n;
+  const sessions = () => countRows(s.deps, "admin_sessions");
   const login = (form: Record<string, string>, headers: Record<string, string> = {}) =>
     fetch(s.url + "/admin/login", { method: "POST", redirect: "manual", headers: { ...FORM, ...headers }, body: new URLSearchParams(form).toString() });
 
   test("Origin: null is refused, and no session is made", async () => {
-    const before = sessions();
+    const before = await sessions();
     const r = await login({ key: s.keys.admin }, { origin: "null" });
     expect(r.status).toBe(403);
     expect(r.headers.get("set-cookie")).toBeNull();
-    expect(sessions()).toBe(before);
+    expect(await sessions()).toBe(before);
     // the same post from this origin logs in
     const ok = await login({ key: s.keys.admin }, { origin: s.url });
     expect(ok.status).toBe(303);

@@ -3,10 +3,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/lib/log";
-import { buildDeps, startServer, type Running } from "../../src/server";
-import { createKey } from "../../src/store/keys";
-import { createTenant } from "../../src/store/tenants";
-import { event, tempDir } from "../helpers";
+import { buildDepsFor, startServer, type Running } from "../../src/server";
+import { event, TEST_STORE, tempDir } from "../helpers";
+import { clonedDatabase } from "../pg/cluster";
 
 const lines: string[] = [];
 let running: Running;
@@ -14,18 +13,25 @@ let dir: string;
 let tenantId: string;
 let ingestKey: string;
 let adminKey: string;
+let pgDb: { url: string; drop(): Promise<void> } | null = null;
 
 beforeAll(async () => {
   dir = tempDir();
   const { config } = loadConfig([], {});
-  const deps = buildDeps({ ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0 }, { log: createLogger("info", (l) => lines.push(l)) });
-  tenantId = createTenant(deps.db, "t1").id;
-  ingestKey = createKey(deps.db, { tenantId, name: "i", scopes: ["ingest"] }).key;
-  adminKey = createKey(deps.db, { tenantId, name: "a", scopes: ["admin"] }).key;
+  // its own server (startTestServer's logger is silent), on the store of the pass
+  pgDb = TEST_STORE === "postgres" ? await clonedDatabase("log") : null;
+  const deps = await buildDepsFor(
+    { ...config, port: 0, host: "127.0.0.1", dataDir: dir, rateLimit: 0, ...(pgDb ? { databaseUrl: pgDb.url, dbPool: 4 } : {}) },
+    { log: createLogger("info", (l) => lines.push(l)) },
+  );
+  tenantId = (await deps.store.tenants.createTenant("t1")).id;
+  ingestKey = (await deps.store.keys.createKey({ tenantId, name: "i", scopes: ["ingest"] })).key;
+  adminKey = (await deps.store.keys.createKey({ tenantId, name: "a", scopes: ["admin"] })).key;
   running = await startServer(deps);
 });
 afterAll(async () => {
   await running.stop();
+  await pgDb?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
