@@ -15,10 +15,13 @@ run_pass() {
   f=$(grep -E '^ *[0-9]+ fail$' "$out" | tail -1 | tr -dc '0-9')
   # a pass that could not run at all (no summary) counts as one failure
   if [ -z "$p" ] && [ -z "$f" ]; then f=1; fi
+  # the failed tests' names, repeated at the end (a CI log shows only its tail)
+  grep -E '^\(fail\)' "$out" >> "$fails"
   rm -f "$out"
   echo "${p:-0} ${f:-0}"
 }
 
+fails=$(mktemp)
 # the test output goes to stderr as it comes; run_pass answers "PASSED FAILED" on stdout
 sqlite=$(run_pass "$@")
 spass=${sqlite% *}
@@ -40,6 +43,11 @@ if [ $# -eq 0 ] && [ "${KEEPWATCH_TEST_STORE:-}" != "postgres" ] && [ -f "$suite
 fi
 pass=$((spass + ppass))
 fail=$((sfail + pfail))
+if [ -s "$fails" ]; then
+  echo "== failed tests (sqlite pass first, then postgres):"
+  cat "$fails"
+fi
+rm -f "$fails"
 echo "tests: ${pass} passed, ${fail} failed${pg_note}"
 if [ "$fail" != "0" ] || [ "$spass" = "0" ]; then exit 1; fi
 exit 0
