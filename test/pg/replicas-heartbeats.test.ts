@@ -65,8 +65,14 @@ test(`${N} heartbeats going down while 3 replicas race: exactly ${N} down flips,
   });
   const created = Date.now();
   await pool(N, 8, async (i) => {
+    const t = Date.now();
     const r = await client.send(`/ping/${tokens[i]}`);
-    if (r.status !== 200 && r.status !== 202) throw new Error(`ping hb-${i}: ${r.status} ${await r.res?.text()}`);
+    if (r.status === 0) {
+      const q = testSql(db.url, 1);
+      console.error(JSON.stringify([...(await q`SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS xact, left(query, 200) AS q FROM pg_stat_activity WHERE datname = current_database()`)], null, 1));
+      await q.end();
+    }
+    if (r.status !== 200 && r.status !== 202) throw new Error(`ping hb-${i} to ${r.url}: ${r.status} ${r.error ?? (await r.res?.text())} after ${Date.now() - t} ms`);
     await r.res!.arrayBuffer();
   });
   const pinged = Date.now();
