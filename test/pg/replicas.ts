@@ -32,7 +32,7 @@ export type ReplicaOptions = {
 const live = new Set<import("bun").Subprocess>();
 const dirs = new Set<string>();
 process.on("exit", () => {
-  for (const p of live) if (p.exitCode === null) p.kill("SIGKILL");
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -58,6 +58,8 @@ export async function startReplica(databaseUrl: string, index = 0, opts: Replica
     },
   );
   live.add(proc);
+  let exited = false; // (a process killed by a signal has no exitCode)
+  void proc.exited.then(() => (exited = true));
   let out = "";
   const dec = new TextDecoder();
   const drain = async (s: ReadableStream<Uint8Array>) => {
@@ -76,7 +78,7 @@ export async function startReplica(databaseUrl: string, index = 0, opts: Replica
   while (!url) {
     const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
     if (m) url = m[1]!;
-    else if (proc.exitCode !== null) throw new Error(`replica ${index} exited (${proc.exitCode}) before listening: ${out}`);
+    else if (exited) throw new Error(`replica ${index} exited (${proc.exitCode ?? proc.signalCode}) before listening: ${out}`);
     else if (Date.now() > deadline) {
       proc.kill("SIGKILL");
       throw new Error(`replica ${index} did not start within ${opts.startTimeoutMs ?? 30_000} ms: ${out}`);
@@ -88,7 +90,7 @@ export async function startReplica(databaseUrl: string, index = 0, opts: Replica
 
 /** Stops a replica: SIGTERM, and SIGKILL when it has not exited within `graceMs`. Returns its exit code. */
 export async function stopReplica(r: Replica, graceMs = 10_000): Promise<number | null> {
-  if (r.proc.exitCode === null) {
+  if (r.proc.exitCode === null && r.proc.signalCode === null) {
     r.proc.kill("SIGTERM");
     const done = await Promise.race([r.proc.exited.then(() => true), Bun.sleep(graceMs).then(() => false)]);
     if (!done) {
@@ -102,7 +104,7 @@ export async function stopReplica(r: Replica, graceMs = 10_000): Promise<number 
 
 /** Kills every replica started by this test process and not stopped yet (afterAll, failures included). */
 export async function stopAllReplicas(): Promise<void> {
-  for (const p of live) if (p.exitCode === null) p.kill("SIGKILL");
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   await Promise.all([...live].map((p) => p.exited));
   live.clear();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
