@@ -2,7 +2,8 @@
 // over them while one replica is killed with -9 and restarted. Every item answered 202 is stored
 // exactly once: a 503 or a connection error is retried on another replica with the same
 // Idempotency-Key (half of the batches) or the same item ids (the other half), and neither kind of
-// retry may store anything twice. KEEPWATCH_REPLICA_EVENTS scales the count (default: the issue's).
+// retry may store anything twice; every 10th batch is also sent again after its 202 and must be
+// answered with the same ids. KEEPWATCH_REPLICA_EVENTS scales the count (default: the issue's).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { clonedDatabase } from "./cluster";
 import { seedKeys, spreader, startReplicas, stopAllReplicas, testSql, type ReplicaGroup } from "./replicas";
@@ -29,6 +30,7 @@ test(`3 replicas, ${EVENTS} events spread over them, one killed -9 and restarted
   const acked = new Map<number, string[]>(); // batch -> ids of its 202
   const statuses = new Map<number, number>();
   let retries = 0;
+  const resent: { b: number; headers: Record<string, string>; body: string; ids: string[] }[] = [];
   let next = 0;
   const run = async () => {
     for (;;) {
@@ -56,7 +58,11 @@ test(`3 replicas, ${EVENTS} events spread over them, one killed -9 and restarted
         const r = await client.send("/api/v1/events", { method: "POST", headers, body });
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
         if (r.status === 202) {
-          acked.set(b, ((await r.res!.json()) as any).ids);
+          const ids = ((await r.res!.json()) as any).ids as string[];
+          acked.set(b, ids);
+          // every 10th batch is sent once more after its 202 (to the next replica): a client that
+          // retries although it was answered gets the same ids, and nothing is stored twice
+          if (b % 10 === 3) resent.push({ b, headers, body, ids });
           break;
         }
         await r.res?.arrayBuffer();
@@ -75,6 +81,23 @@ test(`3 replicas, ${EVENTS} events spread over them, one killed -9 and restarted
   await Bun.sleep(1000);
   await group.restart(1);
   await Promise.all(clients);
+  // the repeats of answered batches (see above): same ids, whichever replica answers
+  const mismatched: string[] = [];
+  for (const x of resent) {
+    for (let attempt = 0; ; attempt++) {
+      const r = await client.send("/api/v1/events", { method: "POST", headers: x.headers, body: x.body });
+      if (r.status === 202) {
+        const ids = ((await r.res!.json()) as any).ids as string[];
+        if (JSON.stringify(ids) !== JSON.stringify(x.ids)) mismatched.push(`batch ${x.b} (${x.headers["idempotency-key"] ? "Idempotency-Key" : "item ids"})`);
+        break;
+      }
+      await r.res?.arrayBuffer();
+      if (attempt > 50) throw new Error(`repeat of batch ${x.b}: ${r.status}`);
+      await Bun.sleep(50);
+    }
+  }
+  expect(resent.length).toBe(Math.floor((batches + 6) / 10));
+  expect(mismatched).toEqual([]);
   const seconds = (Date.now() - started) / 1000;
   console.log(
     `replicas-ingest: ${EVENTS} events in ${batches} batches over 3 replicas in ${seconds.toFixed(1)} s (${Math.round(EVENTS / seconds)} events/s); killed at batch ${killedAt}; statuses ${JSON.stringify(Object.fromEntries(statuses))}; ${retries} retries`,
