@@ -21,7 +21,7 @@ const COUNTS = { bulk: Math.round(1150 * SCALE), ord: Math.round(200 * SCALE), r
 const TOTAL = COUNTS.bulk + COUNTS.ord + COUNTS.rl;
 const RATE = 30; // messages/s of the "rl" webhook
 const CONCURRENCY = 8; // delivery slots per replica
-const LEASE_S = 3;
+const LEASE_S = 5; // long enough that a live replica on this loaded machine records its outcomes within it
 
 type Got = { at: number; done: number; hook: string; webhookId: string; type: string; summary: string; eventId: string };
 
