@@ -100,7 +100,9 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
   const clock = opts.clock ?? Date.now;
   const pool = openPg(config.databaseUrl, { pool: config.dbPool }).$client as unknown as PgConn;
   try {
-    await migratePg(pool);
+    // several replicas starting at once: one applies the migrations (and says so), the others wait
+    const applied = await migratePg(pool);
+    if (applied) log.info("database schema migrated", { migrations: applied });
   } catch (e) {
     await pool.end({ timeout: 5 });
     throw e;

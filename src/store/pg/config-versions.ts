@@ -63,23 +63,40 @@ async function versions(conn: PgConn): Promise<Map<string, number>> {
   const s = stateOf(conn);
   const age = performance.now() - s.at;
   if (age < CHECK_MS / 2) return s.versions;
-  s.reading ??= (async () => {
-    // the snapshot is as old as the moment its read started
-    const started = performance.now();
-    try {
-      const rows = await conn`SELECT name, version FROM config_versions`;
-      s.versions = new Map(rows.map((r) => [r.name as string, Number(r.version)]));
-      s.at = started;
-    } finally {
-      s.reading = null;
-    }
-  })();
+  // The shared read runs on the pool, never on a caller's transaction, and a caller inside a
+  // transaction never waits for it: a transaction that holds locks (a webhook lane's row, say) and
+  // waited for a read queued on another transaction's connection, itself blocked on those locks,
+  // would deadlock across connections where PostgreSQL cannot see it (seen with 3 replicas racing
+  // heartbeat sweeps: test/pg/replicas-heartbeats.test.ts). Such a caller reads on its own connection.
+  const root = rootOf(conn);
+  const shared = () =>
+    (s.reading ??= (async () => {
+      // the snapshot is as old as the moment its read started
+      const started = performance.now();
+      try {
+        await readInto(s, root, started);
+      } finally {
+        s.reading = null;
+      }
+    })());
   if (age < CHECK_MS) {
-    s.reading.catch(() => {}); // a failed background read: the next caller past CHECK_MS waits for (and sees) the error
+    shared().catch(() => {}); // a failed background read: the next caller past CHECK_MS waits for (and sees) the error
     return s.versions;
   }
-  await s.reading;
+  if (conn !== root) {
+    await readInto(s, conn, performance.now());
+    return s.versions;
+  }
+  await shared();
   return s.versions;
+}
+
+/** Reads the counters on `conn` into the snapshot, unless a read that started later got there first. */
+async function readInto(s: Snapshot, conn: PgConn, started: number): Promise<void> {
+  const rows = await conn`SELECT name, version FROM config_versions`;
+  if (started < s.at) return;
+  s.versions = new Map(rows.map((r) => [r.name as string, Number(r.version)]));
+  s.at = started;
 }
 
 /** Forgets a database's snapshot: the next check reads the counters. */
