@@ -247,8 +247,12 @@ export async function pgCommitGroup(pool: PgConn, batches: IngestBatch[], now: n
   }
 }
 
-export async function pgPruneIdempotencyKeys(conn: PgConn, olderThan: number): Promise<number> {
-  return (await conn`DELETE FROM idempotency_keys WHERE created_at < ${olderThan}`).count;
+export async function pgPruneIdempotencyKeys(conn: PgConn, olderThan: number, limit?: number): Promise<number> {
+  if (limit === undefined) return (await conn`DELETE FROM idempotency_keys WHERE created_at < ${olderThan}`).count;
+  return (
+    await conn`DELETE FROM idempotency_keys WHERE (tenant_id, route, key) IN
+                 (SELECT tenant_id, route, key FROM idempotency_keys WHERE created_at < ${olderThan} LIMIT ${limit})`
+  ).count;
 }
 
 export async function pgListEvents(conn: PgConn, tenantId: string, f: EventFilter): Promise<EventRow[]> {
