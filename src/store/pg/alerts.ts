@@ -68,6 +68,10 @@ export async function pgRaiseAlert(tx: PgConn, tenantId: string, a: AlertSignal,
 
 async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): Promise<AlertChange[]> {
   const changes: AlertChange[] = [];
+  const fp = (e: NormalizedEvent) => sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title);
+  // every fingerprint of the request locked at once, in a fixed order (dedup-locks.ts): two
+  // replicas committing the same fingerprints in other orders wait for each other, never deadlock
+  await pgLockFingerprints(tx, tenantId, evs.filter((e) => e.opensAlert).map(fp));
   // one at a time, in order: a later item joins (or resolves) the alert an earlier one opened
   for (const e of evs) {
     if (!e.opensAlert) continue;
@@ -75,7 +79,7 @@ async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEve
       tx,
       tenantId,
       {
-        fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
+        fingerprint: fp(e),
         title: e.title,
         severity: e.severity,
         sourceName: e.sourceName,

@@ -25,7 +25,7 @@ export async function pgLockFingerprints(tx: PgConn, tenantId: string, fingerpri
   if (!fps.length) return;
   await tx.unsafe(
     `SELECT count(pg_advisory_xact_lock(h)) FROM (
-       SELECT DISTINCT hashtextextended($1 || chr(0) || $2 || chr(0) || fp, 0) AS h FROM unnest($3::text[]) AS fp ORDER BY 1
+       SELECT DISTINCT hashtextextended($1 || ':' || $2 || ':' || fp, 0) AS h FROM unnest($3::text[]) AS fp ORDER BY 1
      ) AS x`,
     [FINGERPRINT_NS, tenantId, fps] as any[],
   );
