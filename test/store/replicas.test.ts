@@ -47,6 +47,32 @@ forEachStore((kind, make) => {
   });
 });
 
+forEachStore((kind, make) => {
+  describe(`${kind}: housekeeping jobs under a lease (src/scheduler/exclusive.ts)`, () => {
+    test("two schedulers firing one job together: one runs it; a finished run is not repeated within the gap; a failed one is taken over at once", async () => {
+      const { exclusively } = await import("../../src/scheduler/exclusive");
+      const s = await make();
+      const terms = { leaseMs: 60_000, minGapMs: 60_000 };
+      let runs = 0;
+      const body = async () => {
+        runs++;
+        await Bun.sleep(100);
+        return { count: 1, complete: true };
+      };
+      const [x, y] = await Promise.all([exclusively(s, "prune", "a", terms, Date.now, body), exclusively(s, "prune", "b", terms, Date.now, body)]);
+      expect(runs).toBe(1);
+      expect([x, y].filter((r) => r !== null)).toEqual([{ count: 1, complete: true }]);
+      expect(await exclusively(s, "prune", "b", terms, Date.now, body)).toBeNull();
+      expect(runs).toBe(1);
+      // a run that throws, or stops unfinished (complete: false), leaves the job to the next tick of anybody
+      await expect(exclusively(s, "other", "a", terms, Date.now, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+      expect(await exclusively(s, "other", "b", terms, Date.now, async () => ({ complete: false }))).toEqual({ complete: false });
+      expect(await exclusively(s, "other", "c", terms, Date.now, body)).toEqual({ count: 1, complete: true });
+      expect(runs).toBe(2);
+    });
+  });
+});
+
 // ---- PostgreSQL: two pools on one database
 
 const closers: (() => Promise<void>)[] = [];
