@@ -1,10 +1,11 @@
 // What must hold across replicas (issue 12) at the store level: two pools on one database stand for
-// two replicas. Leases of periodic housekeeping are written once for both stores (forEachStore).
-// The races are PostgreSQL-only, and say so: on SQLite one process holds the data directory and
-// every unit is one BEGIN IMMEDIATE transaction, so two units never interleave; on PostgreSQL two
-// pools commit concurrently under READ COMMITTED, which is where check-then-insert goes wrong.
-// Each race runs ROUNDS times: one Idempotency-Key, one item id or one alert fingerprint committed
-// by both pools at the same moment must be stored once and answered alike.
+// two replicas. Leases of periodic housekeeping, and the scheduler's jobs under them, are written
+// once for both stores (forEachStore). The races are PostgreSQL-only, and say so: on SQLite one
+// process holds the data directory and every unit is one BEGIN IMMEDIATE transaction, so two units
+// never interleave; on PostgreSQL two pools commit concurrently under READ COMMITTED, which is where
+// check-then-insert goes wrong. Each race runs ROUNDS times: one Idempotency-Key, one item id, one
+// alert fingerprint or one threshold group committed by both pools at the same moment must be
+// stored once and answered alike. Last, the LISTEN/NOTIFY wake-up channel (PostgreSQL only).
 import { afterAll, describe, expect, test } from "bun:test";
 import type postgres from "postgres";
 import type { NormalizedEvent } from "../../src/core/event";
