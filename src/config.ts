@@ -20,6 +20,10 @@ export const ConfigSchema = Type.Object({
     description: "postgres://user:password@host:5432/db (or ?host=/socket/dir): PostgreSQL instead of SQLite, nothing on local disk (empty: SQLite in --data-dir)",
   }),
   dbPool: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: "PostgreSQL connections per process (with --database-url)" }),
+  dbWake: Type.Union([Type.Literal("notify"), Type.Literal("poll")], {
+    default: "notify",
+    description: "how replicas hear of each other's new jobs: notify (LISTEN/NOTIFY, a hint on top of polling) | poll (polling only: behind PgBouncer in transaction mode)",
+  }),
   rateLimit: Type.Number({ minimum: 0, default: 10, description: "default requests/s per key (0 = unlimited)" }),
   rateBurst: Type.Integer({ minimum: 1, default: 50, description: "default token-bucket size per key" }),
   // events and bytes, per key and per tenant (src/core/ratelimit.ts); unset = derived from the above
@@ -77,6 +81,7 @@ export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   dataDir: { flag: "--data-dir", env: "KEEPWATCH_DATA_DIR" },
   databaseUrl: { flag: "--database-url", env: "KEEPWATCH_DATABASE_URL" },
   dbPool: { flag: "--db-pool", env: "KEEPWATCH_DB_POOL" },
+  dbWake: { flag: "--db-wake", env: "KEEPWATCH_DB_WAKE" },
   rateLimit: { flag: "--rate-limit", env: "KEEPWATCH_RATE_LIMIT" },
   rateBurst: { flag: "--rate-burst", env: "KEEPWATCH_RATE_BURST" },
   eventRate: { flag: "--event-rate", env: "KEEPWATCH_EVENT_RATE" },

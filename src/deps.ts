@@ -1,4 +1,5 @@
 // The one dependencies object built in main.ts (or by a test) and passed down.
+import type { PgWake } from "./store/pg/wake";
 import type { Config } from "./config";
 import type { Checkpointer } from "./db/checkpointer";
 import type { Db } from "./db/client";
@@ -59,6 +60,8 @@ export type Deps = {
   sqlite?: SqliteParts;
   /** PostgreSQL mode only: the pool every role shares (closed by stop); undefined on SQLite */
   pg?: PgConn;
+  /** PostgreSQL mode with --db-wake notify: the wake-up channel across replicas (src/store/pg/wake.ts; stopped by stop) */
+  pgWake?: PgWake;
   clock: () => number;
   log: Logger;
   auth: Authenticator;

@@ -25,6 +25,7 @@ import { migratePg } from "./db/pg-migrate";
 import { sqliteOnly, type PgConn, type Store } from "./store/contract";
 import type { DataDirLock } from "./db/lock";
 import { setPgOutbox } from "./store/pg/hooks";
+import { startPgWake } from "./store/pg/wake";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
 
@@ -125,7 +126,44 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     pg: pool,
   });
   registerPgOutbox(deps.webhooks);
+  if (config.dbWake === "notify") wakeAcrossReplicas(deps, pool, log);
   return deps;
+}
+
+/**
+ * --db-wake notify: after a commit of this process that enqueued jobs, the other replicas' workers
+ * are woken through LISTEN/NOTIFY (src/store/pg/wake.ts), not only this process's; a notification
+ * from any replica wakes this one's. A hint on top of polling, never needed for correctness.
+ */
+function wakeAcrossReplicas(deps: Deps, pool: PgConn, log: Logger): void {
+  let warned = false;
+  const wake = startPgWake(
+    pool,
+    () => {
+      deps.worker.notify();
+      deps.enrichmentWorker.notify();
+    },
+    (e) => {
+      // once per process: while the database is away every send fails, and polling goes on
+      if (!warned) log.warn("wake-up notification failed (workers keep polling)", { error: String(e) });
+      warned = true;
+    },
+  );
+  const local = deps.webhooks.wake;
+  deps.webhooks.wake = () => {
+    local();
+    wake.announce();
+  };
+  setEnrichmentWake(() => {
+    deps.enrichmentWorker.notify();
+    wake.announce();
+  });
+  const onCommit = deps.writer.onCommit;
+  deps.writer.onCommit = (requests, events, enqueued) => {
+    onCommit?.(requests, events, enqueued);
+    if (enqueued > 0) wake.announce();
+  };
+  deps.pgWake = wake;
 }
 
 /** Deps for the config: PostgreSQL with --database-url, else SQLite in --data-dir. */
@@ -244,6 +282,7 @@ export async function startServer(deps: Deps): Promise<Running> {
         sqlite.db.$client.close();
       }
       // PostgreSQL: the pool last, once every write above has had its answer
+      await deps.pgWake?.stop();
       if (deps.pg) await deps.pg.end({ timeout: 5 });
     })());
   return { deps, server, stop, url: `http://${deps.config.host === "0.0.0.0" ? "127.0.0.1" : deps.config.host}:${server.port}` };

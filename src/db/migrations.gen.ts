@@ -12,6 +12,7 @@ import m8 from "../../migrations/0008_job_lanes.sql" with { type: "text" };
 import m9 from "../../migrations/0009_events_fts.sql" with { type: "text" };
 import m10 from "../../migrations/0010_session_flash_rule_hits.sql" with { type: "text" };
 import m11 from "../../migrations/0011_events_fts_background.sql" with { type: "text" };
+import m12 from "../../migrations/0012_housekeeping_leases.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -27,4 +28,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0009_events_fts": m9,
   "0010_session_flash_rule_hits": m10,
   "0011_events_fts_background": m11,
+  "0012_housekeeping_leases": m12,
 };

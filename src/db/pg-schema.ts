@@ -588,3 +588,17 @@ export const adminSessions = pgTable(
   },
   (t) => [index("admin_sessions_expires").on(t.expiresAt)],
 );
+
+/**
+ * Leases of periodic housekeeping (retention, idempotency-key expiry, rule-hit pruning): one
+ * replica runs a job at a time, and a run done recently is not repeated by another (issue 12).
+ * Times are the database clock. A lease row rather than an advisory lock: a run is many short
+ * transactions (bounded batches), which a transaction-scoped lock cannot span, and a
+ * session-scoped lock does not survive PgBouncer in transaction mode.
+ */
+export const housekeepingLeases = pgTable("housekeeping_leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  leaseUntil: ms("lease_until").notNull(),
+  doneAt: ms("done_at"),
+});

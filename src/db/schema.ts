@@ -664,3 +664,16 @@ export const adminSessions = sqliteTable(
   },
   (t) => [index("admin_sessions_expires").on(t.expiresAt)],
 );
+
+/**
+ * Leases of periodic housekeeping (retention, idempotency-key expiry, rule-hit pruning): one
+ * process runs a job at a time, and a run done recently is not repeated by another (issue 12; on
+ * SQLite one process holds the data directory anyway). `lease_until` is when the holder's claim
+ * lapses (a holder that died is replaced after it); `done_at` when the last run finished.
+ */
+export const housekeepingLeases = sqliteTable("housekeeping_leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  leaseUntil: integer("lease_until").notNull(),
+  doneAt: integer("done_at"),
+});

@@ -47,6 +47,7 @@ import type { OverviewStore } from "./overview";
 import type { RetentionStore } from "./retention";
 import type { HealthStore } from "./health";
 import type { BackupStore } from "./backup";
+import type { LeasesStore } from "./leases";
 import type { SignatureSetting } from "../core/inbound-signatures";
 
 /** A PostgreSQL connection: the pool, or the transaction a unit of work runs in. */
@@ -217,6 +218,8 @@ export interface Store {
   readonly retention: RetentionStore;
   readonly health: HealthStore;
   readonly backup: BackupStore;
+  /** one replica at a time for periodic housekeeping (src/store/leases.ts) */
+  readonly leases: LeasesStore;
 }
 
 /** What a notPorted domain answers to this key: its name (see unportedDomains in src/store/index.ts). */

@@ -93,8 +93,12 @@ export function storeBatch(db: Db, b: IngestBatch, now: number): { ids: string[]
   return { ids, inserted };
 }
 
-export function pruneIdempotencyKeys(db: Db, olderThan: number): number {
-  return db.$client.query("DELETE FROM idempotency_keys WHERE created_at < ?1").run(olderThan).changes;
+/** Deletes keys created before `olderThan`: all of them, or at most `limit` (a bounded batch). */
+export function pruneIdempotencyKeys(db: Db, olderThan: number, limit?: number): number {
+  if (limit === undefined) return db.$client.query("DELETE FROM idempotency_keys WHERE created_at < ?1").run(olderThan).changes;
+  return db.$client
+    .query("DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)")
+    .run(olderThan, limit).changes;
 }
 
 export type EventFilter = {

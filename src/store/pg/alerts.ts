@@ -9,6 +9,7 @@ import { SEVERITY_RANK, type Severity } from "../../core/severity";
 import { newId } from "../../lib/ids";
 import { alertView } from "../alerts";
 import { pgOutbox } from "./hooks";
+import { pgLockFingerprints } from "./dedup-locks";
 
 export const ALERT_COLS = `id, tenant_id AS "tenantId", fingerprint, title, severity, severity_rank AS "severityRank", status,
   classification, assignee, enrichment_status AS "enrichmentStatus", enrichment_error AS "enrichmentError", tags,
@@ -30,6 +31,8 @@ export async function pgTimeline(tx: PgConn, alertId: string, at: number, kind: 
 /** The twin of raiseAlert: opens, joins (within windowMs) or resolves, inside the caller's transaction. */
 export async function pgRaiseAlert(tx: PgConn, tenantId: string, a: AlertSignal, now: number, windowMs: number): Promise<AlertChange | null> {
   const e = a.event;
+  // one alert per fingerprint across replicas: see dedup-locks.ts
+  await pgLockFingerprints(tx, tenantId, [a.fingerprint]);
   const [open] = await tx`SELECT id FROM alerts
      WHERE tenant_id = ${tenantId} AND fingerprint = ${a.fingerprint} AND status <> 'closed' AND last_seen >= ${now - windowMs}
      ORDER BY last_seen DESC LIMIT 1`;
@@ -65,6 +68,10 @@ export async function pgRaiseAlert(tx: PgConn, tenantId: string, a: AlertSignal,
 
 async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): Promise<AlertChange[]> {
   const changes: AlertChange[] = [];
+  const fp = (e: NormalizedEvent) => sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title);
+  // every fingerprint of the request locked at once, in a fixed order (dedup-locks.ts): two
+  // replicas committing the same fingerprints in other orders wait for each other, never deadlock
+  await pgLockFingerprints(tx, tenantId, evs.filter((e) => e.opensAlert).map(fp));
   // one at a time, in order: a later item joins (or resolves) the alert an earlier one opened
   for (const e of evs) {
     if (!e.opensAlert) continue;
@@ -72,7 +79,7 @@ async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEve
       tx,
       tenantId,
       {
-        fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
+        fingerprint: fp(e),
         title: e.title,
         severity: e.severity,
         sourceName: e.sourceName,

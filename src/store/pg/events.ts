@@ -1,8 +1,8 @@
 // Events on PostgreSQL: the twin of src/store/events.ts, and the PostgreSQL group commit.
 //
 // The group commit (pgCommitGroup) is ONE transaction per group, whatever the number of requests
-// and events in it: a fixed handful of statements (idempotency keys looked up, every event inserted,
-// conflicts resolved, every indicator inserted, idempotency keys written), each multi-row through
+// and events in it: a fixed handful of statements (idempotency keys claimed, every event inserted,
+// conflicts resolved, every indicator inserted, idempotency keys answered), each multi-row through
 // unnest arrays, plus what the commit hooks do. The hooks (src/store/pg/hooks.ts) run where
 // src/ingest/commit.ts runs the SQLite ones: each request's `before` phase ahead of the insert, each
 // request's after phase, in request order, with the events that request inserted.
@@ -35,19 +35,14 @@ const idemName = (t: string, r: string, k: string) => `${t}\u0000${r}\u0000${k}`
  */
 export async function pgStoreBatches(tx: PgConn, batches: IngestBatch[], now: number): Promise<Stored[]> {
   const out: (Stored | null)[] = batches.map(() => null);
-  // 1. idempotency keys: the ones already stored (one statement), then repeats inside the group
-  const keyed = batches.filter((b) => b.idempotencyKey);
-  const known = new Map<string, string[]>();
-  if (keyed.length) {
-    const rows = await tx.unsafe(
-      `SELECT k.tenant_id, k.route, k.key, k.ids FROM idempotency_keys k
-         JOIN unnest($1::text[], $2::text[], $3::text[]) AS u(tenant_id, route, key)
-           ON k.tenant_id = u.tenant_id AND k.route = u.route AND k.key = u.key
-        WHERE k.created_at >= $4::bigint`,
-      [keyed.map((b) => b.tenantId), keyed.map((b) => b.route), keyed.map((b) => b.idempotencyKey!), now - IDEMPOTENCY_WINDOW_MS] as any[],
-    );
-    for (const r of rows) known.set(idemName(r.tenant_id, r.route, r.key), JSON.parse(r.ids));
-  }
+  // 1. idempotency keys, claimed in one statement (issue 12: replicas racing with the same new key).
+  // Each distinct key of the group is inserted with an empty answer, or an expired one taken over;
+  // a live key (stored before) is touched instead and answers its stored ids. A key another
+  // transaction claimed and has not committed yet makes this statement wait for it: then its ids
+  // if it committed, ours if it rolled back. So one request stores the events of a key, whichever
+  // replica or pool it reached, and every other answers its ids. The empty answer never commits:
+  // step 5 writes the ids in this transaction. Keys in a fixed order: two groups claiming the same
+  // keys wait for each other rather than deadlock.
   /** request index → the earlier request of this group with the same key */
   const aliasOf = new Map<number, number>();
   const firstWithKey = new Map<string, number>();
@@ -55,12 +50,31 @@ export async function pgStoreBatches(tx: PgConn, batches: IngestBatch[], now: nu
   batches.forEach((b, i) => {
     if (b.idempotencyKey) {
       const name = idemName(b.tenantId, b.route, b.idempotencyKey);
-      const prev = known.get(name);
-      if (prev) return void (out[i] = { ids: prev, inserted: [] });
       const first = firstWithKey.get(name);
       if (first !== undefined) return void aliasOf.set(i, first);
       firstWithKey.set(name, i);
     }
+  });
+  const known = new Map<string, string[]>();
+  if (firstWithKey.size) {
+    const names = [...firstWithKey.keys()].sort();
+    const keyed = names.map((n) => batches[firstWithKey.get(n)!]!);
+    const rows = await tx.unsafe(
+      `INSERT INTO idempotency_keys AS k (tenant_id, route, key, ids, created_at)
+       SELECT u.tenant_id, u.route, u.key, '', $4::bigint FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(tenant_id, route, key, ord)
+        ORDER BY u.ord
+       ON CONFLICT (tenant_id, route, key) DO UPDATE
+          SET ids = CASE WHEN k.created_at < $5::bigint THEN excluded.ids ELSE k.ids END,
+              created_at = CASE WHEN k.created_at < $5::bigint THEN excluded.created_at ELSE k.created_at END
+       RETURNING k.tenant_id, k.route, k.key, k.ids`,
+      [keyed.map((b) => b.tenantId), keyed.map((b) => b.route), keyed.map((b) => b.idempotencyKey!), now, now - IDEMPOTENCY_WINDOW_MS] as any[],
+    );
+    for (const r of rows) if (r.ids !== "") known.set(idemName(r.tenant_id, r.route, r.key), JSON.parse(r.ids));
+  }
+  batches.forEach((b, i) => {
+    if (aliasOf.has(i)) return;
+    const prev = b.idempotencyKey ? known.get(idemName(b.tenantId, b.route, b.idempotencyKey)) : undefined;
+    if (prev) return void (out[i] = { ids: prev, inserted: [] });
     toStore.push(i);
   });
   // 2. every event of the group, in order, in one statement; a conflict (an external id the tenant
@@ -152,17 +166,16 @@ export async function pgStoreBatches(tx: PgConn, batches: IngestBatch[], now: nu
   for (const [i, first] of aliasOf) out[i] = { ids: out[first]!.ids, inserted: [] };
   const put = toStore.filter((i) => batches[i]!.idempotencyKey);
   if (put.length) {
-    // INSERT OR REPLACE on SQLite: an expired key is taken over
+    // the answers of the keys claimed in step 1
     await tx.unsafe(
-      `INSERT INTO idempotency_keys (tenant_id, route, key, ids, created_at)
-       SELECT u.tenant_id, u.route, u.key, u.ids, $5::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(tenant_id, route, key, ids)
-       ON CONFLICT (tenant_id, route, key) DO UPDATE SET ids = excluded.ids, created_at = excluded.created_at`,
+      `UPDATE idempotency_keys k SET ids = u.ids
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(tenant_id, route, key, ids)
+        WHERE k.tenant_id = u.tenant_id AND k.route = u.route AND k.key = u.key`,
       [
         put.map((i) => batches[i]!.tenantId),
         put.map((i) => batches[i]!.route),
         put.map((i) => batches[i]!.idempotencyKey!),
         put.map((i) => JSON.stringify(out[i]!.ids)),
-        now,
       ] as any[],
     );
   }
@@ -234,8 +247,12 @@ export async function pgCommitGroup(pool: PgConn, batches: IngestBatch[], now: n
   }
 }
 
-export async function pgPruneIdempotencyKeys(conn: PgConn, olderThan: number): Promise<number> {
-  return (await conn`DELETE FROM idempotency_keys WHERE created_at < ${olderThan}`).count;
+export async function pgPruneIdempotencyKeys(conn: PgConn, olderThan: number, limit?: number): Promise<number> {
+  if (limit === undefined) return (await conn`DELETE FROM idempotency_keys WHERE created_at < ${olderThan}`).count;
+  return (
+    await conn`DELETE FROM idempotency_keys WHERE (tenant_id, route, key) IN
+                 (SELECT tenant_id, route, key FROM idempotency_keys WHERE created_at < ${olderThan} LIMIT ${limit})`
+  ).count;
 }
 
 export async function pgListEvents(conn: PgConn, tenantId: string, f: EventFilter): Promise<EventRow[]> {

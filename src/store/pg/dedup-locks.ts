@@ -1,0 +1,45 @@
+// "One per X" across replicas where a unique index cannot say it (issue 12).
+//
+// Alert fingerprints. An event joins the newest not-closed alert of its fingerprint seen within the
+// dedup window, else opens a new one (pgRaiseAlert). Several not-closed alerts of one fingerprint
+// are legitimate (one left open past its window, and the one opened after it), so no unique index
+// on open alerts can hold the rule; the window is a time predicate, which an index predicate cannot
+// name. Instead the unit that raises an alert first takes a transaction-scoped advisory lock on
+// (tenant, fingerprint): a second transaction (another replica, another pool) raising the same
+// fingerprint waits until the first commits, then its look-up sees the alert the first opened and
+// joins it. Transaction-scoped: released by the commit or rollback, nothing to clean up after a
+// crash, and it works through PgBouncer in transaction mode (session-scoped locks do not).
+//
+// Threshold rules need no lock of their own: a unit that records a rule's hit first adds to the
+// rule's hit count (UPDATE rules ... in pgRulesAfterInsert), whose row lock makes a second unit
+// matching the same rule wait for the first's commit; its count of the window then includes the
+// first's hit (test/store/replicas.test.ts races it). Keep that update ahead of the rule_hits
+// insert and count, or lock the (rule, group) here.
+import type { PgConn } from "../contract";
+
+/** The advisory-lock key spaces (hashed with the tenant and the key). */
+const FINGERPRINT_NS = "kw.alert.fingerprint";
+
+/**
+ * Takes the transaction-scoped advisory locks of these (namespace, tenant, key) triples, in one
+ * statement, in a fixed order (two units locking several keys wait rather than deadlock). A 64-bit
+ * hash: two keys that collide only wait for each other.
+ */
+async function lockKeys(tx: PgConn, ns: string, tenantId: string, keys: string[]): Promise<void> {
+  const ks = [...new Set(keys)];
+  if (!ks.length) return;
+  await tx.unsafe(
+    `SELECT count(pg_advisory_xact_lock(h)) FROM (
+       SELECT DISTINCT hashtextextended($1 || ':' || $2 || ':' || k, 0) AS h FROM unnest($3::text[]) AS k ORDER BY 1
+     ) AS x`,
+    [ns, tenantId, ks] as any[],
+  );
+}
+
+/**
+ * The locks of these alert fingerprints of a tenant. Call inside the unit's transaction, before
+ * looking for the open alert.
+ */
+export async function pgLockFingerprints(tx: PgConn, tenantId: string, fingerprints: string[]): Promise<void> {
+  await lockKeys(tx, FINGERPRINT_NS, tenantId, fingerprints);
+}

@@ -1,0 +1,85 @@
+// Delivery lag across replicas (issue 12, item 4): N replicas (built binaries) on one throwaway
+// PostgreSQL database, one webhook (plain or ordered) to a local receiver, events spread
+// round-robin over the replicas at RATE events/s for SECONDS; lag = the receiver's clock at
+// arrival − the client's clock when the ingest request was sent (same machine, one clock). Prints
+// p50/p99/max. A measurement, not a test: `bun test/bench/replica-lag.ts [replicas] [rate] [seconds] [ordered]`
+// (KEEPWATCH_BIN or dist/keepwatch; extra replica settings from the environment, e.g.
+// KEEPWATCH_... variables, are passed to every replica).
+import postgres from "postgres";
+import { pgOptions } from "../../src/db/pg-client";
+import { startCluster } from "../pg/cluster";
+import { killSpawned, startBinary, tempDir } from "../helpers";
+
+const REPLICAS = Number(process.argv[2] ?? 3);
+const RATE = Number(process.argv[3] ?? 500);
+const SECONDS = Number(process.argv[4] ?? 10);
+const ORDERED = (process.argv[5] ?? "plain") === "ordered";
+
+const cluster = await startCluster();
+try {
+  const url = await cluster.createDatabase("lag");
+  const env: Record<string, string> = { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8" };
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith("KEEPWATCH_") && k !== "KEEPWATCH_BIN" && v !== undefined) env[k] = v;
+  const reps = [];
+  for (let i = 0; i < REPLICAS; i++) reps.push(await startBinary(tempDir("kw-lag-"), ["--database-url", url], env));
+  const { adminKey, ingestKey } = reps[0]!;
+  const lags: number[] = [];
+  const receiver = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const body = await req.text();
+      const at = Date.now();
+      for (const m of body.matchAll(/\\?"sent\\?":(\d+(?:\.\d+)?)/g)) lags.push(at - Number(m[1]));
+      return new Response("ok");
+    },
+  });
+  const hook = await fetch(reps[0]!.url + "/v1/webhooks", {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ url: `http://127.0.0.1:${receiver.port}/`, rate_limit: 0, ordered: ORDERED }),
+  });
+  if (hook.status !== 201) throw new Error(`webhook: ${hook.status} ${await hook.text()}`);
+  await Bun.sleep(1500); // every replica's caches see the webhook (change counter, ≤ 1 s)
+  const total = RATE * SECONDS;
+  let sent = 0;
+  let refused = 0;
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  while (sent < total) {
+    const due = t0 + (sent * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await Bun.sleep(wait);
+    const r = reps[sent % REPLICAS]!;
+    const body = JSON.stringify([{ type: "lag.test", module: "t", source: "lag", summary: `e${sent}`, severity: "info", payload: { sent: Date.now() } }]);
+    sent++;
+    inflight.push(
+      fetch(r.url + "/api/v1/events", { method: "POST", headers: { "x-api-key": ingestKey, "content-type": "application/json" }, body })
+        .then(async (res) => {
+          if (res.status !== 202) refused++;
+          await res.arrayBuffer();
+        })
+        .catch(() => void refused++),
+    );
+  }
+  await Promise.all(inflight);
+  const sendMs = performance.now() - t0;
+  const end = Date.now() + 30_000;
+  while (lags.length < total - refused && Date.now() < end) await Bun.sleep(50);
+  lags.sort((a, b) => a - b);
+  const q = (p: number) => lags[Math.min(lags.length - 1, Math.floor(p * lags.length))]!.toFixed(1);
+  console.log(
+    JSON.stringify({ replicas: REPLICAS, rate: RATE, seconds: SECONDS, ordered: ORDERED, sent: total, send_ms: Math.round(sendMs), refused, delivered: lags.length, lag_ms: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1) } }),
+  );
+  const { url: clean, options } = pgOptions(url, 1);
+  const sql = postgres(clean, options);
+  const [d] = await sql`SELECT count(*)::int AS n FROM deliveries WHERE status = 'succeeded'`;
+  console.log(JSON.stringify({ deliveries_succeeded: d!.n }));
+  await sql.end({ timeout: 5 });
+  receiver.stop(true);
+  for (const r of reps) r.proc.kill("SIGTERM");
+  await Promise.all(reps.map((r) => r.proc.exited));
+} finally {
+  killSpawned();
+  await cluster.stop();
+}
