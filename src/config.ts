@@ -51,6 +51,10 @@ export const ConfigSchema = Type.Object({
     default: "",
     description: "CIDRs outbound webhooks may reach although private/loopback/link-local (comma-separated)",
   }),
+  trustedProxies: Type.String({
+    default: "",
+    description: "CIDRs of reverse proxies whose X-Forwarded-For names the client (comma-separated; none: the header is ignored)",
+  }),
   webhookConcurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: "deliveries in flight at once" }),
   webhookMaxInflight: Type.Integer({ minimum: 1, maximum: 1024, default: 32, description: "deliveries in flight to one webhook at once (keeps a slow receiver from taking every slot)" }),
   jobLease: Type.Number({ minimum: 1, maximum: 3600, default: 120, description: "seconds a claimed job is leased before another worker may take it" }),
@@ -99,6 +103,7 @@ export const SETTINGS: Record<keyof Settings, { flag: string; env: string }> = {
   keyOverlap: { flag: "--key-overlap", env: "KEEPWATCH_KEY_OVERLAP" },
   shutdownTimeout: { flag: "--shutdown-timeout", env: "KEEPWATCH_SHUTDOWN_TIMEOUT" },
   outboundAllow: { flag: "--outbound-allow", env: "KEEPWATCH_OUTBOUND_ALLOW" },
+  trustedProxies: { flag: "--trusted-proxies", env: "KEEPWATCH_TRUSTED_PROXIES" },
   webhookConcurrency: { flag: "--webhook-concurrency", env: "KEEPWATCH_WEBHOOK_CONCURRENCY" },
   webhookMaxInflight: { flag: "--webhook-max-inflight", env: "KEEPWATCH_WEBHOOK_MAX_INFLIGHT" },
   jobLease: { flag: "--job-lease", env: "KEEPWATCH_JOB_LEASE" },
@@ -194,6 +199,11 @@ export function loadConfig(
     parseAllowList((withDefaults as Config).outboundAllow);
   } catch (e) {
     throw new ConfigError(`invalid setting ${from.outboundAllow ?? "KEEPWATCH_OUTBOUND_ALLOW"}: ${(e as Error).message} (expected CIDRs such as 127.0.0.0/8, fd00::/8)`);
+  }
+  try {
+    parseAllowList((withDefaults as Config).trustedProxies);
+  } catch (e) {
+    throw new ConfigError(`invalid setting ${from.trustedProxies ?? "KEEPWATCH_TRUSTED_PROXIES"}: ${(e as Error).message} (expected CIDRs such as 10.0.0.5/32, 10.1.0.0/16)`);
   }
   const databaseUrl = (withDefaults as Settings).databaseUrl.trim();
   if (databaseUrl !== "") {

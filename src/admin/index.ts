@@ -27,6 +27,7 @@ import { publicOrigin } from "../http/public-url";
 import { webhooksArea } from "./webhooks";
 import { putOneTime, takeOneTime, type OneTime } from "./flash";
 import { keepInput } from "./form-errors";
+import { requestAddress } from "../http/client-address";
 import favicon from "./favicon.svg" with { type: "text" };
 
 /** The page areas, in nav order. A new area: one file exporting an Area, one line here. */
@@ -183,7 +184,7 @@ export function adminModule(deps: Deps) {
           loginsReading--;
         }
         const next = nextOf(form.get("next"));
-        const address = server?.requestIP(request)?.address ?? "unknown";
+        const address = requestAddress(deps.config, server, request) ?? "unknown";
         const now = deps.clock();
         const wait = throttle.waitMs(address, now);
         if (wait > 0) {

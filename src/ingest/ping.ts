@@ -6,6 +6,7 @@ import { ApiError, notFound } from "../http/errors";
 import type { PingWork } from "../store/events";
 import { readBody } from "./body";
 import { PUBLIC } from "../http/openapi";
+import { requestAddress } from "../http/client-address";
 
 export const PING_BODY_KEEP = 10 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: false });
@@ -44,7 +45,7 @@ async function handle(deps: Deps, req: Request, token: string, action: string | 
 }
 
 export function pingRoutes(deps: Deps) {
-  const remote = (server: { requestIP(r: Request): { address: string } | null } | null, req: Request) => server?.requestIP(req)?.address ?? null;
+  const remote = (server: { requestIP(r: Request): { address: string } | null } | null, req: Request) => requestAddress(deps.config, server, req);
   const one = { parse: "none" as const, detail: { summary: "Heartbeat ping (success); the token in the path is the credential", tags: ["heartbeats"], security: PUBLIC } };
   const two = { parse: "none" as const, detail: { summary: "Heartbeat ping: start, fail, log, or an exit code 0-255; the token in the path is the credential", tags: ["heartbeats"], security: PUBLIC } };
   const app = new Elysia({ name: "ping" })
