@@ -6,9 +6,12 @@
 //    rounds in the order 1,2,3,3,2,1 (… for BENCH_ROUNDS passes) so that the machine's drift hits
 //    every configuration alike; req/s, p99 (the worst of the per-replica wrk p99s), and the CPU
 //    seconds per stored event of keepwatch (utime+stime of every running replica, /proc/<pid>/stat)
-//    and of PostgreSQL (the postmaster with its reaped children, plus every live backend) apart.
-// 2. Deliveries/s with 1, 2 and 3 replicas: N messages held by an inactive webhook, then the
-//    webhook is activated; every running replica claims from the same queue; first to last receipt.
+//    and of PostgreSQL (the postmaster with its reaped children, plus every live backend) apart,
+//    and the events per PostgreSQL commit (each replica group-commits what it received: the same
+//    load over more replicas makes smaller groups, more commits).
+// 2. Deliveries/s with 1, 2 and 3 replicas: N messages held by an inactive webhook (or spread over
+//    BENCH_WEBHOOKS), then activated; every running replica claims from the same queue; first to
+//    last receipt, CPU per delivery, statements and commits per delivery (pg_stat_statements).
 // 3. Delivery lag at each of RATES events/s with 3 replicas: one event per request, spread round-robin over
 //    the replicas; lag = receipt at the local receiver − the ingest 202.
 // Ratios against 1 replica in the same run. The replicas, PostgreSQL, wrk and this process share
@@ -137,7 +140,7 @@ try {
   );
   await wrk(first.url + "/api/v1/events", bodies, h, { seconds: 2, connections: 16, threads: 1 });
 
-  type Round = { rps: number; p99: number; non2xx: number; events: number; kwMs: number; pgMs: number };
+  type Round = { rps: number; p99: number; non2xx: number; events: number; kwMs: number; pgMs: number; xacts: number };
   const rounds = new Map<number, Round[]>(Array.from({ length: MAX_REPLICAS }, (_, i) => [i + 1, []]));
   const order: number[] = [];
   for (let p = 0; p < ROUNDS; p++) {
@@ -147,11 +150,14 @@ try {
   for (const k of order) {
     await ensure(k);
     const e0 = await events();
+    const x0 = (await pgCounters()).xacts;
     const kw0 = kwCpu(), pg0 = pgCpuMs(pgData);
     const per = Math.ceil(CONNECTIONS / k);
     const rs: WrkResult[] = await Promise.all(replicas.map((r) => wrk(r.url + "/api/v1/events", bodies, h, { seconds: SECONDS, connections: per, threads: 1 })));
     const kw1 = kwCpu(), pg1 = pgCpuMs(pgData);
     const e1 = await events();
+    await Bun.sleep(200); // the statistics collector reports with a short delay
+    const x1 = (await pgCounters()).xacts;
     rounds.get(k)!.push({
       rps: rs.reduce((a, x) => a + x.rps, 0),
       p99: Math.max(...rs.map((x) => x.p99)),
@@ -159,11 +165,12 @@ try {
       events: e1 - e0,
       kwMs: kw1 - kw0,
       pgMs: pg1 - pg0,
+      xacts: x1 - x0,
     });
   }
   const med = (k: number, f: (r: Round) => number) => median(rounds.get(k)!.map(f));
-  console.log(`| replicas | req/s (median) | ratio to 1 | p99 ms (median) | non-2xx | keepwatch CPU µs/event | PostgreSQL CPU µs/event | events stored |`);
-  console.log(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  console.log(`| replicas | req/s (median) | ratio to 1 | p99 ms (median) | non-2xx | keepwatch CPU µs/event | PostgreSQL CPU µs/event | events/commit | events stored |`);
+  console.log(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   const base = med(1, (r) => r.rps);
   for (let k = 1; k <= MAX_REPLICAS; k++) {
     const rs = rounds.get(k)!;
@@ -171,7 +178,7 @@ try {
     const kwUs = (rs.reduce((a, r) => a + r.kwMs, 0) * 1000) / Math.max(1, ev);
     const pgUs = (rs.reduce((a, r) => a + r.pgMs, 0) * 1000) / Math.max(1, ev);
     console.log(
-      `| ${k} | ${fmt(med(k, (r) => r.rps), 0)} | ${fmt(med(k, (r) => r.rps) / base, 2)} | ${fmt(med(k, (r) => r.p99), 1)} | ${rs.reduce((a, r) => a + r.non2xx, 0)} | ${fmt(kwUs, 0)} | ${fmt(pgUs, 0)} | ${ev} |`,
+      `| ${k} | ${fmt(med(k, (r) => r.rps), 0)} | ${fmt(med(k, (r) => r.rps) / base, 2)} | ${fmt(med(k, (r) => r.p99), 1)} | ${rs.reduce((a, r) => a + r.non2xx, 0)} | ${fmt(kwUs, 0)} | ${fmt(pgUs, 0)} | ${fmt(ev / Math.max(1, rs.reduce((a, r) => a + r.xacts, 0)), 1)} | ${ev} |`,
     );
   }
   const ratios = (k: number) => rounds.get(k)!.map((r, i) => r.rps / rounds.get(1)![i]!.rps);
@@ -252,13 +259,14 @@ try {
       }
       await Bun.sleep(2);
     }
-    await Promise.all(inflight);
     const sentFor = (performance.now() - start) / 1000;
+    await Promise.all(inflight);
+    const answeredFor = (performance.now() - start) / 1000;
     await until(() => [...accepted.keys()].every((id) => lagReceipt.has(id)), 240_000, `lag deliveries at ${rate}/s`);
     const lags = [...accepted].map(([id, at]) => Math.max(0, lagReceipt.get(id)! - at)).sort((a, b) => a - b);
     const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))]!;
     console.log(
-      `delivery lag ingest 202 → receipt at ${rate} events/s for ${LAG_SECONDS} s (sent in ${fmt(sentFor, 1)} s) with ${MAX_REPLICAS} replicas (${lags.length} events, ${refused} refused): p50 ${fmt(pct(50), 1)} ms, p99 ${fmt(pct(99), 1)} ms, max ${fmt(lags[lags.length - 1]!, 1)} ms${rate === 500 ? " (target p99 ≤ 100 ms)" : ""}`,
+      `delivery lag ingest 202 → receipt at ${rate} events/s for ${LAG_SECONDS} s (sent in ${fmt(sentFor, 1)} s, the last 202 after ${fmt(answeredFor, 1)} s) with ${MAX_REPLICAS} replicas (${lags.length} events, ${refused} refused): p50 ${fmt(pct(50), 1)} ms, p99 ${fmt(pct(99), 1)} ms, max ${fmt(lags[lags.length - 1]!, 1)} ms${rate === 500 ? " (target p99 ≤ 100 ms)" : ""}`,
     );
     await api(`/v1/webhooks/${w.id}`, "PATCH", { state: "inactive" });
   }
