@@ -342,7 +342,7 @@ export function pgNotReady(cmd: string, unported: string[] = unportedDomains()):
   if (cmd === "backup") return PG_BACKUP_ADVICE;
   if (cmd === "restore") return "keepwatch restore replaces a SQLite database; on PostgreSQL restore a pg_dump with pg_restore (see keepwatch backup --help)";
   // systemd-unit would write the URL, password included, into a unit file readable by all
-  return `keepwatch ${cmd} does not take --database-url / KEEPWATCH_DATABASE_URL; unset it to work on SQLite in --data-dir`;
+  return `keepwatch ${cmd} does not take --database-url / KEEPWATCH_DATABASE_URL (a unit file is readable by every user, password included): unset it, print the unit, and give the service KEEPWATCH_DATABASE_URL=… in an EnvironmentFile= readable by root only (README: Running several replicas)`;
 }
 
 /** Kept for callers and tests of the unfinished port: the serve refusal as it reads today. */

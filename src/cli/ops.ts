@@ -150,6 +150,9 @@ the system user keepwatch (create it once: useradd --system --no-create-home kee
 the directory to it before each start. Install it with:
   keepwatch systemd-unit | sudo tee /etc/systemd/system/keepwatch.service
   sudo systemctl daemon-reload && sudo systemctl enable --now keepwatch
+On PostgreSQL the database URL (with its password) stays out of the unit: print the unit without
+--database-url / KEEPWATCH_DATABASE_URL and give the service KEEPWATCH_DATABASE_URL=… in an
+EnvironmentFile= readable by root only (README: Running several replicas).
 `;
 
 /** A path as one argument of ExecStart= or ReadWritePaths=: quoted, with systemd's % and $ escaped. */

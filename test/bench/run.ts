@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-const scripts = ["ingest.ts", "fairness.ts", "sources.ts", "deliveries.ts", "rules.ts", "heartbeats.ts", "soak.ts", "postgres.ts"].filter((f) =>
+const scripts = ["ingest.ts", "fairness.ts", "sources.ts", "deliveries.ts", "rules.ts", "heartbeats.ts", "soak.ts", "postgres.ts", "replicas.ts"].filter((f) =>
   existsSync(join(import.meta.dir, f)),
 );
 let failed = 0;
