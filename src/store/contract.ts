@@ -47,6 +47,7 @@ import type { OverviewStore } from "./overview";
 import type { RetentionStore } from "./retention";
 import type { HealthStore } from "./health";
 import type { BackupStore } from "./backup";
+import type { ReplicasStore } from "./replicas";
 import type { SignatureSetting } from "../core/inbound-signatures";
 
 /** A PostgreSQL connection: the pool, or the transaction a unit of work runs in. */
@@ -217,6 +218,8 @@ export interface Store {
   readonly retention: RetentionStore;
   readonly health: HealthStore;
   readonly backup: BackupStore;
+  /** the replica registry: liveness of the cluster's processes and its downtimes (src/store/replicas.ts) */
+  readonly replicas: ReplicasStore;
 }
 
 /** What a notPorted domain answers to this key: its name (see unportedDomains in src/store/index.ts). */

@@ -54,6 +54,8 @@ import { pgBackupFns } from "./pg/backup";
 import { pgJobsFns } from "./pg/jobs";
 import { pgWebhooksFns } from "./pg/webhooks";
 import { pgDeliveriesFns } from "./pg/deliveries";
+import { replicasFns } from "./replicas";
+import { pgReplicasFns } from "./pg/replicas";
 
 /** The SQLite store on one connection (the server opens one per role: API, background, jobs). */
 export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
@@ -99,6 +101,7 @@ export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
     retention: bindSqlite(db, retentionFns),
     health: bindSqlite(db, healthFns),
     backup: bindSqlite(db, backupFns),
+    replicas: bindSqlite(db, replicasFns),
   };
 }
 
@@ -144,6 +147,7 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     retention: bindPg(sql, pgRetentionFns),
     health: bindPg(sql, pgHealthFns),
     backup: bindPg(sql, pgBackupFns),
+    replicas: bindPg(sql, pgReplicasFns),
   };
 }
 
