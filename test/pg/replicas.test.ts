@@ -177,3 +177,23 @@ test("a key's rate limit holds for a cluster of 3 replicas: a client spreading r
   expect(admitted).toBeLessThan(limit * 1.25);
   for (const r of rs) await stop(r);
 }, 60_000);
+
+test("a refresh that fails (the database stopped for 3 s) crashes nothing: the replica is alive again once the database is back", async () => {
+  const url = await cluster.createDatabase("refresh_outage");
+  const a = await replica(url);
+  await cluster.pause();
+  await Bun.sleep(3_000);
+  await cluster.resume();
+  if (a.proc.exitCode !== null) console.log(a.stdout(), await new Response(a.proc.stderr).text());
+  expect(a.proc.exitCode).toBeNull();
+  await until("the replica to be seen again", async () => {
+    const r = await api(a, a.adminKey, "GET", "/v1/replicas").catch(() => null);
+    if (!r || r.status !== 200) return false;
+    const l = (await r.json()) as any;
+    return l.items.length === 1 && l.items[0].state === "alive" && Date.now() - Date.parse(l.items[0].seen_at) < 3_000;
+  });
+  expect(a.stdout()).toContain("replica heartbeat failed (will retry)");
+  await until("the restored log line", async () => a.stdout().includes("replica heartbeat restored"), 5_000);
+  await stop(a);
+  expect(a.proc.exitCode).toBe(0);
+}, 60_000);
