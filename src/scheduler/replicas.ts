@@ -10,6 +10,8 @@ import { REPLICA_REFRESH_MS, type Downtime, type Registration, type ReplicaInfo 
 
 /** Refreshes between two prunes of old rows (about a minute). */
 const PRUNE_EVERY = 60;
+/** How long a clean stop waits to mark this replica stopped. */
+const STOP_MS = 2000;
 
 export class ReplicaRegistry {
   readonly info: ReplicaInfo;
@@ -64,16 +66,24 @@ export class ReplicaRegistry {
     })());
   }
 
-  /** A clean stop: no more refreshes, and the row is marked stopped (best effort). */
+  /**
+   * A clean stop: no more refreshes, and the row is marked stopped (best effort, within STOP_MS:
+   * a database that does not answer must not hold the stop; the row then turns dead after 5 s).
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.inflight;
     if (!this.registration) return;
-    try {
+    const done = (async () => {
+      await this.inflight;
       await this.store.replicas.deregister(this.info.id, this.clock());
+    })();
+    try {
+      const finished = await Promise.race([done.then(() => true), Bun.sleep(STOP_MS).then(() => false)]);
+      if (!finished) this.log.warn("replica deregistration timed out", { replica: this.info.id });
     } catch (e) {
       this.log.warn("replica deregistration failed", { replica: this.info.id, error: String((e as Error)?.message ?? e) });
     }
+    done.catch(() => {});
   }
 }
