@@ -38,7 +38,11 @@ export class ReplicaRegistry {
     const r = await this.store.replicas.register(this.info, this.clock());
     this.registration = r;
     this.alive = r.alive;
-    if (r.downtime) this.log.info("replica registered after the cluster was down", { replica: this.info.id, down_since: r.downtime.from || null });
+    if (r.downtime)
+      this.log.info("replica registered; no other was alive: heartbeat deadlines since the cluster was last seen do not count", {
+        replica: this.info.id,
+        last_seen: r.downtime.from ? new Date(r.downtime.from).toISOString() : "never (no replica on record)",
+      });
     else this.log.info("replica registered; others are alive", { replica: this.info.id, alive: r.alive });
     this.timer = setInterval(() => void this.tick(), REPLICA_REFRESH_MS);
     return r;

@@ -106,11 +106,14 @@ test("heartbeats across restarts: B starting while A is alive resets nothing; af
   try {
     // 1. A is alive but frozen (SIGSTOP: its row stays fresh for 5 s, it sweeps nothing); the
     // heartbeat's deadline passes; B starts: A was watching, so B does not reset it: it goes down.
-    const h1 = await make("watched", 2);
+    const h1 = await make("watched", 3);
     expect((await fetch(h1.ping_url.replace(/^http:\/\/[^/]+/, a.url))).status).toBe(200);
+    await Bun.sleep(2_500); // A refreshes its row meanwhile
     a.proc.kill("SIGSTOP");
-    await Bun.sleep(2_300); // past the deadline (2 s after the ping)
+    await Bun.sleep(800); // past the deadline (3 s after the ping), which frozen A does not sweep
     const b = await replica(url);
+    const bl = (await (await api(b, key, "GET", "/v1/replicas")).json()) as any;
+    expect(bl.items.find((r: any) => r.id === bl.self).down_since).toBeNull(); // B found A alive
     await until("B's sweep to flip it down", async () => (await state(b, h1.id)) === "down", 5_000);
     expect(await flips(b, h1.id)).toEqual(["new>up", "up>down"]);
     a.proc.kill("SIGCONT");
