@@ -12,6 +12,7 @@ import type { Worker } from "./jobs/worker";
 import type { Logger } from "./lib/log";
 import type { Metrics } from "./metrics";
 import type { HeartbeatScheduler } from "./scheduler/heartbeats";
+import type { ReplicaRegistry } from "./scheduler/replicas";
 import type { PgConn, Store } from "./store/contract";
 
 /**
@@ -69,6 +70,8 @@ export type Deps = {
   checkpointer: Checkpointer;
   dataDirLock: DataDirLock;
   heartbeats: HeartbeatScheduler;
+  /** this process as a replica of the cluster (registered by startServer) */
+  replicas: ReplicaRegistry;
   metrics: Metrics;
   /** outbound webhooks: outbox, delivery handlers, webhook cache */
   webhooks: WebhookDispatcher;

@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Store } from "./store/contract";
 import type { LaneRow } from "./store/jobs";
 import type { StateCounts } from "./store/overview";
+import type { ReplicaRow } from "./store/replicas";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -52,7 +53,7 @@ export class Metrics {
    * fails (the database is down) leaves its gauge empty for that scrape instead of failing the
    * whole scrape: the counters (503s among them) are what an operator needs to see then.
    */
-  constructor(store: Store, queues: string[] = ["webhooks"]) {
+  constructor(store: Store, queues: string[] = ["webhooks"], self?: string) {
     const tolerant = (f: (this: Gauge<string>) => Promise<void>) =>
       async function (this: Gauge<string>) {
         try {
@@ -150,6 +151,44 @@ export class Metrics {
         const bs = await backlogs();
         this.reset();
         for (const { l } of bs) this.set({ webhook: l.lane }, l.dropped);
+      }),
+    });
+    // The replicas on record (src/store/replicas.ts), one read per scrape shared by both gauges.
+    let reps: Promise<{ now: number; replicas: ReplicaRow[] }> | null = null;
+    const replicaList = () => (reps ??= store.replicas.listReplicas(Date.now()).finally(() => setTimeout(() => (reps = null), 0)));
+    new Gauge({
+      name: "keepwatch_replicas",
+      help: "Replicas of the cluster by state: alive (seen within 5 s), dead (not seen since; pruned after 24 h), stopped (a clean stop)",
+      labelNames: ["state"] as const,
+      registers: [this.registry],
+      collect: tolerant(async function () {
+        const { replicas } = await replicaList();
+        this.reset();
+        for (const st of ["alive", "dead", "stopped"] as const) this.set({ state: st }, replicas.filter((r) => r.state === st).length);
+      }),
+    });
+    new Gauge({
+      name: "keepwatch_replica_info",
+      help: "One series per live replica (value 1): its id, host, listen address, version, start time (ISO 8601), and self=\"true\" for the replica answering this scrape",
+      labelNames: ["id", "host", "listen", "version", "started", "self"] as const,
+      registers: [this.registry],
+      collect: tolerant(async function () {
+        const { replicas } = await replicaList();
+        this.reset();
+        for (const r of replicas)
+          if (r.state === "alive")
+            this.set({ id: r.id, host: r.host, listen: r.listen, version: r.version, started: new Date(r.startedAt).toISOString(), self: String(r.id === self) }, 1);
+      }),
+    });
+    new Gauge({
+      name: "keepwatch_replica_last_seen_age_seconds",
+      help: "Seconds since each replica on record last refreshed its row (database clock); above 5 it is dead",
+      labelNames: ["id"] as const,
+      registers: [this.registry],
+      collect: tolerant(async function () {
+        const { now, replicas } = await replicaList();
+        this.reset();
+        for (const r of replicas) if (r.state !== "stopped") this.set({ id: r.id }, Math.max(0, (now - r.seenAt) / 1000));
       }),
     });
     new Gauge({

@@ -26,6 +26,8 @@ import { sqliteOnly, type PgConn, type Store } from "./store/contract";
 import type { DataDirLock } from "./db/lock";
 import { setPgOutbox } from "./store/pg/hooks";
 import { startPgWake } from "./store/pg/wake";
+import { ReplicaRegistry } from "./scheduler/replicas";
+import pkg from "../package.json";
 
 export type Running = { deps: Deps; server: Server<unknown>; stop: () => Promise<void>; url: string };
 
@@ -174,15 +176,18 @@ export async function buildDepsFor(config: Config, opts: BuildOptions = {}): Pro
 /** The components every keepwatch has, on whichever store `parts` brings. */
 function assemble(config: Config, log: Logger, clock: () => number, parts: StoreParts): Deps {
   const { writer, store, bgStore, jobsStore } = parts;
+  const replicas = new ReplicaRegistry(store, clock, log, pkg.version);
   const auth = new Authenticator(store, {
+    // the cluster's limits: each replica takes its share (see docs/operations.md)
+    share: () => replicas.alive,
     defaultRate: config.rateLimit,
     defaultBurst: config.rateBurst,
     limits: config,
     clock,
     sourceSecrets: config.sourceSecrets,
   });
-  const heartbeats = new HeartbeatScheduler(bgStore, clock, log);
-  const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE]);
+  const heartbeats = new HeartbeatScheduler(bgStore, clock, log, () => replicas.downtimes());
+  const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE], replicas.info.id);
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(store, {
     allow: parseAllowList(config.outboundAllow),
@@ -233,7 +238,7 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
       enrichmentWorker.notify();
     }
   };
-  return { ...parts, config, clock, log, auth, heartbeats, metrics, webhooks, worker, enrichment, enrichmentWorker };
+  return { ...parts, config, clock, log, auth, heartbeats, replicas, metrics, webhooks, worker, enrichment, enrichmentWorker };
 }
 
 export async function startServer(deps: Deps): Promise<Running> {
@@ -255,6 +260,9 @@ export async function startServer(deps: Deps): Promise<Running> {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   });
   const server = app.server!;
+  // Registered before anything sweeps or claims: the downtime this start ends (if no other replica
+  // was alive) is on record for every replica's heartbeat sweeps.
+  await deps.replicas.start(`${deps.config.host}:${server.port}`);
   deps.worker.start();
   deps.enrichmentWorker.start();
   const scheduler = startScheduler(deps);
@@ -273,6 +281,7 @@ export async function startServer(deps: Deps): Promise<Running> {
       // the writer commits what requests queued (on PostgreSQL through the pool, closed last)
       await deps.writer.close();
       await deps.auth.flushLastUsed();
+      await deps.replicas.stop();
       const sqlite = deps.sqlite;
       if (sqlite) {
         await sqlite.checkpointer.close();

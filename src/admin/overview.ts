@@ -1,8 +1,9 @@
 // Overview: the picture first. Events per minute (24 h) and alerts opened per hour as small uPlot
 // bar charts (uPlot from npm, pinned, served from the binary under /admin/assets/; the data rides
 // in data- attributes and a same-origin script draws it, so the CSP stays strict), then open alerts
-// by severity, heartbeats down or late by name, failing channels with their backlog, and the newest
-// open alerts. The page reloads itself every 60 s (a meta refresh: no JavaScript needed).
+// by severity, heartbeats down or late by name, failing channels with their backlog, the newest
+// open alerts, and the replicas of the cluster (alive, since when, last seen). The page reloads
+// itself every 60 s (a meta refresh: no JavaScript needed).
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import oncallCss from "./assets/oncall.css" with { type: "text" };
@@ -41,7 +42,9 @@ export const overviewArea: Area = {
       path: "/admin",
       handler: async (c) => {
         const now = c.deps.clock();
-        const o = await c.deps.store.overview.overview(c.tenantId, now);
+        const [o, reps] = await Promise.all([c.deps.store.overview.overview(c.tenantId, now), c.deps.store.replicas.listReplicas(now)]);
+        const self = c.deps.replicas.info.id;
+        const aliveReps = reps.replicas.filter((r) => r.state === "alive").length;
         const hb = new Map(o.heartbeats.map((h) => [h.state, h.n]));
         const openTotal = o.openAlerts.reduce((a, r) => a + r.n, 0);
         const alertsDay = o.alertsPerHour.reduce((a, n) => a + n, 0);
@@ -85,7 +88,14 @@ ${o.newestOpen.length
       <td><a href="/admin/alerts/${a.id}">${a.title}</a><br><span class="muted">${a.source}</span></td><td>${a.count}</td></tr>`)}
     </tbody></table></div>
     <p><a href="/admin/alerts">All open alerts →</a></p>`
-  : html`<p class="muted">No open alerts.</p>`}`;
+  : html`<p class="muted">No open alerts.</p>`}
+<h2>Replicas</h2>
+<p class="muted" id="replicas-summary">${aliveReps} alive of ${reps.replicas.length} on record; a replica not seen for 5 s is dead.</p>
+<div class="table-wrap"><table id="replicas"><thead><tr><th>Replica</th><th>State</th><th>Host</th><th>Listens on</th><th>Version</th><th>Up since</th><th>Last seen</th></tr></thead><tbody>
+  ${reps.replicas.map((r) => html`<tr data-replica="${r.id}"><td><code>${r.id.slice(0, 8)}</code>${r.id === self ? html` <span class="muted">(this page)</span>` : ""}</td>
+    <td>${badge("st", r.state)}</td><td>${r.host} <span class="muted">pid ${r.pid}</span></td><td>${r.listen}</td><td>${r.version}</td>
+    <td>${ago(r.startedAt, reps.now)}</td><td>${r.state === "stopped" ? html`stopped ${ago(r.stoppedAt, reps.now)}` : ago(r.seenAt, reps.now)}</td></tr>`)}
+</tbody></table></div>`;
         return { title: "Overview", current: "/admin", body };
       },
     },

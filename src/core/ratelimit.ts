@@ -117,3 +117,15 @@ export function tenantLimits(s: LimitSettings, own: { rate?: number; events?: nu
     bytes: { rate: bytes, burst: burstFor(bytes, s.bodyLimit) },
   };
 }
+
+/**
+ * One replica's share of a cluster's limits: every rate and burst divided by the number of live
+ * replicas `n` (n <= 1: the limits themselves). Each replica enforces its share on the requests it
+ * takes, so a client spread over the replicas gets about the whole limit, and one that talks to a
+ * single replica gets 1/n of it (see docs/operations.md, "Limits with several replicas").
+ */
+export function shareOf(l: Limits, n: number): Limits {
+  if (!(n > 1)) return l;
+  const part = (x: { rate: number; burst: number }) => ({ rate: x.rate / n, burst: x.burst / n });
+  return { requests: part(l.requests), events: part(l.events), bytes: part(l.bytes) };
+}

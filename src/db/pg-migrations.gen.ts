@@ -3,12 +3,14 @@ import journal from "../../migrations-pg/meta/_journal.json";
 import m0 from "../../migrations-pg/0000_init.sql" with { type: "text" };
 import m1 from "../../migrations-pg/0001_session_flash_rule_hits.sql" with { type: "text" };
 import m2 from "../../migrations-pg/0002_events_fts.sql" with { type: "text" };
-import m3 from "../../migrations-pg/0004_housekeeping_leases.sql" with { type: "text" };
+import m3 from "../../migrations-pg/0003_replicas.sql" with { type: "text" };
+import m4 from "../../migrations-pg/0004_housekeeping_leases.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
   "0000_init": m0,
   "0001_session_flash_rule_hits": m1,
   "0002_events_fts": m2,
-  "0004_housekeeping_leases": m3,
+  "0003_replicas": m3,
+  "0004_housekeeping_leases": m4,
 };

@@ -602,3 +602,27 @@ export const housekeepingLeases = pgTable("housekeeping_leases", {
   leaseUntil: ms("lease_until").notNull(),
   doneAt: ms("done_at"),
 });
+
+/**
+ * The replicas of the cluster (PostgreSQL only: on SQLite the one process is the only replica, kept
+ * in memory; see src/store/replicas.ts). Each replica inserts its row at start, moves `seen_at`
+ * every second (database clock) and marks `stopped_at` on a clean stop; a row not seen for
+ * REPLICA_DEAD_MS is dead. `down_since`: the start of the cluster's downtime that this replica's
+ * start ended (the newest `seen_at` of any replica then, 0 when none was on record), null when
+ * another replica was alive: heartbeat deadlines inside (down_since, started_at] do not count.
+ */
+export const replicas = pgTable(
+  "replicas",
+  {
+    id: text("id").primaryKey(),
+    host: text("host").notNull(),
+    pid: integer("pid").notNull(),
+    version: text("version").notNull(),
+    listen: text("listen").notNull(),
+    startedAt: ms("started_at").notNull(),
+    seenAt: ms("seen_at").notNull(),
+    stoppedAt: ms("stopped_at"),
+    downSince: ms("down_since"),
+  },
+  (t) => [index("replicas_seen").on(t.seenAt)],
+);

@@ -11,7 +11,7 @@
 // last_used_at is kept in memory and written in batches.
 import { DEFAULT_HEADER, verifySignature, type SignatureSetting } from "../core/inbound-signatures";
 import { hasScope, parseKey, type Scope } from "../core/keys";
-import { keyLimits, newBucket, takeAll, tenantLimits, type Bucket, type Draw, type LimitSettings, type Limits } from "../core/ratelimit";
+import { keyLimits, newBucket, shareOf, takeAll, tenantLimits, type Bucket, type Draw, type LimitSettings, type Limits } from "../core/ratelimit";
 import { parseSourceToken } from "../core/source-tokens";
 import { safeEqual } from "../lib/crypto";
 import type { GuardedMap, SignatureSettingsCache, Store } from "../store/contract";
@@ -35,6 +35,12 @@ export type AuthOptions = {
   sourceSecrets?: Record<string, SignatureSetting>;
   /** what event, byte and tenant limits derive from (the Config); without it only requests per key are limited */
   limits?: LimitSettings;
+  /**
+   * How many replicas share the limits (the live replicas of the cluster, src/scheduler/replicas.ts):
+   * each enforces 1/n of every rate and burst, so that the cluster admits about the limit, not n
+   * times it. Undefined = 1 (one process).
+   */
+  share?: () => number;
 };
 
 /** A key's or a tenant's three buckets. */
@@ -251,11 +257,13 @@ export class Authenticator {
   private charge(keyId: string, kl: Limits | null, tenantId: string | undefined, cost: { requests: number; events: number; bytes: number }): void {
     const now = this.opts.clock();
     const draws: (Draw & { what: string })[] = [];
-    const add = (id: string, l: Limits | null, who: string) => {
-      if (!l) return;
+    const n = this.opts.share?.() ?? 1;
+    const add = (id: string, cluster: Limits | null, who: string) => {
+      if (!cluster) return;
+      const l = shareOf(cluster, n);
       const b = this.bucketsOf(id, l, now);
       for (const k of ["requests", "events", "bytes"] as const)
-        if (cost[k] > 0 && l[k].rate > 0) draws.push({ bucket: b[k], rate: l[k].rate, burst: l[k].burst, cost: cost[k], what: `${who}: ${fmt(l[k].rate)} ${k}/s (burst ${fmt(l[k].burst)})` });
+        if (cost[k] > 0 && l[k].rate > 0) draws.push({ bucket: b[k], rate: l[k].rate, burst: l[k].burst, cost: cost[k], what: `${who}: ${fmt(cluster[k].rate)} ${k}/s (burst ${fmt(cluster[k].burst)})${n > 1 ? ` across ${n} replicas` : ""}` });
     };
     add(keyId, kl, "this key's limit");
     if (tenantId !== undefined) add(`tenant:${tenantId}`, this.tenantLimitsOf(tenantId), "this tenant's cap");

@@ -8,6 +8,7 @@ import { isBusy } from "../db/client";
 import type { Logger } from "../lib/log";
 import type { Store } from "../store/contract";
 import type { SweepMode } from "../store/heartbeat-transitions";
+import type { Downtime } from "../store/replicas";
 
 export const MAX_SLEEP_MS = 1000;
 const BATCH = 500;
@@ -17,23 +18,31 @@ export class HeartbeatScheduler {
   private armedFor: number | null = null;
   private stopped = false;
 
-  /** `store`: on SQLite the background connection's (Deps.bgStore: it never waits for the lock). */
+  /**
+   * `store`: on SQLite the background connection's (Deps.bgStore: it never waits for the lock).
+   * `downtimes`: the cluster's recent downtimes (the replica registry, src/scheduler/replicas.ts),
+   * read on every sweep; without it every overdue heartbeat at start counts as after downtime.
+   */
   constructor(
     private store: Store,
     private clock: () => number,
     private log: Logger,
+    private downtimes?: () => Promise<Downtime[]>,
   ) {}
 
   /**
    * At start-up: time keepwatch was not running does not count. Every heartbeat whose deadline
    * passed meanwhile gets a fresh period from now and no alert (a late one flips back to up).
+   * With the replica registry "meanwhile" is the cluster's downtime this replica's registration
+   * recorded (none when another replica was alive: then this is an ordinary sweep); a deadline that
+   * passed while a replica was still running passes as usual.
    */
   async afterStart(): Promise<number> {
     let moved = 0;
     // before the listener takes traffic; a connection that does not wait for the lock retries here
     for (let tries = 0; ; tries++) {
       try {
-        moved += await this.eachOverdue("afterStart");
+        moved += await this.eachOverdue(this.downtimes ? "deadline" : "afterStart");
         break;
       } catch (e) {
         if (!isBusy(e) || tries >= 2500) throw e;
@@ -50,9 +59,10 @@ export class HeartbeatScheduler {
    */
   private async eachOverdue(mode: SweepMode): Promise<number> {
     const now = this.clock();
+    const downtimes = mode === "deadline" && this.downtimes ? await this.downtimes() : [];
     let moved = 0;
     for (;;) {
-      const r = await this.store.heartbeatTransitions.sweepOverdue(mode, now, BATCH);
+      const r = await this.store.heartbeatTransitions.sweepOverdue(mode, now, BATCH, downtimes);
       moved += r.moved;
       if (r.seen < BATCH || r.moved === 0) return moved;
     }

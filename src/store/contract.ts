@@ -48,6 +48,7 @@ import type { RetentionStore } from "./retention";
 import type { HealthStore } from "./health";
 import type { BackupStore } from "./backup";
 import type { LeasesStore } from "./leases";
+import type { ReplicasStore } from "./replicas";
 import type { SignatureSetting } from "../core/inbound-signatures";
 
 /** A PostgreSQL connection: the pool, or the transaction a unit of work runs in. */
@@ -220,6 +221,8 @@ export interface Store {
   readonly backup: BackupStore;
   /** one replica at a time for periodic housekeeping (src/store/leases.ts) */
   readonly leases: LeasesStore;
+  /** the replica registry: liveness of the cluster's processes and its downtimes (src/store/replicas.ts) */
+  readonly replicas: ReplicasStore;
 }
 
 /** What a notPorted domain answers to this key: its name (see unportedDomains in src/store/index.ts). */

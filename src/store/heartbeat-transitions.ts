@@ -13,6 +13,7 @@ import type { CommitHook } from "../ingest/commit";
 import { storeOne } from "../ingest/commit";
 import { startUnit } from "./config-versions";
 import { commitHooks } from "../ingest/hooks";
+import { inDowntime, type Downtime } from "./replicas";
 import {
   casTiming,
   deleteHeartbeat,
@@ -209,15 +210,25 @@ export type SweepMode = "deadline" | "afterStart";
 
 /**
  * One batch of the heartbeats whose deadline has passed, each moved one step, in one transaction
- * (flips, their alerts and outbox messages commit together). `seen`: how many were due;
+ * (flips, their alerts and outbox messages commit together); in a "deadline" sweep a deadline that
+ * fell in one of `downtimes` (the cluster was not running) counts as after a start. `seen`: how many were due;
  * `moved`: how many moved (the caller sweeps again while a full batch made progress).
  */
-export function sweepOverdue(db: Db, mode: SweepMode, now: number, limit: number): { seen: number; moved: number } {
+export function sweepOverdue(db: Db, mode: SweepMode, now: number, limit: number, downtimes: Downtime[] = []): { seen: number; moved: number } {
   return db.$client.transaction(() => {
     const rows = overdueHeartbeats(db, now, limit);
-    const moved = rows.filter((h) => stepOverdue(db, h, mode, commitHooks, now)).length;
+    const moved = rows.filter((h) => stepOverdue(db, h, overdueMode(h, mode, downtimes), commitHooks, now)).length;
     return { seen: rows.length, moved };
   })();
+}
+
+/**
+ * How a due heartbeat moves (both stores): in a deadline sweep, one whose deadline fell while the
+ * cluster was down (`downtimes`, src/store/replicas.ts) gets a fresh period as after a start; one
+ * whose deadline passed while a replica ran (even one about to die) passes it.
+ */
+export function overdueMode(h: Pick<HeartbeatRow, "nextDeadline">, mode: SweepMode, downtimes: Downtime[]): SweepMode {
+  return mode === "deadline" && h.nextDeadline !== null && inDowntime(h.nextDeadline, downtimes) ? "afterStart" : mode;
 }
 
 /** One overdue heartbeat, one step (shared by both stores' sweeps through the core's arithmetic). */

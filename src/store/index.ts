@@ -56,6 +56,8 @@ import { pgWebhooksFns } from "./pg/webhooks";
 import { pgDeliveriesFns } from "./pg/deliveries";
 import { leasesFns } from "./leases";
 import { pgLeasesFns } from "./pg/leases";
+import { replicasFns } from "./replicas";
+import { pgReplicasFns } from "./pg/replicas";
 
 /** The SQLite store on one connection (the server opens one per role: API, background, jobs). */
 export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
@@ -102,6 +104,7 @@ export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
     health: bindSqlite(db, healthFns),
     backup: bindSqlite(db, backupFns),
     leases: bindSqlite(db, leasesFns),
+    replicas: bindSqlite(db, replicasFns),
   };
 }
 
@@ -148,6 +151,7 @@ export function pgStore(sql: postgres.Sql<{}>): Store {
     health: bindPg(sql, pgHealthFns),
     backup: bindPg(sql, pgBackupFns),
     leases: bindPg(sql, pgLeasesFns),
+    replicas: bindPg(sql, pgReplicasFns),
   };
 }
 

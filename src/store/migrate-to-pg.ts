@@ -90,7 +90,9 @@ async function foreignKeyOrder(pg: PgConn, tables: string[]): Promise<string[]> 
 
 /** The keepwatch tables of the target that hold rows (empty list: the target can take the copy). */
 export async function nonEmptyTables(pg: PgConn): Promise<string[]> {
-  const tables = [...(await pgTables(pg)).keys()];
+  // the replica registry only says which processes ran on the database (a replica started against
+  // the empty database before the copy leaves its row): it holds no data
+  const tables = [...(await pgTables(pg)).keys()].filter((t) => t !== "replicas");
   const out: string[] = [];
   for (const t of tables) {
     const [r] = await pg.unsafe(`SELECT EXISTS (SELECT 1 FROM ${qi(t)}) AS x`);

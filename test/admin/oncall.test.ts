@@ -342,4 +342,18 @@ describe("overview", () => {
     // every asset the pages asked for was there (a 422 on purpose above is the only non-page answer)
     expect(failedLoads.filter((u) => !u.includes("since=yesterday"))).toEqual([]);
   });
+
+  test("the replicas of the cluster: this server's row, alive, marked as the one serving the page, with its host, address and version", async () => {
+    await page.goto(s.url + "/admin");
+    const rows = page.locator("#replicas tbody tr");
+    expect(await rows.count()).toBe(1);
+    const id = s.deps.replicas.info.id;
+    expect(await rows.first().getAttribute("data-replica")).toBe(id);
+    const text = (await rows.first().textContent())!;
+    expect(text).toContain("(this page)");
+    expect(text).toContain(s.url.replace("http://", ""));
+    expect(text).toContain(s.deps.replicas.info.host);
+    expect(await rows.first().locator(".badge").textContent()).toBe("alive");
+    expect(await page.textContent("#replicas-summary")).toContain("1 alive of 1");
+  });
 });

@@ -17,6 +17,7 @@ import { SEVERITY_RANK } from "../../core/severity";
 import type { HeartbeatRow, NewHeartbeat, PingRow } from "../heartbeats";
 import {
   HEARTBEAT_SOURCE,
+  overdueMode,
   retime,
   scheduleOf,
   systemEvent,
@@ -27,6 +28,7 @@ import {
   type SweepMode,
 } from "../heartbeat-transitions";
 import { pgCommitHooks, type PgCommitHook } from "./hooks";
+import type { Downtime } from "../replicas";
 import {
   pgCasTiming,
   pgDeleteHeartbeat,
@@ -141,13 +143,14 @@ async function ping(pg: PgConn, heartbeatId: string, p: PingInput, now: number):
  * and outbox messages). The rows are taken FOR UPDATE SKIP LOCKED: a racing sweep of another
  * replica skips them, and once this one commits they are no longer due; one flip per deadline.
  */
-async function sweepOverdue(pg: PgConn, mode: SweepMode, _now: number, limit: number): Promise<{ seen: number; moved: number }> {
+async function sweepOverdue(pg: PgConn, sweep: SweepMode, _now: number, limit: number, downtimes: Downtime[] = []): Promise<{ seen: number; moved: number }> {
   return await inTx(pg, async (tx) => {
     const now = await pgDbNow(tx);
     const rows = await pgTakeOverdue(tx, now, limit);
     let moved = 0;
     for (const h of rows) {
       let ok = false;
+      const mode = overdueMode(h, sweep, downtimes);
       if (mode === "deadline") {
         const r = hb.deadlinePassed(timingOf(h), now);
         ok = !!r && (await pgApplyTransition(tx, h, r.timing, r.flip, {}, pgCommitHooks, now));
