@@ -508,6 +508,7 @@ function recorders() {
     wants: async () => true,
     onEventsInserted: async (_tx, evs) => void pg.push({ kind: "events", ids: evs.map((e) => e.id) }),
     emit: async (_tx, _t, m) => emit(pg, m),
+    emitMany: async (_tx, _t, ms) => ms.reduce((n, m) => n + emit(pg, m), 0),
   };
   return { sqlite, pg, so, po };
 }

@@ -13,49 +13,67 @@ import { HEARTBEAT_SOURCE } from "../heartbeat-transitions";
 import { DEFAULT_DEDUP_WINDOW_MS } from "../../core/alerts";
 import type { NormalizedEvent } from "../../core/event";
 import type { Severity } from "../../core/severity";
-import type { PgCommitHook, PgOutbox } from "./hooks";
-import { pgAlertById, pgAlertsFns } from "./alerts";
-import { pgEnrichmentFns } from "./enrichment";
+import type { PgCommitHook, PgMessage, PgOutbox } from "./hooks";
+import { pgAlertsById, pgAlertsFns } from "./alerts";
+import { pgAlertsWithIndicators, pgEnqueueEnrichments, pgSettleWithoutIndicators } from "./enrichment";
 import { pgBeatsFromEvents } from "./heartbeat-transitions";
 import { PgRuleCache, pgRulesAfterInsert, pgRulesBeforeInsert } from "./rules";
 
 /**
- * Enrichment jobs enqueued by this process's PostgreSQL commits (monotonic). The hooks run inside
- * the unit's transaction and cannot know when it commits: the unit's owner (the group commit)
- * compares the count before and after its commit and wakes the enrichment worker when it moved,
- * as the SQLite writer reports its `enqueued` (src/ingest/hooks.ts enrichmentStats).
+ * Enrichment jobs enqueued by this process's PostgreSQL commits (monotonic), counted once they are
+ * committed (afterCommit: a unit that rolls back, or that inTx runs again, does not count twice).
+ * The unit's owner (the group commit) compares the count before and after its commit and wakes the
+ * enrichment worker when it moved, as the SQLite writer reports its `enqueued`
+ * (src/ingest/hooks.ts enrichmentStats).
  */
 export const pgEnrichmentStats = { enqueued: 0 };
 
 /**
  * Every alert a commit opened gets its enrichment job in the same transaction; one without
- * indicators is settled `enriched` right there (no job).
+ * indicators is settled `enriched` right there (no job). A fixed number of statements for all of
+ * them: which have indicators (one), their jobs (one), the others settled (two).
  */
 async function enqueueEnrichments(tx: PgConn, changes: AlertChange[], now: number): Promise<void> {
-  for (const c of changes)
-    if (c.change === "opened") {
-      if (!(await pgEnrichmentFns.alertHasIndicators(tx, c.alertId))) await pgEnrichmentFns.settleWithoutIndicators(tx, c.alertId, now);
-      else {
-        await pgEnrichmentFns.enqueueEnrichment(tx, c.alertId, now);
-        pgEnrichmentStats.enqueued++;
-        // the worker looks once the job is committed (whoever made the unit: ingest, an API change, a heartbeat flip)
-        afterCommit(tx, wakeEnrichment);
-      }
-    }
+  const opened = changes.filter((c) => c.change === "opened").map((c) => c.alertId);
+  if (!opened.length) return;
+  const withInd = await pgAlertsWithIndicators(tx, opened);
+  const jobs = opened.filter((id) => withInd.has(id));
+  const settle = opened.filter((id) => !withInd.has(id));
+  if (settle.length) await pgSettleWithoutIndicators(tx, settle, now);
+  if (jobs.length) {
+    await pgEnqueueEnrichments(tx, jobs);
+    // counted and the worker woken once the jobs are committed (whoever made the unit: ingest, an
+    // API change, a heartbeat flip); a unit that inTx runs again counts once
+    afterCommit(tx, () => {
+      pgEnrichmentStats.enqueued += jobs.length;
+      wakeEnrichment();
+    });
+  }
 }
 
 /** alert.opened / alert.updated / alert.closed for every alert a commit changed (and enrichment of new ones). */
 async function announceAlerts(tx: PgConn, outbox: PgOutbox | null, tenantId: string, changes: AlertChange[], now: number): Promise<void> {
   await enqueueEnrichments(tx, changes, now);
   if (!outbox || !changes.length) return;
+  const wanted: AlertChange[] = [];
+  const wants = new Map<string, boolean>();
   for (const c of changes) {
-    if (!(await outbox.wants(tx, tenantId, `alert.${c.change}`))) continue;
-    const a = await pgAlertById(tx, c.alertId);
+    const type = `alert.${c.change}`;
+    if (!wants.has(type)) wants.set(type, await outbox.wants(tx, tenantId, type));
+    if (wants.get(type)) wanted.push(c);
+  }
+  if (!wanted.length) return;
+  // every changed alert read once, as the commit leaves it (the messages carry that state)
+  const rows = await pgAlertsById(tx, [...new Set(wanted.map((c) => c.alertId))]);
+  const messages: PgMessage[] = [];
+  for (const c of wanted) {
+    const a = rows.get(c.alertId);
     if (!a) continue;
     // suppress_until silences re-notification of repeats
     if (c.change === "updated" && a.suppressUntil !== null && a.suppressUntil > now) continue;
-    await outbox.emit(tx, tenantId, { type: `alert.${c.change}`, data: alertView(a), severity: a.severity as Severity, source: a.source, tags: JSON.parse(a.tags) }, now);
+    messages.push({ type: `alert.${c.change}`, data: alertView(a), severity: a.severity as Severity, source: a.source, tags: JSON.parse(a.tags) });
   }
+  if (messages.length) await outbox.emitMany(tx, tenantId, messages, now);
 }
 
 /**

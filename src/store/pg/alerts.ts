@@ -29,70 +29,205 @@ export async function pgTimeline(tx: PgConn, alertId: string, at: number, kind: 
 
 /** The twin of raiseAlert: opens, joins (within windowMs) or resolves, inside the caller's transaction. */
 export async function pgRaiseAlert(tx: PgConn, tenantId: string, a: AlertSignal, now: number, windowMs: number): Promise<AlertChange | null> {
-  const e = a.event;
-  const [open] = await tx`SELECT id FROM alerts
-     WHERE tenant_id = ${tenantId} AND fingerprint = ${a.fingerprint} AND status <> 'closed' AND last_seen >= ${now - windowMs}
-     ORDER BY last_seen DESC LIMIT 1`;
-  if (open) {
-    const id = open.id as string;
-    await tx`INSERT INTO alert_events (alert_id, event_id) VALUES (${id}, ${e.id}) ON CONFLICT DO NOTHING`;
-    if (a.resolve) {
-      await tx`UPDATE alerts SET status = 'closed', classification = 'resolved', closed_at = ${now}, updated_at = ${now},
-                 last_seen = greatest(last_seen, ${now}) WHERE id = ${id}`;
-      await pgTimeline(tx, id, now, "resolved", "system", { event_id: e.id, source: e.sourceName }, now);
-      return { alertId: id, change: "closed" };
-    }
-    const seen = e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt);
-    const rank = SEVERITY_RANK[a.severity];
-    await tx`UPDATE alerts SET count = count + 1, last_seen = greatest(last_seen, ${seen}), updated_at = ${now},
-               severity = CASE WHEN ${rank}::int > severity_rank THEN ${a.severity} ELSE severity END,
-               severity_rank = greatest(severity_rank, ${rank}::int)
-             WHERE id = ${id}`;
-    return { alertId: id, change: "updated" };
+  return (await pgRaiseAlerts(tx, tenantId, [{ ...a, windowMs }], now))[0]!;
+}
+
+/** An alert a batch of signals may open, join or resolve (its row as the batch leaves it). */
+type Candidate = {
+  id: string;
+  lastSeen: number;
+  /** opened by this batch: inserted with its final values */
+  fresh: { a: AlertSignal; severity: Severity; rank: number; count: number; closed: boolean } | null;
+  /** an alert of an earlier commit: what the batch adds to it */
+  joins: number;
+  maxRank: number | null;
+  maxSeverity: Severity | null;
+  closed: boolean;
+};
+
+/**
+ * raiseAlert for many signals of one tenant, in order, with a fixed number of statements (not
+ * per signal): the open alerts of every fingerprint read once, each signal decided in memory in
+ * order exactly as pgRaiseAlert one after the other would (a later signal joins or resolves the
+ * alert an earlier one opened; a resolve closes it and the next signal opens a new one), then one
+ * multi-row statement per kind of write (new alerts, changes to existing ones, alert events,
+ * timeline entries). The answer per signal is what raiseAlert answers for it.
+ *
+ * Replicas: new alerts are inserted with ON CONFLICT DO NOTHING; if any was not inserted (a unique
+ * guard on open alerts per fingerprint, and another replica opened one first), the unit fails as a
+ * serialization failure (40001) and inTx runs it again, when it sees that alert and joins it.
+ */
+export async function pgRaiseAlerts(tx: PgConn, tenantId: string, signals: (AlertSignal & { windowMs: number })[], now: number): Promise<(AlertChange | null)[]> {
+  if (!signals.length) return [];
+  const fps = [...new Set(signals.map((s) => s.fingerprint))];
+  const since = now - Math.max(...signals.map((s) => s.windowMs));
+  // every open alert of these fingerprints still joinable by one of the signals (the newest first)
+  const rows = await tx.unsafe(
+    `SELECT id, fingerprint, last_seen FROM alerts
+      WHERE tenant_id = $1 AND fingerprint = ANY($2::text[]) AND status <> 'closed' AND last_seen >= $3::bigint
+      ORDER BY fingerprint, last_seen DESC`,
+    [tenantId, fps, since] as any[],
+  );
+  const open = new Map<string, Candidate[]>();
+  for (const r of rows) {
+    let l = open.get(r.fingerprint);
+    if (!l) open.set(r.fingerprint, (l = []));
+    l.push({ id: r.id, lastSeen: Number(r.last_seen), fresh: null, joins: 0, maxRank: null, maxSeverity: null, closed: false });
   }
-  if (a.resolve) return null; // a resolve for something we never saw open: the event is stored, no alert
-  const id = newId(now);
-  await tx`INSERT INTO alerts (id, tenant_id, fingerprint, title, severity, severity_rank, status, classification, assignee,
-             enrichment_status, tags, source_name, source, rule_id, first_seen, last_seen, count, suppress_until,
-             first_event_id, created_at, updated_at, closed_at)
-           VALUES (${id}, ${tenantId}, ${a.fingerprint}, ${a.title}, ${a.severity}, ${SEVERITY_RANK[a.severity]}, 'open', NULL, NULL,
-             'pending', ${JSON.stringify(a.tags)}::text::jsonb, ${a.sourceName}, ${a.source}, ${a.ruleId}, ${e.receivedAt}, ${e.receivedAt}, 1, NULL,
-             ${e.id}, ${now}, ${now}, NULL)`;
-  await tx`INSERT INTO alert_events (alert_id, event_id) VALUES (${id}, ${e.id}) ON CONFLICT DO NOTHING`;
-  await pgTimeline(tx, id, now, "opened", "system", { event_id: e.id, source: e.sourceName, ...(a.ruleId ? { rule_id: a.ruleId } : {}) }, now);
-  return { alertId: id, change: "opened" };
+  const touched: Candidate[] = [];
+  const links: [string, string][] = [];
+  const timeline: [string, string, string, string][] = []; // id, alert, kind, data
+  const out: (AlertChange | null)[] = [];
+  for (const a of signals) {
+    const e = a.event;
+    const list = open.get(a.fingerprint) ?? [];
+    // the newest open alert of the fingerprint, if last seen within the window (findOpen)
+    let cur: Candidate | undefined;
+    for (const c of list) if (!cur || c.lastSeen > cur.lastSeen) cur = c;
+    if (cur && cur.lastSeen < now - a.windowMs) cur = undefined;
+    if (cur) {
+      links.push([cur.id, e.id]);
+      if (!touched.includes(cur)) touched.push(cur);
+      if (a.resolve) {
+        cur.lastSeen = Math.max(cur.lastSeen, now);
+        if (cur.fresh) cur.fresh.closed = true;
+        else cur.closed = true;
+        list.splice(list.indexOf(cur), 1);
+        timeline.push([newId(now), cur.id, "resolved", JSON.stringify({ event_id: e.id, source: e.sourceName })]);
+        out.push({ alertId: cur.id, change: "closed" });
+        continue;
+      }
+      const seen = e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt);
+      const rank = SEVERITY_RANK[a.severity];
+      cur.lastSeen = Math.max(cur.lastSeen, seen);
+      if (cur.fresh) {
+        cur.fresh.count++;
+        if (rank > cur.fresh.rank) (cur.fresh.rank = rank), (cur.fresh.severity = a.severity);
+      } else {
+        cur.joins++;
+        if (cur.maxRank === null || rank > cur.maxRank) (cur.maxRank = rank), (cur.maxSeverity = a.severity);
+      }
+      out.push({ alertId: cur.id, change: "updated" });
+      continue;
+    }
+    if (a.resolve) {
+      out.push(null); // a resolve for something we never saw open: the event is stored, no alert
+      continue;
+    }
+    const id = newId(now);
+    const c: Candidate = {
+      id,
+      lastSeen: e.receivedAt,
+      fresh: { a, severity: a.severity, rank: SEVERITY_RANK[a.severity], count: 1, closed: false },
+      joins: 0,
+      maxRank: null,
+      maxSeverity: null,
+      closed: false,
+    };
+    if (!open.has(a.fingerprint)) open.set(a.fingerprint, list);
+    list.push(c);
+    touched.push(c);
+    links.push([id, e.id]);
+    timeline.push([newId(now), id, "opened", JSON.stringify({ event_id: e.id, source: e.sourceName, ...(a.ruleId ? { rule_id: a.ruleId } : {}) })]);
+    out.push({ alertId: id, change: "opened" });
+  }
+  const fresh = touched.filter((c) => c.fresh);
+  if (fresh.length) {
+    const col = <T>(f: (c: Candidate & { fresh: NonNullable<Candidate["fresh"]> }) => T) => fresh.map((c) => f(c as any));
+    const ins = await tx.unsafe(
+      `INSERT INTO alerts (id, tenant_id, fingerprint, title, severity, severity_rank, status, classification, assignee,
+              enrichment_status, tags, source_name, source, rule_id, first_seen, last_seen, count, suppress_until,
+              first_event_id, created_at, updated_at, closed_at)
+       SELECT u.id, $1, u.fingerprint, u.title, u.severity, u.rank, CASE WHEN u.closed = 1 THEN 'closed' ELSE 'open' END,
+              CASE WHEN u.closed = 1 THEN 'resolved' END, NULL, 'pending', u.tags::jsonb, u.source_name, u.source, u.rule_id,
+              u.first_seen, u.last_seen, u.count, NULL, u.first_event_id, $2::bigint, $2::bigint, CASE WHEN u.closed = 1 THEN $2::bigint END
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[],
+                     $12::text[], $13::bigint[], $14::bigint[], $15::int[], $16::text[]) WITH ORDINALITY
+              AS u(id, fingerprint, title, severity, rank, closed, tags, source_name, source, rule_id, first_seen, last_seen, count, first_event_id, ord)
+        ORDER BY u.ord
+       ON CONFLICT DO NOTHING
+       RETURNING id`,
+      [
+        tenantId,
+        now,
+        col((c) => c.id),
+        col((c) => c.fresh.a.fingerprint),
+        col((c) => c.fresh.a.title),
+        col((c) => c.fresh.severity),
+        col((c) => c.fresh.rank),
+        col((c) => (c.fresh.closed ? 1 : 0)),
+        col((c) => JSON.stringify(c.fresh.a.tags)),
+        col((c) => c.fresh.a.sourceName),
+        col((c) => c.fresh.a.source),
+        col((c) => c.fresh.a.ruleId),
+        col((c) => c.fresh.a.event.receivedAt),
+        col((c) => c.lastSeen),
+        col((c) => c.fresh.count),
+        col((c) => c.fresh.a.event.id),
+      ] as any[],
+    );
+    if (ins.length !== fresh.length)
+      // another writer opened an alert of one of these fingerprints first (a unique guard on open
+      // alerts): run the unit again, which joins it
+      throw Object.assign(new Error("an open alert of the same fingerprint was opened concurrently"), { code: "40001" });
+  }
+  const old = touched.filter((c) => !c.fresh);
+  if (old.length)
+    await tx.unsafe(
+      `UPDATE alerts a SET count = a.count + u.n, last_seen = greatest(a.last_seen, u.seen), updated_at = $1::bigint,
+              severity = CASE WHEN u.rank > a.severity_rank THEN u.severity ELSE a.severity END,
+              severity_rank = greatest(a.severity_rank, u.rank),
+              status = CASE WHEN u.closed = 1 THEN 'closed' ELSE a.status END,
+              classification = CASE WHEN u.closed = 1 THEN 'resolved' ELSE a.classification END,
+              closed_at = CASE WHEN u.closed = 1 THEN $1::bigint ELSE a.closed_at END
+         FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::int[]) AS u(id, n, seen, rank, severity, closed)
+        WHERE a.id = u.id`,
+      [now, old.map((c) => c.id), old.map((c) => c.joins), old.map((c) => c.lastSeen), old.map((c) => c.maxRank), old.map((c) => c.maxSeverity), old.map((c) => (c.closed ? 1 : 0))] as any[],
+    );
+  if (links.length)
+    await tx.unsafe(
+      `INSERT INTO alert_events (alert_id, event_id) SELECT u.a, u.e FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(a, e, ord) ORDER BY u.ord
+       ON CONFLICT DO NOTHING`,
+      [links.map((l) => l[0]), links.map((l) => l[1])] as any[],
+    );
+  if (timeline.length)
+    await tx.unsafe(
+      `INSERT INTO alert_timeline (id, alert_id, at, kind, actor, data)
+       SELECT u.id, u.alert_id, $1::bigint, u.kind, 'system', u.data FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, alert_id, kind, data, ord)
+        ORDER BY u.ord`,
+      [now, ...[0, 1, 2, 3].map((k) => timeline.map((t) => t[k]))] as any[],
+    );
+  return out;
 }
 
 async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): Promise<AlertChange[]> {
-  const changes: AlertChange[] = [];
-  // one at a time, in order: a later item joins (or resolves) the alert an earlier one opened
-  for (const e of evs) {
-    if (!e.opensAlert) continue;
-    const c = await pgRaiseAlert(
-      tx,
-      tenantId,
-      {
-        fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
-        title: e.title,
-        severity: e.severity,
-        sourceName: e.sourceName,
-        source: e.source,
-        ruleId: null,
-        tags: e.tags,
-        event: e,
-        resolve: e.resolve,
-      },
-      now,
+  // in order: a later item joins (or resolves) the alert an earlier one opened (pgRaiseAlerts)
+  const signals = evs
+    .filter((e) => e.opensAlert)
+    .map((e) => ({
+      fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
+      title: e.title,
+      severity: e.severity,
+      sourceName: e.sourceName,
+      source: e.source,
+      ruleId: null,
+      tags: e.tags,
+      event: e,
+      resolve: e.resolve,
       windowMs,
-    );
-    if (c) changes.push(c);
-  }
-  return changes;
+    }));
+  return (await pgRaiseAlerts(tx, tenantId, signals, now)).filter((c): c is AlertChange => c !== null);
 }
 
 export async function pgAlertById(pg: PgConn, id: string): Promise<AlertRow | undefined> {
   const [r] = await pg.unsafe(`SELECT ${ALERT_COLS} FROM alerts WHERE id = $1`, [id]);
   return r ? toAlertRow(r) : undefined;
+}
+
+/** Several alerts by id (the ones that exist), in one statement. */
+export async function pgAlertsById(pg: PgConn, ids: string[]): Promise<Map<string, AlertRow>> {
+  const rows = ids.length ? await pg.unsafe(`SELECT ${ALERT_COLS} FROM alerts WHERE id = ANY($1::text[])`, [ids] as any[]) : [];
+  return new Map(rows.map((r) => [r.id as string, toAlertRow(r)]));
 }
 
 async function listAlerts(pg: PgConn, tenantId: string, f: AlertFilter): Promise<AlertRow[]> {

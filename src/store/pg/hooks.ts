@@ -19,8 +19,13 @@ export type PgOutbox = {
   wants(tx: PgConn, tenantId: string, type: string): Promise<boolean>;
   onEventsInserted(tx: PgConn, events: NormalizedEvent[]): Promise<void>;
   /** `except`: a webhook that does not get it (the one a record is about) */
-  emit(tx: PgConn, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number, except?: string): Promise<number>;
+  emit(tx: PgConn, tenantId: string, m: PgMessage, now: number, except?: string): Promise<number>;
+  /** emit for several messages of one tenant, in order, written in one multi-row unit */
+  emitMany(tx: PgConn, tenantId: string, ms: PgMessage[], now: number): Promise<number>;
 };
+
+/** One outbound message (its type, data and the attributes webhook filters look at). */
+export type PgMessage = { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] };
 
 let outbox: PgOutbox | null = null;
 

@@ -7,7 +7,7 @@ import { matchableOf, type NormalizedEvent } from "../../core/event";
 import { alertIntent, buildIndex, groupKey, matchingRules, type HitLog, type Rule, type RuleIndex } from "../../core/rules";
 import { newId } from "../../lib/ids";
 import { pgBumpVersion, PgVersionedCache } from "./config-versions";
-import { jsonText, pgRaiseAlert } from "./alerts";
+import { jsonText, pgRaiseAlerts } from "./alerts";
 
 const RULE_COLS = `id, tenant_id AS "tenantId", name, enabled, filter, threshold, action, created_at AS "createdAt",
   updated_at AS "updatedAt", hits, last_hit_at AS "lastHitAt"`;
@@ -124,40 +124,90 @@ export async function pgRulesAfterInsert(tx: PgConn, tenantId: string, inserted:
       [ids, ids.map((id) => counted.get(id)!.n), ids.map((id) => counted.get(id)!.at)] as any[],
     );
   }
+  // the alert rules each inserted event matched, in order
+  const pairs: { e: NormalizedEvent; m: ReturnType<typeof matchableOf>; r: Rule; group: string | null }[] = [];
   for (const e of inserted) {
     const rs = pendingAlerts.get(e);
     if (!rs) continue;
     pendingAlerts.delete(e);
     const m = matchableOf(e);
-    for (const r of rs) {
-      // the threshold hit is recorded here (async), then the shared decision reads its result
-      let inWindow: string[] = [];
-      if (r.action.kind === "alert" && r.threshold) {
-        const group = groupKey(r.threshold.group_by, m);
-        await tx`INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (${r.id}, ${group}, ${e.receivedAt}, ${e.id})`;
-        const rows = await tx`SELECT event_id AS id FROM rule_hits
-                               WHERE rule_id = ${r.id} AND group_key = ${group} AND at > ${e.receivedAt - r.threshold.window * 1000} ORDER BY at`;
-        inWindow = rows.map((x) => x.id as string);
-      }
-      const recorded: HitLog = { record: () => inWindow };
-      const a = alertIntent(r, m, { id: e.id, at: e.receivedAt }, recorded);
-      if (!a) continue;
-      const change = await pgRaiseAlert(
-        tx,
-        tenantId,
-        { fingerprint: a.fingerprint, title: a.title, severity: a.severity, sourceName: e.sourceName, source: e.source, ruleId: r.id, tags: e.tags, event: e, resolve: false },
-        now,
-        a.windowMs,
-      );
-      if (change) changes.push(change);
-      // a threshold alert carries every event that made it
-      if (change?.change === "opened" && a.earlier.length) {
-        await tx`INSERT INTO alert_events (alert_id, event_id) SELECT ${change.alertId}, x FROM unnest(${a.earlier}::text[]) AS x ON CONFLICT DO NOTHING`;
-        await tx`UPDATE alerts SET count = count + ${a.earlier.length},
-                   first_seen = least(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ${change.alertId})))
-                 WHERE id = ${change.alertId}`;
-      }
+    for (const r of rs) pairs.push({ e, m, r, group: r.action.kind === "alert" && r.threshold ? groupKey(r.threshold.group_by, m) : null });
+  }
+  if (!pairs.length) return changes;
+  // Threshold hits: the ones recorded before this batch (one statement), then this batch's (one
+  // statement); each event's window is what the one-at-a-time record (insert, then read the window)
+  // answers: the earlier hits of its rule and group, this batch's up to and including its own.
+  const thr = pairs.filter((p) => p.group !== null);
+  const windowOf = new Map<(typeof pairs)[number], string[]>();
+  if (thr.length) {
+    const since = new Map<string, { rule: string; group: string; since: number }>();
+    for (const p of thr) {
+      const k = JSON.stringify([p.r.id, p.group]);
+      const s = p.e.receivedAt - p.r.threshold!.window * 1000;
+      const cur = since.get(k);
+      if (!cur) since.set(k, { rule: p.r.id, group: p.group!, since: s });
+      else cur.since = Math.min(cur.since, s);
     }
+    const ks = [...since.values()];
+    const prior = await tx.unsafe(
+      `SELECT h.rule_id, h.group_key, h.at, h.event_id FROM rule_hits h
+         JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS u(rule_id, group_key, since)
+           ON h.rule_id = u.rule_id AND h.group_key = u.group_key AND h.at > u.since
+        ORDER BY h.at`,
+      [ks.map((k) => k.rule), ks.map((k) => k.group), ks.map((k) => k.since)] as any[],
+    );
+    const log = new Map<string, { at: number; id: string }[]>();
+    const logOf = (k: string) => {
+      let l = log.get(k);
+      if (!l) log.set(k, (l = []));
+      return l;
+    };
+    for (const h of prior) logOf(JSON.stringify([h.rule_id, h.group_key])).push({ at: Number(h.at), id: h.event_id });
+    for (const p of thr) {
+      const l = logOf(JSON.stringify([p.r.id, p.group]));
+      l.push({ at: p.e.receivedAt, id: p.e.id });
+      const from = p.e.receivedAt - p.r.threshold!.window * 1000;
+      // ORDER BY at (a stable sort: the order they were recorded in among equal times)
+      windowOf.set(p, l.filter((h) => h.at > from).sort((a, b) => a.at - b.at).map((h) => h.id));
+    }
+    await tx.unsafe(
+      `INSERT INTO rule_hits (rule_id, group_key, at, event_id) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])`,
+      [thr.map((p) => p.r.id), thr.map((p) => p.group), thr.map((p) => p.e.receivedAt), thr.map((p) => p.e.id)] as any[],
+    );
+  }
+  // the shared decision (modules/rules/service.ts dry run) per pair, then every alert raised at once
+  const intents: { p: (typeof pairs)[number]; earlier: string[] }[] = [];
+  const signals: Parameters<typeof pgRaiseAlerts>[2] = [];
+  for (const p of pairs) {
+    const inWindow = windowOf.get(p) ?? [];
+    const recorded: HitLog = { record: () => inWindow };
+    const a = alertIntent(p.r, p.m, { id: p.e.id, at: p.e.receivedAt }, recorded);
+    if (!a) continue;
+    intents.push({ p, earlier: a.earlier });
+    const e = p.e;
+    signals.push({ fingerprint: a.fingerprint, title: a.title, severity: a.severity, sourceName: e.sourceName, source: e.source, ruleId: p.r.id, tags: e.tags, event: e, resolve: false, windowMs: a.windowMs });
+  }
+  const raised = await pgRaiseAlerts(tx, tenantId, signals, now);
+  // a threshold alert carries every event that made it: linked, counted, and first seen at the earliest
+  const carry: { alertId: string; earlier: string[]; opener: string }[] = [];
+  raised.forEach((change, i) => {
+    if (change) changes.push(change);
+    if (change?.change === "opened" && intents[i]!.earlier.length) carry.push({ alertId: change.alertId, earlier: intents[i]!.earlier, opener: intents[i]!.p.e.id });
+  });
+  if (carry.length) {
+    const links = carry.flatMap((c) => c.earlier.map((id) => [c.alertId, id] as const));
+    await tx.unsafe(
+      `INSERT INTO alert_events (alert_id, event_id) SELECT u.a, u.e FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(a, e, ord) ORDER BY u.ord
+       ON CONFLICT DO NOTHING`,
+      [links.map((l) => l[0]), links.map((l) => l[1])] as any[],
+    );
+    // the events the alert had then: its opener and the earlier ones (ids hold no comma)
+    await tx.unsafe(
+      `UPDATE alerts a SET count = a.count + u.n,
+              first_seen = least(a.first_seen, (SELECT min(e.received_at) FROM events e WHERE e.id = ANY(string_to_array(u.ids, ','))))
+         FROM unnest($1::text[], $2::int[], $3::text[]) AS u(id, n, ids) WHERE a.id = u.id`,
+      [carry.map((c) => c.alertId), carry.map((c) => c.earlier.length), carry.map((c) => [c.opener, ...c.earlier].join(","))] as any[],
+    );
   }
   return changes;
 }
