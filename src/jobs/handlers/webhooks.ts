@@ -291,22 +291,26 @@ export class WebhookDispatcher {
         hooks.push(h);
       }
     };
+    /** the event.received messages of stored events, appended to items/hooks (onEventsInserted's matching) */
+    const eventMessages = async (tx: PgConn, events: NormalizedEvent[], items: OutboxItem[], hooks: CompiledWebhook[]): Promise<void> => {
+      for (const e of events) {
+        const attrs = { type: "event.received", severity: e.severity, source: e.source, tags: e.tags };
+        let data: string | null = null;
+        for (const h of await cache.get(tx, e.tenantId)) {
+          if (!messageMatches(h.triggers, h.filters, attrs)) continue;
+          data ??= eventDataJson(e);
+          const id = "msg_" + newId(e.receivedAt);
+          items.push({ w: outboundOf(h), m: { id, type: "event.received", body: messageBody(id, "event.received", data, e.receivedAt) }, at: e.receivedAt });
+          hooks.push(h);
+        }
+      }
+    };
     return {
       wants: async (tx, tenantId, type) => (await cache.get(tx, tenantId)).some((h) => h.triggers.some((p) => typeMatches(p, type))),
       onEventsInserted: async (tx, events) => {
         const items: OutboxItem[] = [];
         const hooks: CompiledWebhook[] = [];
-        for (const e of events) {
-          const attrs = { type: "event.received", severity: e.severity, source: e.source, tags: e.tags };
-          let data: string | null = null;
-          for (const h of await cache.get(tx, e.tenantId)) {
-            if (!messageMatches(h.triggers, h.filters, attrs)) continue;
-            data ??= eventDataJson(e);
-            const id = "msg_" + newId(e.receivedAt);
-            items.push({ w: outboundOf(h), m: { id, type: "event.received", body: messageBody(id, "event.received", data, e.receivedAt) }, at: e.receivedAt });
-            hooks.push(h);
-          }
-        }
+        await eventMessages(tx, events, items, hooks);
         await write(tx, items, hooks);
       },
       emit: async (tx, tenantId, m, now, except) => {
@@ -323,6 +327,22 @@ export class WebhookDispatcher {
         for (const m of ms) messagesOf(whs, m, now, undefined, items, hooks);
         await write(tx, items, hooks);
         return items.length;
+      },
+      batch: (tx) => {
+        let items: OutboxItem[] = [];
+        let hooks: CompiledWebhook[] = [];
+        return {
+          emitMany: async (tenantId, ms, now) => {
+            const whs = await cache.get(tx, tenantId);
+            for (const m of ms) messagesOf(whs, m, now, undefined, items, hooks);
+          },
+          events: (events) => eventMessages(tx, events, items, hooks),
+          flush: async () => {
+            const [i, h] = [items, hooks];
+            [items, hooks] = [[], []];
+            await write(tx, i, h);
+          },
+        };
       },
     };
   }

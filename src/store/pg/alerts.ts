@@ -29,15 +29,22 @@ export async function pgTimeline(tx: PgConn, alertId: string, at: number, kind: 
 
 /** The twin of raiseAlert: opens, joins (within windowMs) or resolves, inside the caller's transaction. */
 export async function pgRaiseAlert(tx: PgConn, tenantId: string, a: AlertSignal, now: number, windowMs: number): Promise<AlertChange | null> {
-  return (await pgRaiseAlerts(tx, tenantId, [{ ...a, windowMs }], now))[0]!;
+  return (await pgRaiseAlerts(tx, [{ ...a, tenantId, windowMs }], now))[0]!.change;
 }
 
-/** An alert a batch of signals may open, join or resolve (its row as the batch leaves it). */
+/** A signal of pgRaiseAlerts: raiseAlert's arguments; `carry`: events a threshold alert it opens counts besides its own. */
+export type RaiseSignal = AlertSignal & { tenantId: string; windowMs: number; carry?: number };
+
+/** The fields of an alert row the signals of a batch change, as one signal left them. */
+export type AlertSnap = Pick<AlertRow, "count" | "lastSeen" | "severity" | "severityRank" | "status" | "classification" | "closedAt">;
+
+/** An alert a batch of signals may open, join or resolve. */
 type Candidate = {
   id: string;
-  lastSeen: number;
-  /** opened by this batch: inserted with its final values */
-  fresh: { a: AlertSignal; severity: Severity; rank: number; count: number; closed: boolean } | null;
+  /** the row as the signals so far left it */
+  st: AlertSnap;
+  /** opened by this batch (inserted with its final values), by this signal */
+  fresh: RaiseSignal | null;
   /** an alert of an earlier commit: what the batch adds to it */
   joins: number;
   maxRank: number | null;
@@ -46,124 +53,133 @@ type Candidate = {
 };
 
 /**
- * raiseAlert for many signals of one tenant, in order, with a fixed number of statements (not
- * per signal): the open alerts of every fingerprint read once, each signal decided in memory in
- * order exactly as pgRaiseAlert one after the other would (a later signal joins or resolves the
- * alert an earlier one opened; a resolve closes it and the next signal opens a new one), then one
- * multi-row statement per kind of write (new alerts, changes to existing ones, alert events,
- * timeline entries). The answer per signal is what raiseAlert answers for it.
+ * raiseAlert for many signals (of any tenants), in order, with a fixed number of statements (not
+ * per signal): the open alerts of every (tenant, fingerprint) read once, each signal decided in
+ * memory in order exactly as pgRaiseAlert one after the other would (a later signal joins or
+ * resolves the alert an earlier one opened; a resolve closes it and the next signal opens a new
+ * one), then one multi-row statement per kind of write (new alerts, changes to existing ones, alert
+ * events, timeline entries). Per signal: what raiseAlert answers, and the changed fields of its
+ * alert as that signal left them (`snap`; the outbox messages of a request carry that state).
  *
  * Replicas: new alerts are inserted with ON CONFLICT DO NOTHING; if any was not inserted (a unique
  * guard on open alerts per fingerprint, and another replica opened one first), the unit fails as a
- * serialization failure (40001) and inTx runs it again, when it sees that alert and joins it.
+ * serialization failure (40001) and inTx runs it again, which then joins that alert.
  */
-export async function pgRaiseAlerts(tx: PgConn, tenantId: string, signals: (AlertSignal & { windowMs: number })[], now: number): Promise<(AlertChange | null)[]> {
+export async function pgRaiseAlerts(tx: PgConn, signals: RaiseSignal[], now: number): Promise<{ change: AlertChange | null; snap: AlertSnap | null }[]> {
   if (!signals.length) return [];
-  const fps = [...new Set(signals.map((s) => s.fingerprint))];
+  const key = (t: string, fp: string) => `${t}\u0000${fp}`;
+  const keys = new Map<string, [string, string]>();
+  for (const s of signals) keys.set(key(s.tenantId, s.fingerprint), [s.tenantId, s.fingerprint]);
   const since = now - Math.max(...signals.map((s) => s.windowMs));
-  // every open alert of these fingerprints still joinable by one of the signals (the newest first)
+  // every open alert of these fingerprints still joinable by one of the signals
   const rows = await tx.unsafe(
-    `SELECT id, fingerprint, last_seen FROM alerts
-      WHERE tenant_id = $1 AND fingerprint = ANY($2::text[]) AND status <> 'closed' AND last_seen >= $3::bigint
-      ORDER BY fingerprint, last_seen DESC`,
-    [tenantId, fps, since] as any[],
+    `SELECT a.id, a.tenant_id, a.fingerprint, a.last_seen, a.count, a.severity, a.severity_rank, a.status, a.classification, a.closed_at
+       FROM alerts a JOIN unnest($1::text[], $2::text[]) AS u(tenant_id, fingerprint) ON a.tenant_id = u.tenant_id AND a.fingerprint = u.fingerprint
+      WHERE a.status <> 'closed' AND a.last_seen >= $3::bigint
+      ORDER BY a.tenant_id, a.fingerprint, a.last_seen DESC`,
+    [[...keys.values()].map((k) => k[0]), [...keys.values()].map((k) => k[1]), since] as any[],
   );
   const open = new Map<string, Candidate[]>();
   for (const r of rows) {
-    let l = open.get(r.fingerprint);
-    if (!l) open.set(r.fingerprint, (l = []));
-    l.push({ id: r.id, lastSeen: Number(r.last_seen), fresh: null, joins: 0, maxRank: null, maxSeverity: null, closed: false });
+    const k = key(r.tenant_id, r.fingerprint);
+    let l = open.get(k);
+    if (!l) open.set(k, (l = []));
+    const st: AlertSnap = {
+      count: Number(r.count),
+      lastSeen: Number(r.last_seen),
+      severity: r.severity,
+      severityRank: Number(r.severity_rank),
+      status: r.status,
+      classification: r.classification,
+      closedAt: r.closed_at === null ? null : Number(r.closed_at),
+    };
+    l.push({ id: r.id, st, fresh: null, joins: 0, maxRank: null, maxSeverity: null, closed: false });
   }
   const touched: Candidate[] = [];
   const links: [string, string][] = [];
   const timeline: [string, string, string, string][] = []; // id, alert, kind, data
-  const out: (AlertChange | null)[] = [];
+  const out: { change: AlertChange | null; snap: AlertSnap | null }[] = [];
   for (const a of signals) {
     const e = a.event;
-    const list = open.get(a.fingerprint) ?? [];
+    const k = key(a.tenantId, a.fingerprint);
+    let list = open.get(k);
+    if (!list) open.set(k, (list = []));
     // the newest open alert of the fingerprint, if last seen within the window (findOpen)
     let cur: Candidate | undefined;
-    for (const c of list) if (!cur || c.lastSeen > cur.lastSeen) cur = c;
-    if (cur && cur.lastSeen < now - a.windowMs) cur = undefined;
+    for (const c of list) if (!cur || c.st.lastSeen > cur.st.lastSeen) cur = c;
+    if (cur && cur.st.lastSeen < now - a.windowMs) cur = undefined;
     if (cur) {
       links.push([cur.id, e.id]);
       if (!touched.includes(cur)) touched.push(cur);
       if (a.resolve) {
-        cur.lastSeen = Math.max(cur.lastSeen, now);
-        if (cur.fresh) cur.fresh.closed = true;
-        else cur.closed = true;
+        cur.st.lastSeen = Math.max(cur.st.lastSeen, now);
+        cur.st.status = "closed";
+        cur.st.classification = "resolved";
+        cur.st.closedAt = now;
+        cur.closed = true;
         list.splice(list.indexOf(cur), 1);
         timeline.push([newId(now), cur.id, "resolved", JSON.stringify({ event_id: e.id, source: e.sourceName })]);
-        out.push({ alertId: cur.id, change: "closed" });
+        out.push({ change: { alertId: cur.id, change: "closed" }, snap: { ...cur.st } });
         continue;
       }
       const seen = e.occurredAt > now ? now : Math.max(e.occurredAt, e.receivedAt);
       const rank = SEVERITY_RANK[a.severity];
-      cur.lastSeen = Math.max(cur.lastSeen, seen);
-      if (cur.fresh) {
-        cur.fresh.count++;
-        if (rank > cur.fresh.rank) (cur.fresh.rank = rank), (cur.fresh.severity = a.severity);
-      } else {
-        cur.joins++;
-        if (cur.maxRank === null || rank > cur.maxRank) (cur.maxRank = rank), (cur.maxSeverity = a.severity);
-      }
-      out.push({ alertId: cur.id, change: "updated" });
+      cur.st.lastSeen = Math.max(cur.st.lastSeen, seen);
+      cur.st.count++;
+      if (rank > cur.st.severityRank) (cur.st.severityRank = rank), (cur.st.severity = a.severity);
+      cur.joins++;
+      if (cur.maxRank === null || rank > cur.maxRank) (cur.maxRank = rank), (cur.maxSeverity = a.severity);
+      out.push({ change: { alertId: cur.id, change: "updated" }, snap: { ...cur.st } });
       continue;
     }
     if (a.resolve) {
-      out.push(null); // a resolve for something we never saw open: the event is stored, no alert
+      out.push({ change: null, snap: null }); // a resolve for something we never saw open: the event is stored, no alert
       continue;
     }
     const id = newId(now);
-    const c: Candidate = {
-      id,
-      lastSeen: e.receivedAt,
-      fresh: { a, severity: a.severity, rank: SEVERITY_RANK[a.severity], count: 1, closed: false },
-      joins: 0,
-      maxRank: null,
-      maxSeverity: null,
-      closed: false,
-    };
-    if (!open.has(a.fingerprint)) open.set(a.fingerprint, list);
+    const st: AlertSnap = { count: 1 + (a.carry ?? 0), lastSeen: e.receivedAt, severity: a.severity, severityRank: SEVERITY_RANK[a.severity], status: "open", classification: null, closedAt: null };
+    const c: Candidate = { id, st, fresh: a, joins: 0, maxRank: null, maxSeverity: null, closed: false };
     list.push(c);
     touched.push(c);
     links.push([id, e.id]);
     timeline.push([newId(now), id, "opened", JSON.stringify({ event_id: e.id, source: e.sourceName, ...(a.ruleId ? { rule_id: a.ruleId } : {}) })]);
-    out.push({ alertId: id, change: "opened" });
+    out.push({ change: { alertId: id, change: "opened" }, snap: { ...st } });
   }
   const fresh = touched.filter((c) => c.fresh);
   if (fresh.length) {
-    const col = <T>(f: (c: Candidate & { fresh: NonNullable<Candidate["fresh"]> }) => T) => fresh.map((c) => f(c as any));
+    const col = <T>(f: (c: Candidate, a: RaiseSignal) => T) => fresh.map((c) => f(c, c.fresh!));
     const ins = await tx.unsafe(
       `INSERT INTO alerts (id, tenant_id, fingerprint, title, severity, severity_rank, status, classification, assignee,
               enrichment_status, tags, source_name, source, rule_id, first_seen, last_seen, count, suppress_until,
               first_event_id, created_at, updated_at, closed_at)
-       SELECT u.id, $1, u.fingerprint, u.title, u.severity, u.rank, CASE WHEN u.closed = 1 THEN 'closed' ELSE 'open' END,
-              CASE WHEN u.closed = 1 THEN 'resolved' END, NULL, 'pending', u.tags::jsonb, u.source_name, u.source, u.rule_id,
-              u.first_seen, u.last_seen, u.count, NULL, u.first_event_id, $2::bigint, $2::bigint, CASE WHEN u.closed = 1 THEN $2::bigint END
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[],
-                     $12::text[], $13::bigint[], $14::bigint[], $15::int[], $16::text[]) WITH ORDINALITY
-              AS u(id, fingerprint, title, severity, rank, closed, tags, source_name, source, rule_id, first_seen, last_seen, count, first_event_id, ord)
+       SELECT u.id, u.tenant_id, u.fingerprint, u.title, u.severity, u.rank, u.status, u.classification, NULL, 'pending', u.tags::jsonb,
+              u.source_name, u.source, u.rule_id, u.first_seen, u.last_seen, u.count, NULL, u.first_event_id, $1::bigint, $1::bigint, u.closed_at
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[],
+                     $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[], $16::int[], $17::text[], $18::bigint[]) WITH ORDINALITY
+              AS u(id, tenant_id, fingerprint, title, severity, rank, status, classification, tags, source_name, source, rule_id,
+                   first_seen, last_seen, count, first_event_id, closed_at, ord)
         ORDER BY u.ord
        ON CONFLICT DO NOTHING
        RETURNING id`,
       [
-        tenantId,
         now,
         col((c) => c.id),
-        col((c) => c.fresh.a.fingerprint),
-        col((c) => c.fresh.a.title),
-        col((c) => c.fresh.severity),
-        col((c) => c.fresh.rank),
-        col((c) => (c.fresh.closed ? 1 : 0)),
-        col((c) => JSON.stringify(c.fresh.a.tags)),
-        col((c) => c.fresh.a.sourceName),
-        col((c) => c.fresh.a.source),
-        col((c) => c.fresh.a.ruleId),
-        col((c) => c.fresh.a.event.receivedAt),
-        col((c) => c.lastSeen),
-        col((c) => c.fresh.count),
-        col((c) => c.fresh.a.event.id),
+        col((_, a) => a.tenantId),
+        col((_, a) => a.fingerprint),
+        col((_, a) => a.title),
+        col((c) => c.st.severity),
+        col((c) => c.st.severityRank),
+        col((c) => c.st.status),
+        col((c) => c.st.classification),
+        col((_, a) => JSON.stringify(a.tags)),
+        col((_, a) => a.sourceName),
+        col((_, a) => a.source),
+        col((_, a) => a.ruleId),
+        col((_, a) => a.event.receivedAt),
+        col((c) => c.st.lastSeen),
+        col((c) => c.st.count),
+        col((_, a) => a.event.id),
+        col((c) => c.st.closedAt),
       ] as any[],
     );
     if (ins.length !== fresh.length)
@@ -182,7 +198,7 @@ export async function pgRaiseAlerts(tx: PgConn, tenantId: string, signals: (Aler
               closed_at = CASE WHEN u.closed = 1 THEN $1::bigint ELSE a.closed_at END
          FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::int[]) AS u(id, n, seen, rank, severity, closed)
         WHERE a.id = u.id`,
-      [now, old.map((c) => c.id), old.map((c) => c.joins), old.map((c) => c.lastSeen), old.map((c) => c.maxRank), old.map((c) => c.maxSeverity), old.map((c) => (c.closed ? 1 : 0))] as any[],
+      [now, old.map((c) => c.id), old.map((c) => c.joins), old.map((c) => c.st.lastSeen), old.map((c) => c.maxRank), old.map((c) => c.maxSeverity), old.map((c) => (c.closed ? 1 : 0))] as any[],
     );
   if (links.length)
     await tx.unsafe(
@@ -200,11 +216,12 @@ export async function pgRaiseAlerts(tx: PgConn, tenantId: string, signals: (Aler
   return out;
 }
 
-async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): Promise<AlertChange[]> {
-  // in order: a later item joins (or resolves) the alert an earlier one opened (pgRaiseAlerts)
-  const signals = evs
+/** The alert signals of alert-source events (alertsFromEvents' signals), in order. */
+export function sourceSignals(tenantId: string, evs: NormalizedEvent[], windowMs: number): RaiseSignal[] {
+  return evs
     .filter((e) => e.opensAlert)
     .map((e) => ({
+      tenantId,
       fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
       title: e.title,
       severity: e.severity,
@@ -216,7 +233,11 @@ async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEve
       resolve: e.resolve,
       windowMs,
     }));
-  return (await pgRaiseAlerts(tx, tenantId, signals, now)).filter((c): c is AlertChange => c !== null);
+}
+
+async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): Promise<AlertChange[]> {
+  // in order: a later item joins (or resolves) the alert an earlier one opened (pgRaiseAlerts)
+  return (await pgRaiseAlerts(tx, sourceSignals(tenantId, evs, windowMs), now)).flatMap((r) => (r.change ? [r.change] : []));
 }
 
 export async function pgAlertById(pg: PgConn, id: string): Promise<AlertRow | undefined> {

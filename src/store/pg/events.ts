@@ -13,7 +13,7 @@ import { inTx, type PgConn, type PgTwin } from "../contract";
 import { IDEMPOTENCY_WINDOW_MS, type EventFilter, type EventRow, type eventsFns, type IngestBatch } from "../events";
 import { isPgUnavailable } from "./errors";
 import { ftsDoc, ftsTsQuery } from "./fts";
-import { pgCommitHooks, type PgCommitHook } from "./hooks";
+import { pgCommitHooks, type PgCommitHook, type PgCommitHooks } from "./hooks";
 import { pgHeartbeatTransitionsFns } from "./heartbeat-transitions";
 
 /** The columns of an EventRow (camelCase like drizzle's SQLite rows; tags as JSON text, as on SQLite). */
@@ -189,12 +189,12 @@ export async function pgStoreMany(tx: PgConn, batches: IngestBatch[], hooks: PgC
     run = [];
     for (const i of idx) for (const h of hooks) await h.before?.(tx, batches[i]!.tenantId, batches[i]!.events, now);
     const stored = await pgStoreBatches(tx, idx.map((i) => batches[i]!), now);
-    for (let k = 0; k < idx.length; k++) {
-      const b = batches[idx[k]!]!;
-      const r = stored[k]!;
-      if (r.inserted.length) for (const h of hooks) await h(tx, b.tenantId, r.inserted, now);
-      out[idx[k]!] = r.ids;
-    }
+    idx.forEach((i, k) => (out[i] = stored[k]!.ids));
+    const segs = idx.map((i, k) => ({ tenantId: batches[i]!.tenantId, inserted: stored[k]!.inserted })).filter((s) => s.inserted.length);
+    // the whole chain for every request at once (a fixed number of statements per group), or request by request
+    const group = (hooks as PgCommitHooks).group;
+    if (group) await group(tx, segs, now);
+    else for (const s of segs) for (const h of hooks) await h(tx, s.tenantId, s.inserted, now);
   };
   for (let i = 0; i < batches.length; i++) {
     const b = batches[i]!;
