@@ -4,8 +4,11 @@
 // and events in it: a fixed handful of statements (idempotency keys looked up, every event inserted,
 // conflicts resolved, every indicator inserted, idempotency keys written), each multi-row through
 // unnest arrays, plus what the commit hooks do. The hooks (src/store/pg/hooks.ts) run where
-// src/ingest/commit.ts runs the SQLite ones: each request's `before` phase ahead of the insert, each
-// request's after phase, in request order, with the events that request inserted.
+// src/ingest/commit.ts runs the SQLite ones: each request's `before` phase ahead of the insert, then
+// the after phase with the events each request inserted: for the default hook list, once for all
+// the requests of the group (pgCommitHooks.group, src/store/pg/alerting.ts: a fixed number of
+// multi-row statements per group, with the results and message order of running them request by
+// request); for another list, request by request.
 import type { NormalizedEvent } from "../../core/event";
 import { SEVERITY_RANK } from "../../core/severity";
 import type { CommitResult } from "../../ingest/commit";
