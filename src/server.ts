@@ -12,6 +12,7 @@ import { HeartbeatScheduler } from "./scheduler/heartbeats";
 import { setEnrichmentWake, setOutbox } from "./ingest/hooks";
 import { ENRICHMENT_QUEUE, EnrichmentRunner } from "./jobs/handlers/enrichment";
 import { DELIVER_KIND, WEBHOOK_QUEUE, WebhookDispatcher } from "./jobs/handlers/webhooks";
+import { pgEnrichmentStats } from "./store/pg/alerting";
 import { Worker } from "./jobs/worker";
 import { parseAllowList } from "./core/netrange";
 import { Metrics } from "./metrics";
@@ -111,13 +112,17 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     throw e;
   }
   const store = pgStore(pool);
+  // outbound messages and enrichment jobs the group commits enqueued (counted once committed): the
+  // workers are woken when these moved, not after every group (each wake-up costs them a query)
+  let webhooksOf: (() => WebhookDispatcher) | null = null;
+  const enqueued = () => (webhooksOf?.().stats.messages ?? 0) + pgEnrichmentStats.enqueued;
   const deps = assemble(config, log, clock, {
     db: sqliteOnly<Db>("db"),
     bgDb: sqliteOnly<Db>("bgDb"),
     jobsDb: sqliteOnly<Db>("jobsDb"),
     // the ingest writer on this thread: a PostgreSQL commit is async I/O (src/ingest/writer-inline.ts)
     writer: new GroupWriter(
-      { kind: "inline", maxItems: config.maxItems, mappings: (t, s) => store.indicators.mappingsForSource(t, s), commit: pgGroupCommit(pool) },
+      { kind: "inline", maxItems: config.maxItems, mappings: (t, s) => store.indicators.mappingsForSource(t, s), commit: pgGroupCommit(pool), enqueued },
       log,
     ),
     checkpointer: sqliteOnly<Checkpointer>("checkpointer"),
@@ -127,6 +132,7 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     jobsStore: store,
     pg: pool,
   });
+  webhooksOf = () => deps.webhooks;
   registerPgOutbox(deps.webhooks);
   if (config.dbWake === "notify") wakeAcrossReplicas(deps, pool, log);
   return deps;

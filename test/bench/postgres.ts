@@ -79,6 +79,12 @@ try {
     `PostgreSQL per ingested event: ${fmt(spent.calls / e, 2)} statements, ${fmt(spent.rows / e, 2)} rows written, ${fmt(spent.wal / e, 0)} WAL bytes, ${fmt(spent.xacts / e, 3)} commits (${spent.events} events)`,
   );
   console.log(`keepwatch CPU per request on PostgreSQL: ${pgCpu.map((c, i) => fmt((c * 1000) / p[i]!.requests, 0)).join(", ")} µs per round`);
+  if (process.env.BENCH_PG_TOP) {
+    // the statements behind those figures (cumulative since the cluster started: warm-up included)
+    const top = await sql`SELECT calls, rows, round(total_exec_time)::bigint AS ms, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS q
+        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench') ORDER BY calls DESC LIMIT ${Number(process.env.BENCH_PG_TOP)}`;
+    for (const t of top) console.log(`  ${String(t.calls).padStart(8)} calls ${String(t.rows).padStart(8)} rows ${String(t.ms).padStart(6)} ms  ${t.q}`);
+  }
 
   // deliveries/s on PostgreSQL
   let got = 0;

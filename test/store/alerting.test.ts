@@ -19,6 +19,7 @@ import { migratePg } from "../../src/db/pg-migrate";
 import { inTx, type PgConn, type Store } from "../../src/store/contract";
 import { pgStore } from "../../src/store/index";
 import { pgCommitHooks, setPgOutbox, type PgOutbox } from "../../src/store/pg/hooks";
+import { pgStoreMany } from "../../src/store/pg/events";
 import { newId } from "../../src/lib/ids";
 import { seededRandom } from "../helpers";
 import { makePgStore, makeSqliteStore, sharedCluster } from "./both";
@@ -31,6 +32,8 @@ type H = {
   raw: Raw;
   /** stores events as ingest does: the whole hook chain, in one transaction */
   commit(tenantId: string, evs: NormalizedEvent[], now: number): Promise<void>;
+  /** stores several requests' events as one group commit does (the hook chain per request on SQLite, for the group at once on PostgreSQL) */
+  commitMany(tenantId: string, reqs: NormalizedEvent[][], now: number): Promise<void>;
   /** stores events without hooks (for calling the domain functions by hand) */
   insert(evs: NormalizedEvent[]): Promise<void>;
 };
@@ -53,6 +56,10 @@ function sqliteH(): H {
     async commit(tenantId, evs, now) {
       const r = commitGroup(db, [{ tenantId, route: "test", idempotencyKey: null, events: evs }], commitHooks, now);
       if (!r[0].ok) throw new Error(r[0].message);
+    },
+    async commitMany(tenantId, reqs, now) {
+      const r = commitGroup(db, reqs.map((events) => ({ tenantId, route: "test", idempotencyKey: null, events })), commitHooks, now);
+      for (const x of r) if (!x.ok) throw new Error(x.message);
     },
     async insert(evs) {
       for (const e of evs) {
@@ -85,6 +92,9 @@ function pgH(store: Store, sql: postgres.Sql<{}>): H {
         await pgInsert(tx, evs);
         for (const h of pgCommitHooks) await h(tx, tenantId, evs, now);
       });
+    },
+    async commitMany(tenantId, reqs, now) {
+      await inTx(sql, (tx) => pgStoreMany(tx, reqs.map((events) => ({ tenantId, route: "test", idempotencyKey: null, events })), pgCommitHooks, now));
     },
     insert: (evs) => inTx(sql, (tx) => pgInsert(tx, evs)),
   };
@@ -508,6 +518,7 @@ function recorders() {
     wants: async () => true,
     onEventsInserted: async (_tx, evs) => void pg.push({ kind: "events", ids: evs.map((e) => e.id) }),
     emit: async (_tx, _t, m) => emit(pg, m),
+    emitMany: async (_tx, _t, ms) => ms.reduce((n, m) => n + emit(pg, m), 0),
   };
   return { sqlite, pg, so, po };
 }
@@ -573,6 +584,82 @@ describe("the commit hook chain gives the same alerts on PostgreSQL as on SQLite
         setPgOutbox(rec.po);
         try {
           for (const h of stores) await h.commit(t, evs.map(clone), now);
+        } finally {
+          setOutbox(null);
+          setPgOutbox(null);
+        }
+      }
+      const [a, b] = [await alertShape(stores[0], t), await alertShape(stores[1], t)];
+      expect(a.alerts.length).toBeGreaterThan(3);
+      expect(b).toEqual(a);
+      // as many enrichment jobs counted for the worker's wake-up as there are jobs
+      expect([enrichmentStats.enqueued - enq0[0], pgEnrichmentStats.enqueued - enq0[1]]).toEqual([a.jobs, b.jobs]);
+      // the same outbound messages, in the same order (alert.* with the alert as the API shows it)
+      const names = async (h: H) => new Map((await h.store.rules.listRules(t)).map((r) => [r.id, r.name]));
+      const [ra, rb] = [await names(stores[0]), await names(stores[1])];
+      expect(rec.sqlite.length).toBeGreaterThan(40);
+      expect(new Set(rec.sqlite.map((x) => (x.kind === "emit" ? x.type : x.kind)))).toEqual(new Set(["events", "alert.opened", "alert.updated", "alert.closed"]));
+      expect(rec.pg.map((x) => sentShape(x, rb))).toEqual(rec.sqlite.map((x) => sentShape(x, ra)));
+    });
+  }
+});
+
+describe("several requests in one group commit: the PostgreSQL group path (one pass for the whole group) gives what SQLite gives request by request", () => {
+  for (const seed of [7, 4242, 31337]) {
+    test(`seeded mix of events, seed ${seed}`, async () => {
+      const rec = recorders();
+      const enq0 = [enrichmentStats.enqueued, pgEnrichmentStats.enqueued];
+      const rnd = seededRandom(seed);
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
+      const T0 = 1_700_000_000_000;
+      const stores = [sqliteH(), await (async () => {
+        const { store, sql } = await makePgStore();
+        return pgH(store, sql);
+      })()];
+      const t = `seed${seed}x${process.pid}`;
+      for (const h of stores) await tenant(h, t);
+      const f = (field: string, value: string) => JSON.stringify({ field, op: "eq", value });
+      const ruleDefs = [
+        { name: "tag-login", filter: f("type", "login"), threshold: null, action: { kind: "tag", tags: ["auth"] } },
+        { name: "tag-db", filter: f("host", "db"), threshold: null, action: { kind: "tag", tags: ["db", "auth"] } },
+        { name: "suppress-noise", filter: f("type", "noise"), threshold: null, action: { kind: "suppress" } },
+        { name: "alert-error", filter: f("type", "error"), threshold: null, action: { kind: "alert", title: "error on {{host}}", fingerprint: ["host"], dedup_window: 30 } },
+        { name: "thr-login", filter: f("type", "login"), threshold: { count: 3, window: 20, group_by: ["host"] }, action: { kind: "alert", severity: "critical", dedup_window: 15 } },
+      ];
+      for (const h of stores)
+        for (const r of ruleDefs)
+          await h.store.rules.createRule({ tenantId: t, name: r.name, enabled: true, filter: r.filter, threshold: r.threshold ? JSON.stringify(r.threshold) : null, action: JSON.stringify(r.action) }, T0);
+      let now = T0;
+      for (let batch = 0; batch < 40; batch++) {
+        now += Math.floor(rnd() * 6000);
+        const evs: NormalizedEvent[] = [];
+        const n = 1 + Math.floor(rnd() * 4);
+        for (let i = 0; i < n; i++) {
+          const alertSource = rnd() < 0.5;
+          evs.push(
+            ev(t, now, {
+              type: pick(["login", "error", "noise", "info"]),
+              host: pick(["db", "web", "cache", null]),
+              severity: pick(SEVERITIES),
+              sourceName: alertSource ? pick(["generic", "sentinel"]) : "syslog",
+              opensAlert: alertSource,
+              dedupKey: pick(["a", "b", null]),
+              title: pick(["disk", "cpu"]),
+              resolve: alertSource && rnd() < 0.15,
+              occurredAt: now - Math.floor(rnd() * 3000),
+              indicators: rnd() < 0.3 ? ([{ type: "ip", value: `10.0.0.${Math.floor(rnd() * 3)}`, origin: "auto" }] as any) : [],
+            }),
+          );
+        }
+        setOutbox(rec.so);
+        setPgOutbox(rec.po);
+        try {
+          // cut into 1..4 requests of one group (the same cut on both stores)
+          const cuts: number[] = [];
+          for (let i = 1; i < evs.length; i++) if (rnd() < 0.6) cuts.push(i);
+          const bounds = [0, ...cuts, evs.length];
+          const reqs = bounds.slice(1).map((to, k) => evs.slice(bounds[k], to));
+          for (const h of stores) await h.commitMany(t, reqs.map((r) => r.map(clone)), now);
         } finally {
           setOutbox(null);
           setPgOutbox(null);

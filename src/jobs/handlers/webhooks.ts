@@ -33,7 +33,7 @@ import type { Effect } from "../../store/queue-contract";
 import { disabledRecord, ownEvent, ownMessage, type OwnRecord, type WebhookRef } from "../../core/webhook-records";
 import type { Handler, Outcome } from "../worker";
 import { afterCommit, type PgConn, type Store } from "../../store/contract";
-import type { PgOutbox } from "../../store/pg/hooks";
+import type { PgMessage, PgOutbox } from "../../store/pg/hooks";
 import { PgVersionedCache } from "../../store/pg/config-versions";
 import { MAX_RECORDED, send } from "./http";
 
@@ -268,7 +268,8 @@ export class WebhookDispatcher {
     const write = async (tx: PgConn, items: OutboxItem[], hooks: CompiledWebhook[]): Promise<void> => {
       if (items.length === 0) return;
       const store = storeOf(tx);
-      this.stats.messages += items.length;
+      // counted once committed: a unit that rolls back, or that inTx runs again, counts nothing twice
+      afterCommit(tx, () => void (this.stats.messages += items.length));
       const drops = await store.deliveries.enqueueMessages(items, DROP_NOTE_EVERY_MS);
       for (let i = 0; i < drops.length; i++) {
         const drop = drops[i];
@@ -278,38 +279,70 @@ export class WebhookDispatcher {
       // settles; the group commit wakes it as well)
       afterCommit(tx, () => this.wake());
     };
+    /** the messages of `m` for the webhooks that take it, appended to items/hooks (emit's matching) */
+    const messagesOf = (whs: CompiledWebhook[], m: PgMessage, now: number, except: string | undefined, items: OutboxItem[], hooks: CompiledWebhook[]): void => {
+      let data: string | null = null;
+      for (const h of whs) {
+        if (h.row.id === except) continue;
+        if (!messageMatches(h.triggers, h.filters, m)) continue;
+        data ??= JSON.stringify(m.data ?? null);
+        const id = "msg_" + newId(now);
+        items.push({ w: outboundOf(h), m: { id, type: m.type, body: messageBody(id, m.type, data, now) }, at: now });
+        hooks.push(h);
+      }
+    };
+    /** the event.received messages of stored events, appended to items/hooks (onEventsInserted's matching) */
+    const eventMessages = async (tx: PgConn, events: NormalizedEvent[], items: OutboxItem[], hooks: CompiledWebhook[]): Promise<void> => {
+      for (const e of events) {
+        const attrs = { type: "event.received", severity: e.severity, source: e.source, tags: e.tags };
+        let data: string | null = null;
+        for (const h of await cache.get(tx, e.tenantId)) {
+          if (!messageMatches(h.triggers, h.filters, attrs)) continue;
+          data ??= eventDataJson(e);
+          const id = "msg_" + newId(e.receivedAt);
+          items.push({ w: outboundOf(h), m: { id, type: "event.received", body: messageBody(id, "event.received", data, e.receivedAt) }, at: e.receivedAt });
+          hooks.push(h);
+        }
+      }
+    };
     return {
       wants: async (tx, tenantId, type) => (await cache.get(tx, tenantId)).some((h) => h.triggers.some((p) => typeMatches(p, type))),
       onEventsInserted: async (tx, events) => {
         const items: OutboxItem[] = [];
         const hooks: CompiledWebhook[] = [];
-        for (const e of events) {
-          const attrs = { type: "event.received", severity: e.severity, source: e.source, tags: e.tags };
-          let data: string | null = null;
-          for (const h of await cache.get(tx, e.tenantId)) {
-            if (!messageMatches(h.triggers, h.filters, attrs)) continue;
-            data ??= eventDataJson(e);
-            const id = "msg_" + newId(e.receivedAt);
-            items.push({ w: outboundOf(h), m: { id, type: "event.received", body: messageBody(id, "event.received", data, e.receivedAt) }, at: e.receivedAt });
-            hooks.push(h);
-          }
-        }
+        await eventMessages(tx, events, items, hooks);
         await write(tx, items, hooks);
       },
       emit: async (tx, tenantId, m, now, except) => {
         const items: OutboxItem[] = [];
         const hooks: CompiledWebhook[] = [];
-        let data: string | null = null;
-        for (const h of await cache.get(tx, tenantId)) {
-          if (h.row.id === except) continue;
-          if (!messageMatches(h.triggers, h.filters, m)) continue;
-          data ??= JSON.stringify(m.data ?? null);
-          const id = "msg_" + newId(now);
-          items.push({ w: outboundOf(h), m: { id, type: m.type, body: messageBody(id, m.type, data, now) }, at: now });
-          hooks.push(h);
-        }
+        messagesOf(await cache.get(tx, tenantId), m, now, except, items, hooks);
         await write(tx, items, hooks);
         return items.length;
+      },
+      emitMany: async (tx, tenantId, ms, now) => {
+        const items: OutboxItem[] = [];
+        const hooks: CompiledWebhook[] = [];
+        const whs = await cache.get(tx, tenantId);
+        for (const m of ms) messagesOf(whs, m, now, undefined, items, hooks);
+        await write(tx, items, hooks);
+        return items.length;
+      },
+      batch: (tx) => {
+        let items: OutboxItem[] = [];
+        let hooks: CompiledWebhook[] = [];
+        return {
+          emitMany: async (tenantId, ms, now) => {
+            const whs = await cache.get(tx, tenantId);
+            for (const m of ms) messagesOf(whs, m, now, undefined, items, hooks);
+          },
+          events: (events) => eventMessages(tx, events, items, hooks),
+          flush: async () => {
+            const [i, h] = [items, hooks];
+            [items, hooks] = [[], []];
+            await write(tx, i, h);
+          },
+        };
       },
     };
   }

@@ -106,6 +106,36 @@ export async function pgStartAttempt(pg: PgConn, deliveryId: string, now: number
   });
 }
 
+/**
+ * pgStartAttempt for several distinct deliveries in three statements (not three per delivery):
+ * attempts left `started` interrupted, the pending ones counted, their attempts inserted in the
+ * order given. Deliveries no longer pending are absent from the answer (null: not started).
+ */
+export async function pgStartAttemptsOf(tx: PgConn, deliveryIds: string[], now: number): Promise<Map<string, { id: number; attempt: number }>> {
+  await tx.unsafe(
+    `UPDATE delivery_attempts SET outcome = 'interrupted', error = 'keepwatch stopped or lost the lease during this attempt'
+      WHERE delivery_id = ANY($1::text[]) AND outcome = 'started'`,
+    [deliveryIds] as any[],
+  );
+  const counted = await tx.unsafe(
+    `UPDATE deliveries SET attempts = attempts + 1 WHERE id = ANY($1::text[]) AND status = 'pending' RETURNING id, attempts, webhook_id`,
+    [deliveryIds] as any[],
+  );
+  const by = new Map(counted.map((r) => [r.id as string, r]));
+  const go = deliveryIds.filter((d) => by.has(d));
+  const out = new Map<string, { id: number; attempt: number }>();
+  if (!go.length) return out;
+  const rows = await tx.unsafe(
+    `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers, request_body, outcome)
+     SELECT u.d, u.w, u.n, $1::bigint, 0, coalesce((SELECT url FROM webhooks WHERE id = u.w), ''), '{}', '', 'started'
+       FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS u(d, w, n, ord) ORDER BY u.ord
+     RETURNING id, delivery_id`,
+    [now, go, go.map((d) => by.get(d)!.webhook_id), go.map((d) => Number(by.get(d)!.attempts))] as any[],
+  );
+  for (const r of rows) out.set(r.delivery_id as string, { id: Number(r.id), attempt: Number(by.get(r.delivery_id)!.attempts) });
+  return out;
+}
+
 /** The columns an attempt's outcome fills (the `complete` and `insert` statements' order). */
 function attemptResult(a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">): unknown[] {
   return [

@@ -35,6 +35,43 @@ async function settleWithoutIndicators(tx: PgConn, alertId: string, now: number)
   );
 }
 
+/** enqueueEnrichment for several alerts, in order, in one statement. */
+export async function pgEnqueueEnrichments(tx: PgConn, alertIds: string[]): Promise<void> {
+  await tx.unsafe(
+    `INSERT INTO jobs (queue, kind, payload, state, attempt, max_attempts, run_at, idempotency_key, created_at, lane)
+     SELECT $1, 'enrich', u.payload, 'available', 0, 0, ${PG_NOW_MS}, u.key, ${PG_NOW_MS}, NULL
+       FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(payload, key, ord) ORDER BY u.ord
+     ON CONFLICT DO NOTHING`,
+    [ENRICHMENT_QUEUE, alertIds.map((id) => JSON.stringify({ alert: id })), alertIds.map((id) => `enrich:${id}`)] as any[],
+  );
+}
+
+/** Which of these alerts have an indicator among their events (alertHasIndicators for several, one statement). */
+export async function pgAlertsWithIndicators(pg: PgConn, alertIds: string[]): Promise<Set<string>> {
+  const rows = await pg.unsafe(
+    `SELECT u.id FROM unnest($1::text[]) AS u(id)
+      WHERE EXISTS (SELECT 1 FROM alert_events ae JOIN event_indicators i ON i.event_id = ae.event_id WHERE ae.alert_id = u.id)`,
+    [alertIds] as any[],
+  );
+  return new Set(rows.map((r) => r.id as string));
+}
+
+/**
+ * settleWithoutIndicators for several new alerts (two statements): nothing to look up, so no tag
+ * or severity changes and updated_at stays; `enriched` and its timeline entry, as saveEnrichment
+ * writes them for an empty outcome.
+ */
+export async function pgSettleWithoutIndicators(tx: PgConn, alertIds: string[], now: number): Promise<void> {
+  await tx.unsafe(`UPDATE alerts SET enrichment_status = 'enriched', enrichment_error = NULL WHERE id = ANY($1::text[])`, [alertIds] as any[]);
+  const data = JSON.stringify({ indicators: 0, watchlist_hits: [], lookups: 0, tags_added: [] });
+  const ids = alertIds.map(() => newId(now));
+  await tx.unsafe(
+    `INSERT INTO alert_timeline (id, alert_id, at, kind, actor, data)
+     SELECT u.id, u.alert_id, $1::bigint, 'enriched', 'system', $2 FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u(id, alert_id, ord) ORDER BY u.ord`,
+    [now, data, ids, alertIds] as any[],
+  );
+}
+
 async function requeueEnrichment(pg: PgConn, alertId: string, actor: string, now: number): Promise<boolean> {
   return await inTx(pg, async (tx) => {
     const r = await tx`UPDATE alerts SET enrichment_status = 'pending', enrichment_error = NULL WHERE id = ${alertId} AND enrichment_status <> 'pending'`;

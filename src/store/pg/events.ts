@@ -4,8 +4,11 @@
 // and events in it: a fixed handful of statements (idempotency keys claimed, every event inserted,
 // conflicts resolved, every indicator inserted, idempotency keys answered), each multi-row through
 // unnest arrays, plus what the commit hooks do. The hooks (src/store/pg/hooks.ts) run where
-// src/ingest/commit.ts runs the SQLite ones: each request's `before` phase ahead of the insert, each
-// request's after phase, in request order, with the events that request inserted.
+// src/ingest/commit.ts runs the SQLite ones: each request's `before` phase ahead of the insert, then
+// the after phase with the events each request inserted: for the default hook list, once for all
+// the requests of the group (pgCommitHooks.group, src/store/pg/alerting.ts: a fixed number of
+// multi-row statements per group, with the results and message order of running them request by
+// request); for another list, request by request.
 import type { NormalizedEvent } from "../../core/event";
 import { SEVERITY_RANK } from "../../core/severity";
 import type { CommitResult } from "../../ingest/commit";
@@ -13,7 +16,7 @@ import { inTx, type PgConn, type PgTwin } from "../contract";
 import { IDEMPOTENCY_WINDOW_MS, type EventFilter, type EventRow, type eventsFns, type IngestBatch } from "../events";
 import { isPgUnavailable } from "./errors";
 import { ftsDoc, ftsTsQuery } from "./fts";
-import { pgCommitHooks, type PgCommitHook } from "./hooks";
+import { pgCommitHooks, type PgCommitHook, type PgCommitHooks } from "./hooks";
 import { pgHeartbeatTransitionsFns } from "./heartbeat-transitions";
 
 /** The columns of an EventRow (camelCase like drizzle's SQLite rows; tags as JSON text, as on SQLite). */
@@ -202,12 +205,12 @@ export async function pgStoreMany(tx: PgConn, batches: IngestBatch[], hooks: PgC
     run = [];
     for (const i of idx) for (const h of hooks) await h.before?.(tx, batches[i]!.tenantId, batches[i]!.events, now);
     const stored = await pgStoreBatches(tx, idx.map((i) => batches[i]!), now);
-    for (let k = 0; k < idx.length; k++) {
-      const b = batches[idx[k]!]!;
-      const r = stored[k]!;
-      if (r.inserted.length) for (const h of hooks) await h(tx, b.tenantId, r.inserted, now);
-      out[idx[k]!] = r.ids;
-    }
+    idx.forEach((i, k) => (out[i] = stored[k]!.ids));
+    const segs = idx.map((i, k) => ({ tenantId: batches[i]!.tenantId, inserted: stored[k]!.inserted })).filter((s) => s.inserted.length);
+    // the whole chain for every request at once (a fixed number of statements per group), or request by request
+    const group = (hooks as PgCommitHooks).group;
+    if (group) await group(tx, segs, now);
+    else for (const s of segs) for (const h of hooks) await h(tx, s.tenantId, s.inserted, now);
   };
   for (let i = 0; i < batches.length; i++) {
     const b = batches[i]!;

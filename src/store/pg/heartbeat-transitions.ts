@@ -117,6 +117,12 @@ async function receivePing(tx0: PgConn, heartbeatId: string, p: PingInput, hooks
   });
 }
 
+/** Whether pgBeatsFromEvents may do anything for these events (the tenant has heartbeats with a filter). */
+export async function pgMayBeat(tx: PgConn, tenantId: string, events: NormalizedEvent[]): Promise<boolean> {
+  if (!events.some((e) => e.sourceName !== HEARTBEAT_SOURCE)) return false;
+  return (await pgHeartbeatFilterCache.get(tx, tenantId)).length > 0;
+}
+
 /** Commit hook: events that match a heartbeat's filter are beats (keepwatch's own heartbeat events never count). */
 export async function pgBeatsFromEvents(tx: PgConn, tenantId: string, events: NormalizedEvent[], hooks: PgCommitHook[], now: number): Promise<void> {
   const candidates = events.filter((e) => e.sourceName !== HEARTBEAT_SOURCE);

@@ -19,8 +19,25 @@ export type PgOutbox = {
   wants(tx: PgConn, tenantId: string, type: string): Promise<boolean>;
   onEventsInserted(tx: PgConn, events: NormalizedEvent[]): Promise<void>;
   /** `except`: a webhook that does not get it (the one a record is about) */
-  emit(tx: PgConn, tenantId: string, m: { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] }, now: number, except?: string): Promise<number>;
+  emit(tx: PgConn, tenantId: string, m: PgMessage, now: number, except?: string): Promise<number>;
+  /** emit for several messages of one tenant, in order, written in one multi-row unit */
+  emitMany(tx: PgConn, tenantId: string, ms: PgMessage[], now: number): Promise<number>;
+  /** messages of several calls gathered in order and written at flush(), in one unit (a group commit's) */
+  batch?(tx: PgConn): PgOutboxBatch;
 };
+
+/** What PgOutbox.batch gathers: emitMany and onEventsInserted, written in order at flush(). */
+export type PgOutboxBatch = {
+  emitMany(tenantId: string, ms: PgMessage[], now: number): Promise<void>;
+  events(events: NormalizedEvent[]): Promise<void>;
+  flush(): Promise<void>;
+};
+
+/** The hook list of a commit; `group` runs the whole list for the requests of a group at once (pgStoreMany). */
+export type PgCommitHooks = PgCommitHook[] & { group?: (tx: PgConn, segs: { tenantId: string; inserted: NormalizedEvent[] }[], now: number) => Promise<void> };
+
+/** One outbound message (its type, data and the attributes webhook filters look at). */
+export type PgMessage = { type: string; data: unknown; severity?: Severity | null; source?: string | null; tags?: string[] };
 
 let outbox: PgOutbox | null = null;
 
@@ -38,4 +55,4 @@ export function pgOutbox(): PgOutbox | null {
  * alerts of alert sources → heartbeat beats → outbound messages. pgOutbox is a function
  * declaration (hoisted), so this holds whichever of the two modules loads first.
  */
-export const pgCommitHooks: PgCommitHook[] = pgAlertingHooks(pgOutbox, () => pgCommitHooks);
+export const pgCommitHooks: PgCommitHooks = pgAlertingHooks(pgOutbox, () => pgCommitHooks);

@@ -11,7 +11,7 @@ import type { ClaimedJob, Effect } from "../queue-contract";
 import { deliveryOf } from "../queue-effects";
 import { pgAlertById } from "./alerts";
 import { isPgUnavailable } from "./errors";
-import { pgDeliveriesFns as D, pgStartAttempt } from "./deliveries";
+import { pgDeliveriesFns as D, pgStartAttempt, pgStartAttemptsOf } from "./deliveries";
 import { pgEnrichmentFns as E } from "./enrichment";
 import { pgStoreBatch } from "./events";
 import { pgOutbox } from "./hooks";
@@ -20,12 +20,16 @@ import { pgWebhooksFns as W } from "./webhooks";
 /** The claim hook: claimed jobs of `kind` get their delivery attempt started (in the claim's transaction). */
 export async function pgStartAttempts(tx: PgConn, jobs: JobRow[], kind: string | undefined, now: number): Promise<ClaimedJob[]> {
   if (!kind) return jobs;
-  const out: ClaimedJob[] = [];
-  for (const job of jobs) {
-    const d = job.kind === kind ? deliveryOf(job) : null;
-    out.push(d === null ? job : { ...job, started: await pgStartAttempt(tx, d, now) });
+  const ds = jobs.map((job) => (job.kind === kind ? deliveryOf(job) : null));
+  const claimed = ds.filter((d): d is string => d !== null);
+  // one delivery twice in a claim (a rare replay race): one at a time, each its own attempt
+  if (new Set(claimed).size !== claimed.length) {
+    const out: ClaimedJob[] = [];
+    for (let i = 0; i < jobs.length; i++) out.push(ds[i] === null ? jobs[i]! : { ...jobs[i]!, started: await pgStartAttempt(tx, ds[i]!, now) });
+    return out;
   }
-  return out;
+  const started = claimed.length ? await pgStartAttemptsOf(tx, claimed, now) : new Map();
+  return jobs.map((job, i) => (ds[i] === null ? job : { ...job, started: started.get(ds[i]!) ?? null }));
 }
 
 /** Applies one outcome's effects in a savepoint (an effect that throws undoes only them); the error, or null. */

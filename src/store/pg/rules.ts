@@ -7,7 +7,7 @@ import { matchableOf, type NormalizedEvent } from "../../core/event";
 import { alertIntent, buildIndex, groupKey, matchingRules, type HitLog, type Rule, type RuleIndex } from "../../core/rules";
 import { newId } from "../../lib/ids";
 import { pgBumpVersion, PgVersionedCache } from "./config-versions";
-import { jsonText, pgRaiseAlert } from "./alerts";
+import { jsonText, pgRaiseAlerts, type RaiseSignal } from "./alerts";
 
 const RULE_COLS = `id, tenant_id AS "tenantId", name, enabled, filter, threshold, action, created_at AS "createdAt",
   updated_at AS "updatedAt", hits, last_hit_at AS "lastHitAt"`;
@@ -102,20 +102,40 @@ export async function pgRulesBeforeInsert(tx: PgConn, cache: PgRuleCache, tenant
   }
 }
 
-/** The twin of rulesAfterInsert: hit counts (one statement), then alert rules open or join their alert. */
+/** A request's inserted events (one segment of a group commit). */
+export type PgSegment = { tenantId: string; inserted: NormalizedEvent[] };
+
+/** The twin of rulesAfterInsert for one request: its rules' signals raised, threshold alerts completed. */
 export async function pgRulesAfterInsert(tx: PgConn, tenantId: string, inserted: NormalizedEvent[], now: number): Promise<AlertChange[]> {
-  const changes: AlertChange[] = [];
+  const [signals] = await pgRuleSignals(tx, [{ tenantId, inserted }]);
+  const raised = await pgRaiseAlerts(tx, signals!, now);
+  await pgCompleteThresholdAlerts(tx, signals!, raised.map((r) => r.change));
+  return raised.flatMap((r) => (r.change ? [r.change] : []));
+}
+
+/** A rule's alert signal; `earlier`: the other events of a threshold alert (linked when it opens). */
+export type RuleSignal = RaiseSignal & { earlier: string[] };
+
+/**
+ * The first half of rulesAfterInsert for the requests of a group, with a fixed number of
+ * statements: hit counts (one), threshold hits (two: the ones recorded before, then this group's),
+ * and per request the alert signals of its alert rules, in order (pgRaiseAlerts raises them). Each
+ * event's threshold window is what the one-at-a-time record (insert, then read the window) answers:
+ * the earlier hits of its rule and group, this group's up to and including its own.
+ */
+export async function pgRuleSignals(tx: PgConn, segs: PgSegment[]): Promise<RuleSignal[][]> {
   const counted = new Map<string, { n: number; at: number }>();
-  for (const e of inserted) {
-    const ids = matchedRules.get(e);
-    if (!ids) continue;
-    matchedRules.delete(e);
-    for (const id of ids) {
-      const c = counted.get(id);
-      if (c) (c.n++, (c.at = Math.max(c.at, e.receivedAt)));
-      else counted.set(id, { n: 1, at: e.receivedAt });
+  for (const { inserted } of segs)
+    for (const e of inserted) {
+      const ids = matchedRules.get(e);
+      if (!ids) continue;
+      matchedRules.delete(e);
+      for (const id of ids) {
+        const c = counted.get(id);
+        if (c) (c.n++, (c.at = Math.max(c.at, e.receivedAt)));
+        else counted.set(id, { n: 1, at: e.receivedAt });
+      }
     }
-  }
   if (counted.size) {
     const ids = [...counted.keys()];
     await tx.unsafe(
@@ -124,42 +144,109 @@ export async function pgRulesAfterInsert(tx: PgConn, tenantId: string, inserted:
       [ids, ids.map((id) => counted.get(id)!.n), ids.map((id) => counted.get(id)!.at)] as any[],
     );
   }
-  for (const e of inserted) {
-    const rs = pendingAlerts.get(e);
-    if (!rs) continue;
-    pendingAlerts.delete(e);
-    const m = matchableOf(e);
-    for (const r of rs) {
-      // the threshold hit is recorded here (async), then the shared decision reads its result
-      let inWindow: string[] = [];
-      if (r.action.kind === "alert" && r.threshold) {
-        const group = groupKey(r.threshold.group_by, m);
-        await tx`INSERT INTO rule_hits (rule_id, group_key, at, event_id) VALUES (${r.id}, ${group}, ${e.receivedAt}, ${e.id})`;
-        const rows = await tx`SELECT event_id AS id FROM rule_hits
-                               WHERE rule_id = ${r.id} AND group_key = ${group} AND at > ${e.receivedAt - r.threshold.window * 1000} ORDER BY at`;
-        inWindow = rows.map((x) => x.id as string);
-      }
-      const recorded: HitLog = { record: () => inWindow };
-      const a = alertIntent(r, m, { id: e.id, at: e.receivedAt }, recorded);
-      if (!a) continue;
-      const change = await pgRaiseAlert(
-        tx,
-        tenantId,
-        { fingerprint: a.fingerprint, title: a.title, severity: a.severity, sourceName: e.sourceName, source: e.source, ruleId: r.id, tags: e.tags, event: e, resolve: false },
-        now,
-        a.windowMs,
-      );
-      if (change) changes.push(change);
-      // a threshold alert carries every event that made it
-      if (change?.change === "opened" && a.earlier.length) {
-        await tx`INSERT INTO alert_events (alert_id, event_id) SELECT ${change.alertId}, x FROM unnest(${a.earlier}::text[]) AS x ON CONFLICT DO NOTHING`;
-        await tx`UPDATE alerts SET count = count + ${a.earlier.length},
-                   first_seen = least(first_seen, (SELECT min(received_at) FROM events WHERE id IN (SELECT event_id FROM alert_events WHERE alert_id = ${change.alertId})))
-                 WHERE id = ${change.alertId}`;
-      }
+  // the alert rules each inserted event matched, in order
+  type Pair = { seg: number; e: NormalizedEvent; m: ReturnType<typeof matchableOf>; r: Rule; group: string | null };
+  const pairs: Pair[] = [];
+  segs.forEach(({ inserted }, seg) => {
+    for (const e of inserted) {
+      const rs = pendingAlerts.get(e);
+      if (!rs) continue;
+      pendingAlerts.delete(e);
+      const m = matchableOf(e);
+      for (const r of rs) pairs.push({ seg, e, m, r, group: r.action.kind === "alert" && r.threshold ? groupKey(r.threshold.group_by, m) : null });
     }
+  });
+  const out: RuleSignal[][] = segs.map(() => []);
+  if (!pairs.length) return out;
+  const thr = pairs.filter((p) => p.group !== null);
+  const windowOf = new Map<Pair, string[]>();
+  if (thr.length) {
+    const hk = (rule: string, group: string) => JSON.stringify([rule, group]);
+    const since = new Map<string, { rule: string; group: string; since: number }>();
+    for (const p of thr) {
+      const k = hk(p.r.id, p.group!);
+      const s = p.e.receivedAt - p.r.threshold!.window * 1000;
+      const cur = since.get(k);
+      if (!cur) since.set(k, { rule: p.r.id, group: p.group!, since: s });
+      else cur.since = Math.min(cur.since, s);
+    }
+    const ks = [...since.values()];
+    const prior = await tx.unsafe(
+      `SELECT h.rule_id, h.group_key, h.at, h.event_id FROM rule_hits h
+         JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS u(rule_id, group_key, since)
+           ON h.rule_id = u.rule_id AND h.group_key = u.group_key AND h.at > u.since
+        ORDER BY h.at`,
+      [ks.map((k) => k.rule), ks.map((k) => k.group), ks.map((k) => k.since)] as any[],
+    );
+    const log = new Map<string, { at: number; id: string }[]>();
+    const logOf = (k: string) => {
+      let l = log.get(k);
+      if (!l) log.set(k, (l = []));
+      return l;
+    };
+    for (const h of prior) logOf(hk(h.rule_id, h.group_key)).push({ at: Number(h.at), id: h.event_id });
+    for (const p of thr) {
+      const l = logOf(hk(p.r.id, p.group!));
+      l.push({ at: p.e.receivedAt, id: p.e.id });
+      const from = p.e.receivedAt - p.r.threshold!.window * 1000;
+      // ORDER BY at (a stable sort: the order they were recorded in among equal times)
+      windowOf.set(p, l.filter((h) => h.at > from).sort((a, b) => a.at - b.at).map((h) => h.id));
+    }
+    await tx.unsafe(
+      `INSERT INTO rule_hits (rule_id, group_key, at, event_id) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])`,
+      [thr.map((p) => p.r.id), thr.map((p) => p.group), thr.map((p) => p.e.receivedAt), thr.map((p) => p.e.id)] as any[],
+    );
   }
-  return changes;
+  // the shared decision (modules/rules/service.ts dry run) per pair
+  for (const p of pairs) {
+    const inWindow = windowOf.get(p) ?? [];
+    const recorded: HitLog = { record: () => inWindow };
+    const a = alertIntent(p.r, p.m, { id: p.e.id, at: p.e.receivedAt }, recorded);
+    if (!a) continue;
+    const e = p.e;
+    out[p.seg]!.push({
+      tenantId: segs[p.seg]!.tenantId,
+      fingerprint: a.fingerprint,
+      title: a.title,
+      severity: a.severity,
+      sourceName: e.sourceName,
+      source: e.source,
+      ruleId: p.r.id,
+      tags: e.tags,
+      event: e,
+      resolve: false,
+      windowMs: a.windowMs,
+      // a threshold alert counts every event that made it
+      carry: a.earlier.length,
+      earlier: a.earlier,
+    });
+  }
+  return out;
+}
+
+/**
+ * The second half: a threshold alert carries every event that made it (linked, and first seen at
+ * the earliest of them; pgRaiseAlerts counted them). `changes[i]` is what signals[i] did.
+ */
+export async function pgCompleteThresholdAlerts(tx: PgConn, signals: RuleSignal[], changes: (AlertChange | null)[]): Promise<void> {
+  const carry: { alertId: string; earlier: string[]; opener: string }[] = [];
+  changes.forEach((c, i) => {
+    const s = signals[i]!;
+    if (c?.change === "opened" && s.earlier.length) carry.push({ alertId: c.alertId, earlier: s.earlier, opener: s.event.id });
+  });
+  if (!carry.length) return;
+  const links = carry.flatMap((c) => c.earlier.map((id) => [c.alertId, id] as const));
+  await tx.unsafe(
+    `INSERT INTO alert_events (alert_id, event_id) SELECT u.a, u.e FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(a, e, ord) ORDER BY u.ord
+     ON CONFLICT DO NOTHING`,
+    [links.map((l) => l[0]), links.map((l) => l[1])] as any[],
+  );
+  // the events the alert had then: its opener and the earlier ones (ids hold no comma)
+  await tx.unsafe(
+    `UPDATE alerts a SET first_seen = least(a.first_seen, (SELECT min(e.received_at) FROM events e WHERE e.id = ANY(string_to_array(u.ids, ','))))
+       FROM unnest($1::text[], $2::text[]) AS u(id, ids) WHERE a.id = u.id`,
+    [carry.map((c) => c.alertId), carry.map((c) => [c.opener, ...c.earlier].join(","))] as any[],
+  );
 }
 
 async function pruneRuleHits(pg: PgConn, now: number): Promise<number> {
