@@ -17,36 +17,14 @@
 // insert and count, or lock the (rule, group) here.
 import type { PgConn } from "../contract";
 
-/** The advisory-lock key spaces (hashed with the tenant and the key). */
+/** The advisory-lock key space of alert fingerprints (hashed with the tenant and the fingerprint). */
 const FINGERPRINT_NS = "kw.alert.fingerprint";
 
 /**
- * Takes the transaction-scoped advisory locks of these (namespace, tenant, key) triples, in one
- * statement, in a fixed order (two units locking several keys wait rather than deadlock). A 64-bit
- * hash: two keys that collide only wait for each other.
- */
-async function lockKeys(tx: PgConn, ns: string, tenantId: string, keys: string[]): Promise<void> {
-  const ks = [...new Set(keys)];
-  if (!ks.length) return;
-  await tx.unsafe(
-    `SELECT count(pg_advisory_xact_lock(h)) FROM (
-       SELECT DISTINCT hashtextextended($1 || ':' || $2 || ':' || k, 0) AS h FROM unnest($3::text[]) AS k ORDER BY 1
-     ) AS x`,
-    [ns, tenantId, ks] as any[],
-  );
-}
-
-/**
- * The locks of these alert fingerprints of a tenant. Call inside the unit's transaction, before
- * looking for the open alert.
- */
-export async function pgLockFingerprints(tx: PgConn, tenantId: string, fingerprints: string[]): Promise<void> {
-  await lockKeys(tx, FINGERPRINT_NS, tenantId, fingerprints);
-}
-
-/**
- * The locks of (tenant, fingerprint) pairs of several tenants (a group commit's alert signals), in
- * one statement, ordered by the same hash as pgLockFingerprints: the two never deadlock each other.
+ * The locks of (tenant, fingerprint) pairs (a group commit's alert signals, of any tenants), in one
+ * statement, in a fixed order (by the 64-bit hash): two units locking several keys wait rather than
+ * deadlock; two keys that collide only wait for each other. Call inside the unit's transaction,
+ * before looking for the open alert.
  */
 export async function pgLockFingerprintPairs(tx: PgConn, pairs: [tenantId: string, fingerprint: string][]): Promise<void> {
   if (!pairs.length) return;
