@@ -11,9 +11,9 @@
 // crash, and it works through PgBouncer in transaction mode (session-scoped locks do not).
 //
 // Threshold rules need no lock of their own: a unit that records a rule's hit first adds to the
-// rule's hit count (UPDATE rules ... in pgRulesAfterInsert), whose row lock makes a second unit
+// rule's hit count (the UPDATE rules SET hits of the group in src/store/pg/rules.ts), whose row lock makes a second unit
 // matching the same rule wait for the first's commit; its count of the window then includes the
-// first's hit (test/store/replicas.test.ts races it). Keep that update ahead of the rule_hits
+// first's hit (test/store/dedup-races.test.ts races it). Keep that update ahead of the rule_hits
 // insert and count, or lock the (rule, group) here.
 import type { PgConn } from "../contract";
 
