@@ -1,6 +1,7 @@
 // /admin: the server-rendered admin page. Mounted by src/app.ts with one `.use(adminModule(deps))`.
 // Every response carries the security headers; every page needs a session; every POST needs the
 // session's CSRF token. Pages call the same service/store functions as the JSON API.
+import { isUnstorable, storableText, UNSTORABLE_MESSAGE } from "../core/text";
 import { Elysia } from "elysia";
 import type { Deps } from "../deps";
 import { ApiError } from "../http/errors";
@@ -68,7 +69,12 @@ async function readForm(request: Request, timeoutMs: number, log?: Deps["log"]):
     if (e instanceof ApiError && e.status === 413) throw new ApiError(413, "too_large", "the form is too large", [], e.headers);
     throw e;
   }
-  return new URLSearchParams(new TextDecoder().decode(bytes));
+  const form = new URLSearchParams(new TextDecoder().decode(bytes));
+  // a field holding a NUL (%00) is refused on both stores, as in a JSON body (src/core/text.ts)
+  for (const [k, v] of form)
+    if (isUnstorable(k) || isUnstorable(v))
+      throw new ApiError(422, "invalid_request", `${storableText(k)} ${UNSTORABLE_MESSAGE}`, [{ path: `/${storableText(k)}`, message: UNSTORABLE_MESSAGE }]);
+  return form;
 }
 
 export function adminModule(deps: Deps) {
