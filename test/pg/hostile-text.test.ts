@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { event, FIXTURE_ROUTES, startTestServer, type TestServer } from "../helpers";
 import { clonedDatabase } from "./cluster";
 import { isUnstorable } from "../../src/core/text";
+import { startReceiver, until } from "../webhooks/receiver";
 
 const NUL = "a\u0000b";
 const HIGH = "x\ud83dy";
@@ -308,4 +309,28 @@ describe("event and ping text: U+FFFD in place of NUL and unpaired surrogates, t
     const [a, b] = await Promise.all([sq, pg].map((x) => fetch(`${x.s.url}/ping/${x.pingToken}%00`, { method: "POST", body: "x" })));
     expect([a.status, b.status]).toEqual([404, 404]);
   });
+});
+
+describe("a webhook receiver's answer", () => {
+  test("a response body holding a NUL or bytes that are not UTF-8 is recorded with U+FFFD, the same on both stores", async () => {
+    const rx = startReceiver(() => new Response(new Uint8Array([0x6f, 0x6b, 0x00, 0xff, 0x21])));
+    try {
+      const detailOf = async (x: Side, source: string) => {
+        const w = (await (await x.s.admin("POST", "/v1/webhooks", { url: rx.url, triggers: ["event.received"], filters: { sources: [source] }, rate_limit: 0 })).json()) as any;
+        expect((await x.s.post("/api/v1/events", event(1, { source }))).status).toBe(202);
+        return until(async () => {
+          const items = ((await (await x.s.get(`/v1/webhooks/${w.id}/deliveries`, x.s.keys.admin)).json()) as any).items;
+          if (!items.length) return null;
+          const d = (await (await x.s.get(`/v1/deliveries/${items[0].id}`, x.s.keys.admin)).json()) as any;
+          return d.attempts.length && d.attempts.every((a: any) => a.outcome !== "started") ? d : null;
+        }, 20_000, "an attempt on record");
+      };
+      const [da, db] = await Promise.all([detailOf(sq, "rx-sqlite"), detailOf(pg, "rx-postgres")]);
+      expect(da.attempts[0].response.body).toBe("ok\ufffd\ufffd!");
+      expect(db.attempts[0].response.body).toBe("ok\ufffd\ufffd!");
+      expect(db.attempts[0].outcome).toBe(da.attempts[0].outcome);
+    } finally {
+      rx.stop();
+    }
+  }, 60_000);
 });
