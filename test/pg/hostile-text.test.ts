@@ -334,3 +334,35 @@ describe("a webhook receiver's answer", () => {
     }
   }, 60_000);
 });
+
+describe("admin forms", () => {
+  const FORM = { "content-type": "application/x-www-form-urlencoded" };
+  async function session(x: Side): Promise<{ cookie: string; csrf: string }> {
+    const r = await fetch(x.s.url + "/admin/login", { method: "POST", redirect: "manual", headers: FORM, body: new URLSearchParams({ key: x.s.keys.admin }).toString() });
+    expect(r.status).toBe(303);
+    const cookie = r.headers.get("set-cookie")!.split(";")[0];
+    const page = await (await fetch(x.s.url + "/admin/heartbeats", { headers: { cookie } })).text();
+    return { cookie, csrf: /name="csrf" value="([^"]+)"/.exec(page)![1] };
+  }
+
+  test("every admin form with a field holding %00: refused (422) on both stores, nothing stored", async () => {
+    const { createApp } = await import("../../src/app");
+    const forms = createApp(sq.s.deps).routes.filter((r) => r.method === "POST" && r.path.startsWith("/admin/") && r.path !== "/admin/login" && r.path !== "/admin/logout");
+    expect(forms.length).toBeGreaterThan(20);
+    const [ca, cb] = [await session(sq), await session(pg)];
+    const names = async (x: Side) => JSON.stringify(((await (await x.s.get("/v1/watchlists", x.s.keys.admin)).json()) as any).items.map((w: any) => w.name));
+    const before = [await names(sq), await names(pg)];
+    const path = (x: Side, p: string) => p.replace(/:(\w+)/g, (_m, n: string) => x.ids[n === "id" ? "watchlist" : n] ?? x.ids.watchlist);
+    for (const f of forms) {
+      const [a, b] = await Promise.all(
+        ([[sq, ca], [pg, cb]] as const).map(([x, c]) =>
+          fetch(x.s.url + path(x, f.path), { method: "POST", redirect: "manual", headers: { ...FORM, cookie: c.cookie }, body: `csrf=${encodeURIComponent(c.csrf)}&name=a%00b&label=x%00&value=%00` }),
+        ),
+      );
+      const at = f.path;
+      expect({ at, sqlite: a.status, postgres: b.status }).toEqual({ at, sqlite: 422, postgres: 422 });
+      await Promise.all([a.arrayBuffer(), b.arrayBuffer()]);
+    }
+    expect([await names(sq), await names(pg)]).toEqual(before);
+  }, 60_000);
+});
