@@ -104,9 +104,10 @@ function unstorableInUrl(url: string): void {
 /**
  * A GET or HEAD request that announces a body is answered 400 at once, before its handler runs.
  * No such route reads a body, and a handler that awaits (the database on PostgreSQL: /readyz,
- * /metrics, a ping token's lookup) while a large body keeps streaming in lost its answer: Bun reads
- * the unread body meanwhile and the close that follows an answer with unread input resets the
- * connection, so a client still sending saw no answer at all (test/http/gate.test.ts).
+ * /metrics) while a large body keeps streaming in lost its answer: the client, still sending, saw
+ * the connection close with no answer (test/http/gate.test.ts). Measured on a bare Bun.serve: a
+ * handler awaiting 30-200 ms under 64 MiB chunked bodies lost its answer on most of 20 connections
+ * at once; one answering without awaiting lost none of 70.
  */
 function noBodyOnRead(request: Request): void {
   if ((request.method === "GET" || request.method === "HEAD") && announcesBody(request))
