@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, unauthorized } from "./http/errors";
 import { validationError } from "./http/validation";
-import { isStoreUnavailable } from "./store/errors";
+import { isStoreUnavailable, isUnstorableText } from "./store/errors";
 import { redactToken } from "./core/source-tokens";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
@@ -56,6 +56,11 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
           if (isClientAbort(error)) {
             deps.log.info("client closed the connection", { url: redactToken(request.url) });
             return new ApiError(400, "body_aborted", "the client closed the connection").toResponse();
+          }
+          // text the database cannot hold that no check caught (src/core/text.ts): refused, logged to be found
+          if (isUnstorableText(error)) {
+            deps.log.warn("text the store cannot hold reached it", { error: String(error), url: redactToken(request.url) });
+            return new ApiError(422, "invalid_request", "the request holds text the store cannot hold (U+0000 or an unpaired surrogate)").toResponse();
           }
           deps.log.error("unhandled error", { error: String(error), stack: (error as Error)?.stack, url: redactToken(request.url) });
           return new ApiError(500, "internal", "internal error").toResponse();

@@ -206,9 +206,12 @@ export async function startBinary(dir: string, extraArgs: string[] = [], env: Re
 
 /** Runs the built binary to completion. */
 export async function runBinary(args: string[], env: Record<string, string> = {}, cwd?: string) {
-  // on PostgreSQL, a command on a data directory a started binary serves goes to that server's database
+  // on PostgreSQL, a command on a data directory a started binary serves goes to that server's
+  // database; one given by KEEPWATCH_DATA_DIR gets its database at once (created on first use), so
+  // that CLI commands run before the first start and the server started on it share one
   const d = args.indexOf("--data-dir");
-  const pgEnv = await binaryDatabaseEnv(d >= 0 ? args[d + 1] : cwd, false);
+  const byEnv = d < 0 && env.KEEPWATCH_DATA_DIR !== undefined;
+  const pgEnv = await binaryDatabaseEnv(d >= 0 ? args[d + 1] : byEnv ? env.KEEPWATCH_DATA_DIR : cwd, byEnv);
   const proc = Bun.spawn([BIN, ...args], {
     stdout: "pipe",
     stderr: "pipe",

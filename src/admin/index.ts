@@ -1,6 +1,7 @@
 // /admin: the server-rendered admin page. Mounted by src/app.ts with one `.use(adminModule(deps))`.
 // Every response carries the security headers; every page needs a session; every POST needs the
 // session's CSRF token. Pages call the same service/store functions as the JSON API.
+import { isUnstorable, storableText, UNSTORABLE_MESSAGE } from "../core/text";
 import { Elysia } from "elysia";
 import type { Deps } from "../deps";
 import { ApiError } from "../http/errors";
@@ -59,7 +60,7 @@ function secure(r: Response): Response {
  * Reads a form: its type first (415), then at most MAX_FORM_BYTES as they stream (413 as soon as
  * more arrive, never buffering the rest), within `timeoutMs` (408, connection closed).
  */
-async function readForm(request: Request, timeoutMs: number, log?: Deps["log"]): Promise<URLSearchParams> {
+async function readForm(request: Request, timeoutMs: number, log?: Deps["log"], storable = false): Promise<URLSearchParams> {
   const type = request.headers.get("content-type") ?? "";
   if (!type.startsWith("application/x-www-form-urlencoded")) throw new ApiError(415, "unsupported_media_type", "forms are sent as application/x-www-form-urlencoded");
   let bytes: Uint8Array;
@@ -69,7 +70,15 @@ async function readForm(request: Request, timeoutMs: number, log?: Deps["log"]):
     if (e instanceof ApiError && e.status === 413) throw new ApiError(413, "too_large", "the form is too large", [], e.headers);
     throw e;
   }
-  return new URLSearchParams(new TextDecoder().decode(bytes));
+  const form = new URLSearchParams(new TextDecoder().decode(bytes));
+  // `storable` (the forms of a session, which store what they are sent): a field holding a NUL (%00)
+  // is refused on both stores, as in a JSON body (src/core/text.ts). The login form stores nothing:
+  // its key is checked for its shape and its `next` cleaned (nextOf)
+  if (storable)
+    for (const [k, v] of form)
+      if (isUnstorable(k) || isUnstorable(v))
+        throw new ApiError(422, "invalid_request", `${storableText(k)} ${UNSTORABLE_MESSAGE}`, [{ path: `/${storableText(k)}`, message: UNSTORABLE_MESSAGE }]);
+  return form;
 }
 
 export function adminModule(deps: Deps) {
@@ -104,7 +113,7 @@ export function adminModule(deps: Deps) {
       }
       let form = new URLSearchParams();
       try {
-        if (method === "POST") form = await readForm(request, deps.config.bodyTimeout, deps.log);
+        if (method === "POST") form = await readForm(request, deps.config.bodyTimeout, deps.log, true);
         if (method === "POST" && !csrfOk(session, form.get("csrf")))
           return errorPage(session, new ApiError(403, "forbidden", "the form's CSRF token is missing or does not belong to this session; reload the page and try again"));
         // a one-time message is kept here and stored once the handler is done (before the redirect

@@ -6,6 +6,7 @@ import { fieldValue, FIELDS, matches, type Filter, type Matchable } from "./filt
 import { SEVERITIES, type Severity } from "./severity";
 import { sha256Hex } from "../lib/crypto";
 import { DEFAULT_DEDUP_WINDOW_MS } from "./alerts";
+import { sliceText, storableText } from "./text";
 
 const FieldRef = Type.String({ pattern: `^(${FIELDS.join("|")}|payload(\\.[^.\\s]+)+)$`, description: "a normalized field or payload.<path>" });
 
@@ -115,7 +116,8 @@ const PLACEHOLDER = /\{\{\s*([a-z_]+(?:\.[^{}\s.]+)*)\s*\}\}/g;
 
 /** Renders {{field}} placeholders: {{payload.service}} deploy failed. */
 export function renderTemplate(tpl: string, e: Matchable): string {
-  return tpl.replace(PLACEHOLDER, (_, f: string) => show(fieldValue(e, f))).slice(0, 1024);
+  // a payload value may hold a NUL or an unpaired surrogate, and the cut may split a pair: storable text
+  return storableText(sliceText(tpl.replace(PLACEHOLDER, (_, f: string) => show(fieldValue(e, f))), 1024));
 }
 
 export function groupKey(fields: string[] | undefined, e: Matchable): string {

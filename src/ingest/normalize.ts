@@ -13,6 +13,7 @@ import type { SourcePlugin } from "../sources/types";
 import type { IngestBatch } from "../store/events";
 import { mappingCacheOf } from "../store/indicators";
 import { parseJsonBody } from "./body";
+import { isUnstorable, storableText } from "../core/text";
 import { arrayItemTexts } from "./raw-items";
 
 /** An ingest request as the HTTP thread hands it over: authenticated, within limits, signature checked. */
@@ -101,30 +102,46 @@ export function normalizeAll(o: NormalizeOptions, plugin: SourcePlugin, body: un
   return units.map((item) => {
     const n = plugin.normalize(item, now);
     const rawJson = wholeBody ?? itemText.get(item) ?? JSON.stringify(item);
+    // the event's text with U+FFFD for NUL and unpaired surrogates, on both stores (src/core/text.ts);
+    // the payload and the raw JSON are JSON text, where those can only be ASCII escapes
+    const t = storableText;
     return {
       id: newId(now),
       tenantId,
       receivedAt: now,
       occurredAt: n.occurredAt ?? now,
       sourceName: plugin.name,
-      source: n.source,
-      type: n.type,
-      module: n.module,
-      title: n.title,
-      summary: n.summary,
+      source: t(n.source),
+      type: t(n.type),
+      module: t(n.module),
+      title: t(n.title),
+      summary: t(n.summary),
       severity: n.severity,
-      severityRaw: n.severityRaw,
-      host: n.host,
-      tags: n.tags,
+      severityRaw: t(n.severityRaw),
+      host: t(n.host),
+      tags: n.tags.map((x) => t(x)),
       payloadJson: n.payload === item ? rawJson : JSON.stringify(n.payload ?? null),
       rawJson,
-      dedupKey: n.dedupKey,
-      externalId: n.externalId,
+      dedupKey: t(n.dedupKey),
+      externalId: t(n.externalId),
       // explicit + system + custom passes, merged by (type, value); invalid extracted values dropped
-      indicators: runPasses(n.indicators, n, item, mappings).indicators,
-      warnings: n.warnings,
+      indicators: storableIndicators(runPasses(n.indicators, n, item, mappings).indicators),
+      warnings: n.warnings.map((x) => t(x)),
       resolve: n.resolve,
       opensAlert: plugin.kind === "alert",
     };
   });
+}
+
+/** Indicators with storable values (U+FFFD for NUL and unpaired surrogates), still one per (type, value). */
+function storableIndicators<I extends { type: string; value: string }>(list: I[]): I[] {
+  if (!list.some((i) => isUnstorable(i.value))) return list;
+  const seen = new Set<string>();
+  const out: I[] = [];
+  for (const i of list) {
+    const value = storableText(i.value);
+    const k = i.type + "\u0000" + value;
+    if (!seen.has(k)) seen.add(k), out.push(value === i.value ? i : { ...i, value });
+  }
+  return out;
 }

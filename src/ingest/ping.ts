@@ -7,6 +7,7 @@ import type { PingWork } from "../store/events";
 import { readBody } from "./body";
 import { PUBLIC } from "../http/openapi";
 import { requestAddress } from "../http/client-address";
+import { isUnstorable, storableText } from "../core/text";
 
 export const PING_BODY_KEEP = 10 * 1024;
 const decoder = new TextDecoder("utf-8", { fatal: false });
@@ -21,12 +22,14 @@ async function handle(deps: Deps, req: Request, token: string, action: string | 
       exitCode = Number(action);
       kind = exitCode === 0 ? "success" : "fail";
     } else throw notFound(`unknown ping action "${action}" (use start, fail, log or an exit code 0-255)`);
-    const h = await deps.store.heartbeats.pingTarget(token);
+    // no ping URL holds a NUL (PostgreSQL could not even be asked: src/core/text.ts)
+    const h = isUnstorable(token) ? null : await deps.store.heartbeats.pingTarget(token);
     if (!h) throw notFound("no heartbeat with this ping URL");
     let body: string | null = null;
     if (req.method === "POST") {
       const bytes = await readBody(req, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });
-      if (bytes.byteLength) body = decoder.decode(bytes.subarray(0, PING_BODY_KEEP));
+      // kept as text on both stores: U+FFFD for a NUL (and, by the decoder, for bytes that are not UTF-8)
+      if (bytes.byteLength) body = storableText(decoder.decode(bytes.subarray(0, PING_BODY_KEEP)));
     }
     // through the group-commit writer: pings share transactions (and fsyncs) with everything else
     await deps.writer.submit({

@@ -11,3 +11,13 @@ export function isStoreUnavailable(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return (typeof code === "string" && SQLITE_UNAVAILABLE.test(code)) || isPgUnavailable(e);
 }
+
+/**
+ * PostgreSQL refused text it cannot hold (a NUL: 22021 "invalid byte sequence for encoding UTF8:
+ * 0x00"; a \u0000 escape in jsonb: 22P05). The request paths make such text storable or refuse it
+ * first (src/core/text.ts); this is the fallback that keeps one they missed from being a 500.
+ */
+export function isUnstorableText(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === "22021" || code === "22P05";
+}

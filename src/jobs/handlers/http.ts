@@ -5,6 +5,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { refusedReason, type Cidr } from "../../core/netrange";
+import { storableText } from "../../core/text";
 
 export const MAX_RECORDED = 16 * 1024;
 
@@ -120,7 +121,8 @@ export async function send(url: string, headers: Record<string, string>, body: s
     } catch (e) {
       readError = `reading the response: ${(e as Error).message}`;
     }
-    return done({ status: res.status, headers: rh, body: read.text, bodyTruncated: read.truncated, bodySize: read.size, error: readError, address });
+    // a receiver's answer is recorded as text on both stores: U+FFFD for a NUL (src/core/text.ts)
+    return done({ status: res.status, headers: rh, body: storableText(read.text), bodyTruncated: read.truncated, bodySize: read.size, error: readError, address });
   } catch (e) {
     const err = e as Error;
     const msg = err.name === "TimeoutError" || err.name === "AbortError" ? `timed out after ${o.timeoutMs} ms` : err.message || String(e);
