@@ -25,6 +25,7 @@ import { Authenticator } from "./auth";
 import { ApiError, unauthorized } from "./errors";
 import { errorHeaders } from "./access-log";
 import { announcesBody } from "./headers";
+import { PING_BODY_KEEP } from "../ingest/ping";
 import { isUnstorable, storableText, UNSTORABLE_MESSAGE, unstorableAt } from "../core/text";
 
 /** The path of a request URL without parsing it into a URL object (this runs on every request). */
@@ -49,7 +50,7 @@ export function requestGate(deps: Deps) {
   return new Elysia({ name: "request-gate" })
     .onRequest(async ({ request, set }) => {
       try {
-        if (!gated(pathOf(request.url))) return noBodyOnRead(request);
+        if (!gated(pathOf(request.url))) return smallPingBody(request) ? undefined : noBodyOnRead(request);
         await check(request);
       } catch (e) {
         // answered with e.toResponse() by Elysia (the error contract), logged by the access log
@@ -102,13 +103,25 @@ function unstorableInUrl(url: string): void {
 }
 
 /**
- * A GET or HEAD request that announces a body is answered 400 at once, before its handler runs.
- * No such route reads a body, and a handler that awaits (the database on PostgreSQL: /readyz,
+ * A GET or HEAD request that announces a body is answered 400 at once, before its handler runs
+ * (except a heartbeat ping with a small body: smallPingBody). No other such route reads a body, and a handler that awaits (the database on PostgreSQL: /readyz,
  * /metrics) while a large body keeps streaming in lost its answer: the client, still sending, saw
  * the connection close with no answer (test/http/gate.test.ts). Measured on a bare Bun.serve: a
  * handler awaiting 30-200 ms under 64 MiB chunked bodies lost its answer on most of 20 connections
  * at once; one answering without awaiting lost none of 70.
  */
+/**
+ * A heartbeat ping whose GET or HEAD carries a small body of a stated length (some HTTP clients send
+ * one): a dead-man's switch does not refuse it for that; the ping counts and the body is ignored
+ * (src/ingest/ping.ts). A chunked or larger one is refused like any other (it arrives in one read,
+ * so the answer is not lost to a body still streaming in while the ping's token is looked up).
+ */
+function smallPingBody(request: Request): boolean {
+  if (!pathOf(request.url).startsWith("/ping/") || request.headers.has("transfer-encoding")) return false;
+  const n = Number(request.headers.get("content-length") ?? "0");
+  return Number.isSafeInteger(n) && n >= 0 && n <= PING_BODY_KEEP;
+}
+
 function noBodyOnRead(request: Request): void {
   if ((request.method === "GET" || request.method === "HEAD") && announcesBody(request))
     throw new ApiError(400, "bad_request", `a ${request.method} request takes no body`, [{ path: "", message: "send the request without a body" }], { connection: "close" });

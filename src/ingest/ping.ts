@@ -26,6 +26,8 @@ async function handle(deps: Deps, req: Request, token: string, action: string | 
     const h = isUnstorable(token) ? null : await deps.store.heartbeats.pingTarget(token);
     if (!h) throw notFound("no heartbeat with this ping URL");
     let body: string | null = null;
+    // a POST's body is kept; one that some client sends with a GET or HEAD is ignored (Bun does not
+    // hand it over), and the ping counts all the same: a ping is never refused for its shape
     if (req.method === "POST") {
       const bytes = await readBody(req, deps.config.bodyLimit, { timeoutMs: deps.config.bodyTimeout, log: deps.log });
       // kept as text on both stores: U+FFFD for a NUL (and, by the decoder, for bytes that are not UTF-8)

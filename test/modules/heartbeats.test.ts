@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { event, json, startTestServer, type TestServer } from "../helpers";
 import { dbFile, openDatabase } from "../../src/db/client";
+import { rawRequest } from "../http/raw";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -88,6 +89,35 @@ describe("pings and the scheduler", () => {
     expect((await json(s.get("/v1/events?source_name=heartbeat&source=fast"))).items.map((e: any) => e.type)).toEqual(["heartbeat.up", "heartbeat.down"]);
     const pings = (await json(s.get(`/v1/heartbeats/${h.id}/pings`))).items;
     expect(pings.at(-1)).toMatchObject({ kind: "success", method: "POST", body: "backup done: 3 files" });
+    await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
+  });
+
+  test("a ping is never refused for its shape: GET, HEAD and POST, with or without a body, each one counts (a GET's or HEAD's small body is ignored; a chunked or huge one is refused: test/http/gate)", async () => {
+    const h = await json(s.admin("POST", "/v1/heartbeats", { name: "any-shape", period: 60, grace: 60 }));
+    const path = new URL(h.ping_url).pathname + "/log";
+    const port = Number(new URL(s.url).port);
+    // fetch refuses a body on GET/HEAD; some HTTP clients send one: a raw request
+    const shapes: [string, string | null][] = [
+      ["GET", null],
+      ["GET", "sent with a GET"],
+      ["HEAD", null],
+      ["HEAD", "sent with a HEAD"],
+      ["POST", null],
+      ["POST", "sent with a POST"],
+    ];
+    for (const [method, body] of shapes) {
+      const r = await rawRequest({
+        port,
+        method,
+        path,
+        headers: { connection: "close", ...(body === null ? {} : { "content-length": String(Buffer.byteLength(body)) }) },
+        ...(body === null ? {} : { body }),
+        waitMs: 5000,
+      });
+      expect({ method, body, status: r.status }).toEqual({ method, body, status: 200 });
+    }
+    const pings = (await json(s.get(`/v1/heartbeats/${h.id}/pings`))).items.reverse();
+    expect(pings.map((p: any) => [p.method, p.body])).toEqual(shapes.map(([m, b]) => [m, m === "POST" ? b : null]));
     await s.admin("POST", `/v1/heartbeats/${h.id}/pause`);
   });
 
