@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, unauthorized } from "./http/errors";
 import { validationError } from "./http/validation";
-import { isStoreUnavailable, isUnstorableText } from "./store/errors";
+import { isStoreUnavailable, isUniqueViolation, isUnstorableText } from "./store/errors";
 import { redactToken } from "./core/source-tokens";
 import { ingestRoutes } from "./ingest/routes";
 import { alertsModule } from "./modules/alerts";
@@ -61,6 +61,11 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
           if (isUnstorableText(error)) {
             deps.log.warn("text the store cannot hold reached it", { error: String(error), url: redactToken(request.url) });
             return new ApiError(422, "invalid_request", "the request holds text the store cannot hold (U+0000 or an unpaired surrogate)").toResponse();
+          }
+          // a create that raced another one for the same unique name or id (replicas: issue 12)
+          if (isUniqueViolation(error)) {
+            deps.log.info("a concurrent request took the same unique value", { error: String(error), url: redactToken(request.url) });
+            return new ApiError(409, "conflict", "another request created the same thing at the same moment (a unique name or id); retry to see it").toResponse();
           }
           deps.log.error("unhandled error", { error: String(error), stack: (error as Error)?.stack, url: redactToken(request.url) });
           return new ApiError(500, "internal", "internal error").toResponse();

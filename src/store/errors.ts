@@ -21,3 +21,14 @@ export function isUnstorableText(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   return code === "22021" || code === "22P05";
 }
+
+/**
+ * A unique constraint refused a row: two requests (two replicas, or two awaits apart in one
+ * process) created the same name, key or id at the same moment, after each checked it was free.
+ * The check before the insert answers the ordinary duplicate with its own message; this is the
+ * race, answered 409 (retry sees the winner) rather than 500.
+ */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}
