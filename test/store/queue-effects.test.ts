@@ -276,6 +276,28 @@ for (const [kind, make] of Object.entries(KINDS)) {
       expect((await s.queue.get(a!.id))!.state).toBe("succeeded");
     });
 
+    test("a claim of many deliveries starts their attempts: cut-off ones interrupted, ones no longer pending get none", async () => {
+      const { store: s, raw } = await make();
+      const { ids } = await seed(s, raw, 4);
+      const first = await s.queue.claim("webhooks", req("a", { leaseMs: 150 }));
+      expect(first.map((j) => j.started!.attempt)).toEqual([1, 1, 1, 1]);
+      expect(new Set(first.map((j) => j.started!.id)).size).toBe(4);
+      await Bun.sleep(250);
+      // meanwhile message 1 was settled elsewhere; the leases ran out: the next claim takes all four again
+      await s.deliveries.markDelivery(ids[1]!, "succeeded", await s.queue.now());
+      const again = await s.queue.claim("webhooks", req("b"));
+      expect(again.map((j) => JSON.parse(j.payload).d)).toEqual(ids);
+      expect(again.map((j) => j.started?.attempt ?? null)).toEqual([2, null, 2, 2]);
+      for (const [i, id] of ids.entries()) {
+        const attempts = await s.deliveries.listAttempts(id);
+        expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual(i === 1 ? [[1, "interrupted"]] : [[1, "interrupted"], [2, "started"]]);
+        if (i !== 1) expect(attempts[1]!.id).toBe(again[i]!.started!.id);
+        expect(attempts[0]!.url).toBe("http://127.0.0.1:9/x");
+      }
+      expect((await s.deliveries.getDelivery(ids[1]!))!.attempts).toBe(1);
+      expect((await s.deliveries.getDelivery(ids[0]!))!.attempts).toBe(2);
+    });
+
     test("one settle of many outcomes (fenced ones, slow ones between fast ones) gives what settling them one by one gives", async () => {
       const { store: s, raw } = await make();
       const { w, ids } = await seed(s, raw, 8);
