@@ -100,6 +100,7 @@ try {
   got = 0;
   await ingest(held, N);
   await Bun.sleep(300);
+  await sql`SELECT pg_stat_statements_reset()`;
   const r0 = await counters();
   const t0 = performance.now();
   const act = await patch("active");
@@ -111,6 +112,9 @@ try {
     `release of ${held} held messages: ${fmt(took, 0)} ms for the activation, ${r1.calls - r0.calls} statements until 300 ms after it ` +
       `(deliveries already running included; ${got} received by then)`,
   );
+  const top2 = await sql`SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements
+                         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench') ORDER BY calls DESC LIMIT 6`;
+  for (const t of top2) console.log(`  ${String(t.calls).padStart(6)} calls (cumulative)  ${t.q}`);
   const end2 = Date.now() + 180_000;
   while (got < held && Date.now() < end2) await Bun.sleep(20);
   console.log(`released messages received: ${got}/${held}`);
