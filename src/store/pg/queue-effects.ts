@@ -6,6 +6,7 @@ import type { Severity } from "../../core/severity";
 import { disabledRecord, ownEvent, ownMessage, streakReason, type WebhookRef } from "../../core/webhook-records";
 import { alertView } from "../alerts";
 import { inSavepoint, type PgConn } from "../contract";
+import type { DeliveryRow } from "../deliveries";
 import type { JobRow } from "../jobs";
 import type { ClaimedJob, Effect } from "../queue-contract";
 import { deliveryOf } from "../queue-effects";
@@ -25,7 +26,11 @@ export async function pgStartAttempts(tx: PgConn, jobs: JobRow[], kind: string |
   // a claim's attempts in three statements, not three per job (a delivery twice in one claim: one by one)
   if (wanted.length > 1 && new Set(wanted).size === wanted.length) {
     const started = await startMany(tx, wanted, now);
-    return jobs.map((job, i) => (ds[i] === null ? job : { ...job, started: started.get(ds[i]!) ?? null }));
+    return jobs.map((job, i) => {
+      if (ds[i] === null) return job;
+      const s = started.get(ds[i]!);
+      return s ? { ...job, started: { id: s.id, attempt: s.attempt }, delivery: s.delivery } : { ...job, started: null };
+    });
   }
   const out: ClaimedJob[] = [];
   for (const job of jobs) {
@@ -40,16 +45,16 @@ export async function pgStartAttempts(tx: PgConn, jobs: JobRow[], kind: string |
  * interrupted, the pending ones' attempts counted (rows locked in id order), their `started` rows
  * inserted in the claim's order. Deliveries no longer pending get none (null).
  */
-async function startMany(tx: PgConn, ids: string[], now: number): Promise<Map<string, { id: number; attempt: number }>> {
+async function startMany(tx: PgConn, ids: string[], now: number): Promise<Map<string, { id: number; attempt: number; delivery: DeliveryRow }>> {
   await tx`UPDATE delivery_attempts SET outcome = 'interrupted', error = 'keepwatch stopped or lost the lease during this attempt'
            WHERE delivery_id = ANY(${ids}::text[]) AND outcome = 'started'`;
   const counted = await tx`UPDATE deliveries SET attempts = attempts + 1
                             WHERE id IN (SELECT id FROM deliveries WHERE id = ANY(${ids}::text[]) AND status = 'pending' ORDER BY id FOR UPDATE)
                               AND status = 'pending'
-                            RETURNING id, attempts, webhook_id`;
-  const by = new Map(counted.map((r) => [r.id as string, { attempt: Number(r.attempts), webhook: r.webhook_id as string }]));
+                            RETURNING *`;
+  const by = new Map(counted.map((r) => [r.id as string, { attempt: Number(r.attempts), webhook: r.webhook_id as string, row: r as unknown as DeliveryRow }]));
   const go = ids.filter((d) => by.has(d));
-  const out = new Map<string, { id: number; attempt: number }>();
+  const out = new Map<string, { id: number; attempt: number; delivery: DeliveryRow }>();
   if (go.length === 0) return out;
   const rows = await tx.unsafe(
     `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers, request_body, outcome)
@@ -59,7 +64,10 @@ async function startMany(tx: PgConn, ids: string[], now: number): Promise<Map<st
      RETURNING id, delivery_id`,
     [go, go.map((d) => by.get(d)!.webhook), go.map((d) => by.get(d)!.attempt), now] as any[],
   );
-  for (const r of rows) out.set(r.delivery_id as string, { id: Number(r.id), attempt: by.get(r.delivery_id as string)!.attempt });
+  for (const r of rows) {
+    const b = by.get(r.delivery_id as string)!;
+    out.set(r.delivery_id as string, { id: Number(r.id), attempt: b.attempt, delivery: b.row });
+  }
   return out;
 }
 
