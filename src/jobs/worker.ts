@@ -33,7 +33,8 @@ export type Outcome =
   | { result: "snooze"; delayMs: number };
 
 /** `started`: the delivery attempt the claim started for this job (WorkerOptions.startAttempt), if any. */
-export type JobContext = { job: JobRow; payload: any; now: () => number; started?: ClaimedJob["started"] };
+/** `delivery`: the delivery row as the claim left it, when the store read it in the claim (else the handler reads it). */
+export type JobContext = { job: JobRow; payload: any; now: () => number; started?: ClaimedJob["started"]; delivery?: ClaimedJob["delivery"] };
 export type Handler = (ctx: JobContext) => Promise<Outcome>;
 
 export type WorkerOptions = {
@@ -210,7 +211,7 @@ export class Worker {
       .catch(() => {});
   }
 
-  private run({ started, ...job }: ClaimedJob): void {
+  private run({ started, delivery, ...job }: ClaimedJob): void {
     this.inflight++;
     const token = job.lease_token!;
     const handler = this.opts.handlers[job.kind];
@@ -222,7 +223,7 @@ export class Worker {
       } catch {
         return { result: "fail", error: "payload is not JSON" };
       }
-      return handler({ job, payload, now: this.clock, started });
+      return handler({ job, payload, now: this.clock, started, delivery });
     };
     go()
       .catch((e): Outcome => ({ result: "retry", error: `handler threw: ${String((e as Error)?.message ?? e)}` }))

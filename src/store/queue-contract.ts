@@ -53,7 +53,7 @@
 //   src/store/pg/queue-effects.ts); an effect that throws is undone alone (a savepoint) and reported
 //   in `errors`, the outcome itself stays.
 import type { JobRow, JobState } from "./jobs";
-import type { DeliveryStatus, NewAttempt, OutboundWebhook } from "./deliveries";
+import type { DeliveryRow, DeliveryStatus, NewAttempt, OutboundWebhook } from "./deliveries";
 import type { EnrichmentFinish } from "../core/enrich";
 import type { WebhookRef } from "../core/webhook-records";
 
@@ -85,8 +85,12 @@ export type ClaimRequest = {
   startAttempt?: string;
 };
 
-/** A claimed job; `started`: the attempt the claim started (null: the delivery was no longer pending). */
-export type ClaimedJob = JobRow & { started?: { id: number; attempt: number } | null };
+/**
+ * A claimed job; `started`: the attempt the claim started (null: the delivery was no longer pending);
+ * `delivery`: the delivery row as the claim left it (its attempt counted), when the store read it in
+ * the claim anyway (PostgreSQL's batched claim hook) — absent: the handler reads it.
+ */
+export type ClaimedJob = JobRow & { started?: { id: number; attempt: number } | null; delivery?: DeliveryRow };
 
 /** An attempt's request and response (completeAttempt). */
 export type AttemptResult = Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">;

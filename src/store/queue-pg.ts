@@ -8,6 +8,7 @@ import { laneAfterClaim, laneNextAt, planLane } from "../core/lanes";
 import type { ClaimedJob, ClaimRequest, EnqueueJob, LanePolicy, Outcome, QueueStore } from "./queue-contract";
 import { pgApplyEffects, pgStartAttempts } from "./pg/queue-effects";
 import { inTx, type PgConn } from "./contract";
+import { runsOf, settleRun } from "./pg/settle-batch";
 
 /** the database clock in epoch ms; clock_timestamp(), not now(): a long transaction still sees time pass */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -256,14 +257,23 @@ export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
     claim: (queue, req) => begin((tx) => claimIn(tx, queue, req)),
     settle: (outcomes, next) =>
       begin(async (tx) => {
-        const held: boolean[] = [];
-        const errors: (string | null)[] = [];
+        const held: boolean[] = outcomes.map(() => false);
+        const errors: (string | null)[] = outcomes.map(() => null);
         const now = outcomes.some((o) => o.effects?.length) ? await dbNow(tx) : 0;
-        for (const o of outcomes) {
-          const h = await applyOutcome(tx, o);
-          held.push(h);
+        // runs of outcomes settled with multi-row statements, the others one at a time (pg/settle-batch.ts)
+        for (const run of runsOf(outcomes)) {
+          if (run.fast) {
+            const r = await settleRun(tx, run.items.map((x) => x.o), now);
+            run.items.forEach((x, k) => {
+              held[x.i] = r.held[k]!;
+              errors[x.i] = r.errors[k]!;
+            });
+            continue;
+          }
+          const { o, i } = run.items[0]!;
+          held[i] = await applyOutcome(tx, o);
           // a settle whose lease was lost changes nothing: its effects are not applied either
-          errors.push(h ? await pgApplyEffects(tx, o.effects, now) : null);
+          errors[i] = held[i] ? await pgApplyEffects(tx, o.effects, now) : null;
         }
         return { held, errors, claimed: next ? await claimIn(tx, next.queue, next.req) : [] };
       }),

@@ -275,6 +275,89 @@ for (const [kind, make] of Object.entries(KINDS)) {
       expect((await s.deliveries.getDelivery(ids[1]!))!.status).toBe("succeeded");
       expect((await s.queue.get(a!.id))!.state).toBe("succeeded");
     });
+
+    test("a claim of many deliveries starts their attempts: cut-off ones interrupted, ones no longer pending get none", async () => {
+      const { store: s, raw } = await make();
+      const { ids } = await seed(s, raw, 4);
+      const first = await s.queue.claim("webhooks", req("a", { leaseMs: 150 }));
+      expect(first.map((j) => j.started!.attempt)).toEqual([1, 1, 1, 1]);
+      expect(new Set(first.map((j) => j.started!.id)).size).toBe(4);
+      await Bun.sleep(250);
+      // meanwhile message 1 was settled elsewhere; the leases ran out: the next claim takes all four again
+      await s.deliveries.markDelivery(ids[1]!, "succeeded", await s.queue.now());
+      const again = await s.queue.claim("webhooks", req("b"));
+      expect(again.map((j) => JSON.parse(j.payload).d)).toEqual(ids);
+      expect(again.map((j) => j.started?.attempt ?? null)).toEqual([2, null, 2, 2]);
+      for (const [i, id] of ids.entries()) {
+        const attempts = await s.deliveries.listAttempts(id);
+        expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual(i === 1 ? [[1, "interrupted"]] : [[1, "interrupted"], [2, "started"]]);
+        if (i !== 1) expect(attempts[1]!.id).toBe(again[i]!.started!.id);
+        // the row as the claim left it, when the store read it there (PostgreSQL): what a read after the claim gives
+        if (kind === "postgres" && i !== 1) expect(again[i]!.delivery).toEqual((await s.deliveries.getDelivery(id))!);
+        if (kind === "sqlite" || i === 1) expect(again[i]!.delivery).toBeUndefined();
+        expect(attempts[0]!.url).toBe("http://127.0.0.1:9/x");
+      }
+      expect((await s.deliveries.getDelivery(ids[1]!))!.attempts).toBe(1);
+      expect((await s.deliveries.getDelivery(ids[0]!))!.attempts).toBe(2);
+    });
+
+    test("one settle of many outcomes (fenced ones, slow ones between fast ones) gives what settling them one by one gives", async () => {
+      const { store: s, raw } = await make();
+      const { w, ids } = await seed(s, raw, 8);
+      const jobs = await s.queue.claim("webhooks", req("t"));
+      expect(jobs.length).toBe(8);
+      // jobs 2 and 5 were taken over meanwhile: their settles must change nothing
+      await raw(`UPDATE jobs SET lease_token = 'other' WHERE id IN (${jobs[2]!.id}, ${jobs[5]!.id})`);
+      const ref = { id: w.id, tenantId: "t1", name: w.name, url: w.url };
+      const done = (i: number, status: number): Effect[] => [
+        { type: "completeAttempt", attemptId: jobs[i]!.started!.id, result: result(status) },
+        { type: "markDelivery", id: ids[i]!, status: status === 200 ? "succeeded" : "failed", statusCode: status, error: status === 200 ? null : `HTTP ${status}` },
+      ];
+      const base = (i: number) => ({ id: jobs[i]!.id, token: "t", lane: jobs[i]!.lane });
+      const r = await s.queue.settle([
+        { ...base(0), action: "finish", state: "succeeded", effects: [...done(0, 200), { type: "resetFailures", webhookId: w.id }] },
+        {
+          ...base(1),
+          action: "retry",
+          delayMs: 60_000,
+          error: "HTTP 500",
+          effects: [
+            { type: "completeAttempt", attemptId: jobs[1]!.started!.id, result: result(500) },
+            { type: "markDelivery", id: ids[1]!, status: "pending", statusCode: 500, error: "HTTP 500" },
+          ],
+        },
+        { ...base(2), action: "finish", state: "succeeded", effects: [...done(2, 200), { type: "resetFailures", webhookId: w.id }] },
+        { ...base(3), action: "finish", state: "failed", error: "HTTP 400", effects: [...done(3, 400), { type: "addFailure", webhook: ref, disableAfter: 0, lastError: "HTTP 400" }] },
+        { ...base(4), action: "finish", state: "succeeded", effects: [...done(4, 200), { type: "resetFailures", webhookId: w.id }] },
+        { ...base(5), action: "snooze", delayMs: 60_000 },
+        { ...base(6), action: "finish", state: "failed", error: "HTTP 400", effects: [...done(6, 400), { type: "addFailure", webhook: ref, disableAfter: 0, lastError: "HTTP 400" }] },
+        {
+          ...base(7),
+          action: "finish",
+          state: "succeeded",
+          effects: [
+            { type: "insertAttempt", attempt: { delivery_id: ids[7]!, webhook_id: w.id, attempt: 2, ...result(200) } },
+            { type: "markDelivery", id: ids[7]!, status: "succeeded", attempted: true, statusCode: 200 },
+          ],
+        },
+      ]);
+      expect(r.held).toEqual([true, true, false, true, true, false, true, true]);
+      expect(r.errors).toEqual([null, null, null, null, null, null, null, null]);
+      const states = await Promise.all(jobs.map(async (j) => (await s.queue.get(j.id))!.state));
+      expect(states).toEqual(["succeeded", "available", "running", "failed", "succeeded", "running", "failed", "succeeded"]);
+      expect((await s.queue.get(jobs[5]!.id))!.attempt).toBe(1);
+      expect((await s.queue.get(jobs[1]!.id))!.last_error).toBe("HTTP 500");
+      const ds = await Promise.all(ids.map(async (id) => (await s.deliveries.getDelivery(id))!));
+      expect(ds.map((d) => d.status)).toEqual(["succeeded", "pending", "pending", "failed", "succeeded", "pending", "failed", "succeeded"]);
+      expect(ds.map((d) => d.last_status_code)).toEqual([200, 500, null, 400, 200, null, 400, 200]);
+      expect(ds.map((d) => d.attempts)).toEqual([1, 1, 1, 1, 1, 1, 1, 2]);
+      const outcomes = await Promise.all(ids.map(async (id) => (await s.deliveries.listAttempts(id)).map((a) => a.outcome)));
+      expect(outcomes).toEqual([["succeeded"], ["failed"], ["started"], ["failed"], ["succeeded"], ["started"], ["failed"], ["started", "succeeded"]]);
+      // the streak: reset, +1 (job 3), reset (job 4), +1 (job 6): in the outcomes' order
+      expect((await s.webhooks.getWebhookById(w.id))!.consecutiveFailures).toBe(1);
+      // the backlog: the three messages still pending
+      expect((await s.deliveries.backlogOf(w.id)).count).toBe(3);
+    });
   });
 }
 

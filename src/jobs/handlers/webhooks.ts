@@ -349,7 +349,7 @@ export class WebhookDispatcher {
 
   handlers(): Record<string, Handler> {
     return {
-      [DELIVER_KIND]: (ctx) => this.deliver(ctx.job.attempt, ctx.payload.d, ctx.now, ctx.started),
+      [DELIVER_KIND]: (ctx) => this.deliver(ctx.job.attempt, ctx.payload.d, ctx.now, ctx.started, ctx.delivery),
       flush: (ctx) => this.flush(ctx.payload.w, ctx.now),
     };
   }
@@ -385,8 +385,9 @@ export class WebhookDispatcher {
    * recorded under the number the claim gave it (`started`), 1..n across replays and restarts.
    * The lane already applied the rate limit, the ordering and the in-flight cap.
    */
-  private async deliver(jobAttempt: number, deliveryId: string, clock: () => number, started?: Started): Promise<Outcome> {
-    const d = await this.reader.deliveries.getDelivery(deliveryId);
+  private async deliver(jobAttempt: number, deliveryId: string, clock: () => number, started?: Started, claimed?: DeliveryRow): Promise<Outcome> {
+    // the row as the claim left it when the store read it there (PostgreSQL: one read less per delivery)
+    const d = claimed?.id === deliveryId ? claimed : await this.reader.deliveries.getDelivery(deliveryId);
     if (!d || d.status !== "pending") return { result: "success" }; // deleted, pruned or already settled
     const h = await this.webhook(d.webhook_id);
     if (!h) return { result: "fail", error: "webhook deleted" };

@@ -106,36 +106,6 @@ export async function pgStartAttempt(pg: PgConn, deliveryId: string, now: number
   });
 }
 
-/**
- * pgStartAttempt for several distinct deliveries in three statements (not three per delivery):
- * attempts left `started` interrupted, the pending ones counted, their attempts inserted in the
- * order given. Deliveries no longer pending are absent from the answer (null: not started).
- */
-export async function pgStartAttemptsOf(tx: PgConn, deliveryIds: string[], now: number): Promise<Map<string, { id: number; attempt: number }>> {
-  await tx.unsafe(
-    `UPDATE delivery_attempts SET outcome = 'interrupted', error = 'keepwatch stopped or lost the lease during this attempt'
-      WHERE delivery_id = ANY($1::text[]) AND outcome = 'started'`,
-    [deliveryIds] as any[],
-  );
-  const counted = await tx.unsafe(
-    `UPDATE deliveries SET attempts = attempts + 1 WHERE id = ANY($1::text[]) AND status = 'pending' RETURNING id, attempts, webhook_id`,
-    [deliveryIds] as any[],
-  );
-  const by = new Map(counted.map((r) => [r.id as string, r]));
-  const go = deliveryIds.filter((d) => by.has(d));
-  const out = new Map<string, { id: number; attempt: number }>();
-  if (!go.length) return out;
-  const rows = await tx.unsafe(
-    `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers, request_body, outcome)
-     SELECT u.d, u.w, u.n, $1::bigint, 0, coalesce((SELECT url FROM webhooks WHERE id = u.w), ''), '{}', '', 'started'
-       FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS u(d, w, n, ord) ORDER BY u.ord
-     RETURNING id, delivery_id`,
-    [now, go, go.map((d) => by.get(d)!.webhook_id), go.map((d) => Number(by.get(d)!.attempts))] as any[],
-  );
-  for (const r of rows) out.set(r.delivery_id as string, { id: Number(r.id), attempt: Number(by.get(r.delivery_id)!.attempts) });
-  return out;
-}
-
 /** The columns an attempt's outcome fills (the `complete` and `insert` statements' order). */
 function attemptResult(a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">): unknown[] {
   return [
@@ -398,7 +368,50 @@ async function enqueueMessage(pg: PgConn, w: OutboundWebhook, m: OutboundMessage
   return (await enqueueMessages(pg, [{ w, m, at: now }], dropNoteEveryMs))[0]!;
 }
 
+/**
+ * pgRequeueIn for distinct ids, set-based (a release of many held messages): the rows locked in id
+ * order, their status changes and replay counts in two UPDATEs, the backlog once per webhook, the
+ * jobs in one insert. The same writes as requeueing them one at a time.
+ */
+async function requeueMany(tx: PgConn, w: OutboundWebhook, ids: string[], now: number, o: RequeueOptions): Promise<number> {
+  const rows = await tx`SELECT id, webhook_id, kind, status FROM deliveries WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
+  const found = new Map(rows.map((r) => [r.id as string, r]));
+  const chosen = ids.filter((id) => found.has(id) && !(o.unlessPending && found.get(id)!.status === "pending"));
+  if (chosen.length === 0) return 0;
+  const unbatch = chosen.filter((id) => w.mode === "batched" && found.get(id)!.kind === "message");
+  const replay = chosen.filter((id) => !(w.mode === "batched" && found.get(id)!.kind === "message"));
+  if (unbatch.length) await tx`UPDATE deliveries SET status = 'pending', batch_id = NULL, updated_at = ${now} WHERE id = ANY(${unbatch}::text[])`;
+  const replays = new Map<string, number>();
+  if (replay.length) {
+    const r = await tx`UPDATE deliveries SET replays = replays + 1, status = 'pending', updated_at = ${now} WHERE id = ANY(${replay}::text[]) RETURNING id, replays`;
+    for (const x of r) replays.set(x.id as string, Number(x.replays));
+  }
+  // every chosen message that was not pending is now: +1 on its webhook's backlog
+  const delta = new Map<string, number>();
+  for (const id of chosen) {
+    const r = found.get(id)!;
+    if (r.kind === "message" && r.status !== "pending") delta.set(r.webhook_id as string, (delta.get(r.webhook_id as string) ?? 0) + 1);
+  }
+  if (delta.size) {
+    const lanes = [...delta.keys()].sort();
+    await tx.unsafe(
+      `UPDATE job_lanes l SET backlog = greatest(0, l.backlog + u.n) FROM unnest($1::text[], $2::bigint[]) AS u(lane, n) WHERE l.lane = u.lane`,
+      [lanes, lanes.map((l) => delta.get(l)!)] as any[],
+    );
+  }
+  if (replay.length) {
+    const jobs = await enqueueRows(
+      tx,
+      replay.map((id) => ({ queue: QUEUE, kind: "deliver", payload: { d: id }, maxAttempts: w.maxAttempts, idempotencyKey: `${id}#${replays.get(id)}`, lane: w.id })),
+    );
+    await tx.unsafe(`UPDATE deliveries d SET job_id = u.job FROM unnest($1::text[], $2::bigint[]) AS u(id, job) WHERE d.id = u.id`, [replay, jobs.map((j) => j.id)] as any[]);
+  }
+  if (unbatch.length) await enqueueFlush(tx, w, now, true);
+  return chosen.length;
+}
+
 export async function pgRequeueIn(tx: PgConn, w: OutboundWebhook, ids: string[], now: number, o: RequeueOptions = {}): Promise<number> {
+  if (ids.length > 1 && new Set(ids).size === ids.length) return await requeueMany(tx, w, ids, now, o);
   // rows locked in id order (two replays of overlapping pages cannot deadlock), read as they are now
   const rows = await tx`SELECT id, kind, status FROM deliveries WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
   const found = new Map(rows.map((r) => [r.id as string, { kind: r.kind as string, status: r.status as string }]));
@@ -441,8 +454,16 @@ export async function pgReleaseHeld(pg: PgConn, w: OutboundWebhook, now: number)
   return await inTx(pg, async (tx) => {
     const held = await heldMessages(tx, w.id);
     if (w.mode === "batched") {
-      for (const d of held) await markDelivery(tx, d.id, "pending", now);
-      if (held.length) await enqueueFlush(tx, w, now, true);
+      // markDelivery(id, "pending") for all of them: rows locked in id order, one UPDATE, the backlog once
+      if (held.length) {
+        const ids = held.map((d) => d.id);
+        const prior = await tx`SELECT webhook_id, kind, status FROM deliveries WHERE id = ANY(${ids}::text[]) ORDER BY id FOR UPDATE`;
+        await tx`UPDATE deliveries SET status = 'pending', last_error = NULL, updated_at = ${now} WHERE id = ANY(${ids}::text[])`;
+        const delta = new Map<string, number>();
+        for (const p of prior) if (p.kind === "message" && p.status !== "pending") delta.set(p.webhook_id as string, (delta.get(p.webhook_id as string) ?? 0) + 1);
+        for (const [lane, n] of [...delta].sort()) await backlog(tx, lane, n);
+        await enqueueFlush(tx, w, now, true);
+      }
     } else await pgRequeueIn(tx, w, held.map((d) => d.id), now);
     return held.length;
   });

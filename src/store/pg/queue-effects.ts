@@ -6,12 +6,13 @@ import type { Severity } from "../../core/severity";
 import { disabledRecord, ownEvent, ownMessage, streakReason, type WebhookRef } from "../../core/webhook-records";
 import { alertView } from "../alerts";
 import { inSavepoint, type PgConn } from "../contract";
+import type { DeliveryRow } from "../deliveries";
 import type { JobRow } from "../jobs";
 import type { ClaimedJob, Effect } from "../queue-contract";
 import { deliveryOf } from "../queue-effects";
 import { pgAlertById } from "./alerts";
 import { isPgUnavailable } from "./errors";
-import { pgDeliveriesFns as D, pgStartAttempt, pgStartAttemptsOf } from "./deliveries";
+import { pgDeliveriesFns as D, pgStartAttempt } from "./deliveries";
 import { pgEnrichmentFns as E } from "./enrichment";
 import { pgStoreBatch } from "./events";
 import { pgOutbox } from "./hooks";
@@ -21,15 +22,53 @@ import { pgWebhooksFns as W } from "./webhooks";
 export async function pgStartAttempts(tx: PgConn, jobs: JobRow[], kind: string | undefined, now: number): Promise<ClaimedJob[]> {
   if (!kind) return jobs;
   const ds = jobs.map((job) => (job.kind === kind ? deliveryOf(job) : null));
-  const claimed = ds.filter((d): d is string => d !== null);
-  // one delivery twice in a claim (a rare replay race): one at a time, each its own attempt
-  if (new Set(claimed).size !== claimed.length) {
-    const out: ClaimedJob[] = [];
-    for (let i = 0; i < jobs.length; i++) out.push(ds[i] === null ? jobs[i]! : { ...jobs[i]!, started: await pgStartAttempt(tx, ds[i]!, now) });
-    return out;
+  const wanted = ds.filter((d): d is string => d !== null);
+  // a claim's attempts in three statements, not three per job (a delivery twice in one claim: one by one)
+  if (wanted.length > 1 && new Set(wanted).size === wanted.length) {
+    const started = await startMany(tx, wanted, now);
+    return jobs.map((job, i) => {
+      if (ds[i] === null) return job;
+      const s = started.get(ds[i]!);
+      return s ? { ...job, started: { id: s.id, attempt: s.attempt }, delivery: s.delivery } : { ...job, started: null };
+    });
   }
-  const started = claimed.length ? await pgStartAttemptsOf(tx, claimed, now) : new Map();
-  return jobs.map((job, i) => (ds[i] === null ? job : { ...job, started: started.get(ds[i]!) ?? null }));
+  const out: ClaimedJob[] = [];
+  for (const job of jobs) {
+    const d = job.kind === kind ? deliveryOf(job) : null;
+    out.push(d === null ? job : { ...job, started: await pgStartAttempt(tx, d, now) });
+  }
+  return out;
+}
+
+/**
+ * pgStartAttempt (deliveries.ts) for distinct deliveries at once: their cut-off attempts marked
+ * interrupted, the pending ones' attempts counted (rows locked in id order), their `started` rows
+ * inserted in the claim's order. Deliveries no longer pending get none (null).
+ */
+async function startMany(tx: PgConn, ids: string[], now: number): Promise<Map<string, { id: number; attempt: number; delivery: DeliveryRow }>> {
+  await tx`UPDATE delivery_attempts SET outcome = 'interrupted', error = 'keepwatch stopped or lost the lease during this attempt'
+           WHERE delivery_id = ANY(${ids}::text[]) AND outcome = 'started'`;
+  const counted = await tx`UPDATE deliveries SET attempts = attempts + 1
+                            WHERE id IN (SELECT id FROM deliveries WHERE id = ANY(${ids}::text[]) AND status = 'pending' ORDER BY id FOR UPDATE)
+                              AND status = 'pending'
+                            RETURNING *`;
+  const by = new Map(counted.map((r) => [r.id as string, { attempt: Number(r.attempts), webhook: r.webhook_id as string, row: r as unknown as DeliveryRow }]));
+  const go = ids.filter((d) => by.has(d));
+  const out = new Map<string, { id: number; attempt: number; delivery: DeliveryRow }>();
+  if (go.length === 0) return out;
+  const rows = await tx.unsafe(
+    `INSERT INTO delivery_attempts (delivery_id, webhook_id, attempt, started_at, duration_ms, url, request_headers, request_body, outcome)
+     SELECT u.d, u.w, u.a, $4::bigint, 0, coalesce(wh.url, ''), '{}', '', 'started'
+       FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS u(d, w, a, ord) LEFT JOIN webhooks wh ON wh.id = u.w
+      ORDER BY u.ord
+     RETURNING id, delivery_id`,
+    [go, go.map((d) => by.get(d)!.webhook), go.map((d) => by.get(d)!.attempt), now] as any[],
+  );
+  for (const r of rows) {
+    const b = by.get(r.delivery_id as string)!;
+    out.set(r.delivery_id as string, { id: Number(r.id), attempt: b.attempt, delivery: b.row });
+  }
+  return out;
 }
 
 /** Applies one outcome's effects in a savepoint (an effect that throws undoes only them); the error, or null. */
