@@ -11,12 +11,13 @@ run_pass() {
   out=$(mktemp)
   "$BUN" test --timeout 30000 "$@" 2>&1 | tee "$out" >&2
   # bun test's exit status is lost in the pipe under plain sh; recompute it from its summary.
-  p=$(grep -E '^ *[0-9]+ pass$' "$out" | tail -1 | tr -dc '0-9')
-  f=$(grep -E '^ *[0-9]+ fail$' "$out" | tail -1 | tr -dc '0-9')
+  # (grep -a: the output may hold NUL bytes, which the hostile-input tests send and print)
+  p=$(grep -a -E '^ *[0-9]+ pass$' "$out" | tail -1 | tr -dc '0-9')
+  f=$(grep -a -E '^ *[0-9]+ fail$' "$out" | tail -1 | tr -dc '0-9')
   # a pass that could not run at all (no summary) counts as one failure
   if [ -z "$p" ] && [ -z "$f" ]; then f=1; fi
   # the failed tests' names, repeated at the end (a CI log shows only its tail)
-  grep -E '^\(fail\)' "$out" >> "$fails"
+  grep -a -E '^\(fail\)' "$out" >> "$fails"
   rm -f "$out"
   echo "${p:-0} ${f:-0}"
 }

@@ -35,6 +35,7 @@ export class ReplicaRegistry {
   /** Registers (the listener's address known); the downtime it ended is recorded in the store for every replica's sweeps. */
   async start(listen: string): Promise<Registration> {
     this.info.listen = listen;
+    await this.forgetDeadNeighbours();
     const r = await this.store.replicas.register(this.info, this.clock());
     this.registration = r;
     this.alive = r.alive;
@@ -46,6 +47,21 @@ export class ReplicaRegistry {
     else this.log.info("replica registered; others are alive", { replica: this.info.id, alive: r.alive });
     this.timer = setInterval(() => void this.tick(), REPLICA_REFRESH_MS);
     return r;
+  }
+
+  /**
+   * A replica of this host that still looks alive but whose process is gone (killed with -9 and
+   * restarted here, within REPLICA_DEAD_MS) is marked stopped as of its last refresh, so that a
+   * restart of the only replica still records the downtime it ends. Only this host's processes can
+   * be checked; one with this process's own pid is a predecessor (a container restarted as pid 1).
+   */
+  private async forgetDeadNeighbours(): Promise<void> {
+    const { replicas } = await this.store.replicas.listReplicas(this.clock());
+    for (const r of replicas)
+      if (r.state === "alive" && r.id !== this.info.id && r.host === this.info.host && (r.pid === this.info.pid || !processRuns(r.pid))) {
+        await this.store.replicas.markDead(r.id);
+        this.log.info("a replica of this host that did not stop cleanly is gone: marked stopped at its last refresh", { replica: r.id, pid: r.pid });
+      }
   }
 
   /** The cluster's recent downtimes (heartbeat deadlines in them do not count). */
@@ -89,5 +105,15 @@ export class ReplicaRegistry {
       this.log.warn("replica deregistration failed", { replica: this.info.id, error: String((e as Error)?.message ?? e) });
     }
     done.catch(() => {});
+  }
+}
+
+/** Whether a process of this host runs with this pid (signal 0: ESRCH when none; EPERM: it runs as another user). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
   }
 }

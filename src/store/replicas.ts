@@ -94,6 +94,12 @@ export function deregister(db: Db, id: string, now: number): void {
   if (row) Object.assign(row, { seenAt: now, stoppedAt: now });
 }
 
+/** A replica that did not stop cleanly and is known gone: stopped as of its last refresh (its seen_at stays). */
+export function markDead(db: Db, id: string): void {
+  const row = memOf(db).rows.get(id);
+  if (row && row.stoppedAt === null) row.stoppedAt = row.seenAt;
+}
+
 /** Every replica on record, newest start first, with its state at `now`. */
 export function listReplicas(db: Db, now: number): { now: number; replicas: ReplicaRow[] } {
   const rows = [...memOf(db).rows.values()].sort((a, b) => b.startedAt - a.startedAt || b.id.localeCompare(a.id));
@@ -123,5 +129,5 @@ export function pruneReplicas(db: Db, now: number): number {
 }
 
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/replicas.ts. */
-export const replicasFns = { register, refresh, deregister, listReplicas, downtimes, pruneReplicas };
+export const replicasFns = { register, refresh, deregister, markDead, listReplicas, downtimes, pruneReplicas };
 export type ReplicasStore = Bound<typeof replicasFns>;

@@ -98,7 +98,9 @@ export async function startCluster(opts: { settings?: Record<string, string> } =
       unix_socket_directories: `'${socketDir}'`,
       fsync: "on",
       synchronous_commit: "on",
-      max_connections: "100",
+      // every test file of a bun process shares one cluster (sharedCluster), each opening pools of
+      // its own, and the replica tests start several servers: room for all of them at once
+      max_connections: "400",
       shared_buffers: "32MB",
       ...opts.settings,
     };

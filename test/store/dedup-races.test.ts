@@ -6,7 +6,7 @@
 // check-then-insert goes wrong. Each race runs ROUNDS times: one Idempotency-Key, one item id, one
 // alert fingerprint or one threshold group committed by both pools at the same moment must be
 // stored once and answered alike. Last, the LISTEN/NOTIFY wake-up channel (PostgreSQL only).
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import type postgres from "postgres";
 import type { NormalizedEvent } from "../../src/core/event";
 import { openPg } from "../../src/db/pg-client";
@@ -77,6 +77,10 @@ forEachStore((kind, make) => {
 // ---- PostgreSQL: two pools on one database
 
 const closers: (() => Promise<void>)[] = [];
+// each test's pools closed after it: the shared cluster's connections are for every test file of this process
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
 afterAll(async () => {
   for (const c of closers.splice(0)) await c();
 });

@@ -126,7 +126,7 @@ test("a backup copy answers the same searches", async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("any search text is answered 200: operators, quotes, brackets and stray punctuation are plain text (seeded)", async () => {
+test("any search text is answered 200: operators, quotes, brackets and stray punctuation are plain text; one holding a NUL is a 422 naming q (seeded)", async () => {
   const seed = Number(process.env.KW_SEED ?? Date.now() % 1_000_000);
   console.log(`events search fuzz seed ${seed} (replay with KW_SEED=${seed})`);
   let a = seed >>> 0;
@@ -137,7 +137,13 @@ test("any search text is answered 200: operators, quotes, brackets and stray pun
     const len = 1 + Math.floor(rnd() * 8);
     for (let j = 0; j < len; j++) q += parts[Math.floor(rnd() * parts.length)];
     const r = await s.get(`/v1/events?q=${encodeURIComponent(q.slice(0, 256))}`);
-    expect({ q, status: r.status }).toEqual({ q, status: 200 });
+    // text either store can hold (src/core/text.ts): a NUL in a query string is refused, on both stores
+    const nul = q.slice(0, 256).includes("\u0000");
+    expect({ q, status: r.status }).toEqual({ q, status: nul ? 422 : 200 });
+    if (nul) {
+      expect(((await r.json()) as any).error.details[0].path).toBe("/q");
+      continue;
+    }
     // the store never hands SQLite a query it cannot parse
     const m = ftsQuery(q);
     if (m !== null) expect(() => s.deps.db.$client.query("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?1").get(m)).not.toThrow();

@@ -64,6 +64,10 @@ async function deregister(pg: PgConn, id: string, _now: number): Promise<void> {
   await pg`UPDATE replicas SET seen_at = ${NOW(pg)}, stopped_at = ${NOW(pg)} WHERE id = ${id}`;
 }
 
+async function markDead(pg: PgConn, id: string): Promise<void> {
+  await pg`UPDATE replicas SET stopped_at = seen_at WHERE id = ${id} AND stopped_at IS NULL`;
+}
+
 type Row = { id: string; host: string; pid: number; version: string; listen: string; started_at: string; seen_at: string; stopped_at: string | null; down_since: string | null };
 const num = (v: string | null) => (v === null ? null : Number(v));
 
@@ -105,4 +109,4 @@ async function pruneReplicas(pg: PgConn, _now: number): Promise<number> {
   return r.count;
 }
 
-export const pgReplicasFns: PgTwin<typeof replicasFns> = { register, refresh, deregister, listReplicas, downtimes, pruneReplicas };
+export const pgReplicasFns: PgTwin<typeof replicasFns> = { register, refresh, deregister, markDead, listReplicas, downtimes, pruneReplicas };
