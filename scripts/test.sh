@@ -46,7 +46,8 @@ pass=$((spass + ppass))
 fail=$((sfail + pfail))
 if [ -s "$fails" ]; then
   echo "== failed tests (sqlite pass first, then postgres):"
-  cat "$fails"
+  # bun prints each failure twice (inline and in its closing list): once here
+  awk '!seen[$0]++' "$fails"
 fi
 rm -f "$fails"
 echo "tests: ${pass} passed, ${fail} failed${pg_note}"

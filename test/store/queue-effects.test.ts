@@ -371,6 +371,9 @@ describe("PostgreSQL only", () => {
         const id = req.headers.get("webhook-id")!;
         seen.set(id, (seen.get(id) ?? 0) + 1);
         await req.text();
+        // a receiver that takes a little time: one worker cannot drain all 500 between two polls of
+        // the other (with batched settles it could, and "both took part" then failed by timing)
+        await Bun.sleep(10);
         return new Response("ok");
       },
     });
@@ -393,7 +396,9 @@ describe("PostgreSQL only", () => {
     void ids;
     const workers = stores.map((st) => {
       const d = new WebhookDispatcher(st, { allow: parseAllowList("127.0.0.0/8"), leaseMs: 30_000, autoDisableAfter: 0, clock: Date.now, log: silentLogger });
-      const wk = new Worker(st.queue, { queue: "webhooks", handlers: d.handlers(), startAttempt: DELIVER_KIND, concurrency: 16, leaseMs: 30_000, batchMs: 5, pollMs: 50, log: silentLogger });
+      // the lane's in-flight cap (cluster-wide) above one worker's slots: one worker alone cannot keep
+      // the lane full, so the other's claims find room (with the cap at 16, one fast worker could)
+      const wk = new Worker(st.queue, { queue: "webhooks", handlers: d.handlers(), startAttempt: DELIVER_KIND, concurrency: 16, laneMaxInflight: 32, leaseMs: 30_000, batchMs: 5, pollMs: 50, log: silentLogger });
       d.wake = () => wk.notify();
       return wk;
     });
