@@ -55,6 +55,15 @@ function run(argv: string[], what: string): void {
 
 const live = new Set<() => void>();
 let hooked = false;
+/**
+ * Stops every cluster this process started and has not stopped (test/preload.ts calls it after the
+ * whole run: bun test does not always run "exit" handlers, and the shared cluster outlived it).
+ */
+export function stopAllClusters(): void {
+  for (const f of [...live]) f();
+  live.clear();
+}
+
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
