@@ -262,10 +262,17 @@ try {
     const sentFor = (performance.now() - start) / 1000;
     await Promise.all(inflight);
     const answeredFor = (performance.now() - start) / 1000;
-    await until(() => [...accepted.keys()].every((id) => lagReceipt.has(id)), 240_000, `lag deliveries at ${rate}/s`);
-    const lags = [...accepted].map(([id, at]) => Math.max(0, lagReceipt.get(id)! - at)).sort((a, b) => a - b);
+    // a rate the machine cannot deliver is a result, not a crash: print what arrived within the wait
+    let missing = 0;
+    try {
+      await until(() => [...accepted.keys()].every((id) => lagReceipt.has(id)), 240_000, `lag deliveries at ${rate}/s`);
+    } catch {
+      missing = [...accepted.keys()].filter((id) => !lagReceipt.has(id)).length;
+      console.log(`delivery lag at ${rate} events/s: ${missing} of ${accepted.size} messages not delivered within 240 s (the lag below is of the delivered ones)`);
+    }
+    const lags = [...accepted].filter(([id]) => lagReceipt.has(id)).map(([id, at]) => Math.max(0, lagReceipt.get(id)! - at)).sort((a, b) => a - b);
     const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))]!;
-    console.log(
+    if (lags.length) console.log(
       `delivery lag ingest 202 → receipt at ${rate} events/s for ${LAG_SECONDS} s (sent in ${fmt(sentFor, 1)} s, the last 202 after ${fmt(answeredFor, 1)} s) with ${MAX_REPLICAS} replicas (${lags.length} events, ${refused} refused): p50 ${fmt(pct(50), 1)} ms, p99 ${fmt(pct(99), 1)} ms, max ${fmt(lags[lags.length - 1]!, 1)} ms${rate === 500 ? " (target p99 ≤ 100 ms)" : ""}`,
     );
     await api(`/v1/webhooks/${w.id}`, "PATCH", { state: "inactive" });
