@@ -3,13 +3,20 @@
 // search on the events page and on GET /v1/events, the overview's charts drawn by uPlot with no CSP
 // violation, and the new form's CSRF and tenant checks. Screenshots of each page at desktop and
 // phone width go to docs/screenshots/oncall-*.png.
+//
+// On both stores. SQLite: a fake clock drives everything. PostgreSQL takes heartbeat deadlines,
+// flips and pings from the database clock: there the process clock is the real one and time passes
+// by moving every stored time back (test/time-travel.ts); where the page must be drawn at an exact
+// instant (the bars' period boundaries, a cron's next run from a whole hour, 56 events in one
+// minute) the process clock is held at that instant, never ahead of real time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { commitHooks } from "../../src/ingest/hooks";
 import { receivePing } from "../../src/store/heartbeat-transitions";
-import { json, startTestServer, type TestServer } from "../helpers";
+import { json, startTestServer, TEST_STORE, type TestServer } from "../helpers";
+import { testClock } from "../time-travel";
 import { horizontalOverflow, launch, logIn, newPage, saveShot } from "./browser";
 
 const DOCS = join(import.meta.dir, "..", "..", "docs", "screenshots");
@@ -24,7 +31,16 @@ const utc = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace
 let now = T0;
 /** when the events test posted its events */
 let eventsAt = 0;
-const clock = () => now;
+const PG = TEST_STORE === "postgres";
+const time = testClock(TEST_STORE);
+/** PostgreSQL: the process clock held at an instant (null: the real clock) */
+let held: number | null = null;
+const clock = PG ? () => held ?? Date.now() : () => now;
+/** time passes: SQLite the fake clock, PostgreSQL the stored times */
+const advance = async (ms: number) => {
+  if (PG) await time.advance(ms);
+  else now += ms;
+};
 
 let s: TestServer;
 let browser: Browser;
@@ -46,6 +62,7 @@ const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
 beforeAll(async () => {
   s = await startTestServer({ outboundAllow: "127.0.0.0/8" }, clock);
+  time.attach(s);
   browser = await launch();
   page = await newPage(browser);
   phone = await newPage(browser, { width: 390, height: 844 });
@@ -69,6 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await time.close();
   await s?.close();
 });
 
@@ -82,19 +100,37 @@ describe("heartbeats list", () => {
     upId = up.id;
     downId = down.id;
     // pings at the controlled time through the store's receivePing (the HTTP ping route stamps them
-    // with the real clock in the writer thread), as test/modules/heartbeat-lifecycle.test.ts does
-    const ping = (h: any) => receivePing(s.deps.db, h.id, { kind: "success" }, commitHooks, now);
-    ping(up);
-    ping(down);
+    // with the real clock in the writer thread), as test/modules/heartbeat-lifecycle.test.ts does;
+    // PostgreSQL: the store's ping unit, at the database clock
+    const ping = async (h: any) =>
+      PG ? await s.deps.store.heartbeatTransitions.ping(h.id, { kind: "success" }, 0) : receivePing(s.deps.db, h.id, { kind: "success" }, commitHooks, now);
+    // PostgreSQL: T0 is the heartbeat's creation, moved back with the stored times; `at(x)` moves
+    // them until the database's now is T0 + x (the real time the steps take is taken off)
+    let t0 = Date.parse(up.created_at);
+    const at = async (x: number) => {
+      if (!PG) return void (now = T0 + x);
+      const d = t0 + x - (await time.now());
+      if (d > 0) await time.advance(d);
+      t0 -= Math.max(0, d);
+    };
+    await ping(up);
+    await ping(down);
     // 1 h 6 min later: both missed their beat (late at 1 h, down at 1 h 5 min)
-    for (const t of [T0 + H + 60_000, T0 + H + 6 * 60_000]) {
-      now = t;
+    for (const t of [H + 60_000, H + 6 * 60_000]) {
+      await at(t);
       await s.deps.heartbeats.sweep();
     }
-    now = T0 + 2 * H;
-    ping(up); // back up at 2 h
-    now = T0 + 5 * H;
+    // back up at 2 h (PostgreSQL: 5 s before, so that the page's now, 3 h after the ping, is not
+    // past T0 + 5 h by the time the steps took: the first period must start before the creation)
+    await at(PG ? 2 * H - 5_000 : 2 * H);
+    await ping(up);
+    await at(PG ? 5 * H - 5_000 : 5 * H);
     await s.deps.heartbeats.sweep();
+    const pingedAt = PG ? Date.parse((await json(s.get(`/v1/heartbeats/${upId}`))).last_beat_at) : T0 + 2 * H;
+    // PostgreSQL: the page is drawn at 3 h after that ping, as on SQLite (T0 + 5 h)
+    if (PG) held = pingedAt + 3 * H;
+    const downAt = PG ? Date.parse((await json(s.get(`/v1/heartbeats/${downId}`))).down_at) : T0 + H + 5 * 60_000;
+    if (PG) expect(downAt).toBe(Date.parse((await json(s.get(`/v1/heartbeats/${downId}`))).last_beat_at) + H + 5 * 60_000);
 
     await page.goto(s.url + "/admin/heartbeats");
     const cells = async (id: string) => page.locator(`#hb-${id} .hbar span`).evaluateAll((els) => els.map((e: any) => e.className.replace("p-", "")));
@@ -108,11 +144,11 @@ describe("heartbeats list", () => {
     const upRow = page.locator(`#hb-${upId}`);
     expect(await upRow.textContent()).toContain("last ping 3 h ago");
     expect(await upRow.textContent()).toContain("every hour");
-    expect(await upRow.locator("time", { hasText: "3 h ago" }).getAttribute("title")).toBe(utc(T0 + 2 * H));
+    expect(await upRow.locator("time", { hasText: "3 h ago" }).getAttribute("title")).toBe(utc(pingedAt));
     const downRow = page.locator(`#hb-${downId}`);
     // down since the deadline (1 h + 5 min after the last ping), never a past "next deadline"
     expect(await downRow.locator("td.state").textContent()).toContain("down since 3 h ago");
-    expect(await downRow.locator("td.state time").getAttribute("title")).toBe(utc(T0 + H + 5 * 60_000));
+    expect(await downRow.locator("td.state time").getAttribute("title")).toBe(utc(downAt));
     // no past deadline anywhere in a down heartbeat's row ("next 4 h ago")
     expect(await downRow.textContent()).not.toMatch(/next [^,]*ago/);
     expect(await upRow.textContent()).not.toMatch(/next [^,]*ago/);
@@ -121,11 +157,15 @@ describe("heartbeats list", () => {
     expect(await downRow.locator("code[data-copy]").textContent()).toContain("/ping/");
     expect(await downRow.locator("button.copy").count()).toBe(1);
     await shots("/admin/heartbeats", "heartbeats");
+    held = null;
   });
 
   test("a cron heartbeat shows its expression, time zone and next run in words", async () => {
+    // PostgreSQL: the page drawn at the last whole hour (in the past, as on SQLite)
+    if (PG) held = Math.floor(Date.now() / H) * H;
     const h = (await json(s.admin("POST", "/v1/heartbeats", { name: "every-five", cron: "*/5 * * * *", tz: "Europe/Berlin", grace: 60 }))) as any;
     await page.goto(s.url + "/admin/heartbeats");
+    held = null;
     const row = page.locator(`#hb-${h.id}`);
     expect(await row.textContent()).toContain("*/5 * * * * (Europe/Berlin)");
     // the clock is on a whole hour: the next run is in 5 minutes
@@ -156,7 +196,7 @@ describe("alerts list", () => {
   test("open alerts by default, relative times, bulk acknowledge, close with a classification, and assign", async () => {
     for (const title of ["Disk full on db-1", "Login storm on vpn-2", "Certificate expires on www"]) {
       expect((await s.post("/v1/ingest/generic", { title, severity: "high", source: "siem" })).status).toBe(202);
-      now += 60_000;
+      await advance(60_000);
     }
     const listed = (await json(s.get("/v1/alerts?source=siem"))).items as any[];
     for (const a of listed) ids.push(a.id);
@@ -258,12 +298,14 @@ describe("alert detail", () => {
 
 describe("events", () => {
   test("payload search on the page and on GET /v1/events, host and tags columns, quick ranges and paging links", async () => {
-    const E = (now = Math.max(now, Date.now()) + 1000);
+    // PostgreSQL: the 56 events at one instant, the process clock held there (real time, not ahead)
+    const E = PG ? (held = Date.now()) : (now = Math.max(now, Date.now()) + 1000);
     eventsAt = E;
     const post = (summary: string, payload: unknown, extra: Record<string, unknown> = {}) =>
       s.post("/api/v1/events", { type: "check.failed", module: "custom", source: "nightly-cron", summary, severity: "warning", payload, ...extra });
     expect((await post("disk check", { mount: "/var/lib/kestrel-store", region: "eu-west" }, { host: "db-7", tags: ["storage", "prod"] })).status).toBe(202);
     for (let i = 0; i < 55; i++) expect((await post(`filler ${i}`, { n: i })).status).toBe(202);
+    held = null;
     // the word is only in the payload
     const api = (await json(s.get("/v1/events?q=kestrel"))).items as any[];
     expect(api.map((e) => e.summary)).toEqual(["disk check"]);
@@ -279,7 +321,7 @@ describe("events", () => {
     await shots(page.url().replace(s.url, ""), "event");
 
     // quick ranges: the last hour holds the 56 just posted (and maybe the alerts' events)
-    const inHour = (await json(s.get(`/v1/events?limit=500&since=${new Date(now - H).toISOString()}`))).items.length;
+    const inHour = (await json(s.get(`/v1/events?limit=500&since=${new Date((PG ? Date.now() : now) - H).toISOString()}`))).items.length;
     expect(inHour).toBeGreaterThanOrEqual(56);
     await page.goto(s.url + "/admin/events");
     await page.click('p.quick a:has-text("last 1 h")');
@@ -295,7 +337,8 @@ describe("events", () => {
     await page.click("#first-page");
     expect(new URL(page.url()).searchParams.get("cursor")).toBeNull();
     // two hours later the last hour is empty
-    now = E + 2 * H;
+    if (PG) await advance(2 * H);
+    else now = E + 2 * H;
     await page.goto(s.url + "/admin/events?since=1h");
     expect(await page.locator("#events").count()).toBe(0);
     expect((await fetch(s.url + "/admin/events?since=yesterday", { headers: { cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ") } })).status).toBe(422);
@@ -324,7 +367,9 @@ describe("overview", () => {
     await page.waitForSelector("#chart-alerts canvas");
     const series = JSON.parse((await page.getAttribute("#chart-events", "data-series"))!) as number[];
     expect(series.length).toBe(1440);
-    // 56 envelope events were posted at E, 2 h before the clock's now: in E's minute bucket
+    // 56 envelope events were posted at E, 2 h before the clock's now: in E's minute bucket (the
+    // chart counts by the ids' time; PostgreSQL: moving the stored times does not move ids, so
+    // there E's bucket is at the real time they were posted)
     const start = Number(await page.getAttribute("#chart-events", "data-start"));
     expect(series.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(57);
     expect(series[Math.floor((eventsAt - start) / 60_000)]).toBeGreaterThanOrEqual(56);
