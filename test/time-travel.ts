@@ -20,7 +20,7 @@ import { openPg } from "../src/db/pg-client";
 import { PG_NOW_MS } from "../src/store/contract";
 import type { TestServer } from "./helpers";
 
-/** `at` and the suffixes of the epoch-ms time columns (checked against the schema by timeColumns) */
+/** `at` and the suffixes of the epoch-ms time columns (test/pg/time-travel.test.ts checks them against the schema) */
 const TIME_NAME = "^at$|_at$|_until$|_since$|_seen$|_deadline$";
 
 export type TestClock = {
