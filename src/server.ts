@@ -47,14 +47,14 @@ export async function reclaim(store: Store, now: number, log: Logger): Promise<v
  * PostgreSQL mode: the webhooks' outbox for the commits of this process (the twin of setOutbox
  * below): what a unit of work emits is written through the store bound to its transaction.
  */
-export function registerPgOutbox(webhooks: WebhookDispatcher): void {
+export function registerPgOutbox(webhooks: WebhookDispatcher, pool?: PgConn): void {
   const bound = new WeakMap<PgConn, Store>();
   const storeOf = (tx: PgConn): Store => {
     let s = bound.get(tx);
     if (!s) bound.set(tx, (s = pgStore(tx)));
     return s;
   };
-  setPgOutbox(webhooks.pgOutbox(storeOf));
+  setPgOutbox(webhooks.pgOutbox(storeOf, pool));
 }
 
 type BuildOptions = { log?: Logger; clock?: () => number };
@@ -133,7 +133,7 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     pg: pool,
   });
   webhooksOf = () => deps.webhooks;
-  registerPgOutbox(deps.webhooks);
+  registerPgOutbox(deps.webhooks, pool);
   if (config.dbWake === "notify") wakeAcrossReplicas(deps, pool, log);
   return deps;
 }
