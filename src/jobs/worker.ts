@@ -61,6 +61,9 @@ export type WorkerOptions = {
 
 type Done = { job: ClaimedJob; token: string; outcome: Outcome };
 
+/** PostgreSQL: how long a worker waits after a claim that came back empty although a job was due (see arm) */
+export const CONTENDED_MS = 10;
+
 export class Worker {
   private running = false;
   private notifyScheduled = false;
@@ -75,6 +78,11 @@ export class Worker {
   private pumping = false;
   private pumpAgain = false;
   private idleWaiters: (() => void)[] = [];
+  /**
+   * What the pump that just ended saw (arm() uses it instead of looking again): ms until the next
+   * job is due (null: none), or that a claim came back empty although something was due.
+   */
+  private lastLook: { dueIn: number | null } | { contended: true } | null = null;
   readonly stats = { claimed: 0, succeeded: 0, retried: 0, failed: 0, dead: 0, snoozed: 0, fenced: 0 };
   private clock: () => number;
 
@@ -155,9 +163,11 @@ export class Worker {
   }
 
   private async pumpLoop(): Promise<void> {
+    this.lastLook = null;
     do {
       this.pumpAgain = false;
       while (this.running) {
+        this.lastLook = null;
         const room = this.opts.concurrency - this.inflight - this.reserved;
         if (room <= 0) break;
         let jobs: ClaimedJob[];
@@ -165,9 +175,13 @@ export class Worker {
         try {
           // A read first: claiming is a write, and on SQLite a write on this thread waits (blocking
           // the event loop) while the ingest writer holds the lock. Only claim when something is due.
-          const due = await this.queue.nextDue(this.opts.queue);
-          if (due === null || due > (await this.now())) break;
+          const dueIn = await this.dueIn();
+          if (dueIn === null || dueIn > 0) {
+            this.lastLook = { dueIn };
+            break;
+          }
           jobs = await this.queue.claim(this.opts.queue, this.request(room));
+          if (jobs.length === 0) this.lastLook = { contended: true };
         } catch (e) {
           // busy (the writer thread is committing; this connection does not wait): arm() looks again soon
           if (!isBusy(e)) this.opts.log.warn("job claim failed", { queue: this.opts.queue, error: String(e) });
@@ -187,6 +201,13 @@ export class Worker {
     return this.queue.kind === "sqlite" ? Promise.resolve(this.clock()) : this.queue.now();
   }
 
+  /** ms until the next job is due (≤ 0: now; null: none): one look on PostgreSQL, nextDue and the clock on SQLite. */
+  private async dueIn(): Promise<number | null> {
+    if (this.queue.kind === "postgres" && this.queue.dueIn) return this.queue.dueIn(this.opts.queue);
+    const due = await this.queue.nextDue(this.opts.queue);
+    return due === null ? null : due - (await this.now());
+  }
+
   /** Sleeps until the next job is due (at most pollMs). */
   private arm(): void {
     if (!this.running) return;
@@ -204,9 +225,20 @@ export class Worker {
     };
     // a fallback first: if the look below fails (busy, store down), look again after the poll interval
     set(poll);
-    void Promise.all([this.queue.nextDue(this.opts.queue), this.now()])
-      .then(([due, now]) => {
-        if (due !== null && this.timer) set(Math.min(poll, Math.max(1, due - now)));
+    const seen = this.lastLook;
+    this.lastLook = null;
+    if (seen && this.queue.kind === "postgres") {
+      // PostgreSQL: what the pump just saw, without a second look. A claim that came back empty
+      // although something was due met a lane another replica (or an enqueue) holds locked: it
+      // commits within a few ms and claims for itself; look again after CONTENDED_MS, not at
+      // once (a 1 ms loop of looks and empty claims costs the database more than it gains).
+      if ("contended" in seen) set(CONTENDED_MS);
+      else if (seen.dueIn !== null) set(Math.min(poll, Math.max(1, seen.dueIn)));
+      return;
+    }
+    void this.dueIn()
+      .then((dueIn) => {
+        if (dueIn !== null && this.timer) set(Math.min(poll, Math.max(1, dueIn)));
       })
       .catch(() => {});
   }

@@ -151,6 +151,12 @@ export interface QueueStore {
   counts(queue: string): Promise<Record<JobState, number>>;
   /** The earliest time something of the queue becomes claimable, or null. */
   nextDue(queue: string): Promise<number | null>;
+  /**
+   * nextDue minus now() in one look (PostgreSQL: one statement on the database clock instead of
+   * two): ms until something of the queue becomes claimable (≤ 0: now), or null. Optional: the
+   * worker falls back to nextDue and now (SQLite: the injected clock).
+   */
+  dueIn?(queue: string): Promise<number | null>;
   get(id: number): Promise<JobRow | null>;
   close(): Promise<void>;
 }

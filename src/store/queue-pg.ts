@@ -27,7 +27,22 @@ export async function dbNow(tx: Tx): Promise<number> {
 
 /** Inserts a batch with one multi-row statement (unnest), then wakes the lanes it touched. */
 export async function enqueueRows(tx: Tx, jobs: EnqueueJob[]): Promise<{ id: number; created: boolean }[]> {
-  if (jobs.length === 0) return [];
+  const r = await insertJobRows(tx, jobs);
+  await touchLanes(tx, r.wake);
+  return r.out;
+}
+
+/** Where each lane of an enqueue is to be woken (its earliest new job) and what its backlog gains. */
+export type LaneTouch = { lane: string; queue: string; at: number; backlog: number };
+
+/**
+ * The insert of enqueueRows without its lane wake-up: the caller runs touchLanes (with any backlog
+ * change of the same lanes) later in the same transaction — as its last statement before the
+ * commit, when it can: the lane rows are then locked only for the commit, not for the statements
+ * in between (claims pass over a locked lane; settles wait for it).
+ */
+export async function insertJobRows(tx: Tx, jobs: EnqueueJob[]): Promise<{ out: { id: number; created: boolean }[]; wake: LaneTouch[] }> {
+  if (jobs.length === 0) return { out: [], wake: [] };
   const now = await dbNow(tx);
   const col = <T>(f: (j: EnqueueJob) => T) => jobs.map(f);
   const inserted = await tx.unsafe(
@@ -73,15 +88,31 @@ export async function enqueueRows(tx: Tx, jobs: EnqueueJob[]): Promise<{ id: num
     if (!prev) throw new Error("job neither inserted nor found by idempotency key");
     out.push({ id: Number(prev.id), created: false });
   }
-  // wake each lane once, at its earliest new job, never before its next token or hold
-  const wake = new Map<string, { queue: string; at: number }>();
-  for (const r of rows) if (r.lane && (!wake.has(r.lane) || wake.get(r.lane)!.at > r.runAt)) wake.set(r.lane, { queue: r.queue, at: r.runAt });
-  for (const [lane, w] of wake) {
-    await tx`INSERT INTO job_lanes (lane, queue, next_at) VALUES (${lane}, ${w.queue}, ${w.at})
-             ON CONFLICT (lane) DO UPDATE SET next_at = greatest(excluded.next_at, job_lanes.ready_at)
-             WHERE job_lanes."full" = 0 AND (job_lanes.next_at IS NULL OR job_lanes.next_at > greatest(excluded.next_at, job_lanes.ready_at))`;
-  }
-  return out;
+  // wake each lane once, at its earliest new job
+  const wake = new Map<string, LaneTouch>();
+  for (const r of rows) if (r.lane && (!wake.has(r.lane) || wake.get(r.lane)!.at > r.runAt)) wake.set(r.lane, { lane: r.lane, queue: r.queue, at: r.runAt, backlog: 0 });
+  return { out, wake: [...wake.values()] };
+}
+
+/**
+ * Wakes lanes that got new jobs, at their earliest new job but never before their next token or
+ * hold, nor while they are full (the settle that frees them wakes them), and adds to their
+ * backlog counters: one statement for all of them, the rows locked in lane order. The upsert
+ * locks each row and decides on its latest version (ON CONFLICT DO UPDATE), so a claim that held
+ * the row and saw none of these (uncommitted) jobs cannot leave the lane asleep after it.
+ */
+export async function touchLanes(tx: Tx, touches: LaneTouch[]): Promise<void> {
+  if (touches.length === 0) return;
+  const ts = [...touches].sort((a, b) => (a.lane < b.lane ? -1 : a.lane > b.lane ? 1 : 0));
+  await tx.unsafe(
+    `INSERT INTO job_lanes (lane, queue, next_at, backlog)
+     SELECT u.lane, u.queue, u.at, u.n FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS u(lane, queue, at, n, ord) ORDER BY u.ord
+     ON CONFLICT (lane) DO UPDATE SET
+       backlog = greatest(0, job_lanes.backlog + excluded.backlog),
+       next_at = CASE WHEN job_lanes."full" = 0 AND (job_lanes.next_at IS NULL OR job_lanes.next_at > greatest(excluded.next_at, job_lanes.ready_at))
+                      THEN greatest(excluded.next_at, job_lanes.ready_at) ELSE job_lanes.next_at END`,
+    [ts.map((t) => t.lane), ts.map((t) => t.queue), ts.map((t) => t.at), ts.map((t) => t.backlog)] as any[],
+  );
 }
 
 /** Plain jobs (no lane): due ones and ones whose lease ran out, oldest first, in one statement. */
@@ -126,9 +157,9 @@ export function toJob(r: Record<string, unknown>): JobRow {
 }
 
 /** One pass over the due lanes (claimLanePass of jobs.ts, with the lane rows locked SKIP LOCKED). */
-async function claimLanePass(tx: Tx, queue: string, r: ClaimRequest, limit: number): Promise<JobRow[]> {
-  if (limit <= 0) return [];
+async function claimLanePass(tx: Tx, queue: string, r: ClaimRequest, limit: number): Promise<{ jobs: JobRow[]; lanes: number; now: number }> {
   const now = await dbNow(tx);
+  if (limit <= 0) return { jobs: [], lanes: 0, now };
   const lanes = (await tx`SELECT * FROM job_lanes WHERE queue = ${queue} AND next_at IS NOT NULL AND next_at <= ${now}
                           ORDER BY next_at LIMIT ${limit} FOR UPDATE SKIP LOCKED`).map((l) => ({
     ...(l as any),
@@ -170,19 +201,24 @@ async function claimLanePass(tx: Tx, queue: string, r: ClaimRequest, limit: numb
     }
     await tx`UPDATE job_lanes SET next_at = ${laneNextAt(after, now, oldest)}, ready_at = ${after.ready_at}, tat = ${after.tat}, "full" = ${after.full} WHERE lane = ${l.lane}`;
   }
-  return out;
+  return { jobs: out, lanes: lanes.length, now };
 }
 
 async function claimIn(tx: Tx, queue: string, r: ClaimRequest): Promise<ClaimedJob[]> {
   const jobs = await claimPlain(tx, queue, r);
   const lane: JobRow[] = [];
+  let now: number | null = null;
   for (let pass = 0; pass < 3 && jobs.length + lane.length < r.limit; pass++) {
     const got = await claimLanePass(tx, queue, r, r.limit - jobs.length - lane.length);
-    if (got.length === 0) break;
-    lane.push(...got);
+    now = got.now;
+    lane.push(...got.jobs);
+    // a pass over one lane gave it all it could take (its fair share was the whole room): another
+    // pass would only read the due lanes again (one webhook's claims: two statements less each)
+    if (got.jobs.length === 0 || got.lanes <= 1) break;
   }
   const claimed = jobs.concat(lane.sort(byAge));
-  return r.startAttempt && claimed.length ? pgStartAttempts(tx, claimed, r.startAttempt, await dbNow(tx)) : claimed;
+  // the attempts start at the claim's time (the last pass's database clock)
+  return r.startAttempt && claimed.length ? pgStartAttempts(tx, claimed, r.startAttempt, now ?? (await dbNow(tx))) : claimed;
 }
 
 export async function freed(tx: Tx, lane: string | null | undefined): Promise<void> {
@@ -248,6 +284,12 @@ export async function syncLaneIn(tx: Tx, lane: string, p: LanePolicy): Promise<v
   );
 }
 
+/** the earliest time something of queue $1 becomes claimable (null: nothing will) */
+const DUE_SQL = `(SELECT min(t) FROM (
+   SELECT min(run_at) AS t FROM jobs WHERE queue = $1 AND state = 'available' AND lane IS NULL
+   UNION ALL SELECT min(lease_until) FROM jobs WHERE queue = $1 AND state = 'running' AND lane IS NULL
+   UNION ALL SELECT min(next_at) FROM job_lanes WHERE queue = $1 AND next_at IS NOT NULL) x)`;
+
 export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
   const begin = <T>(f: (tx: Tx) => Promise<T>): Promise<T> => inTx(sql, f);
   return {
@@ -296,10 +338,11 @@ export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
       return out;
     },
     async nextDue(queue) {
-      const [r] = await sql`SELECT min(t) AS t FROM (
-        SELECT min(run_at) AS t FROM jobs WHERE queue = ${queue} AND state = 'available' AND lane IS NULL
-        UNION ALL SELECT min(lease_until) FROM jobs WHERE queue = ${queue} AND state = 'running' AND lane IS NULL
-        UNION ALL SELECT min(next_at) FROM job_lanes WHERE queue = ${queue} AND next_at IS NOT NULL) x`;
+      const [r] = await sql.unsafe(`SELECT ${DUE_SQL} AS t`, [queue]);
+      return r!.t === null ? null : Number(r!.t);
+    },
+    async dueIn(queue) {
+      const [r] = await sql.unsafe(`SELECT ${DUE_SQL} - ${NOW_MS} AS t`, [queue]);
       return r!.t === null ? null : Number(r!.t);
     },
     async get(id) {

@@ -15,9 +15,17 @@ const RATE = Number(process.argv[3] ?? 500);
 const SECONDS = Number(process.argv[4] ?? 10);
 const ORDERED = (process.argv[5] ?? "plain") === "ordered";
 
-const cluster = await startCluster();
+// BENCH_STATEMENTS=1: the statements the run made, from pg_stat_statements (calls, ms, per message)
+const STATEMENTS = process.env.BENCH_STATEMENTS === "1";
+const cluster = await startCluster(STATEMENTS ? { settings: { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" } } : {});
 try {
   const url = await cluster.createDatabase("lag");
+  if (STATEMENTS) {
+    const { url: u0, options: o0 } = pgOptions(url, 1);
+    const s0 = postgres(u0, o0);
+    await s0`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
+    await s0.end({ timeout: 5 });
+  }
   const env: Record<string, string> = { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8" };
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("KEEPWATCH_") && k !== "KEEPWATCH_BIN" && v !== undefined) env[k] = v;
   const reps = [];
@@ -75,6 +83,11 @@ try {
   const sql = postgres(clean, options);
   const [d] = await sql`SELECT count(*)::int AS n FROM deliveries WHERE status = 'succeeded'`;
   console.log(JSON.stringify({ deliveries_succeeded: d!.n }));
+  if (STATEMENTS) {
+    const rows = await sql`SELECT calls::bigint AS calls, total_exec_time AS ms, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS q
+                             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'lag') ORDER BY calls DESC LIMIT 30`;
+    for (const r of rows) console.log(`${String(r.calls).padStart(7)} ${(Number(r.calls) / total).toFixed(2).padStart(6)}/msg ${Number(r.ms).toFixed(0).padStart(6)} ms  ${r.q}`);
+  }
   await sql.end({ timeout: 5 });
   receiver.stop(true);
   for (const r of reps) r.proc.kill("SIGTERM");

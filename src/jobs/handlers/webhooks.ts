@@ -92,6 +92,8 @@ export type MessageInput = {
 export class WebhookDispatcher {
   /** webhooks per tenant, loaded on first use, rebuilt when any webhook changes (any thread) */
   private cache = new VersionedCache<CompiledWebhook[]>(WEBHOOKS_VERSION, (db, tenantId) => listWebhooks(db, tenantId).map(compile));
+  /** PostgreSQL: the outbox's webhook cache and the pool it reads through (set by pgOutbox) */
+  private pgCached: { pool: PgConn; cache: PgVersionedCache<CompiledWebhook[]> } | null = null;
   /** called after a commit that enqueued jobs (the worker looks at the table) */
   wake: () => void = () => {};
   readonly stats = { messages: 0, attempts: 0, succeeded: 0, failed: 0 };
@@ -107,6 +109,7 @@ export class WebhookDispatcher {
 
   invalidate(): void {
     this.cache.invalidate();
+    this.pgCached?.cache.invalidate();
   }
 
   webhooksOf(db: Db, tenantId: string): CompiledWebhook[] {
@@ -258,12 +261,14 @@ export class WebhookDispatcher {
    * emit above, written through the store bound to the caller's transaction (`storeOf(tx)`), a
    * commit's messages in one multi-row unit (enqueueMessages). Its webhook cache is checked
    * against the webhooks' change counter (PgVersionedCache): a change on any replica is seen
-   * within CHECK_MS, one made by this process at once.
+   * within CHECK_MS, one made by this process at once. `pool`: the delivery handler reads its
+   * webhook from the same cache (see webhook()), so a delivery costs no webhook read.
    */
-  pgOutbox(storeOf: (tx: PgConn) => Store): PgOutbox {
+  pgOutbox(storeOf: (tx: PgConn) => Store, pool?: PgConn): PgOutbox {
     const cache = new PgVersionedCache<CompiledWebhook[]>(WEBHOOKS_VERSION, async (conn, tenantId) =>
       (await storeOf(conn).webhooks.listWebhooks(tenantId)).map(compile),
     );
+    if (pool) this.pgCached = { pool, cache };
     /** writes the messages, records the drops their caps made (in the same transaction) */
     const write = async (tx: PgConn, items: OutboxItem[], hooks: CompiledWebhook[]): Promise<void> => {
       if (items.length === 0) return;
@@ -354,7 +359,19 @@ export class WebhookDispatcher {
     };
   }
 
-  private async webhook(id: string): Promise<CompiledWebhook | null> {
+  /**
+   * A webhook as the handlers use it. SQLite: read per delivery (a local read), the compiled form
+   * reused while the row is unchanged. PostgreSQL (with the pool given to pgOutbox): from the
+   * outbox's webhook cache of the tenant, which follows the webhooks' change counter — a change
+   * through this process applies to its next delivery, one through another replica or the CLI
+   * within CHECK_MS (250 ms), like every cache across replicas (issue 12: ≤ 1 s) — and read from
+   * the table only when the cache does not have it (created elsewhere in the last CHECK_MS, deleted).
+   */
+  private async webhook(id: string, tenantId?: string): Promise<CompiledWebhook | null> {
+    if (this.pgCached && tenantId) {
+      const hit = (await this.pgCached.cache.get(this.pgCached.pool, tenantId)).find((h) => h.row.id === id);
+      if (hit) return hit;
+    }
     const row = await this.reader.webhooks.getWebhookById(id);
     if (!row) return null;
     const cached = this.cache.peek(row.tenantId)?.find((h) => h.row.id === id);
@@ -389,7 +406,7 @@ export class WebhookDispatcher {
     // the row as the claim left it when the store read it there (PostgreSQL: one read less per delivery)
     const d = claimed?.id === deliveryId ? claimed : await this.reader.deliveries.getDelivery(deliveryId);
     if (!d || d.status !== "pending") return { result: "success" }; // deleted, pruned or already settled
-    const h = await this.webhook(d.webhook_id);
+    const h = await this.webhook(d.webhook_id, d.tenant_id);
     if (!h) return { result: "fail", error: "webhook deleted" };
     const w = h.row;
     if (w.state !== "active") {

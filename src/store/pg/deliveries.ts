@@ -18,7 +18,7 @@ import type {
   RequeueOptions,
   deliveriesFns,
 } from "../deliveries";
-import { enqueueRows } from "../queue-pg";
+import { enqueueRows, insertJobRows, touchLanes } from "../queue-pg";
 import { pgJobsFns } from "./jobs";
 
 /** The queue deliveries and batch flushes go to (jobs/handlers/webhooks.ts: WEBHOOK_QUEUE). */
@@ -313,7 +313,7 @@ async function enqueueMessages(pg: PgConn, items: OutboxItem[], dropNoteEveryMs:
       else out[i] = await enqueueOne(tx, w, m, at, dropNoteEveryMs);
     }
     if (simple.length === 0) return out;
-    const jobs = await enqueueRows(
+    const { out: jobs, wake } = await insertJobRows(
       tx,
       simple.map(({ w, m }) => ({ queue: QUEUE, kind: "deliver", payload: { d: m.id }, maxAttempts: w.maxAttempts, idempotencyKey: m.id, lane: w.id })),
     );
@@ -324,11 +324,18 @@ async function enqueueMessages(pg: PgConn, items: OutboxItem[], dropNoteEveryMs:
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) AS u(id, tenant, webhook, type, body, job, at)`,
       [col((x) => x.m.id), col((x) => x.w.tenantId), col((x) => x.w.id), col((x) => x.m.type), col((x) => x.m.body), col((_, i) => jobs[i]!.id), col((x) => x.at)] as any[],
     );
-    await tx.unsafe(
-      `UPDATE job_lanes l SET backlog = greatest(0, l.backlog + c.n)
-         FROM (SELECT lane, count(*) AS n FROM unnest($1::text[]) AS u(lane) GROUP BY lane) c WHERE l.lane = c.lane`,
-      [col((x) => x.w.id)] as any[],
-    );
+    // the lanes last: woken and their backlog counted in one statement, their rows locked from
+    // here to the commit only (the group commit has nothing after its outbox flush)
+    const n = new Map<string, number>();
+    for (const x of simple) n.set(x.w.id, (n.get(x.w.id) ?? 0) + 1);
+    await touchLanes(tx, wake.map((t) => ({ ...t, backlog: n.get(t.lane) ?? 0 })));
+    // (every message id is new, so every lane above got a job; a lane that did not is counted alone)
+    const rest = [...n].filter(([lane]) => !wake.some((t) => t.lane === lane));
+    if (rest.length)
+      await tx.unsafe(`UPDATE job_lanes l SET backlog = greatest(0, l.backlog + u.n) FROM unnest($1::text[], $2::bigint[]) AS u(lane, n) WHERE l.lane = u.lane`, [
+        rest.map((r) => r[0]),
+        rest.map((r) => r[1]),
+      ] as any[]);
     return out;
   });
 }

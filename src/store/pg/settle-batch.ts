@@ -4,10 +4,12 @@
 //   - the jobs of the run: one UPDATE ... FROM unnest(...), each row fenced by its own lease token
 //     (`WHERE id = u.id AND lease_token = u.token AND state = 'running'`: a job whose lease was
 //     taken over changes nothing, and its effects are not applied);
-//   - the lanes the held outcomes free: one UPDATE per run, the lane rows locked in lane order;
 //   - the effects of the held outcomes, in one savepoint: their attempts completed (one UPDATE) or
-//     inserted (one INSERT), their deliveries marked (rows locked in id order, one UPDATE, the
-//     backlog counters adjusted once per lane), the failure streaks reset (one UPDATE).
+//     inserted (one INSERT), the failure streaks reset (one UPDATE), their deliveries marked (rows
+//     locked in id order, one UPDATE, the backlog counters adjusted once per lane);
+//   - the lanes the held outcomes free: one UPDATE per run, the lane rows locked in lane order —
+//     last, so that a lane row is locked for as short a time as can be (the hot row of a busy
+//     webhook: every claim, settle and enqueue of its messages goes through it).
 // A run is a sequence of consecutive outcomes that only have these effects ("fast" outcomes) and do
 // not share a job or a delivery; fast effects of distinct deliveries commute, so a run gives what
 // applying its outcomes one by one gives. Any other outcome (an ordered lane's retry, a failure
@@ -134,6 +136,8 @@ async function applyFast(tx: PgConn, effects: Effect[], now: number): Promise<vo
       ] as any[],
     );
   }
+  // the failure streaks before the marks: the lane rows (backlog) are locked last, as late as can be
+  if (resets.length) await tx`UPDATE webhooks SET consecutive_failures = 0 WHERE id = ANY(${resets.sort()}::text[]) AND consecutive_failures <> 0`;
   if (marks.length) {
     // the rows locked in id order first (markDelivery of deliveries.ts, for all of them): the
     // backlog moves by what each status change does to `pending`, once per webhook
@@ -162,23 +166,26 @@ async function applyFast(tx: PgConn, effects: Effect[], now: number): Promise<vo
       );
     }
   }
-  if (resets.length) await tx`UPDATE webhooks SET consecutive_failures = 0 WHERE id = ANY(${resets.sort()}::text[]) AND consecutive_failures <> 0`;
 }
 
 /** Settles a run of fast outcomes: held[i] and errors[i] as applying them one by one gives. */
 export async function settleRun(tx: PgConn, run: Outcome[], now: number): Promise<{ held: boolean[]; errors: (string | null)[] }> {
   const held = await settleJobs(tx, run);
-  await freeLanes(tx, run.filter((o, i) => held[i] && o.lane).map((o) => o.lane!));
   const errors: (string | null)[] = run.map(() => null);
   const effects = run.flatMap((o, i) => (held[i] ? (o.effects ?? []) : []));
-  if (effects.length === 0) return { held, errors };
-  try {
-    await inSavepoint(tx, (sp) => applyFast(sp, effects, now));
-  } catch (e) {
-    if (isPgUnavailable(e)) throw e;
-    // one of them threw: each outcome's effects alone, so that only its own are undone
-    for (let i = 0; i < run.length; i++) if (held[i]) errors[i] = await pgApplyEffects(tx, run[i]!.effects, now);
+  if (effects.length) {
+    try {
+      await inSavepoint(tx, (sp) => applyFast(sp, effects, now));
+    } catch (e) {
+      if (isPgUnavailable(e)) throw e;
+      // one of them threw: each outcome's effects alone, so that only its own are undone
+      for (let i = 0; i < run.length; i++) if (held[i]) errors[i] = await pgApplyEffects(tx, run[i]!.effects, now);
+    }
   }
+  // the lanes freed last (after the effects, which lock them only for their backlog at the end):
+  // a lane row stays locked from here to the commit, during which claims pass over it and
+  // enqueues wait for it
+  await freeLanes(tx, run.filter((o, i) => held[i] && o.lane).map((o) => o.lane!));
   return { held, errors };
 }
 
