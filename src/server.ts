@@ -194,6 +194,8 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
   });
   const heartbeats = new HeartbeatScheduler(bgStore, clock, log, () => replicas.downtimes());
   const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE], replicas.info.id);
+  // each refresh of this replica's row publishes its counters (GET /v1/replicas, the admin overview)
+  replicas.stats = () => metrics.totals();
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(store, {
     allow: parseAllowList(config.outboundAllow),
@@ -223,6 +225,8 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
     // with the ingest writer for the lock and the WAL
     batchMs: 20,
     clock,
+    // the claims name this replica (jobs.lease_owner): what each replica is doing, in /v1/replicas
+    owner: replicas.info.id,
     log,
   });
   webhooks.wake = () => worker.notify();
@@ -233,7 +237,7 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
     leaseMs,
     log,
   });
-  const enrichmentWorker = new Worker(jobsStore.queue, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
+  const enrichmentWorker = new Worker(jobsStore.queue, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, owner: replicas.info.id, log });
   setEnrichmentWake(() => enrichmentWorker.notify());
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);
