@@ -117,7 +117,7 @@ ${o.newestOpen.length
     <td>${badge("st", r.state)}</td><td>${r.host} <span class="muted">pid ${r.pid}</span></td><td>${r.listen}</td><td>${r.version}</td>
     <td>${ago(r.startedAt, reps.now)}</td><td>${r.state === "stopped" ? html`stopped ${ago(r.stoppedAt, reps.now)}` : ago(r.seenAt, reps.now)}</td>
     <td class="replica-doing">${doing(r, reps.now)}</td>
-    <td class="replica-counters">${r.stats ? html`${r.stats.ingestRequests} requests, ${r.stats.eventsStored} events, ${r.stats.deliveryAttempts} deliveries` : html`<span class="muted">-</span>`}</td></tr>`)}
+    <td class="replica-counters">${r.stats ? html`requests ${r.stats.ingestRequests}, events ${r.stats.eventsStored}, deliveries ${r.stats.deliveryAttempts}` : html`<span class="muted">-</span>`}</td></tr>`)}
 </tbody></table></div>
 ${reps.unattributed.length ? html`<p class="muted" id="replicas-unattributed">Leased by no replica on record: ${reps.unattributed.map((j) => html`${j.count} ${kindLabel(j.kind)} `)}</p>` : ""}`;
         return { title: "Overview", current: "/admin", body };
