@@ -15,9 +15,10 @@ import { badge } from "./layout";
 import { ago } from "./timefmt";
 import { replicaActivity, type ReplicaActivity } from "../modules/health/service";
 
-/** A job kind in words. */
-function kindLabel(kind: string): string {
-  return kind === "deliver" ? "deliveries" : kind === "flush" ? "batch flushes" : kind === "enrich" ? "enrichments" : kind;
+/** `n` jobs of a kind in words: "1 delivery", "3 enrichments". */
+function jobsLabel(n: number, kind: string): string {
+  const [one, many] = kind === "deliver" ? ["delivery", "deliveries"] : kind === "flush" ? ["batch flush", "batch flushes"] : kind === "enrich" ? ["enrichment", "enrichments"] : [kind, kind];
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** What a replica is doing: the jobs it holds leases on (and how many of them ran past their lease), its housekeeping. */
@@ -25,7 +26,7 @@ function doing(r: ReplicaActivity, now: number) {
   if (!r.jobs.length && !r.housekeeping.length) return html`<span class="muted">idle</span>`;
   const expired = r.jobs.reduce((a, j) => a + j.expired, 0);
   const first = Math.min(...r.jobs.map((j) => j.firstLeaseEnd));
-  return html`${r.jobs.map((j) => html`<span class="leased" data-kind="${j.kind}">${j.count} ${kindLabel(j.kind)}</span> `)}${
+  return html`${r.jobs.map((j) => html`<span class="leased" data-kind="${j.kind}">${jobsLabel(j.count, j.kind)}</span> `)}${
     r.jobs.length
       ? expired
         ? html`<span class="muted">(${expired} past their lease: another replica takes them over)</span>`
@@ -119,7 +120,7 @@ ${o.newestOpen.length
     <td class="replica-doing">${doing(r, reps.now)}</td>
     <td class="replica-counters">${r.stats ? html`requests ${r.stats.ingestRequests}, events ${r.stats.eventsStored}, deliveries ${r.stats.deliveryAttempts}` : html`<span class="muted">-</span>`}</td></tr>`)}
 </tbody></table></div>
-${reps.unattributed.length ? html`<p class="muted" id="replicas-unattributed">Leased by no replica on record: ${reps.unattributed.map((j) => html`${j.count} ${kindLabel(j.kind)} `)}</p>` : ""}`;
+${reps.unattributed.length ? html`<p class="muted" id="replicas-unattributed">Leased by no replica on record: ${reps.unattributed.map((j) => html`${jobsLabel(j.count, j.kind)} `)}</p>` : ""}`;
         return { title: "Overview", current: "/admin", body };
       },
     },

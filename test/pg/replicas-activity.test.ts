@@ -91,14 +91,14 @@ test(`${N} deliveries held open: shown under the replica that holds them (API, /
   await a.proc.exited;
   const dead = await until(async () => {
     const l = await list(b);
-    return mine(l, aId).state === "dead" && l;
+    return mine(l, aId).state === "dead" ? l : null;
   }, 10_000, "A seen dead");
   expect(mine(dead, aId).jobs.reduce((n, j) => n + j.leased, 0)).toBe(N);
   expect(mine(dead, bId).jobs).toEqual([]);
   expect(await row(aId)).toContain(`${N} deliveries`);
   const taken = await until(async () => {
     const l = await list(b);
-    return mine(l, bId).jobs[0]?.leased === N && l;
+    return mine(l, bId).jobs[0]?.leased === N ? l : null;
   }, LEASE_S * 1000 + 10_000, "B to take A's deliveries over once their leases ran out");
   expect(mine(taken, aId).jobs).toEqual([]);
   expect(mine(taken, bId).jobs).toEqual([{ queue: "webhooks", kind: "deliver", leased: N, expired: 0, first_lease_end: expect.any(String) }]);
@@ -112,7 +112,7 @@ test(`${N} deliveries held open: shown under the replica that holds them (API, /
   const idle = await until(async () => {
     const l = await list(b);
     const me = mine(l, bId);
-    return me.jobs.length === 0 && (me.counters?.delivery_attempts ?? 0) >= N && l;
+    return me.jobs.length === 0 && (me.counters?.delivery_attempts ?? 0) >= N ? l : null;
   }, 15_000, "B idle with its attempts counted");
   expect(idle.unattributed).toEqual([]);
   expect(mine(idle, bId).counters).toMatchObject({ ingest_requests: 0, events_stored: 0, delivery_attempts: N });
