@@ -161,6 +161,19 @@ for (const [kind, make] of makers) {
       const [retried] = await h.raw("SELECT id, lease_token FROM jobs WHERE queue = 'enrichment' ORDER BY id LIMIT 1");
       await s.queue.settle([{ id: Number(retried!.id), token: retried!.lease_token, action: "retry", delayMs: 60_000, error: "x" }]);
       expect((await s.queue.get(Number(retried!.id)))!).toMatchObject({ state: "available", lease_owner: null });
+      // an ordered lane's retry (settled alone on PostgreSQL, not in a batch) and a snooze clear it too
+      const ordered = `o${seq}`;
+      await s.queue.syncLane(ordered, { queue: "webhooks", rate: 100, ordered: true });
+      const [o1] = await s.queue.enqueue([{ queue: "webhooks", kind: "deliver", payload: {}, lane: ordered }]);
+      let [oj] = (await s.queue.claim("webhooks", claim(a.id, 10, 60_000))).filter((j) => j.id === o1!.id);
+      expect(oj!.lease_owner).toBe(a.id);
+      await s.queue.settle([{ id: oj!.id, token: oj!.lease_token!, lane: ordered, action: "retry", delayMs: 0, error: "x" }]);
+      expect((await s.queue.get(oj!.id))!).toMatchObject({ state: "available", lease_owner: null });
+      await Bun.sleep(5);
+      [oj] = (await s.queue.claim("webhooks", claim(b.id, 10, 60_000))).filter((j) => j.id === o1!.id);
+      expect(oj!.lease_owner).toBe(b.id);
+      await s.queue.settle([{ id: oj!.id, token: oj!.lease_token!, lane: ordered, action: "snooze", delayMs: 60_000 }]);
+      expect((await s.queue.get(oj!.id))!).toMatchObject({ state: "available", lease_owner: null });
 
       // housekeeping: the lease held now, under its holder; gone once given up
       expect(await s.leases.tryLease("retention.prune", a.id, 60_000, 0, Date.now())).toBe(true);
