@@ -3,7 +3,7 @@
 //  1. replica A alone takes 5 messages; B starts: B's /v1/replicas shows them under A (B idle), its
 //     /metrics agrees (keepwatch_replica_jobs_leased{id=A}), its admin overview says so in A's row;
 //  2. A is killed with -9: it turns dead and its 5 leases still show as its own until they run out
-//     (--job-lease 20 s), then B takes them over (the same webhook-ids arrive again) and they show
+//     (--job-lease 25 s), then B takes them over (the same webhook-ids arrive again) and they show
 //     under B, none under A;
 //  3. the receiver answers: B settles them and is idle; its published counters count the attempts.
 // (test/ops/replica-activity.test.ts is the one-server form, on both stores.)
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { clonedDatabase } from "./cluster";
 import { seedKeys, startReplica, stopAllReplicas, stopReplica, until, withKey, type Replica } from "./replicas";
 
-const LEASE_S = 20; // long enough for B to start and A to be seen dead before A's leases run out
+const LEASE_S = 25; // long enough for B to start and A to be seen dead (5 s after the kill) before A's leases run out
 const N = 5;
 
 let db: { url: string; drop(): Promise<void> };
@@ -58,6 +58,7 @@ test(`${N} deliveries held open: shown under the replica that holds them (API, /
   const events = Array.from({ length: N }, (_, i) => ({ type: "hook.test", module: "replicas", source: "activity", summary: `m${i}`, severity: "info" }));
   expect((await fetch(a.url + "/api/v1/events", withKey(keys.ingest, events))).status).toBe(202);
   await until(() => arrivals.length >= N, 15_000, `${N} deliveries from A held by the receiver`);
+  const claimedAt = Date.now();
   const first = [...arrivals].sort();
   const aId = (await list(a)).self;
 
@@ -86,7 +87,9 @@ test(`${N} deliveries held open: shown under the replica that holds them (API, /
   expect(await row(aId)).toContain(`<span class="leased" data-kind="deliver">${N} deliveries</span>`);
   expect(await row(bId)).toContain("idle");
 
-  // 2. A killed: dead, its leases still its own until they run out; then B's
+  // 2. A killed: dead, its leases still its own until they run out; then B's. (The time left on
+  // A's leases must cover the 5 s until A counts as dead: B's start took the rest.)
+  expect(Date.now() - claimedAt, "B's start left too little of A's lease to see A dead first").toBeLessThan((LEASE_S - 8) * 1000);
   a.proc.kill("SIGKILL");
   await a.proc.exited;
   const dead = await until(async () => {
