@@ -72,15 +72,14 @@ export function healthModule(deps: Deps, state: { draining: boolean }) {
     );
 }
 
-const Leases = t.Array(
-  t.Object({
-    queue: t.String({ description: "webhooks or enrichment" }),
-    kind: t.String({ description: "deliver (a webhook message), flush (a batched webhook's batch), enrich (an alert's enrichment)" }),
-    leased: t.Number({ description: "jobs of this kind it holds a lease on (running)" }),
-    expired: t.Number({ description: "of those, the ones past their lease end: another replica may take them over (a dead or hung holder)" }),
-    first_lease_end: t.String({ description: "the earliest lease end among them" }),
-  }),
-);
+/** Leased jobs of one queue and kind (by one replica, or unattributed). */
+const Leases = t.Object({
+  queue: t.String({ description: "webhooks or enrichment" }),
+  kind: t.String({ description: "deliver (a webhook message), flush (a batched webhook's batch), enrich (an alert's enrichment)" }),
+  leased: t.Number({ description: "jobs of this kind it holds a lease on (running)" }),
+  expired: t.Number({ description: "of those, the ones past their lease end: another replica may take them over (a dead or hung holder)" }),
+  first_lease_end: t.String({ description: "the earliest lease end among them" }),
+});
 
 const Replica = t.Object({
   id: t.String(),
@@ -93,7 +92,7 @@ const Replica = t.Object({
   seen_at: t.String({ description: "last refresh (every second while alive; database clock on PostgreSQL)" }),
   stopped_at: t.Nullable(t.String()),
   down_since: t.Nullable(t.String({ description: "the start of the cluster downtime this replica's start ended (1970 when none was on record); null when another replica was alive" })),
-  jobs: t.Array(Leases.items, { description: "what it is doing now: the jobs it holds leases on, by queue and kind (empty: idle)" }),
+  jobs: t.Array(Leases, { description: "what it is doing now: the jobs it holds leases on, by queue and kind (empty: idle)" }),
   housekeeping: t.Array(t.Object({ name: t.String({ description: "retention.prune, idempotency.prune, rule-hits.prune" }), lease_until: t.String() }), {
     description: "the housekeeping jobs it runs now, one replica at a time (it holds their lease)",
   }),
@@ -111,5 +110,5 @@ const ReplicaList = t.Object({
   self: t.String(),
   alive: t.Number(),
   items: t.Array(Replica),
-  unattributed: t.Array(Leases.items, { description: "leased jobs whose holder is not on record (claimed by an older keepwatch, or by a replica whose row was pruned)" }),
+  unattributed: t.Array(Leases, { description: "leased jobs whose holder is not on record (claimed by an older keepwatch, or by a replica whose row was pruned)" }),
 });
