@@ -23,7 +23,7 @@ function jobsLabel(n: number, kind: string): string {
 
 /** What a replica is doing: the jobs it holds leases on (and how many of them ran past their lease), its housekeeping. */
 function doing(r: ReplicaActivity, now: number) {
-  if (!r.jobs.length && !r.housekeeping.length) return html`<span class="muted">idle</span>`;
+  if (!r.jobs.length && !r.housekeeping.length) return html`<span class="muted">${r.state === "alive" ? "idle" : "-"}</span>`;
   const expired = r.jobs.reduce((a, j) => a + j.expired, 0);
   const first = Math.min(...r.jobs.map((j) => j.firstLeaseEnd));
   return html`${r.jobs.map((j) => html`<span class="leased" data-kind="${j.kind}">${jobsLabel(j.count, j.kind)}</span> `)}${
