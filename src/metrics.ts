@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Store } from "./store/contract";
 import type { LaneRow } from "./store/jobs";
 import type { StateCounts } from "./store/overview";
-import type { ReplicaRow } from "./store/replicas";
+import type { ReplicaRow, ReplicaStats, ReplicaWork } from "./store/replicas";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -191,6 +191,42 @@ export class Metrics {
         for (const r of replicas) if (r.state !== "stopped") this.set({ id: r.id }, Math.max(0, (now - r.seenAt) / 1000));
       }),
     });
+    // What each replica is doing (src/store/replicas.ts: replicaWork), one read per scrape shared by both gauges.
+    let work: Promise<ReplicaWork> | null = null;
+    const replicaWork = () => (work ??= store.replicas.replicaWork(queues, Date.now()).finally(() => setTimeout(() => (work = null), 0)));
+    new Gauge({
+      name: "keepwatch_replica_jobs_leased",
+      help: "Jobs each replica holds a lease on (running), by queue and kind (deliver, flush, enrich); a dead replica's stay until their leases run out and another replica claims them; id=\"none\": claimed by a keepwatch that did not record its replica",
+      labelNames: ["id", "queue", "kind"] as const,
+      registers: [this.registry],
+      collect: tolerant(async function () {
+        const { jobs } = await replicaWork();
+        this.reset();
+        for (const j of jobs) this.inc({ id: j.owner ?? "none", queue: j.queue, kind: j.kind }, j.count);
+      }),
+    });
+    new Gauge({
+      name: "keepwatch_replica_jobs_lease_expired",
+      help: "Of the jobs a replica holds a lease on, those past their lease end (a dead or hung holder): another replica may take them over",
+      labelNames: ["id", "queue", "kind"] as const,
+      registers: [this.registry],
+      collect: tolerant(async function () {
+        const { jobs } = await replicaWork();
+        this.reset();
+        for (const j of jobs) this.inc({ id: j.owner ?? "none", queue: j.queue, kind: j.kind }, j.expired);
+      }),
+    });
+    new Gauge({
+      name: "keepwatch_replica_housekeeping",
+      help: "Housekeeping jobs running now (value 1), by the replica holding their lease (one replica at a time per job)",
+      labelNames: ["id", "name"] as const,
+      registers: [this.registry],
+      collect: tolerant(async function () {
+        const { housekeeping } = await replicaWork();
+        this.reset();
+        for (const h of housekeeping) this.set({ id: h.holder, name: h.name }, 1);
+      }),
+    });
     new Gauge({
       name: "keepwatch_database_size_bytes",
       help: "Size of the database: on SQLite the file (db) and its write-ahead log (wal); on PostgreSQL the database (db: pg_database_size)",
@@ -200,6 +236,12 @@ export class Metrics {
         for (const p of await store.health.databaseSize()) this.set({ file: p.part }, p.bytes);
       }),
     });
+  }
+
+  /** What this process counted since its start, published with its replica refresh (src/scheduler/replicas.ts). */
+  async totals(): Promise<ReplicaStats> {
+    const sum = async (c: Counter<string>) => (await c.get()).values.reduce((a, v) => a + v.value, 0);
+    return { ingestRequests: await sum(this.ingestRequests), eventsStored: await sum(this.eventsStored), deliveryAttempts: await sum(this.deliveryAttempts) };
   }
 
   text(): Promise<string> {

@@ -197,6 +197,8 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
   });
   const heartbeats = new HeartbeatScheduler(bgStore, clock, log, () => replicas.downtimes());
   const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE], replicas.info.id);
+  // each refresh of this replica's row publishes its counters (GET /v1/replicas, the admin overview)
+  replicas.stats = () => metrics.totals();
   const leaseMs = config.jobLease * 1000;
   const webhooks = new WebhookDispatcher(store, {
     allow: parseAllowList(config.outboundAllow),
@@ -229,6 +231,8 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
     // wake-up of a claim waits as long): the lag at 500 events/s with 3 replicas (issue 12)
     batchMs: jobsStore.queue.kind === "postgres" ? PG_DELIVERY_BATCH_MS : 20,
     clock,
+    // the claims name this replica (jobs.lease_owner): what each replica is doing, in /v1/replicas
+    owner: replicas.info.id,
     log,
   });
   webhooks.wake = () => worker.notify();
@@ -239,7 +243,7 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
     leaseMs,
     log,
   });
-  const enrichmentWorker = new Worker(jobsStore.queue, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, log });
+  const enrichmentWorker = new Worker(jobsStore.queue, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, owner: replicas.info.id, log });
   setEnrichmentWake(() => enrichmentWorker.notify());
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);

@@ -2,7 +2,8 @@
 // bar charts (uPlot from npm, pinned, served from the binary under /admin/assets/; the data rides
 // in data- attributes and a same-origin script draws it, so the CSP stays strict), then open alerts
 // by severity, heartbeats down or late by name, failing channels with their backlog, the newest
-// open alerts, and the replicas of the cluster (alive, since when, last seen). The page reloads
+// open alerts, and the replicas of the cluster (alive, since when, last seen, what each is doing:
+// the jobs it holds leases on, the housekeeping it runs, its counters). The page reloads
 // itself every 60 s (a meta refresh: no JavaScript needed).
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
@@ -12,6 +13,27 @@ import { html, qs } from "./html";
 import type { Area, Route } from "./kit";
 import { badge } from "./layout";
 import { ago } from "./timefmt";
+import { replicaActivity, type ReplicaActivity } from "../modules/health/service";
+
+/** `n` jobs of a kind in words: "1 delivery", "3 enrichments". */
+function jobsLabel(n: number, kind: string): string {
+  const [one, many] = kind === "deliver" ? ["delivery", "deliveries"] : kind === "flush" ? ["batch flush", "batch flushes"] : kind === "enrich" ? ["enrichment", "enrichments"] : [kind, kind];
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** What a replica is doing: the jobs it holds leases on (and how many of them ran past their lease), its housekeeping. */
+function doing(r: ReplicaActivity, now: number) {
+  if (!r.jobs.length && !r.housekeeping.length) return html`<span class="muted">${r.state === "alive" ? "idle" : "-"}</span>`;
+  const expired = r.jobs.reduce((a, j) => a + j.expired, 0);
+  const first = Math.min(...r.jobs.map((j) => j.firstLeaseEnd));
+  return html`${r.jobs.map((j) => html`<span class="leased" data-kind="${j.kind}">${jobsLabel(j.count, j.kind)}</span> `)}${
+    r.jobs.length
+      ? expired
+        ? html`<span class="muted">(${expired} past their lease: another replica takes them over)</span>`
+        : html`<span class="muted">(first lease ends ${ago(first, now)})</span>`
+      : ""
+  }${r.housekeeping.map((h) => html` <span class="housekeeping">${h.name}</span>`)}`;
+}
 
 /** Seconds between the overview's reloads. */
 export const OVERVIEW_REFRESH_S = 60;
@@ -42,7 +64,7 @@ export const overviewArea: Area = {
       path: "/admin",
       handler: async (c) => {
         const now = c.deps.clock();
-        const [o, reps] = await Promise.all([c.deps.store.overview.overview(c.tenantId, now), c.deps.store.replicas.listReplicas(now)]);
+        const [o, reps] = await Promise.all([c.deps.store.overview.overview(c.tenantId, now), replicaActivity(c.deps.store, now)]);
         const self = c.deps.replicas.info.id;
         const aliveReps = reps.replicas.filter((r) => r.state === "alive").length;
         const hb = new Map(o.heartbeats.map((h) => [h.state, h.n]));
@@ -91,11 +113,14 @@ ${o.newestOpen.length
   : html`<p class="muted">No open alerts.</p>`}
 <h2>Replicas</h2>
 <p class="muted" id="replicas-summary">${aliveReps} alive of ${reps.replicas.length} on record; a replica not seen for 5 s is dead.</p>
-<div class="table-wrap"><table id="replicas"><thead><tr><th>Replica</th><th>State</th><th>Host</th><th>Listens on</th><th>Version</th><th>Up since</th><th>Last seen</th></tr></thead><tbody>
+<div class="table-wrap"><table id="replicas"><thead><tr><th>Replica</th><th>State</th><th>Host</th><th>Listens on</th><th>Version</th><th>Up since</th><th>Last seen</th><th>Doing</th><th>Since start</th></tr></thead><tbody>
   ${reps.replicas.map((r) => html`<tr data-replica="${r.id}"><td><code>${r.id.slice(0, 8)}</code>${r.id === self ? html` <span class="muted">(this page)</span>` : ""}</td>
     <td>${badge("st", r.state)}</td><td>${r.host} <span class="muted">pid ${r.pid}</span></td><td>${r.listen}</td><td>${r.version}</td>
-    <td>${ago(r.startedAt, reps.now)}</td><td>${r.state === "stopped" ? html`stopped ${ago(r.stoppedAt, reps.now)}` : ago(r.seenAt, reps.now)}</td></tr>`)}
-</tbody></table></div>`;
+    <td>${ago(r.startedAt, reps.now)}</td><td>${r.state === "stopped" ? html`stopped ${ago(r.stoppedAt, reps.now)}` : ago(r.seenAt, reps.now)}</td>
+    <td class="replica-doing">${doing(r, reps.now)}</td>
+    <td class="replica-counters">${r.stats ? html`requests ${r.stats.ingestRequests}, events ${r.stats.eventsStored}, deliveries ${r.stats.deliveryAttempts}` : html`<span class="muted">-</span>`}</td></tr>`)}
+</tbody></table></div>
+${reps.unattributed.length ? html`<p class="muted" id="replicas-unattributed">Leased by no replica on record: ${reps.unattributed.map((j) => html`${jobsLabel(j.count, j.kind)} `)}</p>` : ""}`;
         return { title: "Overview", current: "/admin", body };
       },
     },

@@ -13,6 +13,7 @@ import m9 from "../../migrations/0009_events_fts.sql" with { type: "text" };
 import m10 from "../../migrations/0010_session_flash_rule_hits.sql" with { type: "text" };
 import m11 from "../../migrations/0011_events_fts_background.sql" with { type: "text" };
 import m12 from "../../migrations/0012_housekeeping_leases.sql" with { type: "text" };
+import m13 from "../../migrations/0013_job_lease_owner.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -29,4 +30,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0010_session_flash_rule_hits": m10,
   "0011_events_fts_background": m11,
   "0012_housekeeping_leases": m12,
+  "0013_job_lease_owner": m13,
 };

@@ -5,6 +5,7 @@ import m1 from "../../migrations-pg/0001_session_flash_rule_hits.sql" with { typ
 import m2 from "../../migrations-pg/0002_events_fts.sql" with { type: "text" };
 import m3 from "../../migrations-pg/0003_replicas.sql" with { type: "text" };
 import m4 from "../../migrations-pg/0004_housekeeping_leases.sql" with { type: "text" };
+import m5 from "../../migrations-pg/0005_replica_activity.sql" with { type: "text" };
 
 export const embeddedJournal = journal;
 export const embeddedMigrations: Record<string, string> = {
@@ -13,4 +14,5 @@ export const embeddedMigrations: Record<string, string> = {
   "0002_events_fts": m2,
   "0003_replicas": m3,
   "0004_housekeeping_leases": m4,
+  "0005_replica_activity": m5,
 };

@@ -352,6 +352,8 @@ export const jobs = pgTable(
     runAt: ms("run_at").notNull(),
     leaseUntil: ms("lease_until"),
     leaseToken: text("lease_token"),
+    /** the replica holding the lease (replicas.id): set by the claim, cleared by the settle */
+    leaseOwner: text("lease_owner"),
     lastError: text("last_error"),
     idempotencyKey: text("idempotency_key"),
     createdAt: ms("created_at").notNull(),
@@ -623,6 +625,11 @@ export const replicas = pgTable(
     seenAt: ms("seen_at").notNull(),
     stoppedAt: ms("stopped_at"),
     downSince: ms("down_since"),
+    /**
+     * what the replica counted since its start, as JSON (ReplicaStats: requests, events, deliveries),
+     * written with each refresh of seen_at (no round trip of its own); null until the first refresh
+     */
+    stats: text("stats"),
   },
   (t) => [index("replicas_seen").on(t.seenAt)],
 );

@@ -353,6 +353,11 @@ export const jobs = sqliteTable(
     runAt: integer("run_at").notNull(),
     leaseUntil: integer("lease_until"),
     leaseToken: text("lease_token"),
+    /**
+     * the replica holding the lease (its id in the replica registry, src/store/replicas.ts): set by
+     * the claim with the token, cleared with it by the settle ("what each replica is doing")
+     */
+    leaseOwner: text("lease_owner"),
     lastError: text("last_error"),
     idempotencyKey: text("idempotency_key"),
     createdAt: integer("created_at").notNull(),

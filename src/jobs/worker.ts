@@ -56,6 +56,8 @@ export type WorkerOptions = {
    * cut off by a crash is still on record); the handler sees it as `started`.
    */
   startAttempt?: string;
+  /** this replica's id, written on the jobs it claims (lease_owner: GET /v1/replicas shows who holds what) */
+  owner?: string;
   log: Logger;
 };
 
@@ -146,6 +148,7 @@ export class Worker {
       token: randomHex(12),
       laneMaxInflight: this.opts.laneMaxInflight ?? this.opts.concurrency,
       startAttempt: this.opts.startAttempt,
+      owner: this.opts.owner,
     };
   }
 

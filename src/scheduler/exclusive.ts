@@ -11,13 +11,11 @@
 // that no delete holds locks or bloats a transaction), which a transaction-scoped advisory lock
 // cannot span, and a session-scoped advisory lock does not survive PgBouncer in transaction mode
 // (the session is not ours between transactions). The row is one upsert on the database clock.
-import { hostname } from "node:os";
+//
+// The holder is the replica's id in the registry (src/store/replicas.ts: a random UUID per process,
+// so several servers in one test process differ): GET /v1/replicas shows which replica holds which
+// housekeeping lease.
 import type { Store } from "../store/contract";
-
-/** A holder name for this process's scheduler: host, pid and a random part (several servers in one test process differ). */
-export function newHolder(): string {
-  return `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
-}
 
 export type LeaseTerms = {
   /** how long a holder keeps the job without finishing it (longer than the run's own time bound) */

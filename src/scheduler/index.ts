@@ -9,7 +9,7 @@ import { Cron } from "croner";
 import type { Deps } from "../deps";
 import { IDEMPOTENCY_WINDOW_MS } from "../store/events";
 import { pruneOldWith } from "../store/retention";
-import { exclusively, newHolder, type LeaseTerms } from "./exclusive";
+import { exclusively, type LeaseTerms } from "./exclusive";
 
 export type Scheduler = { stop(): void; jobs: Cron[] };
 
@@ -53,7 +53,9 @@ export function startScheduler(deps: Deps): Scheduler {
   };
   const guardAsync = (name: string, f: () => Promise<void>) => () =>
     f().catch((e) => deps.log.warn("scheduled job failed", { job: name, error: String(e) }));
-  const holder = newHolder();
+  // the housekeeping leases name this replica (its id in the registry), so /v1/replicas can say
+  // which replica runs which housekeeping job
+  const holder = deps.replicas.info.id;
   /** a housekeeping job on one replica at a time (exclusive.ts) */
   const once = <T>(name: string, terms: LeaseTerms, f: () => Promise<T>) => exclusively(deps.store, name, holder, terms, deps.clock, f);
   const MIN = 60_000;

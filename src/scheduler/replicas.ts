@@ -2,11 +2,13 @@
 // its seen_at every REPLICA_REFRESH_MS, prunes old rows now and then, and marks itself stopped on a
 // clean stop. A refresh that fails (the database is down) is logged once and tried again on the next
 // tick: nothing else depends on it succeeding. What it learns on each refresh, the number of live
-// replicas, is what the per-key and per-tenant limits divide by (src/http/auth.ts).
+// replicas, is what the per-key and per-tenant limits divide by (src/http/auth.ts). Each refresh also
+// publishes this replica's counters (`stats`, set by the assembly: requests, events, deliveries
+// since its start) in the same statement, so the others can show them.
 import { hostname } from "node:os";
 import type { Logger } from "../lib/log";
 import type { Store } from "../store/contract";
-import { REPLICA_REFRESH_MS, type Downtime, type Registration, type ReplicaInfo } from "../store/replicas";
+import { REPLICA_REFRESH_MS, type Downtime, type Registration, type ReplicaInfo, type ReplicaStats } from "../store/replicas";
 
 /** Refreshes between two prunes of old rows (about a minute). */
 const PRUNE_EVERY = 60;
@@ -18,6 +20,8 @@ export class ReplicaRegistry {
   /** live replicas, this one included, as of the last refresh (1 until the first) */
   alive = 1;
   registration: Registration | null = null;
+  /** this replica's counters, published with every refresh (none when unset) */
+  stats: (() => Promise<ReplicaStats>) | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private ticks = 0;
   private failing = false;
@@ -73,7 +77,8 @@ export class ReplicaRegistry {
   tick(): Promise<void> {
     return (this.inflight ??= (async () => {
       try {
-        this.alive = Math.max(1, await this.store.replicas.refresh(this.info, this.clock()));
+        const stats = this.stats ? await this.stats().catch(() => null) : null;
+        this.alive = Math.max(1, await this.store.replicas.refresh(this.info, this.clock(), stats));
         if (++this.ticks % PRUNE_EVERY === 0) await this.store.replicas.pruneReplicas(this.clock());
         if (this.failing) this.log.info("replica heartbeat restored", { replica: this.info.id });
         this.failing = false;

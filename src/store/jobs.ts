@@ -26,6 +26,8 @@ export type JobRow = {
   run_at: number;
   lease_until: number | null;
   lease_token: string | null;
+  /** the replica holding the lease (ClaimRequest.owner), null when none is held or the claim named none */
+  lease_owner: string | null;
   last_error: string | null;
   idempotency_key: string | null;
   created_at: number;
@@ -67,7 +69,7 @@ const STMT = {
   insert: `INSERT INTO jobs (queue, kind, payload, state, attempt, max_attempts, run_at, idempotency_key, created_at, lane)
          VALUES (?1, ?2, ?3, 'available', 0, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING RETURNING id`,
   byKey: "SELECT id FROM jobs WHERE queue = ?1 AND idempotency_key = ?2",
-  claim: `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = ?3, lease_until = ?4
+  claim: `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = ?3, lease_until = ?4, lease_owner = ?6
          WHERE id IN (
            SELECT id FROM (
              SELECT id, run_at FROM jobs WHERE queue = ?1 AND state = 'available' AND run_at <= ?2 AND lane IS NULL
@@ -75,11 +77,11 @@ const STMT = {
              SELECT id, lease_until FROM jobs WHERE queue = ?1 AND state = 'running' AND lease_until <= ?2 AND lane IS NULL
            ) ORDER BY run_at, id LIMIT ?5)
          RETURNING *`,
-  finish: `UPDATE jobs SET state = ?3, finished_at = ?4, last_error = ?5, lease_token = NULL, lease_until = NULL
+  finish: `UPDATE jobs SET state = ?3, finished_at = ?4, last_error = ?5, lease_token = NULL, lease_until = NULL, lease_owner = NULL
          WHERE id = ?1 AND lease_token = ?2 AND state = 'running'`,
-  retry: `UPDATE jobs SET state = 'available', run_at = ?3, last_error = ?4, lease_token = NULL, lease_until = NULL
+  retry: `UPDATE jobs SET state = 'available', run_at = ?3, last_error = ?4, lease_token = NULL, lease_until = NULL, lease_owner = NULL
          WHERE id = ?1 AND lease_token = ?2 AND state = 'running'`,
-  snooze: `UPDATE jobs SET state = 'available', run_at = ?3, attempt = attempt - 1, lease_token = NULL, lease_until = NULL
+  snooze: `UPDATE jobs SET state = 'available', run_at = ?3, attempt = attempt - 1, lease_token = NULL, lease_until = NULL, lease_owner = NULL
          WHERE id = ?1 AND lease_token = ?2 AND state = 'running'`,
   nextRunAt: `SELECT min(t) AS t FROM (
            SELECT min(run_at) AS t FROM jobs WHERE queue = ?1 AND state = 'available' AND lane IS NULL
@@ -104,7 +106,7 @@ const STMT = {
          WHERE lane = ?1 AND (full = 1 OR next_at IS NULL OR next_at > max(?2, ready_at))`,
   laneHold: `UPDATE job_lanes SET full = 0, hold_until = ?2, ready_at = max(ready_at, ?2), next_at = max(ready_at, ?2) WHERE lane = ?1`,
   laneOrdered: "SELECT ordered FROM job_lanes WHERE lane = ?1",
-  retryKeep: `UPDATE jobs SET state = 'available', last_error = ?3, lease_token = NULL, lease_until = NULL
+  retryKeep: `UPDATE jobs SET state = 'available', last_error = ?3, lease_token = NULL, lease_until = NULL, lease_owner = NULL
          WHERE id = ?1 AND lease_token = ?2 AND state = 'running'`,
   wake: "UPDATE jobs SET run_at = ?2 WHERE id = ?1 AND state = 'available' AND run_at > ?2",
 };
@@ -129,8 +131,8 @@ export function insertJob(db: Db, j: NewJob, now: number): { id: number; created
   return { id: prev.id, created: false };
 }
 
-export function claimJobs(db: Db, queue: string, now: number, leaseMs: number, token: string, limit: number): JobRow[] {
-  const rows = q(db, "claim").all(queue, now, token, now + leaseMs, limit) as JobRow[];
+export function claimJobs(db: Db, queue: string, now: number, leaseMs: number, token: string, limit: number, owner: string | null = null): JobRow[] {
+  const rows = q(db, "claim").all(queue, now, token, now + leaseMs, limit, owner) as JobRow[];
   // RETURNING does not promise an order: hand them out oldest first.
   return rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
 }
@@ -140,6 +142,8 @@ export { LANE_TICK_MS } from "../core/lanes";
 export type LaneClaimOptions = {
   /** jobs in flight per lane at most (an ordered lane: 1) */
   maxInflight: number;
+  /** written on the claimed jobs as lease_owner (the claiming replica) */
+  owner?: string | null;
 };
 
 /**
@@ -178,10 +182,10 @@ function claimLanePass(db: Db, queue: string, now: number, leaseMs: number, toke
     if (ids.length) {
       claimed = db.$client
         .query(
-          `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = ?1, lease_until = ?2
+          `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = ?1, lease_until = ?2, lease_owner = ?3
            WHERE id IN (${ids.map((id) => Number(id)).join(",")}) RETURNING *`,
         )
-        .all(token, now + leaseMs) as JobRow[];
+        .all(token, now + leaseMs, o.owner ?? null) as JobRow[];
       out.push(...claimed);
       room -= claimed.length;
     }
@@ -264,7 +268,7 @@ export function getLane(db: Db, lane: string): LaneRow | null {
  */
 export function reclaimAtStart(db: Db, now: number): JobRow[] {
   const rows = db.$client
-    .query("UPDATE jobs SET state = 'available', lease_token = NULL, lease_until = NULL WHERE state = 'running' RETURNING *")
+    .query("UPDATE jobs SET state = 'available', lease_token = NULL, lease_until = NULL, lease_owner = NULL WHERE state = 'running' RETURNING *")
     .all() as JobRow[];
   db.$client.query("UPDATE job_lanes SET full = 0, next_at = max(?1, ready_at)").run(now);
   return rows;

@@ -79,6 +79,11 @@ export type ClaimRequest = {
   leaseMs: number;
   /** the fencing token written on every claimed job */
   token: string;
+  /**
+   * the claiming replica's id (src/store/replicas.ts), written on every claimed job as lease_owner
+   * and cleared with the token by the settle: which replica holds which jobs (GET /v1/replicas)
+   */
+  owner?: string | null;
   /** jobs in flight per lane at most (an ordered lane: 1) */
   laneMaxInflight: number;
   /** claimed jobs of this kind (payload `{ d: deliveryId }`) get their delivery attempt started (`started`) */

@@ -16,7 +16,7 @@ const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /** the unit's transaction (or, for a unit that is one statement, the pool) */
 type Tx = PgConn;
 
-export const JOB_COLS = "id, queue, kind, payload, state, attempt, max_attempts, run_at, lease_until, lease_token, last_error, idempotency_key, created_at, finished_at, lane";
+export const JOB_COLS = "id, queue, kind, payload, state, attempt, max_attempts, run_at, lease_until, lease_token, last_error, idempotency_key, created_at, finished_at, lane, lease_owner";
 
 const byAge = (a: JobRow, b: JobRow) => a.run_at - b.run_at || a.id - b.id;
 
@@ -127,10 +127,10 @@ async function claimPlain(tx: Tx, queue: string, r: ClaimRequest): Promise<JobRo
         ORDER BY CASE WHEN j.state = 'available' THEN j.run_at ELSE j.lease_until END, j.id
         LIMIT $2
         FOR UPDATE OF j SKIP LOCKED)
-     UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_token = $3, lease_until = t.now + $4::bigint
+     UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, lease_token = $3, lease_until = t.now + $4::bigint, lease_owner = $5
        FROM picked, t WHERE jobs.id = picked.id
      RETURNING ${JOB_COLS.split(", ").map((c) => `jobs.${c}`).join(", ")}`,
-    [queue, r.limit, r.token, r.leaseMs],
+    [queue, r.limit, r.token, r.leaseMs, r.owner ?? null],
   );
   return rows.map(toJob).sort(byAge);
 }
@@ -153,6 +153,7 @@ export function toJob(r: Record<string, unknown>): JobRow {
     created_at: Number(r.created_at),
     finished_at: n(r.finished_at),
     lane: (r.lane as string | null) ?? null,
+    lease_owner: (r.lease_owner as string | null) ?? null,
   };
 }
 
@@ -182,12 +183,12 @@ async function claimLanePass(tx: Tx, queue: string, r: ClaimRequest, limit: numb
     let claimed: JobRow[] = [];
     if (plan.slots > 0) {
       const rows = await tx.unsafe(
-        `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = $3, lease_until = $4::bigint
+        `UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_token = $3, lease_until = $4::bigint, lease_owner = $7
           WHERE id = ANY($5::bigint[])
              OR id IN (SELECT id FROM jobs WHERE lane = $1 AND state = 'available' AND run_at <= $2::bigint
                         ORDER BY run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED)
           RETURNING ${JOB_COLS}`,
-        [l.lane, now, r.token, now + r.leaseMs, plan.retake, plan.slots - plan.retake.length],
+        [l.lane, now, r.token, now + r.leaseMs, plan.retake, plan.slots - plan.retake.length, r.owner ?? null],
       );
       claimed = rows.map(toJob);
       out.push(...claimed);
@@ -234,7 +235,7 @@ async function applyOutcome(tx: Tx, o: Outcome): Promise<boolean> {
   const fence = "WHERE id = $1 AND lease_token = $2 AND state = 'running'";
   if (o.action === "finish") {
     const r = await tx.unsafe(
-      `UPDATE jobs SET state = $3, finished_at = ${NOW_MS}, last_error = $4, lease_token = NULL, lease_until = NULL ${fence}`,
+      `UPDATE jobs SET state = $3, finished_at = ${NOW_MS}, last_error = $4, lease_token = NULL, lease_until = NULL, lease_owner = NULL ${fence}`,
       [o.id, o.token, o.state, o.error ?? null],
     );
     if (r.count === 1) await freed(tx, o.lane);
@@ -245,7 +246,7 @@ async function applyOutcome(tx: Tx, o: Outcome): Promise<boolean> {
       const [l] = await tx`SELECT ordered FROM job_lanes WHERE lane = ${o.lane}`;
       if (l && Number(l.ordered)) {
         // an ordered lane keeps the job at its head; the whole lane waits instead
-        const r = await tx.unsafe(`UPDATE jobs SET state = 'available', last_error = $3, lease_token = NULL, lease_until = NULL ${fence}`, [o.id, o.token, o.error]);
+        const r = await tx.unsafe(`UPDATE jobs SET state = 'available', last_error = $3, lease_token = NULL, lease_until = NULL, lease_owner = NULL ${fence}`, [o.id, o.token, o.error]);
         if (r.count === 1) {
           await tx.unsafe(
             `UPDATE job_lanes SET "full" = 0, hold_until = h.t, ready_at = greatest(ready_at, h.t), next_at = greatest(ready_at, h.t)
@@ -257,14 +258,14 @@ async function applyOutcome(tx: Tx, o: Outcome): Promise<boolean> {
       }
     }
     const r = await tx.unsafe(
-      `UPDATE jobs SET state = 'available', run_at = ${NOW_MS} + $3::bigint, last_error = $4, lease_token = NULL, lease_until = NULL ${fence}`,
+      `UPDATE jobs SET state = 'available', run_at = ${NOW_MS} + $3::bigint, last_error = $4, lease_token = NULL, lease_until = NULL, lease_owner = NULL ${fence}`,
       [o.id, o.token, o.delayMs, o.error],
     );
     if (r.count === 1) await freed(tx, o.lane);
     return r.count === 1;
   }
   const r = await tx.unsafe(
-    `UPDATE jobs SET state = 'available', run_at = ${NOW_MS} + $3::bigint, attempt = attempt - 1, lease_token = NULL, lease_until = NULL ${fence}`,
+    `UPDATE jobs SET state = 'available', run_at = ${NOW_MS} + $3::bigint, attempt = attempt - 1, lease_token = NULL, lease_until = NULL, lease_owner = NULL ${fence}`,
     [o.id, o.token, o.delayMs],
   );
   if (r.count === 1) await freed(tx, o.lane);
@@ -323,7 +324,7 @@ export function pgQueue(sql: postgres.Sql<{}>): QueueStore {
       begin(async (tx) => {
         // replicas: only leases that ran out by the database clock; a live replica keeps its own
         const rows = await tx.unsafe(
-          `UPDATE jobs SET state = 'available', lease_token = NULL, lease_until = NULL
+          `UPDATE jobs SET state = 'available', lease_token = NULL, lease_until = NULL, lease_owner = NULL
             WHERE state = 'running' AND lease_until <= ${NOW_MS} RETURNING ${JOB_COLS}`,
         );
         const lanes = [...new Set(rows.map((r) => r.lane as string | null).filter((l): l is string => !!l))];

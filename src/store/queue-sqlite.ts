@@ -22,8 +22,9 @@ import { applyEffects, startAttempts } from "./queue-effects";
 export function sqliteQueue(db: Db, clock: () => number = Date.now): QueueStore {
   const tx = <T>(f: () => T): T => db.$client.transaction(f).immediate();
   const claimIn = (queue: string, r: ClaimRequest, now: number): ClaimedJob[] => {
-    const jobs: JobRow[] = claimJobs(db, queue, now, r.leaseMs, r.token, r.limit);
-    if (jobs.length < r.limit) jobs.push(...claimLaneJobs(db, queue, now, r.leaseMs, r.token, r.limit - jobs.length, { maxInflight: r.laneMaxInflight }));
+    const jobs: JobRow[] = claimJobs(db, queue, now, r.leaseMs, r.token, r.limit, r.owner ?? null);
+    if (jobs.length < r.limit)
+      jobs.push(...claimLaneJobs(db, queue, now, r.leaseMs, r.token, r.limit - jobs.length, { maxInflight: r.laneMaxInflight, owner: r.owner ?? null }));
     return startAttempts(db, jobs, r.startAttempt, now);
   };
   return {

@@ -13,6 +13,12 @@
 // period instead of a down flip), whichever replica sweeps them. On SQLite nothing is known of the
 // time before this process started (down_since 0: every deadline before the start is downtime), as
 // keepwatch always did.
+//
+// What each replica is doing (replicaWork): the jobs it holds leases on, by queue and kind (jobs.
+// lease_owner, written by its claims and cleared by the settles: the same column on both stores), the
+// housekeeping leases it holds (housekeeping_leases.holder is the replica id), and the counters it
+// published with its last refresh (stats: on PostgreSQL a column written by the refresh itself, no
+// round trip of its own; on SQLite this process's row in memory).
 import type { Bound } from "./contract";
 import type { Db } from "../db/client";
 
@@ -30,6 +36,16 @@ export type ReplicaInfo = { id: string; host: string; pid: number; version: stri
 
 export type ReplicaState = "alive" | "dead" | "stopped";
 
+/** What a replica counted since its start, published with each refresh (no round trip of its own). */
+export type ReplicaStats = {
+  /** ingest requests answered, any status */
+  ingestRequests: number;
+  /** events committed by its group commits */
+  eventsStored: number;
+  /** outbound webhook attempts made */
+  deliveryAttempts: number;
+};
+
 export type ReplicaRow = ReplicaInfo & {
   startedAt: number;
   seenAt: number;
@@ -37,7 +53,28 @@ export type ReplicaRow = ReplicaInfo & {
   /** the start of the cluster downtime this replica's start ended; null when another was alive */
   downSince: number | null;
   state: ReplicaState;
+  /** its counters as of its last refresh (null before the first) */
+  stats: ReplicaStats | null;
 };
+
+/** Jobs leased by one owner, of one queue and kind (replicaWork). */
+export type LeasedJobs = {
+  /** the replica holding them (jobs.lease_owner); null: claimed by a keepwatch that did not record it */
+  owner: string | null;
+  queue: string;
+  kind: string;
+  count: number;
+  /** how many of them are past their lease end (another replica may take them over) */
+  expired: number;
+  /** the earliest lease end among them */
+  firstLeaseEnd: number;
+};
+
+/** A housekeeping lease being held now (housekeeping_leases: lease_until still ahead). */
+export type HeldHousekeeping = { name: string; holder: string; leaseUntil: number };
+
+/** What the replicas are doing at `now` (the store's clock; PostgreSQL: the database's). */
+export type ReplicaWork = { now: number; jobs: LeasedJobs[]; housekeeping: HeldHousekeeping[] };
 
 /** A time the cluster was not running: heartbeat deadlines in (from, to] do not count. */
 export type Downtime = { from: number; to: number };
@@ -75,16 +112,19 @@ export function register(db: Db, r: ReplicaInfo, now: number): Registration {
   const m = memOf(db);
   for (const row of m.rows.values()) if (row.stoppedAt === null) row.stoppedAt = row.seenAt;
   const downtime = { from: 0, to: now };
-  m.rows.set(r.id, { ...r, startedAt: now, seenAt: now, stoppedAt: null, downSince: 0 });
+  m.rows.set(r.id, { ...r, startedAt: now, seenAt: now, stoppedAt: null, downSince: 0, stats: null });
   return { startedAt: now, downtime, alive: 1 };
 }
 
-/** Moves this replica's seen_at (re-registering it without a downtime if its row is gone); returns how many replicas are alive. */
-export function refresh(db: Db, r: ReplicaInfo, now: number): number {
+/**
+ * Moves this replica's seen_at (re-registering it without a downtime if its row is gone) and, when
+ * given, publishes its counters; returns how many replicas are alive.
+ */
+export function refresh(db: Db, r: ReplicaInfo, now: number, stats: ReplicaStats | null = null): number {
   const m = memOf(db);
   const row = m.rows.get(r.id);
-  if (row) Object.assign(row, { seenAt: now, stoppedAt: null });
-  else m.rows.set(r.id, { ...r, startedAt: now, seenAt: now, stoppedAt: null, downSince: null });
+  if (row) Object.assign(row, { seenAt: now, stoppedAt: null }, stats ? { stats } : {});
+  else m.rows.set(r.id, { ...r, startedAt: now, seenAt: now, stoppedAt: null, downSince: null, stats });
   return [...m.rows.values()].filter((x) => stateAt(x.seenAt, x.stoppedAt, now) === "alive").length;
 }
 
@@ -128,6 +168,30 @@ export function pruneReplicas(db: Db, now: number): number {
   return n;
 }
 
+type LeaseGroup = { owner: string | null; queue: string; kind: string; n: number; expired: number; first: number };
+
+/**
+ * What the replicas are doing: the running jobs of `queues` by lease owner, queue and kind (index
+ * ranges: the plain jobs on jobs_claim, the lanes' through job_lanes on jobs_lane, as
+ * countQueueState reads them; running jobs are few), and the housekeeping leases held now.
+ */
+export function replicaWork(db: Db, queues: string[], now: number): ReplicaWork {
+  const stmt = db.$client.query(
+    `SELECT owner, queue, kind, count(*) AS n, coalesce(sum(lease_until <= ?2), 0) AS expired, min(lease_until) AS first FROM (
+       SELECT lease_owner AS owner, queue, kind, lease_until FROM jobs WHERE queue = ?1 AND state = 'running' AND lane IS NULL
+       UNION ALL
+       SELECT j.lease_owner, j.queue, j.kind, j.lease_until FROM job_lanes l CROSS JOIN jobs j ON j.lane = l.lane AND j.state = 'running' WHERE l.queue = ?1)
+     GROUP BY owner, queue, kind ORDER BY owner, queue, kind`,
+  );
+  const jobs = queues.flatMap((q) =>
+    (stmt.all(q, now) as LeaseGroup[]).map((g) => ({ owner: g.owner, queue: g.queue, kind: g.kind, count: g.n, expired: g.expired, firstLeaseEnd: g.first })),
+  );
+  const housekeeping = (
+    db.$client.query("SELECT name, holder, lease_until FROM housekeeping_leases WHERE lease_until > ?1 ORDER BY name").all(now) as { name: string; holder: string; lease_until: number }[]
+  ).map((h) => ({ name: h.name, holder: h.holder, leaseUntil: h.lease_until }));
+  return { now, jobs, housekeeping };
+}
+
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/replicas.ts. */
-export const replicasFns = { register, refresh, deregister, markDead, listReplicas, downtimes, pruneReplicas };
+export const replicasFns = { register, refresh, deregister, markDead, listReplicas, downtimes, pruneReplicas, replicaWork };
 export type ReplicasStore = Bound<typeof replicasFns>;

@@ -119,6 +119,69 @@ for (const [kind, make] of makers) {
       });
     }
 
+    test("what each replica is doing: leased jobs by owner, queue and kind (set by the claim, cleared by the settle, moved by a takeover), housekeeping leases held now, counters published with the refresh", async () => {
+      const h = await make();
+      const s = h.store;
+      const [a, b] = [info(), info()];
+      await s.replicas.register(a, Date.now());
+      expect((await s.replicas.listReplicas(Date.now())).replicas[0]!.stats).toBeNull();
+      await s.replicas.refresh(a, Date.now(), { ingestRequests: 7, eventsStored: 12, deliveryAttempts: 3 });
+      await s.replicas.refresh(a, Date.now()); // a refresh without counters keeps the last ones
+      expect((await s.replicas.listReplicas(Date.now())).replicas[0]!.stats).toEqual({ ingestRequests: 7, eventsStored: 12, deliveryAttempts: 3 });
+
+      const lane = `w${seq}`;
+      await s.queue.syncLane(lane, { queue: "webhooks", rate: 100, ordered: false });
+      await s.queue.enqueue([1, 2, 3].map((n) => ({ queue: "webhooks", kind: "deliver", payload: { n }, lane })));
+      await s.queue.enqueue([1, 2].map((n) => ({ queue: "enrichment", kind: "enrich", payload: { n } })));
+      await s.queue.enqueue([{ queue: "other", kind: "x", payload: null }]); // a queue not asked about
+      const claim = (owner: string | null, limit: number, leaseMs: number) => ({ limit, leaseMs, token: `t-${owner}-${Math.random()}`, laneMaxInflight: 32, owner });
+      const held = await s.queue.claim("webhooks", claim(a.id, 2, 60_000));
+      expect(held).toHaveLength(2);
+      expect(held.map((j) => j.lease_owner)).toEqual([a.id, a.id]);
+      await s.queue.claim("enrichment", claim(b.id, 2, 1)); // B's leases run out at once (B died)
+      await s.queue.claim("webhooks", claim(null, 1, 60_000)); // a claim naming no replica (an older keepwatch)
+      await s.queue.claim("other", claim(a.id, 1, 60_000));
+      await Bun.sleep(20);
+      const groups = async () =>
+        (await s.replicas.replicaWork(["webhooks", "enrichment"], Date.now())).jobs
+          .map((j) => `${j.owner === a.id ? "A" : j.owner === b.id ? "B" : j.owner}:${j.queue}/${j.kind}:${j.count}:${j.expired}`)
+          .sort();
+      expect(await groups()).toEqual(["A:webhooks/deliver:2:0", "B:enrichment/enrich:2:2", "null:webhooks/deliver:1:0"]);
+      const w = await s.replicas.replicaWork(["webhooks"], Date.now());
+      const mine = w.jobs.find((j) => j.owner === a.id)!;
+      expect(mine.firstLeaseEnd - w.now).toBeGreaterThan(50_000);
+      expect(mine.firstLeaseEnd - w.now).toBeLessThanOrEqual(60_000);
+
+      // a settle clears the owner with the token; a takeover of B's lapsed leases moves them to A
+      const [done] = held;
+      expect((await s.queue.settle([{ id: done!.id, token: done!.lease_token!, lane, action: "finish", state: "succeeded" }])).held).toEqual([true]);
+      expect((await s.queue.get(done!.id))!.lease_owner).toBeNull();
+      expect((await s.queue.claim("enrichment", claim(a.id, 5, 60_000))).map((j) => j.lease_owner)).toEqual([a.id, a.id]);
+      expect(await groups()).toEqual(["A:enrichment/enrich:2:0", "A:webhooks/deliver:1:0", "null:webhooks/deliver:1:0"]);
+      const [retried] = await h.raw("SELECT id, lease_token FROM jobs WHERE queue = 'enrichment' ORDER BY id LIMIT 1");
+      await s.queue.settle([{ id: Number(retried!.id), token: retried!.lease_token, action: "retry", delayMs: 60_000, error: "x" }]);
+      expect((await s.queue.get(Number(retried!.id)))!).toMatchObject({ state: "available", lease_owner: null });
+      // an ordered lane's retry (settled alone on PostgreSQL, not in a batch) and a snooze clear it too
+      const ordered = `o${seq}`;
+      await s.queue.syncLane(ordered, { queue: "webhooks", rate: 100, ordered: true });
+      const [o1] = await s.queue.enqueue([{ queue: "webhooks", kind: "deliver", payload: {}, lane: ordered }]);
+      let [oj] = (await s.queue.claim("webhooks", claim(a.id, 10, 60_000))).filter((j) => j.id === o1!.id);
+      expect(oj!.lease_owner).toBe(a.id);
+      await s.queue.settle([{ id: oj!.id, token: oj!.lease_token!, lane: ordered, action: "retry", delayMs: 0, error: "x" }]);
+      expect((await s.queue.get(oj!.id))!).toMatchObject({ state: "available", lease_owner: null });
+      await Bun.sleep(5);
+      [oj] = (await s.queue.claim("webhooks", claim(b.id, 10, 60_000))).filter((j) => j.id === o1!.id);
+      expect(oj!.lease_owner).toBe(b.id);
+      await s.queue.settle([{ id: oj!.id, token: oj!.lease_token!, lane: ordered, action: "snooze", delayMs: 60_000 }]);
+      expect((await s.queue.get(oj!.id))!).toMatchObject({ state: "available", lease_owner: null });
+
+      // housekeeping: the lease held now, under its holder; gone once given up
+      expect(await s.leases.tryLease("retention.prune", a.id, 60_000, 0, Date.now())).toBe(true);
+      expect((await s.replicas.replicaWork([], Date.now())).housekeeping.map((x) => [x.name, x.holder])).toEqual([["retention.prune", a.id]]);
+      await s.leases.endLease("retention.prune", a.id, true, Date.now());
+      expect((await s.replicas.replicaWork([], Date.now())).housekeeping).toEqual([]);
+    });
+
     test("a deadline inside a downtime gets a fresh period (no flip, no alert); one that passed before it (a replica ran) goes down, dated at its deadline", async () => {
       const h = await make();
       const s = h.store;

@@ -11,6 +11,8 @@ import {
   type Registration,
   type ReplicaInfo,
   type ReplicaRow,
+  type ReplicaStats,
+  type ReplicaWork,
   type replicasFns,
 } from "../replicas";
 
@@ -46,15 +48,17 @@ async function register(pg: PgConn, r: ReplicaInfo, _now: number): Promise<Regis
 
 /**
  * One round trip: this replica's seen_at moves to the database's now (its row is put back, without
- * a downtime, if it was pruned while this replica could not reach the database), and the answer is
- * how many replicas are alive, this one included.
+ * a downtime, if it was pruned while this replica could not reach the database), its counters are
+ * published when given (the same statement), and the answer is how many replicas are alive, this
+ * one included.
  */
-async function refresh(pg: PgConn, r: ReplicaInfo, _now: number): Promise<number> {
+async function refresh(pg: PgConn, r: ReplicaInfo, _now: number, stats: ReplicaStats | null = null): Promise<number> {
+  const json = stats ? JSON.stringify(stats) : null;
   const [x] = await pg`
     WITH up AS (
-      INSERT INTO replicas (id, host, pid, version, listen, started_at, seen_at, stopped_at, down_since)
-      VALUES (${r.id}, ${r.host}, ${r.pid}, ${r.version}, ${r.listen}, ${NOW(pg)}, ${NOW(pg)}, NULL, NULL)
-      ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at, stopped_at = NULL
+      INSERT INTO replicas (id, host, pid, version, listen, started_at, seen_at, stopped_at, down_since, stats)
+      VALUES (${r.id}, ${r.host}, ${r.pid}, ${r.version}, ${r.listen}, ${NOW(pg)}, ${NOW(pg)}, NULL, NULL, ${json})
+      ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at, stopped_at = NULL, stats = coalesce(EXCLUDED.stats, replicas.stats)
       RETURNING seen_at)
     SELECT 1 + (SELECT count(*) FROM replicas WHERE id <> ${r.id} AND stopped_at IS NULL AND seen_at >= (SELECT seen_at FROM up) - ${REPLICA_DEAD_MS}) AS alive`;
   return Number(x!.alive);
@@ -68,8 +72,31 @@ async function markDead(pg: PgConn, id: string): Promise<void> {
   await pg`UPDATE replicas SET stopped_at = seen_at WHERE id = ${id} AND stopped_at IS NULL`;
 }
 
-type Row = { id: string; host: string; pid: number; version: string; listen: string; started_at: string; seen_at: string; stopped_at: string | null; down_since: string | null };
+type Row = {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  listen: string;
+  started_at: string;
+  seen_at: string;
+  stopped_at: string | null;
+  down_since: string | null;
+  stats: string | null;
+};
 const num = (v: string | null) => (v === null ? null : Number(v));
+
+/** The published counters (a row written by another version may hold other fields: only numbers are taken). */
+function parseStats(text: string | null): ReplicaStats | null {
+  if (text === null) return null;
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    const n = (k: keyof ReplicaStats) => (typeof o[k] === "number" ? (o[k] as number) : 0);
+    return { ingestRequests: n("ingestRequests"), eventsStored: n("eventsStored"), deliveryAttempts: n("deliveryAttempts") };
+  } catch {
+    return null;
+  }
+}
 
 async function listReplicas(pg: PgConn, _now: number): Promise<{ now: number; replicas: ReplicaRow[] }> {
   const [n] = await pg`SELECT ${NOW(pg)} AS now`;
@@ -91,6 +118,7 @@ async function listReplicas(pg: PgConn, _now: number): Promise<{ now: number; re
         stoppedAt,
         downSince: num(r.down_since),
         state: stateAt(seenAt, stoppedAt, now),
+        stats: parseStats(r.stats),
       };
     }),
   };
@@ -109,4 +137,31 @@ async function pruneReplicas(pg: PgConn, _now: number): Promise<number> {
   return r.count;
 }
 
-export const pgReplicasFns: PgTwin<typeof replicasFns> = { register, refresh, deregister, markDead, listReplicas, downtimes, pruneReplicas };
+/**
+ * What the replicas are doing (the twin of replicaWork in src/store/replicas.ts): running jobs by
+ * lease owner, queue and kind on the partial index jobs_lease (running jobs only: few), and the
+ * housekeeping leases held now, both against the database clock.
+ */
+async function replicaWork(pg: PgConn, queues: string[], _now: number): Promise<ReplicaWork> {
+  const [t] = await pg`SELECT ${NOW(pg)} AS now`;
+  const now = Number(t!.now);
+  const jobs = await pg`
+    SELECT lease_owner AS owner, queue, kind, count(*)::int AS n, (count(*) FILTER (WHERE lease_until <= ${now}))::int AS expired, min(lease_until) AS first
+      FROM jobs WHERE state = 'running' AND queue = ANY(${queues}::text[])
+     GROUP BY lease_owner, queue, kind ORDER BY lease_owner, queue, kind`;
+  const hk = await pg`SELECT name, holder, lease_until FROM housekeeping_leases WHERE lease_until > ${now} ORDER BY name`;
+  return {
+    now,
+    jobs: jobs.map((g) => ({
+      owner: (g.owner as string | null) ?? null,
+      queue: g.queue as string,
+      kind: g.kind as string,
+      count: Number(g.n),
+      expired: Number(g.expired),
+      firstLeaseEnd: Number(g.first),
+    })),
+    housekeeping: hk.map((h) => ({ name: h.name as string, holder: h.holder as string, leaseUntil: Number(h.lease_until) })),
+  };
+}
+
+export const pgReplicasFns: PgTwin<typeof replicasFns> = { register, refresh, deregister, markDead, listReplicas, downtimes, pruneReplicas, replicaWork };

@@ -57,7 +57,7 @@ async function settleJobs(tx: PgConn, run: Outcome[]): Promise<boolean[]> {
         last_error = CASE WHEN u.action = 'snooze' THEN j.last_error ELSE u.error END,
         run_at = CASE WHEN u.action = 'finish' THEN j.run_at ELSE t.now + u.delay END,
         attempt = CASE WHEN u.action = 'snooze' THEN j.attempt - 1 ELSE j.attempt END,
-        lease_token = NULL, lease_until = NULL
+        lease_token = NULL, lease_until = NULL, lease_owner = NULL
        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(id, token, action, state, error, delay),
             (SELECT ${NOW_MS} AS now) t
       WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'running'
