@@ -18,6 +18,7 @@ import type { HeartbeatRow, NewHeartbeat, PingRow } from "../heartbeats";
 import {
   HEARTBEAT_SOURCE,
   overdueMode,
+  pingRowOf,
   retime,
   scheduleOf,
   systemEvent,
@@ -90,17 +91,7 @@ async function receivePing(tx0: PgConn, heartbeatId: string, p: PingInput, hooks
     const now = await pgDbNow(tx);
     const h = await pgHeartbeatById(tx, heartbeatId, true);
     if (!h) return null;
-    const ping: Omit<PingRow, "id"> = {
-      heartbeatId: h.id,
-      at: now,
-      kind: p.kind,
-      exitCode: p.exitCode ?? null,
-      method: p.method ?? null,
-      remote: p.remote ?? null,
-      body: p.body ?? null,
-      eventId: p.eventId ?? null,
-    };
-    await pgRecordPing(tx, ping, now);
+    await pgRecordPing(tx, pingRowOf(h.id, p, now), now);
     const t = timingOf(h);
     let ok = true;
     if (p.kind === "success" || p.kind === "event") {
