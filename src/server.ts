@@ -111,7 +111,7 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     await pool.end({ timeout: 5 });
     throw e;
   }
-  const store = pgStore(pool);
+  const store = pgStore(pool, clock); // the caches' change counters are re-read on this clock (CHECK_MS)
   // outbound messages and enrichment jobs the group commits enqueued (counted once committed): the
   // workers are woken when these moved, not after every group (each wake-up costs them a query)
   let webhooksOf: (() => WebhookDispatcher) | null = null;

@@ -160,8 +160,9 @@ export function bindPg<M extends Record<string, AnyFn>>(pg: PgConn, fns: PgTwin<
 /**
  * A process-local map of request-path rows (key rows, tenant caps), emptied when its change counter
  * moves. On SQLite the counter is read at most every 2 ms (CounterGuardedMap); on PostgreSQL a
- * change through this process is seen at once and one through another process within CHECK_MS
- * (PgCounterGuardedMap). A hit costs no round trip on either.
+ * change through this process is seen at once and one through another process within CHECK_MS of
+ * the clock pgStore was given (the process's clock; PgCounterGuardedMap). A hit costs no round
+ * trip on either.
  */
 export interface GuardedMap<V> {
   get(key: string): Promise<V | undefined>;
