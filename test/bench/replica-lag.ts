@@ -7,17 +7,17 @@
 // KEEPWATCH_... variables, are passed to every replica).
 import postgres from "postgres";
 import { pgOptions } from "../../src/db/pg-client";
-import { startCluster } from "../pg/cluster";
 import { killSpawned, startBinary, tempDir } from "../helpers";
+import { benchCluster, skipWithoutPostgres } from "./pglib";
 
 const REPLICAS = Number(process.argv[2] ?? 3);
 const RATE = Number(process.argv[3] ?? 500);
 const SECONDS = Number(process.argv[4] ?? 10);
 const ORDERED = (process.argv[5] ?? "plain") === "ordered";
 
-const cluster = await startCluster();
+skipWithoutPostgres("replica-lag");
+const { cluster, url } = await benchCluster("lag");
 try {
-  const url = await cluster.createDatabase("lag");
   const env: Record<string, string> = { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8" };
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("KEEPWATCH_") && k !== "KEEPWATCH_BIN" && v !== undefined) env[k] = v;
   const reps = [];
