@@ -243,21 +243,3 @@ export function notPorted<T extends object>(domain: string): T {
     },
   });
 }
-
-/**
- * A stand-in for a SQLite-only part of Deps in PostgreSQL mode (deps.db, deps.writer, ...): any use
- * fails with a message naming it, so a caller not yet moved to the store fails loudly instead of
- * touching a SQLite file. Setting a property is allowed (and ignored): assembly wires callbacks
- * onto some of these parts (writer.onCommit) for both modes.
- */
-export function sqliteOnly<T extends object>(name: string): T {
-  return new Proxy({} as T, {
-    get(_, prop) {
-      if (prop === "then" || typeof prop === "symbol") return undefined;
-      throw new Error(`deps.${name}.${String(prop)}: deps.${name} is SQLite-only and this keepwatch runs on PostgreSQL (use deps.store)`);
-    },
-    set() {
-      return true;
-    },
-  });
-}

@@ -83,7 +83,7 @@ describe("heartbeats list", () => {
     downId = down.id;
     // pings at the controlled time through the store's receivePing (the HTTP ping route stamps them
     // with the real clock in the writer thread), as test/modules/heartbeat-lifecycle.test.ts does
-    const ping = (h: any) => receivePing(s.deps.db, h.id, { kind: "success" }, commitHooks, now);
+    const ping = (h: any) => receivePing(s.deps.sqlite!.db, h.id, { kind: "success" }, commitHooks, now);
     ping(up);
     ping(down);
     // 1 h 6 min later: both missed their beat (late at 1 h, down at 1 h 5 min)

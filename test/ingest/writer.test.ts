@@ -28,5 +28,5 @@ test("a writer thread that fails is replaced; no request hangs, none gets a 202 
   }
   expect(ok).toBe(true);
   expect((await s.get(`/v1/events/${first.ids[0]}`)).status).toBe(200);
-  expect(countEvents(s.deps.db, s.tenantId)).toBeGreaterThanOrEqual(2);
+  expect(countEvents(s.deps.sqlite!.db, s.tenantId)).toBeGreaterThanOrEqual(2);
 });

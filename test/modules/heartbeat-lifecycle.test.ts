@@ -27,7 +27,7 @@ afterAll(() => s.close());
 // as the ingest writer runs it: inside its immediate (write-locked) transaction, so another writer
 // (the full-text indexer on the checkpointer thread) cannot commit between its read and its write
 const ping = (id: string, kind: PingKind = "success") =>
-  s.deps.db.$client.transaction(() => receivePing(s.deps.db, id, { kind }, commitHooks, now)).immediate();
+  s.deps.sqlite!.db.$client.transaction(() => receivePing(s.deps.sqlite!.db, id, { kind }, commitHooks, now)).immediate();
 /**
  * A sweep as the scheduler's timer runs it: its connection (Deps.bgDb) never waits for the write
  * lock, and the ingest writer or the full-text indexer (checkpointer thread) may hold it for a few
@@ -47,14 +47,14 @@ const sweep = async () => {
 const restart = () => new HeartbeatScheduler(s.deps.store, clock, silentLogger).afterStart();
 const flips = async (id: string) => ((await json(s.get(`/v1/heartbeats/${id}/flips`))).items as { from: string; to: string; at: string }[]).reverse();
 const alertsOf = (name: string) =>
-  s.deps.db.$client.query("SELECT id, status, count, classification FROM alerts WHERE source_name = 'heartbeat' AND source = ?1 ORDER BY id").all(name) as {
+  s.deps.sqlite!.db.$client.query("SELECT id, status, count, classification FROM alerts WHERE source_name = 'heartbeat' AND source = ?1 ORDER BY id").all(name) as {
     id: string;
     status: string;
     count: number;
     classification: string | null;
   }[];
 const eventTypes = (name: string) =>
-  (s.deps.db.$client.query("SELECT type FROM events WHERE source_name = 'heartbeat' AND source = ?1 ORDER BY id").all(name) as { type: string }[]).map((e) => e.type);
+  (s.deps.sqlite!.db.$client.query("SELECT type FROM events WHERE source_name = 'heartbeat' AND source = ?1 ORDER BY id").all(name) as { type: string }[]).map((e) => e.type);
 
 test("pausing a down heartbeat resolves its alert (heartbeat.paused); resume is new until a beat; the next down opens a new alert", async () => {
   const h = await json(s.admin("POST", "/v1/heartbeats", { name: "lc-pause", period: 60, grace: 0 }));

@@ -15,7 +15,7 @@ afterEach(async () => {
   s = null;
 });
 
-const count = (sql: string, ...args: any[]) => (s!.deps.db.$client.query(sql).get(...args) as { n: number }).n;
+const count = (sql: string, ...args: any[]) => (s!.deps.sqlite!.db.$client.query(sql).get(...args) as { n: number }).n;
 
 /** A server whose clock starts 40 days ago: what it ingests then is past the 30-day retention. */
 async function agedServer() {
@@ -36,7 +36,7 @@ async function agedServer() {
   const fresh = await ids(s.post("/api/v1/events", [event(4), event(5)]));
   // pings: a heartbeat with pings from 40 days ago and from now (inserted as the writer would)
   const hb = await json(s.admin("POST", "/v1/heartbeats", { name: "nightly", period: 60 }));
-  const ins = s.deps.db.$client.query("INSERT INTO heartbeat_pings (id, heartbeat_id, at, kind) VALUES (?1, ?2, ?3, 'success')");
+  const ins = s.deps.sqlite!.db.$client.query("INSERT INTO heartbeat_pings (id, heartbeat_id, at, kind) VALUES (?1, ?2, ?3, 'success')");
   for (let i = 0; i < 5; i++) ins.run(newId(Date.now() - 40 * DAY + i), hb.id, Date.now() - 40 * DAY + i);
   for (let i = 0; i < 3; i++) ins.run(newId(), hb.id, Date.now());
   return { oldPlain, closedEv, openEv, fresh, closedAlert: closing.id, heartbeat: hb.id as string };
@@ -48,7 +48,7 @@ test("the scheduled prune deletes events and pings past 30 days, keeps those of 
   expect(count("SELECT count(*) AS n FROM event_indicators WHERE event_id = ?1", d.oldPlain[0])).toBeGreaterThan(0);
   const r = await runRetention(s!.deps); // through the checkpointer thread, as the cron job does
   expect(r).toMatchObject({ events: 4, pings: 5, complete: true });
-  const left = (s!.deps.db.$client.query("SELECT id FROM events ORDER BY id").all() as { id: string }[]).map((x) => x.id);
+  const left = (s!.deps.sqlite!.db.$client.query("SELECT id FROM events ORDER BY id").all() as { id: string }[]).map((x) => x.id);
   expect(left).toEqual([d.openEv, ...d.fresh].sort());
   // indicators and the closed alert's links went with their events; the alert stays
   expect(count("SELECT count(*) AS n FROM event_indicators WHERE event_id = ?1", d.oldPlain[0])).toBe(0);
@@ -69,7 +69,7 @@ test("batches: a small batch size walks past held events and still deletes every
   expect(await runRetention(keepAll)).toMatchObject({ events: 0, pings: 0 });
   expect(count("SELECT count(*) AS n FROM events")).toBe(7);
   // batches of 1 on the main connection: each batch its own transaction
-  const r = await pruneOld(s!.deps.db, { eventsBefore: Date.now() - 30 * DAY, pingsBefore: Date.now() - 30 * DAY }, { batch: 1, pauseMs: 0 });
+  const r = await pruneOld(s!.deps.sqlite!.db, { eventsBefore: Date.now() - 30 * DAY, pingsBefore: Date.now() - 30 * DAY }, { batch: 1, pauseMs: 0 });
   expect(r).toMatchObject({ events: 4, pings: 5, complete: true });
   expect(count("SELECT count(*) AS n FROM events")).toBe(3);
   expect(count("SELECT count(*) AS n FROM events WHERE id = ?1", d.openEv)).toBe(1);
@@ -86,7 +86,7 @@ test("ingest goes on while a large prune runs on the checkpointer thread", async
   const batch = Array.from({ length: 500 }, (_, i) => event(i));
   for (let i = 0; i < 8; i++) expect((await s.post("/api/v1/events", batch)).status).toBe(202);
   now = Date.now();
-  const pruning = s.deps.checkpointer.retention({ eventsBefore: now - 30 * DAY, pingsBefore: null }, { batch: 200, pauseMs: 5 });
+  const pruning = s.deps.sqlite!.checkpointer.retention({ eventsBefore: now - 30 * DAY, pingsBefore: null }, { batch: 200, pauseMs: 5 });
   const lat: number[] = [];
   let done = false;
   pruning.finally(() => (done = true));
@@ -118,7 +118,7 @@ test("delivery history, its attempts and finished jobs go after --delivery-reten
     for (let i = 0; i < 200 && count(done) < 4; i++) await Bun.sleep(25);
     expect(count(done)).toBe(4);
     expect(count("SELECT count(*) AS n FROM delivery_attempts")).toBe(4);
-    const deliveries = () => s!.deps.db.$client.query("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status").all();
+    const deliveries = () => s!.deps.sqlite!.db.$client.query("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status").all();
     expect(deliveries()).toEqual([{ status: "pending", n: 2 }, { status: "succeeded", n: 2 }]);
     // 29 days on: everything stays
     expect(await runRetention(s.deps, Date.now() + 29 * DAY)).toMatchObject({ deliveries: 0, jobs: 0 });
@@ -138,7 +138,7 @@ test("delivery history, its attempts and finished jobs go after --delivery-reten
 test("the nightly TRUNCATE checkpoint empties the WAL file", async () => {
   s = await startTestServer();
   for (let i = 0; i < 5; i++) expect((await s.post("/api/v1/events", Array.from({ length: 50 }, (_, j) => event(j)))).status).toBe(202);
-  const r = await s.deps.checkpointer.truncate();
+  const r = await s.deps.sqlite!.checkpointer.truncate();
   expect(r.busy).toBe(false);
   expect(statSync(`${s.dir}/keepwatch.db-wal`).size).toBe(0);
   expect((await s.post("/api/v1/events", event(1))).status).toBe(202);
@@ -154,7 +154,7 @@ test("a long reader makes the TRUNCATE give up within a moment instead of holdin
     reader.query("SELECT count(*) FROM events").get(); // a read transaction holding its snapshot
     expect((await s.post("/api/v1/events", event(1))).status).toBe(202); // the WAL moves past the reader's snapshot
     const t0 = performance.now();
-    const [r, ingest] = await Promise.all([s.deps.checkpointer.truncate(), s.post("/api/v1/events", event(2))]);
+    const [r, ingest] = await Promise.all([s.deps.sqlite!.checkpointer.truncate(), s.post("/api/v1/events", event(2))]);
     expect(r.busy).toBe(true);
     expect(ingest.status).toBe(202);
     expect(performance.now() - t0).toBeLessThan(3000);
@@ -162,7 +162,7 @@ test("a long reader makes the TRUNCATE give up within a moment instead of holdin
     reader.exec("COMMIT");
     reader.close();
   }
-  expect((await s.deps.checkpointer.truncate()).busy).toBe(false);
+  expect((await s.deps.sqlite!.checkpointer.truncate()).busy).toBe(false);
 });
 
 test("retention settings are validated like the others", () => {
