@@ -18,22 +18,10 @@ import type { PgConn, Store } from "./store/contract";
 /**
  * The SQLite-only parts of a running keepwatch: present in SQLite mode, absent (undefined) in
  * PostgreSQL mode. Code that must do something only SQLite has (a checkpoint, a file size) tests
- * `deps.sqlite`; everything else goes through the stores. The top-level fields of the same names
- * are the same objects in SQLite mode and stand-ins that throw when used in PostgreSQL mode
- * (sqliteOnly, src/store/contract.ts): they stay until their last callers have moved to the store
- * (or to this group), then go.
+ * `deps.sqlite`; everything else goes through the stores, so no code outside src/store and src/db
+ * needs to know which database it talks to.
  */
 export type SqliteParts = {
-  db: Db;
-  bgDb: Db;
-  jobsDb: Db;
-  writer: GroupWriter;
-  checkpointer: Checkpointer;
-  dataDirLock: DataDirLock;
-};
-
-export type Deps = {
-  config: Config;
   /** the HTTP thread's connection: reads, and API changes (which wait for the lock up to busy_timeout) */
   db: Db;
   /**
@@ -49,10 +37,18 @@ export type Deps = {
    * and those jobs then run again when their lease ends (at-least-once, as always).
    */
   jobsDb: Db;
+  /** the group-commit writer thread (the same object as Deps.writer) */
+  writer: GroupWriter;
+  checkpointer: Checkpointer;
+  dataDirLock: DataDirLock;
+};
+
+export type Deps = {
+  config: Config;
   /**
    * The store contract (src/store/contract.ts): what every caller outside src/store uses. On
-   * SQLite `store` is bound to `db`, `bgStore` to `bgDb` and `jobsStore` to `jobsDb` (the roles
-   * above); on PostgreSQL all three are the one pool.
+   * SQLite `store` is bound to `sqlite.db`, `bgStore` to `sqlite.bgDb` and `jobsStore` to
+   * `sqlite.jobsDb` (the roles in SqliteParts); on PostgreSQL all three are the one pool.
    */
   store: Store;
   bgStore: Store;
@@ -66,9 +62,8 @@ export type Deps = {
   clock: () => number;
   log: Logger;
   auth: Authenticator;
+  /** the ingest group-commit writer: a thread on SQLite, inline on PostgreSQL (src/ingest/writer.ts) */
   writer: GroupWriter;
-  checkpointer: Checkpointer;
-  dataDirLock: DataDirLock;
   heartbeats: HeartbeatScheduler;
   /** this process as a replica of the cluster (registered by startServer) */
   replicas: ReplicaRegistry;

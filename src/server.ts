@@ -3,7 +3,7 @@
 import type { Server } from "bun";
 import { createApp, type AppState } from "./app";
 import type { Config } from "./config";
-import { dbFile, openDatabase, type Db } from "./db/client";
+import { dbFile, openDatabase } from "./db/client";
 import { migrate } from "./db/migrate";
 import { Checkpointer } from "./db/checkpointer";
 import { lockDataDir } from "./db/lock";
@@ -23,8 +23,7 @@ import { createLogger, type Logger } from "./lib/log";
 import { pgGroupCommit, pgStore, sqliteStore } from "./store/index";
 import { openPg } from "./db/pg-client";
 import { migratePg } from "./db/pg-migrate";
-import { sqliteOnly, type PgConn, type Store } from "./store/contract";
-import type { DataDirLock } from "./db/lock";
+import type { PgConn, Store } from "./store/contract";
 import { setPgOutbox } from "./store/pg/hooks";
 import { startPgWake } from "./store/pg/wake";
 import { ReplicaRegistry } from "./scheduler/replicas";
@@ -64,11 +63,9 @@ type BuildOptions = { log?: Logger; clock?: () => number };
 
 /**
  * What differs between the two stores when Deps are assembled: the stores of the three roles, the
- * SQLite group (absent on PostgreSQL) and the pool (absent on SQLite). On PostgreSQL the SQLite
- * fields of Deps (db, bgDb, jobsDb, writer, checkpointer, dataDirLock) are stand-ins that throw
- * when used (sqliteOnly): see Deps.sqlite.
+ * ingest writer, the SQLite group (absent on PostgreSQL: Deps.sqlite) and the pool (absent on SQLite).
  */
-type StoreParts = Pick<Deps, "db" | "bgDb" | "jobsDb" | "writer" | "checkpointer" | "dataDirLock" | "store" | "bgStore" | "jobsStore" | "sqlite" | "pg">;
+type StoreParts = Pick<Deps, "writer" | "store" | "bgStore" | "jobsStore" | "sqlite" | "pg">;
 
 /** SQLite mode: the data-directory lock, three connections, migrations, the writer and checkpointer threads. */
 export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
@@ -81,9 +78,9 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     autoCheckpoint: false, // the checkpointer thread does it
   });
   migrate(db);
-  // background writes on this thread never wait for the lock (see Deps.bgDb)
+  // background writes on this thread never wait for the lock (see SqliteParts.bgDb)
   const bgDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: config.durability, autoCheckpoint: false });
-  // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see Deps.jobsDb)
+  // job bookkeeping: does not wait for the lock, and is not fsynced on its own (see SqliteParts.jobsDb)
   const jobsDb = openDatabase(dbFile(config.dataDir), { busyTimeoutMs: 0, durability: "normal", autoCheckpoint: false });
   const writer = new GroupWriter(
     { file: dbFile(config.dataDir), busyTimeoutMs: config.busyTimeout, durability: config.durability, maxItems: config.maxItems },
@@ -94,7 +91,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const bgStore = sqliteStore(bgDb, clock);
   const jobsStore = sqliteStore(jobsDb, clock);
   const sqlite = { db, bgDb, jobsDb, writer, checkpointer, dataDirLock };
-  return assemble(config, log, clock, { ...sqlite, store, bgStore, jobsStore, sqlite });
+  return assemble(config, log, clock, { writer, store, bgStore, jobsStore, sqlite });
 }
 
 /**
@@ -114,22 +111,17 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
     await pool.end({ timeout: 5 });
     throw e;
   }
-  const store = pgStore(pool);
+  const store = pgStore(pool, clock); // the caches' change counters are re-read on this clock (CHECK_MS)
   // outbound messages and enrichment jobs the group commits enqueued (counted once committed): the
   // workers are woken when these moved, not after every group (each wake-up costs them a query)
   let webhooksOf: (() => WebhookDispatcher) | null = null;
   const enqueued = () => (webhooksOf?.().stats.messages ?? 0) + pgEnrichmentStats.enqueued;
   const deps = assemble(config, log, clock, {
-    db: sqliteOnly<Db>("db"),
-    bgDb: sqliteOnly<Db>("bgDb"),
-    jobsDb: sqliteOnly<Db>("jobsDb"),
     // the ingest writer on this thread: a PostgreSQL commit is async I/O (src/ingest/writer-inline.ts)
     writer: new GroupWriter(
       { kind: "inline", maxItems: config.maxItems, mappings: (t, s) => store.indicators.mappingsForSource(t, s), commit: pgGroupCommit(pool), enqueued },
       log,
     ),
-    checkpointer: sqliteOnly<Checkpointer>("checkpointer"),
-    dataDirLock: sqliteOnly<DataDirLock>("dataDirLock"),
     store,
     bgStore: store,
     jobsStore: store,

@@ -94,7 +94,7 @@ export async function startTestServer(settings: Partial<Config> = {}, clock?: ()
     return sqliteStore(db);
   };
   const sql = async (text: string, ...args: unknown[]): Promise<Record<string, any>[]> => {
-    if (!deps.pg) return deps.db.$client.query(text).all(...(args as any[])) as Record<string, any>[];
+    if (!deps.pg) return deps.sqlite!.db.$client.query(text).all(...(args as any[])) as Record<string, any>[];
     const rows = await deps.pg.unsafe(text.replace(/\?(\d+)/g, "$$$1"), args as any[]);
     return [...rows].map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v])));
   };

@@ -9,14 +9,14 @@ async function tables(deps: Deps): Promise<string[]> {
     const rows = await deps.pg`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`;
     return rows.map((r) => r.name as string).sort();
   }
-  const rows = deps.db.$client.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%'").all() as { name: string }[];
+  const rows = deps.sqlite!.db.$client.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%'").all() as { name: string }[];
   return rows.map((r) => r.name).sort();
 }
 
 /** count(*) of one table. */
 export async function countRows(deps: Deps, table: string): Promise<number> {
   if (deps.pg) return Number((await deps.pg.unsafe(`SELECT count(*) AS n FROM "${table}"`))[0].n);
-  return (deps.db.$client.query(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
+  return (deps.sqlite!.db.$client.query(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
 }
 
 /** Every table's row count: equal before and after means nothing was written. */

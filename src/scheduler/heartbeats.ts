@@ -101,7 +101,7 @@ export class HeartbeatScheduler {
       await this.sweep();
     } catch (e) {
       if (isBusy(e)) {
-        // The server's connection for this does not wait for the lock (Deps.bgDb): the writer
+        // The server's connection for this does not wait for the lock (SqliteParts.bgDb): the writer
         // thread is committing. Batches already moved are committed; look again in 2 ms.
         if (this.stopped) return;
         this.armedFor = this.clock() + 2;

@@ -5,7 +5,7 @@ import { and, desc, eq, gte, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { alertEvents, alerts, alertTimeline, events } from "../db/schema";
 import type { NormalizedEvent } from "../core/event";
-import { sourceFingerprint, type AlertStatus } from "../core/alerts";
+import { planAlertPatch, sourceFingerprint, type AlertPatch, type AlertStatus } from "../core/alerts";
 import { SEVERITY_RANK, type Severity } from "../core/severity";
 import { newId } from "../lib/ids";
 import { iso } from "../lib/time";
@@ -76,28 +76,27 @@ export function raiseAlert(db: Db, tenantId: string, a: AlertSignal, now: number
   return { alertId: id, change: "opened" };
 }
 
+/** The alert signal of an alert source's event (both stores): its fingerprint, title, severity and tags. */
+export function sourceAlertSignal(e: NormalizedEvent): AlertSignal {
+  return {
+    fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
+    title: e.title,
+    severity: e.severity,
+    sourceName: e.sourceName,
+    source: e.source,
+    ruleId: null,
+    tags: e.tags,
+    event: e,
+    resolve: e.resolve,
+  };
+}
+
 /** Alert sources: every item opens, joins or resolves the alert of its fingerprint. */
 export function alertsFromEvents(db: Db, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): AlertChange[] {
   const changes: AlertChange[] = [];
   for (const e of evs) {
     if (!e.opensAlert) continue;
-    const c = raiseAlert(
-      db,
-      tenantId,
-      {
-        fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
-        title: e.title,
-        severity: e.severity,
-        sourceName: e.sourceName,
-        source: e.source,
-        ruleId: null,
-        tags: e.tags,
-        event: e,
-        resolve: e.resolve,
-      },
-      now,
-      windowMs,
-    );
+    const c = raiseAlert(db, tenantId, sourceAlertSignal(e), now, windowMs);
     if (c) changes.push(c);
   }
   return changes;
@@ -196,7 +195,7 @@ export function timelineOf(db: Db, alertId: string): TimelineRow[] {
   return db.select().from(alertTimeline).where(eq(alertTimeline.alertId, alertId)).orderBy(alertTimeline.id).all();
 }
 
-export type AlertPatch = { status?: AlertStatus; classification?: string | null; assignee?: string | null };
+export type { AlertPatch };
 
 /**
  * Applies a triage change with a compare-and-set on the status the caller saw, and writes one
@@ -206,29 +205,7 @@ export type AlertPatch = { status?: AlertStatus; classification?: string | null;
  */
 export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, now: number): boolean {
   return db.transaction(() => {
-    const set: Record<string, unknown> = { updatedAt: now };
-    const entries: { kind: string; data: unknown }[] = [];
-    if (p.status !== undefined && p.status !== a.status) {
-      set.status = p.status;
-      if (p.status === "closed") {
-        set.closedAt = now;
-        set.classification = p.classification;
-      } else {
-        set.closedAt = null;
-        if (a.status === "closed") set.classification = null;
-      }
-      entries.push({
-        kind: a.status === "closed" ? "reopened" : "status",
-        data: { from: a.status, to: p.status, ...(p.status === "closed" ? { classification: p.classification } : {}) },
-      });
-    } else if (p.classification !== undefined && a.status === "closed" && p.classification !== a.classification) {
-      set.classification = p.classification;
-      entries.push({ kind: "status", data: { from: a.status, to: a.status, classification: p.classification } });
-    }
-    if (p.assignee !== undefined && p.assignee !== a.assignee) {
-      set.assignee = p.assignee;
-      entries.push({ kind: "assigned", data: { from: a.assignee, to: p.assignee } });
-    }
+    const { after: v, entries } = planAlertPatch(a, p, now);
     if (!entries.length) return true;
     const r = db.$client
       .prepare(
@@ -237,10 +214,10 @@ export function updateAlert(db: Db, a: AlertRow, p: AlertPatch, actor: string, n
       )
       .run(
         a.id,
-        (set.status as string) ?? a.status,
-        "classification" in set ? (set.classification as string | null) : a.classification,
-        "closedAt" in set ? (set.closedAt as number | null) : a.closedAt,
-        "assignee" in set ? (set.assignee as string | null) : a.assignee,
+        v.status,
+        v.classification,
+        v.closedAt,
+        v.assignee,
         now,
         a.status,
         a.updatedAt,

@@ -160,8 +160,9 @@ export function bindPg<M extends Record<string, AnyFn>>(pg: PgConn, fns: PgTwin<
 /**
  * A process-local map of request-path rows (key rows, tenant caps), emptied when its change counter
  * moves. On SQLite the counter is read at most every 2 ms (CounterGuardedMap); on PostgreSQL a
- * change through this process is seen at once and one through another process within CHECK_MS
- * (PgCounterGuardedMap). A hit costs no round trip on either.
+ * change through this process is seen at once and one through another process within CHECK_MS of
+ * the clock pgStore was given (the process's clock; PgCounterGuardedMap). A hit costs no round
+ * trip on either.
  */
 export interface GuardedMap<V> {
   get(key: string): Promise<V | undefined>;
@@ -239,24 +240,6 @@ export function notPorted<T extends object>(domain: string): T {
       if (fn === "then") return undefined;
       if (fn === NOT_PORTED) return domain;
       return () => Promise.reject(new Error(`PostgreSQL store: ${domain}.${String(fn)} is not ported yet`));
-    },
-  });
-}
-
-/**
- * A stand-in for a SQLite-only part of Deps in PostgreSQL mode (deps.db, deps.writer, ...): any use
- * fails with a message naming it, so a caller not yet moved to the store fails loudly instead of
- * touching a SQLite file. Setting a property is allowed (and ignored): assembly wires callbacks
- * onto some of these parts (writer.onCommit) for both modes.
- */
-export function sqliteOnly<T extends object>(name: string): T {
-  return new Proxy({} as T, {
-    get(_, prop) {
-      if (prop === "then" || typeof prop === "symbol") return undefined;
-      throw new Error(`deps.${name}.${String(prop)}: deps.${name} is SQLite-only and this keepwatch runs on PostgreSQL (use deps.store)`);
-    },
-    set() {
-      return true;
     },
   });
 }

@@ -165,8 +165,8 @@ export function completeAttempt(db: Db, id: number, a: Omit<NewAttempt, "deliver
   q(db, "complete").run(id, ...attemptResult(a));
 }
 
-/** The columns an attempt's outcome fills, in the order of the `complete` and `insertAttempt` statements. */
-function attemptResult(a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">) {
+/** The columns an attempt's outcome fills, in the order of the `complete` and `insertAttempt` statements (both stores). */
+export function attemptResult(a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">) {
   return [
     a.started_at,
     a.duration_ms,

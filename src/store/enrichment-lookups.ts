@@ -56,16 +56,21 @@ export function deleteEnricher(db: Db, tenantId: string, id: string): boolean {
   return db.$client.query("DELETE FROM enrichers WHERE tenant_id = ?1 AND id = ?2").run(tenantId, id).changes === 1;
 }
 
-export function activeEnrichers(db: Db, tenantId: string): EnricherDef[] {
-  const rows = db.$client.query(`SELECT ${COLS} FROM enrichers WHERE tenant_id = ?1 AND active = 1 ORDER BY name`).all(tenantId) as EnricherRow[];
-  return rows.map((r) => ({
+/** What enrichment runs from a stored enricher (both stores). */
+export function enricherDefOf(r: Pick<EnricherRow, "id" | "name" | "indicatorTypes" | "urlTemplate" | "headers" | "timeoutMs">): EnricherDef {
+  return {
     id: r.id,
     name: r.name,
     types: JSON.parse(r.indicatorTypes) as IndicatorType[],
     urlTemplate: r.urlTemplate,
     headers: JSON.parse(r.headers) as Record<string, string>,
     timeoutMs: r.timeoutMs,
-  }));
+  };
+}
+
+export function activeEnrichers(db: Db, tenantId: string): EnricherDef[] {
+  const rows = db.$client.query(`SELECT ${COLS} FROM enrichers WHERE tenant_id = ?1 AND active = 1 ORDER BY name`).all(tenantId) as EnricherRow[];
+  return rows.map(enricherDefOf);
 }
 
 /** This module's part of the store contract (src/store/contract.ts); the PostgreSQL twin is src/store/pg/enrichment-lookups.ts. */

@@ -119,6 +119,19 @@ export type EventFilter = {
 };
 
 /**
+ * The terms of a user's search text (both stores' queries: ftsQuery, ftsTsQuery): split on white
+ * space and control characters (a NUL ends FTS5's query text early), only terms with a letter or a
+ * digit, at most 16.
+ */
+export function searchTerms(text: string): string[] {
+  return text
+    .replace(/\p{Cc}/gu, " ")
+    .split(/\s+/)
+    .filter((t) => /[\p{L}\p{N}]/u.test(t))
+    .slice(0, 16);
+}
+
+/**
  * The user's search text as an FTS5 query, or null when it has no word to look for. Every
  * whitespace-separated term must appear (AND); a term is quoted as a phrase, so FTS5 operators
  * and punctuation in it are plain text ("10.0.0.5" and "db-01" match those tokens in a row); the
@@ -126,13 +139,7 @@ export type EventFilter = {
  * and digits, case and diacritics folded.
  */
 export function ftsQuery(text: string): string | null {
-  const terms = text
-    // control characters (a NUL ends FTS5's query text early) separate words like spaces
-    .replace(/\p{Cc}/gu, " ")
-    .split(/\s+/)
-    .filter((t) => /[\p{L}\p{N}]/u.test(t))
-    .slice(0, 16)
-    .map((t) => `"${t.replace(/"/g, '""')}"`);
+  const terms = searchTerms(text).map((t) => `"${t.replace(/"/g, '""')}"`);
   if (!terms.length) return null;
   terms[terms.length - 1] += "*";
   return terms.join(" ");

@@ -139,17 +139,7 @@ export function receivePing(
       const h = heartbeatById(db, heartbeatId);
       if (!h) return null;
       if (attempt === 0) {
-        const ping: Omit<PingRow, "id"> = {
-          heartbeatId: h.id,
-          at: now,
-          kind: p.kind,
-          exitCode: p.exitCode ?? null,
-          method: p.method ?? null,
-          remote: p.remote ?? null,
-          body: p.body ?? null,
-          eventId: p.eventId ?? null,
-        };
-        recordPing(db, ping, now);
+        recordPing(db, pingRowOf(h.id, p, now), now);
       }
       const t = timingOf(h);
       let ok = true;
@@ -199,6 +189,20 @@ export function beatsFromEvents(db: Db, tenantId: string, events: NormalizedEven
 // commit hooks (src/ingest/hooks.ts); the writer's group commit calls receivePing with its own.
 
 export type PingInput = { kind: PingKind; exitCode?: number | null; method?: string | null; remote?: string | null; body?: string | null; eventId?: string | null };
+
+/** The stored row of a ping (both stores). */
+export function pingRowOf(heartbeatId: string, p: PingInput, at: number): Omit<PingRow, "id"> {
+  return {
+    heartbeatId,
+    at,
+    kind: p.kind,
+    exitCode: p.exitCode ?? null,
+    method: p.method ?? null,
+    remote: p.remote ?? null,
+    body: p.body ?? null,
+    eventId: p.eventId ?? null,
+  };
+}
 
 /** A ping outside the group-commit writer (tools, tests): receivePing with the process's hooks. */
 export function ping(db: Db, heartbeatId: string, p: PingInput, now: number): HeartbeatRow | null {

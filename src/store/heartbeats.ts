@@ -19,8 +19,9 @@ export type NewHeartbeat = Pick<HeartbeatRow, "tenantId" | "name" | "scheduleKin
 
 export const HEARTBEAT_FILTERS_VERSION = "heartbeat-filters";
 
-export function createHeartbeat(db: Db, h: NewHeartbeat, now: number): HeartbeatRow {
-  const row: HeartbeatRow = {
+/** A new heartbeat's row (both stores): state new, a fresh ping token, no deadline yet. */
+export function newHeartbeatRow(h: NewHeartbeat, now: number): HeartbeatRow {
+  return {
     ...h,
     id: newId(now),
     token: randomB64url(18),
@@ -34,6 +35,10 @@ export function createHeartbeat(db: Db, h: NewHeartbeat, now: number): Heartbeat
     createdAt: now,
     updatedAt: now,
   };
+}
+
+export function createHeartbeat(db: Db, h: NewHeartbeat, now: number): HeartbeatRow {
+  const row = newHeartbeatRow(h, now);
   db.transaction(() => {
     db.insert(heartbeats).values(row).run();
     if (row.filter) bumpVersion(db, HEARTBEAT_FILTERS_VERSION);
@@ -174,6 +179,11 @@ export function recentFlipsByHeartbeat(db: Db, tenantId: string, perHeartbeat = 
         WHERE h.tenant_id = ?1`,
     )
     .all(tenantId, perHeartbeat) as { hb: string; at: number; from: string; to: string }[];
+  return flipsByHeartbeat(rows);
+}
+
+/** Flip rows grouped by heartbeat, in the rows' order (both stores). */
+export function flipsByHeartbeat(rows: { hb: string; at: number; from: string; to: string }[]): Map<string, { at: number; from: string; to: string }[]> {
   const out = new Map<string, { at: number; from: string; to: string }[]>();
   for (const r of rows) {
     const l = out.get(r.hb) ?? [];

@@ -8,7 +8,7 @@ import { pgKeysFns } from "./pg/keys";
 import { pgTenantsFns } from "./pg/tenants";
 import { pgSessionsFns } from "./pg/sessions";
 import { pgSourceSettingsFns, PgSourceSettingsCache } from "./pg/source-settings";
-import { pgConfigVersionsFns, PgCounterGuardedMap } from "./pg/config-versions";
+import { pgConfigVersionsFns, PgCounterGuardedMap, setVersionClock } from "./pg/config-versions";
 import { pgWatchlistsFns } from "./pg/watchlists";
 import { pgEnrichmentLookupsFns } from "./pg/enrichment-lookups";
 import { bindPg, bindSqlite, NOT_PORTED, notPorted, type GuardedMap, type Store } from "./contract";
@@ -108,8 +108,14 @@ export function sqliteStore(db: Db, clock: () => number = Date.now): Store {
   };
 }
 
-/** The PostgreSQL store on a pool (every role shares it). */
-export function pgStore(sql: postgres.Sql<{}>): Store {
+/**
+ * The PostgreSQL store on a pool (every role shares it). `clock`: the process's clock, which the
+ * change-counter snapshot of this database ages on (CHECK_MS, src/store/pg/config-versions.ts);
+ * without it the database keeps the clock it has (Date.now unless set), so a store bound to a
+ * transaction does not change it.
+ */
+export function pgStore(sql: postgres.Sql<{}>, clock?: () => number): Store {
+  if (clock) setVersionClock(sql, clock);
   return {
     kind: "postgres",
     queue: pgQueue(sql),

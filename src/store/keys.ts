@@ -20,8 +20,8 @@ export type NewKey = {
   rotatedFrom?: string | null;
 };
 
-/** Creates a key; the plain key is returned once and never stored. */
-export function createKey(db: Db, k: NewKey, now = Date.now()): { key: string; row: KeyRow } {
+/** A new key and its row (both stores): the plain key, and the row that stores only its prefix and hash. */
+export function newKeyRow(k: NewKey, now: number): { key: string; row: KeyRow } {
   const g = generateKey();
   const row: KeyRow = {
     id: newId(now),
@@ -39,8 +39,14 @@ export function createKey(db: Db, k: NewKey, now = Date.now()): { key: string; r
     rotatedFrom: k.rotatedFrom ?? null,
     createdAt: now,
   };
-  db.insert(apiKeys).values(row).run();
   return { key: g.key, row };
+}
+
+/** Creates a key; the plain key is returned once and never stored. */
+export function createKey(db: Db, k: NewKey, now = Date.now()): { key: string; row: KeyRow } {
+  const { key, row } = newKeyRow(k, now);
+  db.insert(apiKeys).values(row).run();
+  return { key, row };
 }
 
 const byPrefix = new WeakMap<Db, Statement>();
@@ -96,6 +102,25 @@ export function revokeKey(db: Db, id: string, now = Date.now()): boolean {
   })();
 }
 
+/** The new key of a rotation (both stores): the old key's tenant, name, scopes, sources and limits. */
+export function successorOf(old: KeyRow): NewKey {
+  return {
+    tenantId: old.tenantId,
+    name: old.name,
+    scopes: JSON.parse(old.scopes),
+    sources: old.sources ? JSON.parse(old.sources) : null,
+    rateLimit: old.rateLimit,
+    rateBurst: old.rateBurst,
+    expiresAt: old.expiresAt,
+    rotatedFrom: old.id,
+  };
+}
+
+/** When a rotated key stops working: after the overlap, or at its own earlier expiry. */
+export function rotationEnd(old: KeyRow, overlapMs: number, now: number): number {
+  return Math.min(now + overlapMs, old.expiresAt ?? Infinity);
+}
+
 /**
  * Rotation: a new key with the same tenant, scopes, sources and limits; the old key keeps working
  * until `now + overlapMs` (or its own earlier expiry). Both happen in one transaction.
@@ -103,21 +128,8 @@ export function revokeKey(db: Db, id: string, now = Date.now()): boolean {
 export function rotateKey(db: Db, old: KeyRow, overlapMs: number, now = Date.now()): { key: string; row: KeyRow } {
   return db.transaction(() => {
     keysChanged(db);
-    const created = createKey(
-      db,
-      {
-        tenantId: old.tenantId,
-        name: old.name,
-        scopes: JSON.parse(old.scopes),
-        sources: old.sources ? JSON.parse(old.sources) : null,
-        rateLimit: old.rateLimit,
-        rateBurst: old.rateBurst,
-        expiresAt: old.expiresAt,
-        rotatedFrom: old.id,
-      },
-      now,
-    );
-    const until = Math.min(now + overlapMs, old.expiresAt ?? Infinity);
+    const created = createKey(db, successorOf(old), now);
+    const until = rotationEnd(old, overlapMs, now);
     db.update(apiKeys).set({ expiresAt: until }).where(eq(apiKeys.id, old.id)).run();
     return created;
   });

@@ -63,7 +63,7 @@ export class RuleCache extends VersionedCache<RuleIndex> {
   }
 }
 
-/** Every rule an event matched in the first phase, counted as hits in the second (only if it was inserted). */
+/** Every rule an event matched in the first phase, counted as hits in the second (only if it was inserted); shared by both stores (src/store/pg/rules.ts). */
 const matchedRules = new WeakMap<NormalizedEvent, string[]>();
 
 /** Alert rules an event matched in the first phase, for the second (only if it was inserted). */
@@ -77,6 +77,15 @@ const pendingAlerts = new WeakMap<NormalizedEvent, Rule[]>();
 export function rulesBeforeInsert(db: Db, cache: RuleCache, tenantId: string, evs: NormalizedEvent[]): void {
   const idx = cache.get(db, tenantId);
   if (idx.size === 0) return;
+  applyRuleActions(idx, evs);
+}
+
+/**
+ * The first phase's decisions for a batch of events, without the database (both stores' twins):
+ * tags added, suppression, and the rules each event matched remembered for the second phase
+ * (takeRuleHits, takePendingAlerts).
+ */
+export function applyRuleActions(idx: RuleIndex, evs: NormalizedEvent[]): void {
   for (const e of evs) {
     const hits = matchingRules(idx, matchableOf(e));
     if (!hits.length) continue;
@@ -92,14 +101,8 @@ export function rulesBeforeInsert(db: Db, cache: RuleCache, tenantId: string, ev
   }
 }
 
-/**
- * Second phase, for the events that were inserted (inside the ingest transaction): alert rules
- * open or join their alert, after the threshold is reached when there is one.
- */
-export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedEvent[], now: number): AlertChange[] {
-  const changes: AlertChange[] = [];
-  // hit counts: one UPDATE per rule per batch
-  const counted = new Map<string, { n: number; at: number }>();
+/** Hits per rule of inserted events (count and latest receivedAt), added to `counted`; each event's hits are counted once. */
+export function takeRuleHits(inserted: NormalizedEvent[], counted = new Map<string, { n: number; at: number }>()): Map<string, { n: number; at: number }> {
   for (const e of inserted) {
     const ids = matchedRules.get(e);
     if (!ids) continue;
@@ -110,15 +113,32 @@ export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedE
       else counted.set(id, { n: 1, at: e.receivedAt });
     }
   }
+  return counted;
+}
+
+/** The alert rules an inserted event matched in the first phase (once: they are forgotten). */
+export function takePendingAlerts(e: NormalizedEvent): Rule[] | undefined {
+  const rs = pendingAlerts.get(e);
+  if (rs) pendingAlerts.delete(e);
+  return rs;
+}
+
+/**
+ * Second phase, for the events that were inserted (inside the ingest transaction): alert rules
+ * open or join their alert, after the threshold is reached when there is one.
+ */
+export function rulesAfterInsert(db: Db, tenantId: string, inserted: NormalizedEvent[], now: number): AlertChange[] {
+  const changes: AlertChange[] = [];
+  // hit counts: one UPDATE per rule per batch
+  const counted = takeRuleHits(inserted);
   if (counted.size) {
     const bump = db.$client.query("UPDATE rules SET hits = hits + ?1, last_hit_at = max(coalesce(last_hit_at, 0), ?2) WHERE id = ?3");
     for (const [id, c] of counted) bump.run(c.n, c.at, id);
   }
   const hits = sqlHitLog(db);
   for (const e of inserted) {
-    const rs = pendingAlerts.get(e);
+    const rs = takePendingAlerts(e);
     if (!rs) continue;
-    pendingAlerts.delete(e);
     const m = matchableOf(e);
     for (const r of rs) {
       // the decision is shared with the dry run (modules/rules/service.ts test)

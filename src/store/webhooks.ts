@@ -1,5 +1,6 @@
 // Outbound webhooks' SQL.
 import type { Bound } from "./contract";
+import type { SQLQueryBindings } from "bun:sqlite";
 import type { Db } from "../db/client";
 import { webhooks } from "../db/schema";
 import { bumpVersion } from "./config-versions";
@@ -46,6 +47,36 @@ export function listWebhooks(db: Db, tenantId: string): WebhookRow[] {
   return db.$client.query(`SELECT ${COLS} FROM webhooks WHERE tenant_id = ?1 ORDER BY id`).all(tenantId) as WebhookRow[];
 }
 
+/** The values of `row` in the order of both stores' insert/update statements ($1/?1 tenant, $2 id, ... $24 backlog policy). */
+export function webhookValues(row: WebhookRow): unknown[] {
+  return [
+    row.tenantId,
+    row.id,
+    row.name,
+    row.url,
+    row.state,
+    row.disabledReason,
+    row.disabledAt,
+    row.headers,
+    row.triggers,
+    row.filters,
+    row.mode,
+    row.intervalS,
+    row.maxBatch,
+    row.rateLimit,
+    row.timeoutMs,
+    row.retry,
+    row.ordered,
+    row.secret,
+    row.previousSecret,
+    row.previousSecretUntil,
+    row.consecutiveFailures,
+    row.updatedAt,
+    row.backlogCap,
+    row.backlogPolicy,
+  ];
+}
+
 /** Writes every column but id/tenant/created_at from `row`. */
 export function updateWebhook(db: Db, row: WebhookRow): boolean {
   const changed =
@@ -57,32 +88,7 @@ export function updateWebhook(db: Db, row: WebhookRow): boolean {
            previous_secret_until = ?20, consecutive_failures = ?21, updated_at = ?22, backlog_cap = ?23, backlog_policy = ?24
          WHERE tenant_id = ?1 AND id = ?2`,
       )
-      .run(
-        row.tenantId,
-        row.id,
-        row.name,
-        row.url,
-        row.state,
-        row.disabledReason,
-        row.disabledAt,
-        row.headers,
-        row.triggers,
-        row.filters,
-        row.mode,
-        row.intervalS,
-        row.maxBatch,
-        row.rateLimit,
-        row.timeoutMs,
-        row.retry,
-        row.ordered,
-        row.secret,
-        row.previousSecret,
-        row.previousSecretUntil,
-        row.consecutiveFailures,
-        row.updatedAt,
-        row.backlogCap,
-        row.backlogPolicy,
-      ).changes === 1;
+      .run(...(webhookValues(row) as SQLQueryBindings[])).changes === 1;
   if (changed) syncWebhookLane(db, row, row.updatedAt);
   // after the change: a reader that sees the new counter also sees the new row
   bumpVersion(db, WEBHOOKS_VERSION);

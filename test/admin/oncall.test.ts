@@ -103,7 +103,7 @@ describe("heartbeats list", () => {
     // with the real clock in the writer thread), as test/modules/heartbeat-lifecycle.test.ts does;
     // PostgreSQL: the store's ping unit, at the database clock
     const ping = async (h: any) =>
-      PG ? await s.deps.store.heartbeatTransitions.ping(h.id, { kind: "success" }, 0) : receivePing(s.deps.db, h.id, { kind: "success" }, commitHooks, now);
+      PG ? await s.deps.store.heartbeatTransitions.ping(h.id, { kind: "success" }, 0) : receivePing(s.deps.sqlite!.db, h.id, { kind: "success" }, commitHooks, now);
     // PostgreSQL: T0 is the heartbeat's creation, moved back with the stored times; `at(x)` moves
     // them until the database's now is T0 + x (the real time the steps take is taken off)
     let t0 = Date.parse(up.created_at);

@@ -9,27 +9,18 @@
 //    over the PostgreSQL rounds divided by the events stored in them. These predict how far
 //    replicas on one database can scale (see the README).
 // 3. Deliveries/s on PostgreSQL: N messages to a local receiver through one webhook.
-import { findPgBin, startCluster } from "../pg/cluster";
 import { cpuMs, fmt, machine, median, sampleEvent, startBare, startKeepwatch, wrk, type WrkResult } from "./lib";
+import { countingReceiver, skipWithoutPostgres, statsCluster } from "./pglib";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const N = Number(process.env.BENCH_N ?? 5_000);
 
-if (!findPgBin()) {
-  console.log("# postgres: skipped (PostgreSQL is not installed: apt-get install postgresql)");
-  process.exit(0);
-}
-
-const cluster = await startCluster({ settings: { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all", max_connections: "200" } });
+skipWithoutPostgres("postgres");
+const stats = await statsCluster("bench");
 try {
   console.log(`# postgres: ingest, wrk 64 connections, ${ROUNDS} alternating rounds of ${SECONDS}s; machine: ${machine()}`);
-  const url = await cluster.createDatabase("bench");
-  const postgres = (await import("postgres")).default;
-  const { pgOptions } = await import("../../src/db/pg-client");
-  const o = pgOptions(cluster.urlFor("bench"), 2);
-  const sql = postgres(o.url, o.options);
-  await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
+  const { url, sql } = stats;
 
   const bodies = Array.from({ length: 16 }, (_, i) => JSON.stringify(sampleEvent(i)));
   const bare = await startBare();
@@ -87,14 +78,7 @@ try {
   }
 
   // deliveries/s on PostgreSQL
-  let got = 0;
-  let first = 0, last = 0;
-  const receiver = Bun.serve({ port: 0, hostname: "127.0.0.1", async fetch(req) {
-    await req.arrayBuffer();
-    if (got++ === 0) first = performance.now();
-    last = performance.now();
-    return new Response("ok");
-  } });
+  const receiver = countingReceiver();
   pg.proc.kill("SIGTERM");
   await pg.proc.exited;
   const pg2 = await startKeepwatch({ KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8", KEEPWATCH_WEBHOOK_CONCURRENCY: "64" }, { databaseUrl: url });
@@ -102,7 +86,7 @@ try {
   const wh = await fetch(pg2.url + "/v1/webhooks", {
     method: "POST",
     headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ url: `http://127.0.0.1:${receiver.port}/bench`, rate_limit: 0 }),
+    body: JSON.stringify({ url: receiver.url, rate_limit: 0 }),
   });
   if (wh.status >= 300) throw new Error(`webhook: ${wh.status} ${await wh.text()}`);
   const t0 = performance.now();
@@ -115,12 +99,11 @@ try {
     if (r.status !== 202) throw new Error(`ingest: ${r.status} ${await r.text()}`);
   }
   const end = Date.now() + 120_000;
-  while (got < N && Date.now() < end) await Bun.sleep(20);
-  console.log(`deliveries on PostgreSQL: ${got}/${N} received, ${fmt(got / ((last - first) / 1000), 0)} deliveries/s (first to last), ${fmt((performance.now() - t0) / 1000, 1)} s from the first ingest`);
-  receiver.stop(true);
+  while (receiver.got < N && Date.now() < end) await Bun.sleep(20);
+  console.log(`deliveries on PostgreSQL: ${receiver.got}/${N} received, ${fmt(receiver.got / ((receiver.last - receiver.first) / 1000), 0)} deliveries/s (first to last), ${fmt((performance.now() - t0) / 1000, 1)} s from the first ingest`);
+  receiver.stop();
   pg2.proc.kill("SIGTERM");
   await pg2.proc.exited;
-  await sql.end({ timeout: 5 });
 } finally {
-  await cluster.stop();
+  await stats.stop();
 }

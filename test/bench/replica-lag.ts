@@ -7,14 +7,16 @@
 // KEEPWATCH_... variables, are passed to every replica).
 import postgres from "postgres";
 import { pgOptions } from "../../src/db/pg-client";
-import { startCluster } from "../pg/cluster";
 import { killSpawned, startBinary, tempDir } from "../helpers";
+import { startCluster } from "../pg/cluster";
+import { skipWithoutPostgres } from "./pglib";
 
 const REPLICAS = Number(process.argv[2] ?? 3);
 const RATE = Number(process.argv[3] ?? 500);
 const SECONDS = Number(process.argv[4] ?? 10);
 const ORDERED = (process.argv[5] ?? "plain") === "ordered";
 
+skipWithoutPostgres("replica-lag");
 // BENCH_STATEMENTS=1: the statements the run made, from pg_stat_statements (calls, ms, per message)
 const STATEMENTS = process.env.BENCH_STATEMENTS === "1";
 const cluster = await startCluster(STATEMENTS ? { settings: { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" } } : {});

@@ -4,13 +4,13 @@
 // poll) or by NOTIFY (--db-wake notify). ROUNDS rounds: a "block" event (its webhook's receiver
 // answers after 1 s) on A, 100 ms later a "probe" event on A; lag = probe's arrival − its send.
 // `KEEPWATCH_DB_WAKE=poll|notify bun test/bench/replica-wake.ts [rounds]` (KEEPWATCH_BIN or dist/keepwatch).
-import { startCluster } from "../pg/cluster";
 import { killSpawned, startBinary, tempDir } from "../helpers";
+import { benchCluster, skipWithoutPostgres } from "./pglib";
 
 const ROUNDS = Number(process.argv[2] ?? 15);
-const cluster = await startCluster();
+skipWithoutPostgres("replica-wake");
+const { cluster, url } = await benchCluster("wake");
 try {
-  const url = await cluster.createDatabase("wake");
   const env: Record<string, string> = { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8", KEEPWATCH_DB_WAKE: process.env.KEEPWATCH_DB_WAKE ?? "notify" };
   const a = await startBinary(tempDir("kw-wake-a-"), ["--database-url", url, "--webhook-concurrency", "1"], env);
   const b = await startBinary(tempDir("kw-wake-b-"), ["--database-url", url], env);

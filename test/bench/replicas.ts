@@ -20,10 +20,8 @@
 // Ratios against 1 replica in the same run. The replicas, PostgreSQL, wrk and this process share
 // the machine's cores: on 2 cores the absolute scaling is bounded; the per-event CPU costs are
 // what predicts bigger machines (README: Running several replicas).
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { findPgBin, startCluster } from "../pg/cluster";
 import { cpuMs, fmt, machine, median, sampleEvent, startKeepwatch, wrk, type WrkResult } from "./lib";
+import { skipWithoutPostgres, statsCluster } from "./pglib";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -39,34 +37,9 @@ const LAG_WAIT_S = Number(process.env.BENCH_LAG_WAIT ?? 240);
 const CONNECTIONS = 64;
 const MAX_REPLICAS = 3;
 
-if (!findPgBin()) {
-  console.log("# replicas: skipped (PostgreSQL is not installed: apt-get install postgresql)");
-  process.exit(0);
-}
+skipWithoutPostgres("replicas");
 
-/** CPU ms of a PostgreSQL cluster so far: the postmaster, the children it reaped, every live child. */
-function pgCpuMs(dataDir: string): number {
-  const pm = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-  const fields = (pid: number | string) => {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2).split(" "); // starts at field 3 (state)
-  };
-  const f = fields(pm);
-  // utime, stime, cutime, cstime (fields 14-17) in ticks of 10 ms
-  let ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d) || Number(d) === pm) continue;
-    try {
-      const c = fields(d);
-      if (Number(c[1]) === pm) ticks += Number(c[11]) + Number(c[12]);
-    } catch {} // gone meanwhile: its time is in the postmaster's cutime once reaped
-  }
-  return ticks * 10;
-}
-
-const cluster = await startCluster({ settings: { max_connections: "200", shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" } });
-// test/pg/cluster.ts keeps the data directory in `data` beside the socket
-const pgData = join(cluster.socketDir, "data");
+const stats = await statsCluster("bench", 1);
 type Replica = Awaited<ReturnType<typeof startKeepwatch>>;
 const replicas: Replica[] = [];
 
@@ -104,18 +77,8 @@ async function until(p: () => boolean, ms: number, what: string) {
 }
 
 try {
-  const url = await cluster.createDatabase("bench");
-  const postgres = (await import("postgres")).default;
-  const { pgOptions } = await import("../../src/db/pg-client");
-  const o = pgOptions(cluster.urlFor("bench"), 1);
-  const sql = postgres(o.url, o.options);
-  await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
-  /** statements run and transactions committed in the bench database so far */
-  const pgCounters = async () => {
-    const [st] = await sql`SELECT coalesce(sum(calls), 0)::bigint AS calls FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'bench')`;
-    const [db] = await sql`SELECT xact_commit::bigint AS xacts FROM pg_stat_database WHERE datname = 'bench'`;
-    return { calls: Number(st!.calls), xacts: Number(db!.xacts) };
-  };
+  const { url, sql, counters: pgCounters } = stats;
+  const pgCpuMs = () => stats.cpuMs();
   const env = { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8", KEEPWATCH_WEBHOOK_CONCURRENCY: "64" };
   const first = await startKeepwatch(env, { databaseUrl: url });
   replicas.push(first);
@@ -156,10 +119,10 @@ try {
     await ensure(k);
     const e0 = await events();
     const x0 = (await pgCounters()).xacts;
-    const kw0 = kwCpu(), pg0 = pgCpuMs(pgData);
+    const kw0 = kwCpu(), pg0 = pgCpuMs();
     const per = Math.ceil(CONNECTIONS / k);
     const rs: WrkResult[] = await Promise.all(replicas.map((r) => wrk(r.url + "/api/v1/events", bodies, h, { seconds: SECONDS, connections: per, threads: 1 })));
-    const kw1 = kwCpu(), pg1 = pgCpuMs(pgData);
+    const kw1 = kwCpu(), pg1 = pgCpuMs();
     const e1 = await events();
     await Bun.sleep(200); // the statistics collector reports with a short delay
     const x1 = (await pgCounters()).xacts;
@@ -217,10 +180,10 @@ try {
     duplicates = 0;
     seen.clear();
     const c0 = await pgCounters();
-    const kw0 = kwCpu(), pg0 = pgCpuMs(pgData);
+    const kw0 = kwCpu(), pg0 = pgCpuMs();
     await Promise.all(ws.map((w) => api(`/v1/webhooks/${w.id}`, "PATCH", { state: "active" })));
     await until(() => received >= N, 180_000, `${N} deliveries with ${k} replicas`);
-    const kw1 = kwCpu(), pg1 = pgCpuMs(pgData);
+    const kw1 = kwCpu(), pg1 = pgCpuMs();
     // the outcomes commit a few ms after the last receipt
     await Bun.sleep(500);
     const c1 = await pgCounters();
@@ -302,12 +265,11 @@ try {
     await api(`/v1/webhooks/${w.id}`, "PATCH", { state: "inactive" });
   }
   console.log(`load average at the end: ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`);
-  await sql.end({ timeout: 5 });
 } finally {
   for (const r of replicas.splice(0)) {
     r.proc.kill("SIGTERM");
     await r.proc.exited;
   }
   receiver.stop(true);
-  await cluster.stop();
+  await stats.stop();
 }

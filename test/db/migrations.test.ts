@@ -46,7 +46,7 @@ test("the checkpointer thread copies the WAL into the database file while the se
       expect(r.status).toBe(202);
     }
     // the server's own connections never checkpoint; only the checkpointer thread can grow the file
-    expect((s.deps.db.$client.query("PRAGMA wal_autocheckpoint").get() as any).wal_autocheckpoint).toBe(0);
+    expect((s.deps.sqlite!.db.$client.query("PRAGMA wal_autocheckpoint").get() as any).wal_autocheckpoint).toBe(0);
     const deadline = Date.now() + 5000;
     while (statSync(dbFile(s.dir)).size < before + 2_000_000 && Date.now() < deadline) await Bun.sleep(50);
     expect(statSync(dbFile(s.dir)).size).toBeGreaterThan(before + 2_000_000);

@@ -421,11 +421,11 @@ test("an Idempotency-Key older than 24 h is forgotten, and the prune removes it"
   // age the stored key past the window (no contract function moves a key's time: straight in the table)
   const age = async () => {
     if (s.deps.pg) await s.deps.pg`UPDATE idempotency_keys SET created_at = created_at - ${IDEMPOTENCY_WINDOW_MS + 1000} WHERE key = ${h["idempotency-key"]}`;
-    else s.deps.db.$client.prepare("UPDATE idempotency_keys SET created_at = created_at - ?1 WHERE key = ?2").run(IDEMPOTENCY_WINDOW_MS + 1000, h["idempotency-key"]);
+    else s.deps.sqlite!.db.$client.prepare("UPDATE idempotency_keys SET created_at = created_at - ?1 WHERE key = ?2").run(IDEMPOTENCY_WINDOW_MS + 1000, h["idempotency-key"]);
   };
   const left = async () => {
     if (s.deps.pg) return (await s.deps.pg`SELECT count(*) AS n FROM idempotency_keys WHERE key = ${h["idempotency-key"]}`)[0].n;
-    return (s.deps.db.$client.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE key = ?1").get(h["idempotency-key"]) as any).n;
+    return (s.deps.sqlite!.db.$client.prepare("SELECT count(*) AS n FROM idempotency_keys WHERE key = ?1").get(h["idempotency-key"]) as any).n;
   };
   await age();
   const b = (await (await s.post("/api/v1/events", event(1), { headers: h })).json()) as any;

@@ -33,5 +33,5 @@ test.skipIf(TEST_STORE === "postgres")("a writer thread that fails is replaced; 
   }
   expect(ok).toBe(true);
   expect((await s.get(`/v1/events/${first.ids[0]}`)).status).toBe(200);
-  expect(countEvents(s.deps.db, s.tenantId)).toBeGreaterThanOrEqual(2);
+  expect(countEvents(s.deps.sqlite!.db, s.tenantId)).toBeGreaterThanOrEqual(2);
 });

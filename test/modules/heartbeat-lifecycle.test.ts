@@ -49,7 +49,7 @@ afterAll(async () => {
 // as the ingest writer runs it: inside its immediate (write-locked) transaction, so another writer
 // (the full-text indexer on the checkpointer thread) cannot commit between its read and its write
 const ping = async (id: string, kind: PingKind = "success") =>
-  PG ? await s.deps.store.heartbeatTransitions.ping(id, { kind }, 0) : s.deps.db.$client.transaction(() => receivePing(s.deps.db, id, { kind }, commitHooks, now)).immediate();
+  PG ? await s.deps.store.heartbeatTransitions.ping(id, { kind }, 0) : s.deps.sqlite!.db.$client.transaction(() => receivePing(s.deps.sqlite!.db, id, { kind }, commitHooks, now)).immediate();
 /**
  * A sweep as the scheduler's timer runs it: its connection (Deps.bgDb) never waits for the write
  * lock, and the ingest writer or the full-text indexer (checkpointer thread) may hold it for a few

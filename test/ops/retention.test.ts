@@ -19,7 +19,7 @@ afterEach(async () => {
 
 const count = async (sql: string, ...args: any[]) => Number((await s!.sql(sql, ...args))[0]!.n);
 /** A prune on the server's store outside the scheduler: SQLite on the main connection, PostgreSQL through the store. */
-const prune = (cut: RetentionCutoffs, opts: RetentionOptions) => (s!.deps.sqlite ? pruneOld(s!.deps.db, cut, opts) : pruneOldWith(s!.deps.store.retention, cut, opts));
+const prune = (cut: RetentionCutoffs, opts: RetentionOptions) => (s!.deps.sqlite ? pruneOld(s!.deps.sqlite!.db, cut, opts) : pruneOldWith(s!.deps.store.retention, cut, opts));
 
 /** A server whose clock starts 40 days ago: what it ingests then is past the 30-day retention. */
 async function agedServer() {
@@ -91,7 +91,7 @@ test("ingest goes on while a large prune runs (SQLite: on the checkpointer threa
   for (let i = 0; i < 8; i++) expect((await s.post("/api/v1/events", batch)).status).toBe(202);
   now = Date.now();
   const cut = { eventsBefore: now - 30 * DAY, pingsBefore: null };
-  const pruning = s.deps.sqlite ? s.deps.checkpointer.retention(cut, { batch: 200, pauseMs: 5 }) : pruneOldWith(s.deps.bgStore.retention, cut, { batch: 200, pauseMs: 5 });
+  const pruning = s.deps.sqlite ? s.deps.sqlite!.checkpointer.retention(cut, { batch: 200, pauseMs: 5 }) : pruneOldWith(s.deps.bgStore.retention, cut, { batch: 200, pauseMs: 5 });
   const lat: number[] = [];
   let done = false;
   pruning.finally(() => (done = true));
@@ -143,7 +143,7 @@ test("delivery history, its attempts and finished jobs go after --delivery-reten
 test.skipIf(TEST_STORE === "postgres")("the nightly TRUNCATE checkpoint empties the WAL file (SQLite only: the WAL file)", async () => {
   s = await startTestServer();
   for (let i = 0; i < 5; i++) expect((await s.post("/api/v1/events", Array.from({ length: 50 }, (_, j) => event(j)))).status).toBe(202);
-  const r = await s.deps.checkpointer.truncate();
+  const r = await s.deps.sqlite!.checkpointer.truncate();
   expect(r.busy).toBe(false);
   expect(statSync(`${s.dir}/keepwatch.db-wal`).size).toBe(0);
   expect((await s.post("/api/v1/events", event(1))).status).toBe(202);
@@ -159,7 +159,7 @@ test.skipIf(TEST_STORE === "postgres")("a long reader makes the TRUNCATE give up
     reader.query("SELECT count(*) FROM events").get(); // a read transaction holding its snapshot
     expect((await s.post("/api/v1/events", event(1))).status).toBe(202); // the WAL moves past the reader's snapshot
     const t0 = performance.now();
-    const [r, ingest] = await Promise.all([s.deps.checkpointer.truncate(), s.post("/api/v1/events", event(2))]);
+    const [r, ingest] = await Promise.all([s.deps.sqlite!.checkpointer.truncate(), s.post("/api/v1/events", event(2))]);
     expect(r.busy).toBe(true);
     expect(ingest.status).toBe(202);
     expect(performance.now() - t0).toBeLessThan(3000);
@@ -167,7 +167,7 @@ test.skipIf(TEST_STORE === "postgres")("a long reader makes the TRUNCATE give up
     reader.exec("COMMIT");
     reader.close();
   }
-  expect((await s.deps.checkpointer.truncate()).busy).toBe(false);
+  expect((await s.deps.sqlite!.checkpointer.truncate()).busy).toBe(false);
 });
 
 test("retention settings are validated like the others", () => {

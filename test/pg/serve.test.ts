@@ -53,9 +53,8 @@ test(`boots on an empty database${whole ? "" : " (HTTP app only: some domains ar
     expect(deps.jobsStore).toBe(deps.store);
     expect(deps.sqlite).toBeUndefined();
     expect(deps.pg).toBeDefined();
-    // the SQLite-only fields are stand-ins that say so when used
-    expect(() => deps.db.$client).toThrow(/deps\.db is SQLite-only and this keepwatch runs on PostgreSQL/);
-    expect(() => deps.checkpointer.truncate).toThrow(/SQLite-only/);
+    // no SQLite connection, checkpointer or lock anywhere in Deps (they live in deps.sqlite only)
+    for (const f of ["db", "bgDb", "jobsDb", "checkpointer", "dataDirLock"]) expect(f in deps).toBe(false);
     // no data directory, no lock, no SQLite file
     expect(existsSync(dataDir)).toBe(false);
     // the boot applied the schema

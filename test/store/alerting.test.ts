@@ -458,6 +458,28 @@ for (const [kind, make] of makers) {
       expect((await h.raw("SELECT type FROM events WHERE source_name = 'heartbeat' ORDER BY id")).map((r) => r.type).slice(-2)).toEqual(["heartbeat.down", "heartbeat.deleted"]);
     });
 
+    test("heartbeat system events are searched like any event: a name with accents is found without them, in any case", async () => {
+      const h = await make();
+      const s = h.store;
+      const t = await tenant(h);
+      const base = { tenantId: t, scheduleKind: "period", cron: null, tz: null, maxRuntimeS: null, severity: "high", filter: null };
+      const names = ["Sauvegarde réseau été", "Çron naïve Ωmega", "plain nightly"];
+      const hbs = [];
+      for (const name of names) hbs.push(await s.heartbeats.createHeartbeat({ ...base, name, periodS: 3600, graceS: 0 }, Date.now()));
+      // a failure while new: down (heartbeat.down); deleted while down: heartbeat.deleted
+      for (const hb of hbs) await s.heartbeatTransitions.ping(hb.id, { kind: "fail" }, Date.now());
+      expect(await s.heartbeatTransitions.removeHeartbeat(t, hbs[1]!.id, Date.now())).toBe(true);
+      while ((await s.search.indexPending(100_000)).pending);
+      const q = async (text: string) => (await s.events.listEvents(t, { text, limit: 100 })).map((r) => `${r.type} ${r.title}`).sort();
+      expect(await q("reseau ete")).toEqual(["heartbeat.down Sauvegarde réseau été is down"]);
+      expect(await q("RESEAU")).toEqual(["heartbeat.down Sauvegarde réseau été is down"]);
+      expect(await q("réseau")).toEqual(["heartbeat.down Sauvegarde réseau été is down"]);
+      expect(await q("cron naive ωmega")).toEqual(["heartbeat.deleted Çron naïve Ωmega was deleted", "heartbeat.down Çron naïve Ωmega is down"]);
+      expect(await q("naive deleted")).toEqual(["heartbeat.deleted Çron naïve Ωmega was deleted"]);
+      expect(await q("nightly down")).toEqual(["heartbeat.down plain nightly is down"]);
+      expect(await q("is down")).toHaveLength(3);
+    });
+
     test("after a restart: a heartbeat whose deadline passed meanwhile gets a fresh period (late → up), no alert", async () => {
       const h = await make();
       const s = h.store;

@@ -269,7 +269,7 @@ test("the built binary killed while indexing: the cursor moves with the index ro
 test("deletes while the server's indexer thread is indexing: no deleted or stale match, every survivor found once", async () => {
   const s = await startTestServer();
   try {
-    const db = s.deps.db;
+    const db = s.deps.sqlite!.db;
     const N = 6000;
     const old = Date.now() - 86_400_000;
     // the first half old (retention takes it), the second half new
@@ -292,12 +292,12 @@ test("deletes while the server's indexer thread is indexing: no deleted or stale
       await Bun.sleep(0);
     }
     // once all of it is indexed, the newest 500 go too, and new events take their rowids with other text
-    expect(await s.deps.checkpointer.searchReady(10_000)).toBe(true);
+    expect(await s.deps.sqlite!.checkpointer.searchReady(10_000)).toBe(true);
     expect(indexState(db).cursor).toBe(N);
     db.$client.query("DELETE FROM events WHERE rowid > ?1").run(N - 500);
     addEvents(db, Array.from({ length: 500 }, (_, i) => ({ id: `ew${String(i).padStart(8, "0")}`, tenantId: s.tenantId, text: `fresh${i}z` })));
     expect(indexState(db).last).toBe(N); // the rowids were reused
-    expect(await s.deps.checkpointer.searchReady(10_000)).toBe(true);
+    expect(await s.deps.sqlite!.checkpointer.searchReady(10_000)).toBe(true);
     expectExactIndex(db);
     expect(count(db, "SELECT count(*) AS n FROM events_fts")).toBe(N / 2);
     const search = async (q: string) => (await json(s.get(`/v1/events?limit=5&q=${q}`))).items.map((e: any) => e.id);

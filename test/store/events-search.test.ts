@@ -24,14 +24,14 @@ let otherIngest = "";
 let otherRead = "";
 beforeAll(async () => {
   s = await startTestServer();
-  const t2 = createTenant(s.deps.db, "t2");
-  otherIngest = createKey(s.deps.db, { tenantId: t2.id, name: "i", scopes: ["ingest"] }).key;
-  otherRead = createKey(s.deps.db, { tenantId: t2.id, name: "r", scopes: ["read"] }).key;
+  const t2 = createTenant(s.deps.sqlite!.db, "t2");
+  otherIngest = createKey(s.deps.sqlite!.db, { tenantId: t2.id, name: "i", scopes: ["ingest"] }).key;
+  otherRead = createKey(s.deps.sqlite!.db, { tenantId: t2.id, name: "r", scopes: ["read"] }).key;
 });
 afterAll(() => s.close());
 
 /** Polls (bounded) until the background indexer has taken in every stored event. */
-async function indexed(db = s.deps.db, timeoutMs = 10_000) {
+async function indexed(db = s.deps.sqlite!.db, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const st = indexState(db);
@@ -101,14 +101,14 @@ test("deleting an event removes it from the index: the next event, which may reu
   // retention deletes everything received before "now + 1 s" that no open alert holds
   let after = "";
   for (;;) {
-    const b = pruneEventsBatch(s.deps.db, Date.now() + 1000, after, 500);
+    const b = pruneEventsBatch(s.deps.sqlite!.db, Date.now() + 1000, after, 500);
     if (!b.last) break;
     after = b.last;
   }
   const fresh = (await json(s.post("/api/v1/events", event(5, { payload: { animal: "capybarahere" } })))).ids[0];
   expect(await search("axolotlgone")).toEqual([]);
   expect(await search("capybarahere")).toEqual([fresh]);
-  const n = (sql: string) => (s.deps.db.$client.query(sql).get() as { n: number }).n;
+  const n = (sql: string) => (s.deps.sqlite!.db.$client.query(sql).get() as { n: number }).n;
   // the index has exactly one entry per stored event
   await indexed();
   expect(n("SELECT count(*) AS n FROM events_fts")).toBe(n("SELECT count(*) AS n FROM events"));
@@ -119,7 +119,7 @@ test("a backup copy answers the same searches", async () => {
   await indexed();
   const dir = tempDir();
   const file = join(dir, "copy.db");
-  backupTo(s.deps.db, file);
+  backupTo(s.deps.sqlite!.db, file);
   const copy = openDatabase(file);
   expect(listEvents(copy, s.tenantId, { text: "narwhalbackup", limit: 10 }).map((e) => e.id)).toEqual([id]);
   copy.$client.close();
@@ -146,6 +146,6 @@ test("any search text is answered 200: operators, quotes, brackets and stray pun
     }
     // the store never hands SQLite a query it cannot parse
     const m = ftsQuery(q);
-    if (m !== null) expect(() => s.deps.db.$client.query("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?1").get(m)).not.toThrow();
+    if (m !== null) expect(() => s.deps.sqlite!.db.$client.query("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?1").get(m)).not.toThrow();
   }
 });

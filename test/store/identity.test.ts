@@ -6,7 +6,7 @@
 // store's bound, a change through its own connection at once, and a cached key costs no lookup.
 // Every row a function returns is compared whole with what was written, so that both stores give
 // back the same shapes (numbers, nulls, 0/1 flags). The keys walk is seeded (seed printed).
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { parseKey } from "../../src/core/keys";
 import { parseSourceToken } from "../../src/core/source-tokens";
 import { openDatabase } from "../../src/db/client";
@@ -492,5 +492,54 @@ forEachStore((kind, make) => {
       expect(await au.signatureSetting(t.id, "generic")).toBeUndefined();
       await au.checkSignature(t.id, "generic", new Headers(), new TextEncoder().encode("{}"));
     });
+  });
+});
+
+describe("PostgreSQL only (SQLite's request-path maps keep their 2 ms pace on the process's monotonic time, unchanged)", () => {
+  const pools: { end(o: { timeout: number }): Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const p of pools.splice(0)) await p.end({ timeout: 5 });
+  });
+
+  test("the change counters are re-read on the store's injected clock: another connection's change is seen once that clock has moved CHECK_MS, at once when it stepped back", async () => {
+    const c = await sharedCluster();
+    const url = await c.createDatabase(`identity_clock_${process.pid}_${++seq}`);
+    const one = openPg(url, { pool: 2 });
+    await migratePg(one.$client);
+    const two = openPg(url, { pool: 2 });
+    pools.push(one.$client, two.$client);
+    let now = 1_800_000_000_000;
+    const a = pgStore(one.$client, () => now);
+    const b = pgStore(two.$client); // another process
+    const m = a.guardedMap<string>("clock_counter");
+    const cached = async () => (await m.get("x")) !== undefined;
+    expect(await m.get("x")).toBeUndefined(); // the first look reads the counters
+    m.set("x", "1");
+    for (let round = 0; round < 3; round++) {
+      await b.configVersions.bumpVersion("clock_counter");
+      // real time passes, the injected clock stands still: the snapshot is still young
+      await Bun.sleep(CHECK_MS + 100);
+      expect(await cached()).toBe(true);
+      now += CHECK_MS / 4;
+      expect(await cached()).toBe(true);
+      if (round === 2) {
+        // a clock that steps back (a wall-clock correction): the snapshot is stale at once
+        now -= 3_600_000;
+        expect(await cached()).toBe(false);
+      } else {
+        now += CHECK_MS; // past the bound on the injected clock: the next look waits for a read
+        expect(await cached()).toBe(false);
+      }
+      m.set("x", String(round + 2));
+    }
+    // this connection's own bump is seen at once, whatever the clock does
+    await a.configVersions.bumpVersion("clock_counter");
+    expect(await cached()).toBe(false);
+    // the stores bound to transactions (pgStore(tx), no clock) leave the database's clock alone
+    pgStore(one.$client);
+    m.set("x", "5");
+    await b.configVersions.bumpVersion("clock_counter");
+    await Bun.sleep(CHECK_MS + 100);
+    expect(await cached()).toBe(true);
   });
 });

@@ -72,8 +72,8 @@ describe("isolation", () => {
       });
       await s.deps.store.deliveries.enqueueMessages(items, 60_000);
     } else
-      s.deps.db.$client.transaction(() => {
-        for (let i = 0; i < 100_000; i++) s.deps.webhooks.emit(s.deps.db, s.tenantId, { type: "event.received", data: { i }, source: "flood" }, now);
+      s.deps.sqlite!.db.$client.transaction(() => {
+        for (let i = 0; i < 100_000; i++) s.deps.webhooks.emit(s.deps.sqlite!.db, s.tenantId, { type: "event.received", data: { i }, source: "flood" }, now);
       })();
     s.deps.worker.notify();
     await hang.waitFor(4, 5000);

@@ -81,7 +81,7 @@ describe("transactional outbox", () => {
     const q = async (sql: string, ...args: any[]): Promise<number> =>
       TEST_STORE === "postgres"
         ? Number((await s.deps.pg!.unsafe(sql.replace(/\?(\d)/g, "$$$1"), args))[0]!.n)
-        : ((s.deps.db.$client.query(sql).get(...args) as any).n as number);
+        : ((s.deps.sqlite!.db.$client.query(sql).get(...args) as any).n as number);
     const id = await ingest(600, { source: "outbox" });
     // at the moment of the 202 the delivery exists (held: the webhook is inactive)
     expect(await q("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ?1 AND body LIKE ?2", w.id, `%${id}%`)).toBe(1);
@@ -106,9 +106,9 @@ describe("transactional outbox", () => {
     } else {
       const { storeBatch } = await import("../../src/store/events");
       expect(() =>
-        s.deps.db.$client.transaction(() => {
-          const res = storeBatch(s.deps.db, batch, Date.now());
-          s.deps.webhooks.onEventsInserted(s.deps.db, res.inserted);
+        s.deps.sqlite!.db.$client.transaction(() => {
+          const res = storeBatch(s.deps.sqlite!.db, batch, Date.now());
+          s.deps.webhooks.onEventsInserted(s.deps.sqlite!.db, res.inserted);
           throw new Error("the ingest transaction fails after the outbox wrote");
         })(),
       ).toThrow("after the outbox wrote");

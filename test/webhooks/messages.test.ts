@@ -46,7 +46,7 @@ test("suppress_until silences repeats but not the opening or the close", async (
   const opened = (await until(() => ofType("alert.opened")[0], 10_000, "alert.opened")) as any;
   // no API sets suppress_until (match rules do): written raw on whichever store the server runs on
   if (TEST_STORE === "postgres") await s.deps.pg!.unsafe("UPDATE alerts SET suppress_until = $2 WHERE id = $1", [opened.data.id, Date.now() + 3_600_000]);
-  else s.deps.db.$client.query("UPDATE alerts SET suppress_until = ?2 WHERE id = ?1").run(opened.data.id, Date.now() + 3_600_000);
+  else s.deps.sqlite!.db.$client.query("UPDATE alerts SET suppress_until = ?2 WHERE id = ?1").run(opened.data.id, Date.now() + 3_600_000);
   await s.post("/v1/ingest/generic", { title: "noisy", source: "quiet-please" });
   await s.admin("PATCH", `/v1/alerts/${opened.data.id}`, { status: "closed", classification: "benign_positive" });
   await until(() => ofType("alert.closed")[0], 10_000, "alert.closed");

@@ -3,11 +3,11 @@
 // messages read one shape whatever the store.
 import { inTx, type PgConn, type PgTwin } from "../contract";
 import type { alertsFns, AlertChange, AlertFilter, AlertPatch, AlertRow, AlertSignal, TimelineRow } from "../alerts";
-import { sourceFingerprint } from "../../core/alerts";
+import { planAlertPatch } from "../../core/alerts";
 import type { NormalizedEvent } from "../../core/event";
 import { SEVERITY_RANK, type Severity } from "../../core/severity";
 import { newId } from "../../lib/ids";
-import { alertView } from "../alerts";
+import { alertView, sourceAlertSignal } from "../alerts";
 import { pgOutbox } from "./hooks";
 import { pgLockFingerprintPairs } from "./dedup-locks";
 
@@ -224,19 +224,7 @@ export async function pgRaiseAlerts(tx: PgConn, signals: RaiseSignal[], now: num
 export function sourceSignals(tenantId: string, evs: NormalizedEvent[], windowMs: number): RaiseSignal[] {
   return evs
     .filter((e) => e.opensAlert)
-    .map((e) => ({
-      tenantId,
-      fingerprint: sourceFingerprint(e.sourceName, e.dedupKey, e.source, e.title),
-      title: e.title,
-      severity: e.severity,
-      sourceName: e.sourceName,
-      source: e.source,
-      ruleId: null,
-      tags: e.tags,
-      event: e,
-      resolve: e.resolve,
-      windowMs,
-    }));
+    .map((e) => ({ tenantId, ...sourceAlertSignal(e), windowMs }));
 }
 
 async function alertsFromEvents(tx: PgConn, tenantId: string, evs: NormalizedEvent[], now: number, windowMs: number): Promise<AlertChange[]> {
@@ -309,35 +297,11 @@ async function timelineOf(pg: PgConn, alertId: string): Promise<TimelineRow[]> {
 
 /** The twin of updateAlert: compare-and-set on the status and updated_at the caller saw, timeline, outbox. */
 async function updateAlert(pg: PgConn, a: AlertRow, p: AlertPatch, actor: string, now: number): Promise<boolean> {
-  const set: Record<string, unknown> = {};
-  const entries: { kind: string; data: unknown }[] = [];
-  if (p.status !== undefined && p.status !== a.status) {
-    set.status = p.status;
-    if (p.status === "closed") {
-      set.closedAt = now;
-      set.classification = p.classification;
-    } else {
-      set.closedAt = null;
-      if (a.status === "closed") set.classification = null;
-    }
-    entries.push({
-      kind: a.status === "closed" ? "reopened" : "status",
-      data: { from: a.status, to: p.status, ...(p.status === "closed" ? { classification: p.classification } : {}) },
-    });
-  } else if (p.classification !== undefined && a.status === "closed" && p.classification !== a.classification) {
-    set.classification = p.classification;
-    entries.push({ kind: "status", data: { from: a.status, to: a.status, classification: p.classification } });
-  }
-  if (p.assignee !== undefined && p.assignee !== a.assignee) {
-    set.assignee = p.assignee;
-    entries.push({ kind: "assigned", data: { from: a.assignee, to: p.assignee } });
-  }
+  const { after: v, entries } = planAlertPatch(a, p, now);
   if (!entries.length) return true;
   return await inTx(pg, async (tx) => {
-    const r = await tx`UPDATE alerts SET status = ${(set.status as string) ?? a.status},
-          classification = ${"classification" in set ? ((set.classification as string | null) ?? null) : a.classification},
-          closed_at = ${"closedAt" in set ? (set.closedAt as number | null) : a.closedAt},
-          assignee = ${"assignee" in set ? (set.assignee as string | null) : a.assignee}, updated_at = ${now}
+    const r = await tx`UPDATE alerts SET status = ${v.status}, classification = ${v.classification}, closed_at = ${v.closedAt},
+          assignee = ${v.assignee}, updated_at = ${now}
         WHERE id = ${a.id} AND status = ${a.status} AND updated_at = ${a.updatedAt}`;
     if (r.count === 0) return false;
     for (const e of entries) await pgTimeline(tx, a.id, now, e.kind, actor, e.data, now);

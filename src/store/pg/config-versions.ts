@@ -4,7 +4,11 @@
 // CHECK_MS: all caches of a process share one snapshot of the whole (tiny) table per database
 // (keyed by the pool, rootOf: a test process serves many databases at once), read at most once per
 // CHECK_MS, so a cache check costs no round trip on the hot path. Transactions must be opened with
-// inTx for a bump made inside one to be attributed to its database.
+// inTx for a bump made inside one to be attributed to its database. The snapshot's age is measured
+// on the process's injected clock (deps.clock, given to pgStore by buildPgDeps; Date.now unless a
+// test injects another), like SQLite's SourceSettingsCache: a test that moves a fake clock moves
+// the caches with it. A clock that steps back (a wall-clock correction) makes the snapshot stale
+// at once instead of young for as long as the step: the bound never stretches.
 import { inTx, rootOf, type PgConn } from "../contract";
 import type { configVersionsFns } from "../config-versions";
 import type { PgTwin } from "../contract";
@@ -12,13 +16,28 @@ import type { PgTwin } from "../contract";
 /** How stale a process's view of other processes' changes may be, at most (issue 12: ≤ 1 s). */
 export const CHECK_MS = 250;
 
-type Snapshot = { versions: Map<string, number>; at: number; reading: Promise<void> | null; bumps: Map<string, number> };
+type Snapshot = {
+  versions: Map<string, number>;
+  /** when the read of `versions` started, on `clock` */
+  at: number;
+  /** the number of the read `versions` came from (reads are numbered as they start) */
+  readNo: number;
+  reads: number;
+  reading: Promise<void> | null;
+  bumps: Map<string, number>;
+  clock: () => number;
+};
 const perDb = new WeakMap<PgConn, Snapshot>();
 function stateOf(conn: PgConn): Snapshot {
   const root = rootOf(conn);
   let s = perDb.get(root);
-  if (!s) perDb.set(root, (s = { versions: new Map(), at: -Infinity, reading: null, bumps: new Map() }));
+  if (!s) perDb.set(root, (s = { versions: new Map(), at: -Infinity, readNo: 0, reads: 0, reading: null, bumps: new Map(), clock: Date.now }));
   return s;
+}
+
+/** The clock a database's counter snapshot ages on (pgStore with the process's clock sets it; Date.now by default). */
+export function setVersionClock(pool: PgConn, clock: () => number): void {
+  stateOf(pool).clock = clock;
 }
 
 export async function pgBumpVersion(tx: PgConn, name: string): Promise<void> {
@@ -61,8 +80,9 @@ export const pgConfigVersionsFns: PgTwin<typeof configVersionsFns> = { bumpVersi
  */
 async function versions(conn: PgConn): Promise<Map<string, number>> {
   const s = stateOf(conn);
-  const age = performance.now() - s.at;
-  if (age < CHECK_MS / 2) return s.versions;
+  const age = s.clock() - s.at;
+  // age < 0: the clock stepped back since the read; stale (see the top of this file)
+  if (age >= 0 && age < CHECK_MS / 2) return s.versions;
   // The shared read runs on the pool, never on a caller's transaction, and a caller inside a
   // transaction never waits for it: a transaction that holds locks (a webhook lane's row, say) and
   // waited for a read queued on another transaction's connection, itself blocked on those locks,
@@ -71,32 +91,37 @@ async function versions(conn: PgConn): Promise<Map<string, number>> {
   const root = rootOf(conn);
   const shared = () =>
     (s.reading ??= (async () => {
-      // the snapshot is as old as the moment its read started
-      const started = performance.now();
       try {
-        await readInto(s, root, started);
+        await readInto(s, root);
       } finally {
         s.reading = null;
       }
     })());
-  if (age < CHECK_MS) {
+  if (age >= 0 && age < CHECK_MS) {
     shared().catch(() => {}); // a failed background read: the next caller past CHECK_MS waits for (and sees) the error
     return s.versions;
   }
   if (conn !== root) {
-    await readInto(s, conn, performance.now());
+    await readInto(s, conn);
     return s.versions;
   }
   await shared();
   return s.versions;
 }
 
-/** Reads the counters on `conn` into the snapshot, unless a read that started later got there first. */
-async function readInto(s: Snapshot, conn: PgConn, started: number): Promise<void> {
+/**
+ * Reads the counters on `conn` into the snapshot, unless a read that started later got there first.
+ * The snapshot is as old as the moment its read started; reads are ordered by number, not by the
+ * clock (which may step back).
+ */
+async function readInto(s: Snapshot, conn: PgConn): Promise<void> {
+  const no = ++s.reads;
+  const started = s.clock();
   const rows = await conn`SELECT name, version FROM config_versions`;
-  if (started < s.at) return;
+  if (no < s.readNo) return;
   s.versions = new Map(rows.map((r) => [r.name as string, Number(r.version)]));
   s.at = started;
+  s.readNo = no;
 }
 
 /** Forgets a database's snapshot: the next check reads the counters. */

@@ -18,6 +18,7 @@ import type {
   RequeueOptions,
   deliveriesFns,
 } from "../deliveries";
+import { attemptResult } from "../deliveries";
 import { enqueueRows, insertJobRows, touchLanes } from "../queue-pg";
 import { pgJobsFns } from "./jobs";
 
@@ -104,25 +105,6 @@ export async function pgStartAttempt(pg: PgConn, deliveryId: string, now: number
                            RETURNING id`;
     return { id: Number(row!.id), attempt: Number(r.attempts) };
   });
-}
-
-/** The columns an attempt's outcome fills (the `complete` and `insert` statements' order). */
-function attemptResult(a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">): unknown[] {
-  return [
-    a.started_at,
-    a.duration_ms,
-    a.url,
-    a.request_headers,
-    a.request_body,
-    a.response_status,
-    a.response_headers,
-    a.response_body,
-    a.error,
-    a.outcome,
-    a.request_body_size ?? null,
-    a.response_body_size ?? null,
-    a.response_truncated ?? null,
-  ];
 }
 
 async function completeAttempt(pg: PgConn, id: number, a: Omit<NewAttempt, "delivery_id" | "webhook_id" | "attempt">): Promise<void> {

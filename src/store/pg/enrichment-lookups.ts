@@ -1,9 +1,8 @@
 // HTTP lookup enrichers on PostgreSQL: the twin of src/store/enrichment-lookups.ts. `active` is a
 // boolean column here; rows keep SQLite's 0/1 so that callers see one shape.
 import type { EnricherDef } from "../../core/enrich";
-import type { IndicatorType } from "../../core/indicators";
 import type { PgConn, PgTwin } from "../contract";
-import type { EnricherRow, enrichmentLookupsFns } from "../enrichment-lookups";
+import { enricherDefOf, type EnricherRow, type enrichmentLookupsFns } from "../enrichment-lookups";
 
 const COLS = `id, tenant_id AS "tenantId", name, indicator_types AS "indicatorTypes", url_template AS "urlTemplate", headers,
   timeout_ms AS "timeoutMs", active, created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -40,14 +39,7 @@ async function deleteEnricher(pg: PgConn, tenantId: string, id: string): Promise
 
 async function activeEnrichers(pg: PgConn, tenantId: string): Promise<EnricherDef[]> {
   const rows = await pg.unsafe(`SELECT ${COLS} FROM enrichers WHERE tenant_id = $1 AND active ORDER BY name COLLATE "C"`, [tenantId]);
-  return rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    types: JSON.parse(r.indicatorTypes) as IndicatorType[],
-    urlTemplate: r.urlTemplate,
-    headers: JSON.parse(r.headers) as Record<string, string>,
-    timeoutMs: r.timeoutMs,
-  }));
+  return rows.map((r) => enricherDefOf(r as unknown as EnricherRow));
 }
 
 export const pgEnrichmentLookupsFns: PgTwin<typeof enrichmentLookupsFns> = { insertEnricher, updateEnricher, getEnricher, enricherByName, listEnrichers, deleteEnricher, activeEnrichers };

@@ -8,6 +8,8 @@
 // The document is the tsvector of title, summary and payload (events.fts, GIN-indexed); positions
 // count words, with a gap between the fields so that a phrase never spans two of them (FTS5 columns).
 
+import { searchTerms } from "../events";
+
 const ASCII = /^[\x00-\x7f]*$/;
 
 /** Calls `f` with each word of a text: letters and digits, lower-cased, accents removed. */
@@ -79,11 +81,7 @@ export function ftsDoc(
  * plain text: only words reach the query.
  */
 export function ftsTsQuery(text: string): string | null {
-  const terms = text
-    .replace(/\p{Cc}/gu, " ")
-    .split(/\s+/)
-    .filter((t) => /[\p{L}\p{N}]/u.test(t))
-    .slice(0, 16)
+  const terms = searchTerms(text)
     .map(ftsWords)
     .filter((ws) => ws.length);
   if (!terms.length) return null;

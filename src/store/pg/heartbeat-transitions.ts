@@ -18,6 +18,7 @@ import type { HeartbeatRow, NewHeartbeat, PingRow } from "../heartbeats";
 import {
   HEARTBEAT_SOURCE,
   overdueMode,
+  pingRowOf,
   retime,
   scheduleOf,
   systemEvent,
@@ -28,6 +29,7 @@ import {
   type SweepMode,
 } from "../heartbeat-transitions";
 import { pgCommitHooks, type PgCommitHook } from "./hooks";
+import { ftsDoc } from "./fts";
 import type { Downtime } from "../replicas";
 import {
   pgCasTiming,
@@ -53,11 +55,14 @@ export async function pgDbNow(conn: PgConn): Promise<number> {
 async function storeSystemEvent(tx: PgConn, e: NormalizedEvent, hooks: PgCommitHook[], now: number): Promise<void> {
   const evs = [e];
   for (const h of hooks) await h.before?.(tx, e.tenantId, evs, now);
+  // the words of full-text search made here, as for every other event (fts.ts: accents folded like
+  // SQLite's unicode61; the trigger's fallback in migrations-pg/0002 does not fold them)
   await tx`INSERT INTO events (id, tenant_id, received_at, occurred_at, source_name, source, type, module, title, summary, severity,
-             severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings)
+             severity_rank, severity_raw, host, tags, payload, raw_payload, dedup_key, external_id, warnings, fts)
            VALUES (${e.id}, ${e.tenantId}, ${e.receivedAt}, ${e.occurredAt}, ${e.sourceName}, ${e.source}, ${e.type}, ${e.module}, ${e.title},
              ${e.summary}, ${e.severity}, ${SEVERITY_RANK[e.severity]}, ${e.severityRaw}, ${e.host}, ${JSON.stringify(e.tags)}::text::jsonb,
-             ${e.payloadJson}, ${e.rawJson}, ${e.dedupKey}, ${e.externalId}, ${e.warnings.length ? JSON.stringify(e.warnings) : null})`;
+             ${e.payloadJson}, ${e.rawJson}, ${e.dedupKey}, ${e.externalId}, ${e.warnings.length ? JSON.stringify(e.warnings) : null},
+             ${ftsDoc(e.title, e.summary, e.payloadJson)}::tsvector)`;
   for (const h of hooks) await h(tx, e.tenantId, evs, now);
 }
 
@@ -90,17 +95,7 @@ async function receivePing(tx0: PgConn, heartbeatId: string, p: PingInput, hooks
     const now = await pgDbNow(tx);
     const h = await pgHeartbeatById(tx, heartbeatId, true);
     if (!h) return null;
-    const ping: Omit<PingRow, "id"> = {
-      heartbeatId: h.id,
-      at: now,
-      kind: p.kind,
-      exitCode: p.exitCode ?? null,
-      method: p.method ?? null,
-      remote: p.remote ?? null,
-      body: p.body ?? null,
-      eventId: p.eventId ?? null,
-    };
-    await pgRecordPing(tx, ping, now);
+    await pgRecordPing(tx, pingRowOf(h.id, p, now), now);
     const t = timingOf(h);
     let ok = true;
     if (p.kind === "success" || p.kind === "event") {

@@ -1,9 +1,9 @@
 // Heartbeats on PostgreSQL: the twin of src/store/heartbeats.ts (settings, pings, flips, deadline
 // lookups). The transitions (compare-and-set, flips with their alerts) are in heartbeat-transitions.ts.
 import { inTx, type PgConn, type PgTwin } from "../contract";
-import { HEARTBEAT_FILTERS_VERSION, KEEP_PINGS, type FlipRow, type HeartbeatRow, type heartbeatsFns, type NewHeartbeat, type PingRow } from "../heartbeats";
+import { flipsByHeartbeat, HEARTBEAT_FILTERS_VERSION, KEEP_PINGS, newHeartbeatRow, type FlipRow, type HeartbeatRow, type heartbeatsFns, type NewHeartbeat, type PingRow } from "../heartbeats";
 import type { Timing, Transition } from "../../core/heartbeats";
-import { newId, randomB64url } from "../../lib/ids";
+import { newId } from "../../lib/ids";
 import { pgBumpVersion, PgVersionedCache } from "./config-versions";
 
 export const HB_COLS = `id, tenant_id AS "tenantId", name, token, schedule_kind AS "scheduleKind", period_s AS "periodS", cron, tz,
@@ -15,20 +15,7 @@ const PRUNE_EVERY = 16;
 let pingsSincePrune = 0;
 
 async function createHeartbeat(pg: PgConn, h: NewHeartbeat, now: number): Promise<HeartbeatRow> {
-  const row: HeartbeatRow = {
-    ...h,
-    id: newId(now),
-    token: randomB64url(18),
-    state: "new",
-    dueAt: null,
-    downAt: null,
-    nextDeadline: null,
-    lastBeatAt: null,
-    lastStartAt: null,
-    alertId: null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const row = newHeartbeatRow(h, now);
   await inTx(pg, async (tx) => {
     await tx`INSERT INTO heartbeats (id, tenant_id, name, token, schedule_kind, period_s, cron, tz, grace_s, max_runtime_s, severity, filter,
                state, due_at, down_at, next_deadline, last_beat_at, last_start_at, alert_id, created_at, updated_at)
@@ -167,13 +154,7 @@ async function recentFlipsByHeartbeat(pg: PgConn, tenantId: string, perHeartbeat
       FROM heartbeats h CROSS JOIN LATERAL (
         SELECT at, from_state, to_state, id FROM heartbeat_flips WHERE heartbeat_id = h.id ORDER BY id DESC LIMIT ${perHeartbeat}) f
      WHERE h.tenant_id = ${tenantId} ORDER BY h.id, f.id`;
-  const out = new Map<string, { at: number; from: string; to: string }[]>();
-  for (const r of rows) {
-    const l = out.get(r.hb) ?? [];
-    l.push({ at: r.at, from: r.from, to: r.to });
-    out.set(r.hb, l);
-  }
-  return out;
+  return flipsByHeartbeat(rows as unknown as { hb: string; at: number; from: string; to: string }[]);
 }
 
 export const pgHeartbeatsFns: PgTwin<typeof heartbeatsFns> = {

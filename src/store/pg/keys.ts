@@ -1,9 +1,7 @@
 // API keys on PostgreSQL: the twin of src/store/keys.ts. Revoke, rotate and update bump the "keys"
 // change counter in their own transaction (the Authenticator's key cache watches it).
-import { generateKey } from "../../core/keys";
-import { newId } from "../../lib/ids";
 import type { PgConn, PgTwin } from "../contract";
-import { KEYS_VERSION, type keysFns, type KeyRow, type NewKey } from "../keys";
+import { KEYS_VERSION, newKeyRow, rotationEnd, successorOf, type keysFns, type KeyRow, type NewKey } from "../keys";
 import { withBumps } from "./config-versions";
 
 const COLS = `id, tenant_id AS "tenantId", name, prefix, hash, scopes, sources, rate_limit AS "rateLimit",
@@ -14,27 +12,11 @@ const COLS = `id, tenant_id AS "tenantId", name, prefix, hash, scopes, sources, 
 const plain = (r: Record<string, unknown> | undefined): KeyRow | undefined => (r ? ({ ...r } as KeyRow) : undefined);
 
 async function createKey(pg: PgConn, k: NewKey, now = Date.now()): Promise<{ key: string; row: KeyRow }> {
-  const g = generateKey();
-  const row: KeyRow = {
-    id: newId(now),
-    tenantId: k.tenantId,
-    name: k.name,
-    prefix: g.prefix,
-    hash: g.hash,
-    scopes: JSON.stringify(k.scopes),
-    sources: k.sources && k.sources.length ? JSON.stringify(k.sources) : null,
-    rateLimit: k.rateLimit ?? null,
-    rateBurst: k.rateBurst ?? null,
-    expiresAt: k.expiresAt ?? null,
-    revokedAt: null,
-    lastUsedAt: null,
-    rotatedFrom: k.rotatedFrom ?? null,
-    createdAt: now,
-  };
+  const { key, row } = newKeyRow(k, now);
   await pg`INSERT INTO api_keys (id, tenant_id, name, prefix, hash, scopes, sources, rate_limit, rate_burst, expires_at, revoked_at, last_used_at, rotated_from, created_at)
            VALUES (${row.id}, ${row.tenantId}, ${row.name}, ${row.prefix}, ${row.hash}, ${row.scopes}, ${row.sources}, ${row.rateLimit},
                    ${row.rateBurst}, ${row.expiresAt}, NULL, NULL, ${row.rotatedFrom}, ${row.createdAt})`;
-  return { key: g.key, row };
+  return { key, row };
 }
 
 async function findKeyByPrefix(pg: PgConn, prefix: string): Promise<KeyRow | undefined> {
@@ -66,21 +48,8 @@ async function revokeKey(pg: PgConn, id: string, now = Date.now()): Promise<bool
 
 async function rotateKey(pg: PgConn, old: KeyRow, overlapMs: number, now = Date.now()): Promise<{ key: string; row: KeyRow }> {
   return withBumps(pg, [KEYS_VERSION], async (tx) => {
-    const created = await createKey(
-      tx,
-      {
-        tenantId: old.tenantId,
-        name: old.name,
-        scopes: JSON.parse(old.scopes),
-        sources: old.sources ? JSON.parse(old.sources) : null,
-        rateLimit: old.rateLimit,
-        rateBurst: old.rateBurst,
-        expiresAt: old.expiresAt,
-        rotatedFrom: old.id,
-      },
-      now,
-    );
-    const until = Math.min(now + overlapMs, old.expiresAt ?? Infinity);
+    const created = await createKey(tx, successorOf(old), now);
+    const until = rotationEnd(old, overlapMs, now);
     await tx`UPDATE api_keys SET expires_at = ${until} WHERE id = ${old.id}`;
     return created;
   });

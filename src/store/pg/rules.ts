@@ -1,10 +1,10 @@
 // Match rules on PostgreSQL: the twin of src/store/rules.ts. threshold is jsonb here (the rule-hit
 // pruning reads its window); rows come back with it as JSON text, the SQLite row shape.
 import { inTx, type PgConn, type PgTwin } from "../contract";
-import { RULES_VERSION, toRule, type NewRule, type RuleRow, type rulesFns } from "../rules";
+import { applyRuleActions, RULES_VERSION, takePendingAlerts, takeRuleHits, toRule, type NewRule, type RuleRow, type rulesFns } from "../rules";
 import type { AlertChange } from "../alerts";
 import { matchableOf, type NormalizedEvent } from "../../core/event";
-import { alertIntent, buildIndex, groupKey, matchingRules, type HitLog, type Rule, type RuleIndex } from "../../core/rules";
+import { alertIntent, buildIndex, groupKey, type HitLog, type Rule, type RuleIndex } from "../../core/rules";
 import { newId } from "../../lib/ids";
 import { pgBumpVersion, PgVersionedCache } from "./config-versions";
 import { jsonText, pgRaiseAlerts, type RaiseSignal } from "./alerts";
@@ -78,28 +78,11 @@ export class PgRuleCache extends PgVersionedCache<RuleIndex> {
   }
 }
 
-/** Every rule an event matched in the first phase, counted as hits in the second (only if it was inserted). */
-const matchedRules = new WeakMap<NormalizedEvent, string[]>();
-/** Alert rules an event matched in the first phase, for the second (only if it was inserted). */
-const pendingAlerts = new WeakMap<NormalizedEvent, Rule[]>();
-
-/** The twin of rulesBeforeInsert: tags, suppress, and the alert rules kept for the second phase. */
+/** The twin of rulesBeforeInsert: tags, suppress, and the alert rules kept for the second phase (applyRuleActions). */
 export async function pgRulesBeforeInsert(tx: PgConn, cache: PgRuleCache, tenantId: string, evs: NormalizedEvent[]): Promise<void> {
   const idx = await cache.get(tx, tenantId);
   if (idx.size === 0) return;
-  for (const e of evs) {
-    const hits = matchingRules(idx, matchableOf(e));
-    if (!hits.length) continue;
-    matchedRules.set(e, hits.map((r) => r.id));
-    const addTags = hits.flatMap((r) => (r.action.kind === "tag" ? r.action.tags : [])).filter((t) => !e.tags.includes(t));
-    if (addTags.length) e.tags = [...e.tags, ...new Set(addTags)];
-    if (hits.some((r) => r.action.kind === "suppress")) {
-      e.opensAlert = false;
-      continue;
-    }
-    const alerting = hits.filter((r) => r.action.kind === "alert");
-    if (alerting.length) pendingAlerts.set(e, alerting);
-  }
+  applyRuleActions(idx, evs);
 }
 
 /** A request's inserted events (one segment of a group commit). */
@@ -125,17 +108,7 @@ export type RuleSignal = RaiseSignal & { earlier: string[] };
  */
 export async function pgRuleSignals(tx: PgConn, segs: PgSegment[]): Promise<RuleSignal[][]> {
   const counted = new Map<string, { n: number; at: number }>();
-  for (const { inserted } of segs)
-    for (const e of inserted) {
-      const ids = matchedRules.get(e);
-      if (!ids) continue;
-      matchedRules.delete(e);
-      for (const id of ids) {
-        const c = counted.get(id);
-        if (c) (c.n++, (c.at = Math.max(c.at, e.receivedAt)));
-        else counted.set(id, { n: 1, at: e.receivedAt });
-      }
-    }
+  for (const { inserted } of segs) takeRuleHits(inserted, counted);
   if (counted.size) {
     const ids = [...counted.keys()];
     await tx.unsafe(
@@ -149,9 +122,8 @@ export async function pgRuleSignals(tx: PgConn, segs: PgSegment[]): Promise<Rule
   const pairs: Pair[] = [];
   segs.forEach(({ inserted }, seg) => {
     for (const e of inserted) {
-      const rs = pendingAlerts.get(e);
+      const rs = takePendingAlerts(e);
       if (!rs) continue;
-      pendingAlerts.delete(e);
       const m = matchableOf(e);
       for (const r of rs) pairs.push({ seg, e, m, r, group: r.action.kind === "alert" && r.threshold ? groupKey(r.threshold.group_by, m) : null });
     }

@@ -1,7 +1,7 @@
 // Outbound webhooks on PostgreSQL: the twin of src/store/webhooks.ts. A change to a webhook, its
 // lane policy and its change counter are one transaction; the lane's next_at is the database clock.
 import { inTx, type PgConn, type PgTwin } from "../contract";
-import { DELIVERY_QUEUE, WEBHOOKS_VERSION, type webhooksFns, type WebhookRow, type WebhookUpdateEffects } from "../webhooks";
+import { DELIVERY_QUEUE, webhookValues, WEBHOOKS_VERSION, type webhooksFns, type WebhookRow, type WebhookUpdateEffects } from "../webhooks";
 import { pgDeliveriesFns, pgReleaseHeld, pgRequeueIn } from "./deliveries";
 import { syncLaneIn } from "../queue-pg";
 import { pgBumpVersion } from "./config-versions";
@@ -20,35 +20,6 @@ export async function pgSyncWebhookLane(tx: PgConn, row: Pick<WebhookRow, "id" |
   await syncLaneIn(tx, row.id, { queue: DELIVERY_QUEUE, rate: row.state === "active" ? row.rateLimit : 0, ordered: !!row.ordered });
 }
 
-/** The values of `row` in the order of the insert/update statements below ($1 tenant, $2 id, ...). */
-function values(row: WebhookRow): unknown[] {
-  return [
-    row.tenantId,
-    row.id,
-    row.name,
-    row.url,
-    row.state,
-    row.disabledReason,
-    row.disabledAt,
-    row.headers,
-    row.triggers,
-    row.filters,
-    row.mode,
-    row.intervalS,
-    row.maxBatch,
-    row.rateLimit,
-    row.timeoutMs,
-    row.retry,
-    row.ordered,
-    row.secret,
-    row.previousSecret,
-    row.previousSecretUntil,
-    row.consecutiveFailures,
-    row.updatedAt,
-    row.backlogCap,
-    row.backlogPolicy,
-  ];
-}
 
 async function insertWebhook(pg: PgConn, row: WebhookRow): Promise<void> {
   await inTx(pg, async (tx) => {
@@ -57,7 +28,7 @@ async function insertWebhook(pg: PgConn, row: WebhookRow): Promise<void> {
          interval_s, max_batch, rate_limit, timeout_ms, retry, ordered, secret, previous_secret, previous_secret_until,
          consecutive_failures, updated_at, backlog_cap, backlog_policy, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
-      [...values(row), row.createdAt] as any[],
+      [...webhookValues(row), row.createdAt] as any[],
     );
     await pgSyncWebhookLane(tx, row);
     await pgBumpVersion(tx, WEBHOOKS_VERSION);
@@ -86,7 +57,7 @@ async function updateWebhook(pg: PgConn, row: WebhookRow): Promise<boolean> {
          timeout_ms = $15, retry = $16, ordered = $17, secret = $18, previous_secret = $19,
          previous_secret_until = $20, consecutive_failures = $21, updated_at = $22, backlog_cap = $23, backlog_policy = $24
        WHERE tenant_id = $1 AND id = $2`,
-      values(row) as any[],
+      webhookValues(row) as any[],
     );
     const changed = r.count === 1;
     if (changed) await pgSyncWebhookLane(tx, row);
