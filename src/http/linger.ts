@@ -1,0 +1,163 @@
+// Lingering close: an answer to a request whose body we will not read (a refusal: no key, a bad
+// key, no such route or ping token, too large, a GET with a body) reaches a client that is still
+// sending that body.
+//
+// Bun's server ends such an answer (`Connection: close`) with shutdown() and close() at once. The
+// body still arriving is then unread in the server's socket, so the kernel answers it with a reset
+// (RFC 2525 2.17), and a client busy sending gets EPIPE/ECONNRESET on its next write: most clients
+// (Bun's and Node's among them) then drop the connection without reading the answer that sits in
+// their receive buffer. A huge chunked body lost its 401 that way (test/http/gate.test.ts), most
+// often when the answer took a moment (a handler awaiting PostgreSQL while the body streamed in).
+//
+// What HTTP servers do about it (nginx's lingering_close, Apache's lingering close, Go's
+// closeWriteAndWait): answer, keep the connection a bounded while reading and discarding what the
+// client still sends, then close. Bun.serve gives no half-close and no hook on the socket, so here
+// the answer's body is sent as a stream that stays open while the request body is drained: the
+// status, headers and body go out at once (the last chunk's terminator at the end), and the
+// connection closes when the client has sent its whole body, has gone away, or LINGER_MS have
+// passed, whichever is first. By then the client has stopped sending (most stop when they see an
+// error status) or has had LINGER_MS to read the answer. Nothing is buffered: each chunk read is
+// dropped.
+//
+// Bounds: at most MAX_LINGERING connections linger at once (past that an answer closes at once, as
+// before), each for at most LINGER_MS. A client that needs the whole answer (curl, fetch) gets it
+// when the linger ends: at once when its body was complete, else within LINGER_MS.
+//
+// Applied to every answer in one place (createApp's mapResponse and its onError for unknown
+// routes, src/app.ts): lingerIfUnread.
+import { announcesBody, leavesBodyUnread } from "./headers";
+
+/** ms an answer that leaves a body unread waits for the rest of it before the connection closes. */
+export const LINGER_MS = 1000;
+/**
+ * Bytes of the rest of a body drained at full speed; past them the connection is held without
+ * reading until LINGER_MS: a client still sending then blocks (TCP flow control), and a client
+ * blocked on a write reads what it was sent (most do only then).
+ */
+export const LINGER_BYTES = 1024 * 1024;
+/** Connections lingering at once; past this an answer closes its connection at once. */
+export const MAX_LINGERING = 256;
+
+let lingering = 0;
+/** Connections lingering now (for tests and /metrics). */
+export const lingeringNow = () => lingering;
+
+/** What is needed of a body's reader (Bun's and node:stream/web's types differ). */
+type Reader = { read(): Promise<{ done: boolean }>; cancel(reason?: unknown): Promise<void> };
+const handedOver = new WeakMap<Request, Reader>();
+
+/**
+ * A reader stopped reading a body before its end (too large, too slow: readBody): the rest is left
+ * for the lingering close to drain, on the same reader (its lock is never released).
+ */
+export function leaveUnread(request: Request, reader: Reader): void {
+  handedOver.set(request, reader);
+}
+
+/**
+ * The answer to `request`, made to linger when it leaves a body unread (the connection closes
+ * after the rest of the body, as above); otherwise `response` itself.
+ */
+export function lingerIfUnread(request: Request, response: Response): Response | Promise<Response> {
+  // the common case (a body read, or none) stays synchronous
+  return leavesUnread(request, response) ? linger(request, response) : response;
+}
+
+/** Whether the answer leaves some of the request's body unread. */
+function leavesUnread(request: Request, response: Response): boolean {
+  return handedOver.has(request) || leavesBodyUnread(request) || (response.headers.get("connection") === "close" && announcesBody(request));
+}
+
+async function linger(request: Request, response: Response): Promise<Response> {
+  const handed = handedOver.get(request);
+  if (handed) handedOver.delete(request);
+  const reader = handed ?? readerOf(request);
+  if (!reader || request.method === "HEAD" || lingering >= MAX_LINGERING || response.bodyUsed) {
+    reader?.cancel().catch(() => {});
+    return closing(response);
+  }
+  lingering++;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch {
+    lingering--;
+    reader.cancel().catch(() => {});
+    return closing(response);
+  }
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    lingering--;
+    reader.cancel().catch(() => {});
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start(ctrl) {
+      // the whole answer now: Bun writes the status, headers and this chunk at once
+      ctrl.enqueue(bytes.byteLength ? bytes : new Uint8Array(0));
+      void drain(reader, LINGER_MS, LINGER_BYTES).finally(() => {
+        finish();
+        try {
+          ctrl.close();
+        } catch {
+          // the client went away first (cancel below)
+        }
+      });
+    },
+    cancel: finish,
+  });
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  headers.set("connection", "close");
+  return new Response(stream, { status: response.status, statusText: response.statusText, headers });
+}
+
+/** The request's body to drain, or null when it cannot be read any more (another reader holds it). */
+function readerOf(request: Request): Reader | null {
+  const body = request.body;
+  if (!body || body.locked) return null;
+  try {
+    return body.getReader();
+  } catch {
+    return null;
+  }
+}
+
+/** `response` with `Connection: close` (its headers copied when immutable, as Response.redirect's are). */
+function closing(response: Response): Response {
+  if (response.headers.get("connection") === "close") return response;
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch {
+    const headers = new Headers(response.headers);
+    headers.set("connection", "close");
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+}
+
+/**
+ * Reads and drops the rest of a body until it ends, fails (the client went away) or `ms` pass;
+ * past `maxBytes` it stops reading and waits out the `ms`.
+ */
+async function drain(reader: Reader, ms: number, maxBytes: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  let bytes = 0;
+  try {
+    for (;;) {
+      const r = await Promise.race([reader.read(), timeUp]);
+      if (r === null || r.done) return;
+      bytes += (r as { value?: Uint8Array }).value?.byteLength ?? 0;
+      if (bytes > maxBytes) {
+        await timeUp;
+        return;
+      }
+    }
+  } catch {
+    // the client closed the connection or broke the framing: nothing more to wait for
+  } finally {
+    clearTimeout(timer);
+  }
+}
