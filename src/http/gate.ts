@@ -26,6 +26,7 @@ import { ApiError, unauthorized } from "./errors";
 import { errorHeaders } from "./access-log";
 import { announcesBody } from "./headers";
 import { PING_BODY_KEEP } from "../ingest/ping";
+import { lingerIfUnread } from "./linger";
 import { isUnstorable, storableText, UNSTORABLE_MESSAGE, unstorableAt } from "../core/text";
 
 /** The path of a request URL without parsing it into a URL object (this runs on every request). */
@@ -55,6 +56,9 @@ export function requestGate(deps: Deps) {
       } catch (e) {
         // answered with e.toResponse() by Elysia (the error contract), logged by the access log
         errorHeaders(request, set);
+        // a body left unread: the answer lingers (src/http/linger.ts). Returned from here, as an
+        // error thrown before routing does not pass createApp's mapResponse on a static route
+        if (e instanceof ApiError && announcesBody(request)) return lingerIfUnread(request, withHeaders(e.toResponse(), set.headers as Record<string, unknown>));
         throw e;
       }
     });
@@ -125,6 +129,12 @@ function smallPingBody(request: Request): boolean {
 function noBodyOnRead(request: Request): void {
   if ((request.method === "GET" || request.method === "HEAD") && announcesBody(request))
     throw new ApiError(400, "bad_request", `a ${request.method} request takes no body`, [{ path: "", message: "send the request without a body" }], { connection: "close" });
+}
+
+/** A response with headers from Elysia's `set.headers` added (the request id, the security headers). */
+function withHeaders(r: Response, headers: Record<string, unknown>): Response {
+  for (const [k, v] of Object.entries(headers)) if (typeof v === "string") r.headers.set(k, v);
+  return r;
 }
 
 const emptyBody = () => new ApiError(400, "invalid_json", "request body is empty: send a JSON object");

@@ -43,6 +43,8 @@ let lingering = 0;
 export const lingeringNow = () => lingering;
 
 /** What is needed of a body's reader (Bun's and node:stream/web's types differ). */
+/** Bun's controller of a `type: "direct"` ReadableStream. */
+type DirectController = { write(b: Uint8Array): number | Promise<number>; flush(): number | Promise<number>; close(): void };
 type Reader = { read(): Promise<{ done: boolean }>; cancel(reason?: unknown): Promise<void> };
 const handedOver = new WeakMap<Request, Reader>();
 
@@ -58,8 +60,7 @@ export function leaveUnread(request: Request, reader: Reader): void {
  * The answer to `request`, made to linger when it leaves a body unread (the connection closes
  * after the rest of the body, as above); otherwise `response` itself.
  */
-export function lingerIfUnread(request: Request, response: Response): Response | Promise<Response> {
-  // the common case (a body read, or none) stays synchronous
+export function lingerIfUnread(request: Request, response: Response): Response {
   return leavesUnread(request, response) ? linger(request, response) : response;
 }
 
@@ -68,45 +69,51 @@ function leavesUnread(request: Request, response: Response): boolean {
   return handedOver.has(request) || leavesBodyUnread(request) || (response.headers.get("connection") === "close" && announcesBody(request));
 }
 
-async function linger(request: Request, response: Response): Promise<Response> {
+function linger(request: Request, response: Response): Response {
   const handed = handedOver.get(request);
   if (handed) handedOver.delete(request);
   const reader = handed ?? readerOf(request);
-  if (!reader || request.method === "HEAD" || lingering >= MAX_LINGERING || response.bodyUsed) {
+  // (no body may follow a 204 or 304, nor go with an answer to HEAD). A GET's body is not given to
+  // JavaScript at all (request.body is null): Bun reads and drops it itself, so the connection is
+  // only held open, for LINGER_MS.
+  if ((!reader && request.method !== "GET") || request.method === "HEAD" || response.status === 204 || response.status === 304 || lingering >= MAX_LINGERING || response.bodyUsed) {
     reader?.cancel().catch(() => {});
     return closing(response);
   }
   lingering++;
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await response.arrayBuffer());
-  } catch {
-    lingering--;
-    reader.cancel().catch(() => {});
-    return closing(response);
-  }
   let done = false;
   const finish = () => {
     if (done) return;
     done = true;
     lingering--;
-    reader.cancel().catch(() => {});
+    reader?.cancel().catch(() => {});
   };
-  const stream = new ReadableStream<Uint8Array>({
-    start(ctrl) {
-      // the whole answer now: Bun writes the status, headers and this chunk at once
-      ctrl.enqueue(bytes.byteLength ? bytes : new Uint8Array(0));
-      void drain(reader, LINGER_MS, LINGER_BYTES).finally(() => {
+  const answer = response.arrayBuffer();
+  // Bun's "direct" stream: what is written is flushed at once, an empty answer's headers included
+  // (a default stream's empty chunk kept them back until the end)
+  const stream = new ReadableStream({
+    type: "direct",
+    async pull(ctrl: DirectController) {
+      try {
+        const bytes = new Uint8Array(await answer);
+        // an empty answer (a redirect) gets a line of text: with no byte written, Bun holds its
+        // headers back until the stream ends (when Elysia copies the response to add headers)
+        ctrl.write(bytes.byteLength ? bytes : new TextEncoder().encode(`${response.status} ${response.statusText || "answer"}\n`));
+        ctrl.flush();
+        await drain(reader, LINGER_MS, LINGER_BYTES);
+      } catch {
+        // the answer's own body failed, or the client went away: close what is left
+      } finally {
         finish();
         try {
           ctrl.close();
         } catch {
-          // the client went away first (cancel below)
+          // the client went away first
         }
-      });
+      }
     },
     cancel: finish,
-  });
+  } as unknown as ConstructorParameters<typeof ReadableStream>[0]);
   const headers = new Headers(response.headers);
   headers.delete("content-length");
   headers.set("connection", "close");
@@ -139,13 +146,14 @@ function closing(response: Response): Response {
 
 /**
  * Reads and drops the rest of a body until it ends, fails (the client went away) or `ms` pass;
- * past `maxBytes` it stops reading and waits out the `ms`.
+ * past `maxBytes` it stops reading and waits out the `ms`, as it does when there is no reader.
  */
-async function drain(reader: Reader, ms: number, maxBytes: number): Promise<void> {
+async function drain(reader: Reader | null, ms: number, maxBytes: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
   let bytes = 0;
   try {
+    if (!reader) return void (await timeUp);
     for (;;) {
       const r = await Promise.race([reader.read(), timeUp]);
       if (r === null || r.done) return;
