@@ -112,7 +112,9 @@ function unstorableInUrl(url: string): void {
  * /metrics) while a large body keeps streaming in lost its answer: the client, still sending, saw
  * the connection close with no answer (test/http/gate.test.ts). Measured on a bare Bun.serve: a
  * handler awaiting 30-200 ms under 64 MiB chunked bodies lost its answer on most of 20 connections
- * at once; one answering without awaiting lost none of 70.
+ * at once; one answering without awaiting lost none of 70. (The cause was the close itself, which
+ * reset the connection under the unread body: the lingering close, src/http/linger.ts, fixes it for
+ * every answer; refusing such a GET at once stays, as it reads nothing.)
  */
 /**
  * A heartbeat ping whose GET or HEAD carries a small body of a stated length (some HTTP clients send

@@ -10,18 +10,18 @@
 // often when the answer took a moment (a handler awaiting PostgreSQL while the body streamed in).
 //
 // What HTTP servers do about it (nginx's lingering_close, Apache's lingering close, Go's
-// closeWriteAndWait): answer, keep the connection a bounded while reading and discarding what the
-// client still sends, then close. Bun.serve gives no half-close and no hook on the socket, so here
-// the answer's body is sent as a stream that stays open while the request body is drained: the
-// status, headers and body go out at once (the last chunk's terminator at the end), and the
-// connection closes when the client has sent its whole body, has gone away, or LINGER_MS have
-// passed, whichever is first. By then the client has stopped sending (most stop when they see an
-// error status) or has had LINGER_MS to read the answer. Nothing is buffered: each chunk read is
-// dropped.
+// closeWriteAndWait): answer, keep the connection a bounded while, reading and discarding what the
+// client still sends or just waiting, then close. Bun.serve gives no half-close and no hook on the
+// socket, so here the answer's body is a stream that stays open while the request body is drained:
+// the status, headers and body go out at once (the last chunk's terminator at the end). The rest of
+// the body is read and dropped up to LINGER_BYTES (a small body that has all arrived ends the
+// linger at once); past that nothing more is read, so TCP holds a client that is still sending
+// back, and one blocked on a write reads what it was sent. The connection closes when the body has
+// ended, the client has gone away, or LINGER_MS have passed. Nothing is buffered.
 //
 // Bounds: at most MAX_LINGERING connections linger at once (past that an answer closes at once, as
 // before), each for at most LINGER_MS. A client that needs the whole answer (curl, fetch) gets it
-// when the linger ends: at once when its body was complete, else within LINGER_MS.
+// when the linger ends: at once when its body was small and complete, else within LINGER_MS.
 //
 // Applied to every answer in one place (createApp's mapResponse and its onError for unknown
 // routes, src/app.ts): lingerIfUnread.
@@ -30,11 +30,13 @@ import { announcesBody, leavesBodyUnread } from "./headers";
 /** ms an answer that leaves a body unread waits for the rest of it before the connection closes. */
 export const LINGER_MS = 1000;
 /**
- * Bytes of the rest of a body drained at full speed; past them the connection is held without
- * reading until LINGER_MS: a client still sending then blocks (TCP flow control), and a client
- * blocked on a write reads what it was sent (most do only then).
+ * Bytes of the rest of a body read and dropped (a small body that has arrived: the linger ends at
+ * once); past them the connection is held without reading until LINGER_MS: a client still sending
+ * then blocks (TCP flow control), and a client blocked on a write reads what it was sent (most do
+ * only then). Reading more cost the event loop: with 1 MiB, 70 huge chunked bodies refused at
+ * once delayed a PostgreSQL lookup's answer past 2 s on the loaded test machine.
  */
-export const LINGER_BYTES = 1024 * 1024;
+export const LINGER_BYTES = 64 * 1024;
 /** Connections lingering at once; past this an answer closes its connection at once. */
 export const MAX_LINGERING = 256;
 
