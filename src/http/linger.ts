@@ -14,9 +14,9 @@
 // client still sends or just waiting, then close. Bun.serve gives no half-close and no hook on the
 // socket, so here the answer's body is a stream that stays open while the request body is drained:
 // the status, headers and body go out at once (the last chunk's terminator at the end). The rest of
-// the body is read and dropped up to LINGER_BYTES (a small body that has all arrived ends the
-// linger at once); past that nothing more is read, so TCP holds a client that is still sending
-// back, and one blocked on a write reads what it was sent. The connection closes when the body has
+// the body is read and dropped, LINGER_BYTES at once (a small body that has all arrived ends the
+// linger at once), then a read every LINGER_PACE_MS, so TCP holds a client still sending a huge
+// body back, and one blocked on a write reads what it was sent. The connection closes when the body has
 // ended, the client has gone away, or LINGER_MS have passed. Nothing is buffered.
 //
 // Bounds: at most MAX_LINGERING connections linger at once (past that an answer closes at once, as
@@ -30,13 +30,16 @@ import { announcesBody, leavesBodyUnread } from "./headers";
 /** ms an answer that leaves a body unread waits for the rest of it before the connection closes. */
 export const LINGER_MS = 1000;
 /**
- * Bytes of the rest of a body read and dropped (a small body that has arrived: the linger ends at
- * once); past them the connection is held without reading until LINGER_MS: a client still sending
- * then blocks (TCP flow control), and a client blocked on a write reads what it was sent (most do
- * only then). Reading more cost the event loop: with 1 MiB, 70 huge chunked bodies refused at
- * once delayed a PostgreSQL lookup's answer past 2 s on the loaded test machine.
+ * Bytes of the rest of a body read and dropped at once (a small body that has arrived: the linger
+ * ends at once); past them one read every LINGER_PACE_MS, so that a client still sending a huge
+ * body is held back by TCP flow control (and one blocked on a write reads what it was sent: most
+ * do only then), while a body of a few hundred KiB still ends the linger early. Reading at full
+ * speed cost the event loop: 1 MiB of each of 70 huge chunked bodies refused at once delayed a
+ * PostgreSQL lookup's answer past 2 s on the loaded test machine.
  */
 export const LINGER_BYTES = 64 * 1024;
+/** ms between reads past LINGER_BYTES. */
+export const LINGER_PACE_MS = 50;
 /** Connections lingering at once; past this an answer closes its connection at once. */
 export const MAX_LINGERING = 256;
 
@@ -147,23 +150,20 @@ function closing(response: Response): Response {
 }
 
 /**
- * Reads and drops the rest of a body until it ends, fails (the client went away) or `ms` pass;
- * past `maxBytes` it stops reading and waits out the `ms`, as it does when there is no reader.
+ * Reads and drops the rest of a body until it ends, fails (the client went away) or `ms` pass:
+ * `fastBytes` at once, then one read every LINGER_PACE_MS (with no reader, it waits out the `ms`).
  */
-async function drain(reader: Reader | null, ms: number, maxBytes: number): Promise<void> {
+async function drain(reader: Reader | null, ms: number, fastBytes: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
   let bytes = 0;
   try {
     if (!reader) return void (await timeUp);
     for (;;) {
+      if (bytes > fastBytes && (await Promise.race([Bun.sleep(LINGER_PACE_MS), timeUp])) === null) return;
       const r = await Promise.race([reader.read(), timeUp]);
       if (r === null || r.done) return;
       bytes += (r as { value?: Uint8Array }).value?.byteLength ?? 0;
-      if (bytes > maxBytes) {
-        await timeUp;
-        return;
-      }
     }
   } catch {
     // the client closed the connection or broke the framing: nothing more to wait for

@@ -275,7 +275,7 @@ describe("every refusal of a body we will not read is answered, never reset", ()
     expect(lingeringNow()).toBe(0);
   });
 
-  test("a client that goes on sending after its answer is held, not read: it blocks, and the connection closes after the linger", async () => {
+  test("a client that goes on sending after its answer is held back (read slowly): it blocks, and the connection closes after the linger", async () => {
     // a client that never looks at what it is sent (a naive uploader): pumps 256 MiB regardless
     const t0 = performance.now();
     const out = await new Promise<{ sent: number; closedMs: number; got: string }>((resolve) => {
@@ -298,7 +298,7 @@ describe("every refusal of a body we will not read is answered, never reset", ()
     });
     expect(out.got).toContain("HTTP/1.1 401");
     expect(out.got).toContain('"unauthorized"');
-    // the server read at most LINGER_BYTES of it, then let TCP hold the client back
+    // the server read LINGER_BYTES of it, then a read every LINGER_PACE_MS: TCP held the client back
     expect(out.sent).toBeLessThan(64 * 1024 * 1024);
     expect(out.closedMs).toBeGreaterThanOrEqual(LINGER_MS - 100);
     expect(out.closedMs).toBeLessThan(LINGER_MS + 4000);
