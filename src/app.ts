@@ -75,7 +75,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
     })
     // An answer that leaves the request's body unread (a refusal) closes its connection only after
     // the rest of the body, bounded: a client still sending gets its answer, not a reset
-    // (src/http/linger.ts). Every answer passes here but 404s for unknown routes (onError above).
+    // (src/http/linger.ts). Every answer passes here but 404s for unknown routes (onError above)
+    // and errors thrown by the request gate on a static route (the gate makes those linger itself).
     .mapResponse({ as: "global" }, ({ request, responseValue }) => (responseValue instanceof Response ? lingerIfUnread(request, responseValue) : undefined))
     // /openapi.json (from every route's typebox schemas) and its offline viewer at /openapi
     .use(openapiModule(pkg.version))

@@ -56,9 +56,10 @@ export function requestGate(deps: Deps) {
       } catch (e) {
         // answered with e.toResponse() by Elysia (the error contract), logged by the access log
         errorHeaders(request, set);
-        // a body left unread: the answer lingers (src/http/linger.ts). Returned from here, as an
-        // error thrown before routing does not pass createApp's mapResponse on a static route
-        if (e instanceof ApiError && announcesBody(request)) return lingerIfUnread(request, withHeaders(e.toResponse(), set.headers as Record<string, unknown>));
+        // a body left unread: the answer lingers (src/http/linger.ts). Made by the error itself,
+        // as an error thrown before routing does not pass createApp's mapResponse on a static
+        // route (and a Response returned from here would not reach the access log)
+        if (e instanceof ApiError && announcesBody(request)) throw lingering(e, request);
         throw e;
       }
     });
@@ -133,10 +134,10 @@ function noBodyOnRead(request: Request): void {
     throw new ApiError(400, "bad_request", `a ${request.method} request takes no body`, [{ path: "", message: "send the request without a body" }], { connection: "close" });
 }
 
-/** A response with headers from Elysia's `set.headers` added (the request id, the security headers). */
-function withHeaders(r: Response, headers: Record<string, unknown>): Response {
-  for (const [k, v] of Object.entries(headers)) if (typeof v === "string") r.headers.set(k, v);
-  return r;
+/** The same error, answered with a lingering close (src/http/linger.ts). */
+function lingering(e: ApiError, request: Request): ApiError {
+  const answer = e.toResponse.bind(e);
+  return Object.assign(e, { toResponse: () => lingerIfUnread(request, answer()) });
 }
 
 const emptyBody = () => new ApiError(400, "invalid_json", "request body is empty: send a JSON object");

@@ -44,7 +44,7 @@ export const LINGER_PACE_MS = 50;
 export const MAX_LINGERING = 256;
 
 let lingering = 0;
-/** Connections lingering now (for tests and /metrics). */
+/** Connections lingering now (for tests). */
 export const lingeringNow = () => lingering;
 
 /** What is needed of a body's reader (Bun's and node:stream/web's types differ). */
@@ -69,8 +69,12 @@ export function lingerIfUnread(request: Request, response: Response): Response {
   return leavesUnread(request, response) ? linger(request, response) : response;
 }
 
+/** Answers made here (an answer can pass twice: made by an error, then through mapResponse). */
+const lingered = new WeakSet<Response>();
+
 /** Whether the answer leaves some of the request's body unread. */
 function leavesUnread(request: Request, response: Response): boolean {
+  if (lingered.has(response)) return false;
   return handedOver.has(request) || leavesBodyUnread(request) || (response.headers.get("connection") === "close" && announcesBody(request));
 }
 
@@ -122,7 +126,9 @@ function linger(request: Request, response: Response): Response {
   const headers = new Headers(response.headers);
   headers.delete("content-length");
   headers.set("connection", "close");
-  return new Response(stream, { status: response.status, statusText: response.statusText, headers });
+  const made = new Response(stream, { status: response.status, statusText: response.statusText, headers });
+  lingered.add(made);
+  return made;
 }
 
 /** The request's body to drain, or null when it cannot be read any more (another reader holds it). */

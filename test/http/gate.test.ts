@@ -233,6 +233,7 @@ describe("every refusal of a body we will not read is answered, never reset", ()
   /** Each refusal `copies` times at once, with a huge body of a stated length and a chunked one. */
   async function walk(copies: number) {
     const cases = refusals().flatMap((r) => Array.from({ length: copies }, () => [{ ...r, framing: "Content-Length" }, { ...r, framing: "chunked" }]).flat());
+    const logged = lines.length;
     const { result, failures } = await whileHealthz(() =>
       Promise.all(
         cases.map((c) =>
@@ -262,6 +263,9 @@ describe("every refusal of a body we will not read is answered, never reset", ()
       if (c.framing === "chunked") expect({ at, sentMiB: a.sent < 16 * 1024 * 1024 }).toEqual({ at, sentMiB: true });
     });
     expect(failures).toBe(0);
+    // each in the access log, as before the lingering close
+    const refusalLines = lines.slice(logged).filter((l) => l.msg === "request" && Number(l.fields?.status) >= 400);
+    expect(refusalLines.length).toBe(cases.length);
   }
 
   test("every refusal × a huge body (Content-Length, chunked), once each: answered whole, then closed", async () => {
