@@ -16,15 +16,16 @@
 // the status, headers and body go out at once (the last chunk's terminator at the end). The rest of
 // the body is read and dropped, LINGER_BYTES at once (a small body that has all arrived ends the
 // linger at once), then a read every LINGER_PACE_MS, so TCP holds a client still sending a huge
-// body back, and one blocked on a write reads what it was sent. The connection closes when the body has
-// ended, the client has gone away, or LINGER_MS have passed. Nothing is buffered.
+// body back, and one blocked on a write reads what it was sent. The connection closes when the
+// body has ended, the client has gone away, or LINGER_MS have passed. Nothing is buffered.
 //
 // Bounds: at most MAX_LINGERING connections linger at once (past that an answer closes at once, as
 // before), each for at most LINGER_MS. A client that needs the whole answer (curl, fetch) gets it
 // when the linger ends: at once when its body was small and complete, else within LINGER_MS.
 //
-// Applied to every answer in one place (createApp's mapResponse and its onError for unknown
-// routes, src/app.ts): lingerIfUnread.
+// Applied to every answer by lingerIfUnread: createApp's mapResponse, its onError for unknown
+// routes (src/app.ts), and the errors the request gate throws (src/http/gate.ts), which do not
+// pass mapResponse on a static route.
 import { announcesBody, leavesBodyUnread } from "./headers";
 
 /** ms an answer that leaves a body unread waits for the rest of it before the connection closes. */
@@ -47,9 +48,9 @@ let lingering = 0;
 /** Connections lingering now (for tests). */
 export const lingeringNow = () => lingering;
 
-/** What is needed of a body's reader (Bun's and node:stream/web's types differ). */
 /** Bun's controller of a `type: "direct"` ReadableStream. */
 type DirectController = { write(b: Uint8Array): number | Promise<number>; flush(): number | Promise<number>; close(): void };
+/** What is needed of a body's reader (Bun's and node:stream/web's types differ). */
 type Reader = { read(): Promise<{ done: boolean }>; cancel(reason?: unknown): Promise<void> };
 const handedOver = new WeakMap<Request, Reader>();
 
@@ -105,8 +106,8 @@ function linger(request: Request, response: Response): Response {
     async pull(ctrl: DirectController) {
       try {
         const bytes = new Uint8Array(await answer);
-        // an empty answer (a redirect) gets a line of text: with no byte written, Bun holds its
-        // headers back until the stream ends (when Elysia copies the response to add headers)
+        // an empty answer (a redirect) gets a line of text: with no byte written, its headers
+        // reached the client only when the stream ended (measured on POST /admin/logout)
         ctrl.write(bytes.byteLength ? bytes : new TextEncoder().encode(`${response.status} ${response.statusText || "answer"}\n`));
         ctrl.flush();
         await drain(reader, LINGER_MS, LINGER_BYTES);
