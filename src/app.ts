@@ -19,6 +19,7 @@ import { enrichersModule } from "./modules/enrichers";
 import { watchlistsModule } from "./modules/watchlists";
 import { accessLog } from "./http/access-log";
 import { requestGate } from "./http/gate";
+import { lingerIfUnread } from "./http/linger";
 import { openapiModule } from "./http/openapi";
 import pkg from "../package.json";
 import { adminModule } from "./admin";
@@ -37,7 +38,8 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
       if (error instanceof ApiError) return error.toResponse();
       switch (code) {
         case "NOT_FOUND":
-          return new ApiError(404, "not_found", `no route for ${request.method} ${new URL(request.url).pathname}`).toResponse();
+          // the one answer that does not pass mapResponse below
+          return lingerIfUnread(request, new ApiError(404, "not_found", `no route for ${request.method} ${new URL(request.url).pathname}`).toResponse());
         case "VALIDATION": {
           const v = error as any;
           // a URL token on a read or admin route: that is an authentication problem, not a bad query
@@ -71,6 +73,11 @@ export function createApp(deps: Deps, state: AppState = { draining: false }) {
           return new ApiError(500, "internal", "internal error").toResponse();
       }
     })
+    // An answer that leaves the request's body unread (a refusal) closes its connection only after
+    // the rest of the body, bounded: a client still sending gets its answer, not a reset
+    // (src/http/linger.ts). Every answer passes here but 404s for unknown routes (onError above)
+    // and errors thrown by the request gate on a static route (the gate makes those linger itself).
+    .mapResponse({ as: "global" }, ({ request, responseValue }) => (responseValue instanceof Response ? lingerIfUnread(request, responseValue) : undefined))
     // /openapi.json (from every route's typebox schemas) and its offline viewer at /openapi
     .use(openapiModule(pkg.version))
     .use(healthModule(deps, state))

@@ -26,6 +26,7 @@ import { ApiError, unauthorized } from "./errors";
 import { errorHeaders } from "./access-log";
 import { announcesBody } from "./headers";
 import { PING_BODY_KEEP } from "../ingest/ping";
+import { lingerIfUnread } from "./linger";
 import { isUnstorable, storableText, UNSTORABLE_MESSAGE, unstorableAt } from "../core/text";
 
 /** The path of a request URL without parsing it into a URL object (this runs on every request). */
@@ -55,6 +56,10 @@ export function requestGate(deps: Deps) {
       } catch (e) {
         // answered with e.toResponse() by Elysia (the error contract), logged by the access log
         errorHeaders(request, set);
+        // a body left unread: the answer lingers (src/http/linger.ts). Made by the error itself,
+        // as an error thrown before routing does not pass createApp's mapResponse on a static
+        // route (and a Response returned from here would not reach the access log)
+        if (e instanceof ApiError && announcesBody(request)) throw lingering(e, request);
         throw e;
       }
     });
@@ -63,6 +68,10 @@ export function requestGate(deps: Deps) {
     const headers = request.headers;
     if (Authenticator.presented(headers) === null && Authenticator.urlToken(request.url) !== null)
       throw unauthorized("URL tokens (?token=) only work on the ingest routes of their source; send an API key (Authorization: Bearer <key> or X-API-Key: <key>)");
+    // A GET or HEAD with a body and a key: 400 before the key is looked up. Bun reads and drops
+    // such a body itself, as fast as it comes (JavaScript never sees it), so while a lookup awaited
+    // the database a client could send tens of MiB before its answer. Without a key: 401 as before.
+    if (Authenticator.presented(headers) !== null) noBodyOnRead(request);
     await deps.auth.authenticate(headers);
     unstorableInUrl(request.url);
     if (!announcesBody(request)) return;
@@ -108,7 +117,9 @@ function unstorableInUrl(url: string): void {
  * /metrics) while a large body keeps streaming in lost its answer: the client, still sending, saw
  * the connection close with no answer (test/http/gate.test.ts). Measured on a bare Bun.serve: a
  * handler awaiting 30-200 ms under 64 MiB chunked bodies lost its answer on most of 20 connections
- * at once; one answering without awaiting lost none of 70.
+ * at once; one answering without awaiting lost none of 70. (The cause was the close itself, which
+ * reset the connection under the unread body: the lingering close, src/http/linger.ts, fixes it for
+ * every answer; refusing such a GET at once stays, as it reads nothing.)
  */
 /**
  * A heartbeat ping whose GET or HEAD carries a small body of a stated length (some HTTP clients send
@@ -125,6 +136,12 @@ function smallPingBody(request: Request): boolean {
 function noBodyOnRead(request: Request): void {
   if ((request.method === "GET" || request.method === "HEAD") && announcesBody(request))
     throw new ApiError(400, "bad_request", `a ${request.method} request takes no body`, [{ path: "", message: "send the request without a body" }], { connection: "close" });
+}
+
+/** The same error, answered with a lingering close (src/http/linger.ts). */
+function lingering(e: ApiError, request: Request): ApiError {
+  const answer = e.toResponse.bind(e);
+  return Object.assign(e, { toResponse: () => lingerIfUnread(request, answer()) });
 }
 
 const emptyBody = () => new ApiError(400, "invalid_json", "request body is empty: send a JSON object");

@@ -7,7 +7,9 @@
 // - Everything else (JSON, text, CSS, JS): `default-src 'none'` (a JSON answer opened in a browser
 //   runs nothing), frames refused, no sniffing.
 // - An answer that leaves a request body unread closes the connection, so that a client still
-//   sending it (slowly, or a huge one) does not keep a socket once it has its answer.
+//   sending it (slowly, or a huge one) does not keep a socket once it has its answer: after a
+//   bounded lingering close (src/http/linger.ts), not at once, which reset the connection and lost
+//   the answer to a client still sending.
 
 /** The policy of the HTML pages: everything from this origin, nothing inline, no frames. */
 export const PAGE_CSP =

@@ -3,6 +3,7 @@
 import { createScanner } from "jsonc-parser";
 import { ApiError } from "../http/errors";
 import type { Logger } from "../lib/log";
+import { leaveUnread } from "../http/linger";
 
 export const MAX_DEPTH = 100;
 
@@ -86,7 +87,10 @@ export async function readBody(req: Request, limit: number, opts: ReadOptions = 
         chunks.push(value);
       }
     } catch (e) {
-      reader.cancel().catch(() => {});
+      // too large or too slow: the client may still be sending, and the lingering close drains
+      // the rest after the answer (src/http/linger.ts); a failed stream has nothing more to give
+      if (e instanceof ApiError) leaveUnread(req, reader);
+      else reader.cancel().catch(() => {});
       throw e;
     }
     const out = new Uint8Array(total);

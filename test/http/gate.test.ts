@@ -15,6 +15,8 @@ import { TEST_STORE, tempDir } from "../helpers";
 import { clonedDatabase } from "../pg/cluster";
 import { tableCounts } from "../rows";
 import { rawRequest, type RawAnswer } from "./raw";
+import net from "node:net";
+import { LINGER_MS, lingeringNow } from "../../src/http/linger";
 
 type Line = { level: string; msg: string; fields?: Record<string, unknown> };
 const lines: Line[] = [];
@@ -194,6 +196,119 @@ describe("keyless bodies on every route", () => {
     const t = await fetch(run.url + "/v1/keys?token=kwt_x", { method: "POST", headers: JSON_HEADERS, body: '{"zz":1}' });
     expect(t.status).toBe(401);
     expect(((await t.json()) as any).error.message).toContain("URL tokens");
+  });
+});
+
+// The class: every refusal of a request whose body we will not read gets its answer, however big
+// the body and however long the answer takes (a key or token looked up in PostgreSQL while the body
+// streams in). The server answers, drains what is still coming for a bounded while and then closes
+// (src/http/linger.ts); it used to close at once, the unread body made the kernel reset the
+// connection, and a client still sending lost its answer.
+describe("every refusal of a body we will not read is answered, never reset", () => {
+  type Refusal = { what: string; method: string; path: string; headers: Record<string, string>; status: number; code?: string };
+  const refusals = (): Refusal[] => {
+    const wrongSecret = keys.admin.slice(0, -1) + (keys.admin.endsWith("A") ? "B" : "A");
+    const unknownKey = "kw_" + "z".repeat(keys.admin.length - 3);
+    return [
+      { what: "no key", method: "POST", path: "/v1/webhooks", headers: {}, status: 401, code: "unauthorized" },
+      { what: "no key, ingest", method: "POST", path: "/api/v1/events", headers: {}, status: 401, code: "unauthorized" },
+      { what: "a key with a wrong secret", method: "POST", path: "/v1/webhooks", headers: { "x-api-key": wrongSecret }, status: 401, code: "unauthorized" },
+      { what: "an unknown key", method: "POST", path: "/v1/rules", headers: { authorization: `Bearer ${unknownKey}` }, status: 401, code: "unauthorized" },
+      { what: "an unknown key, ingest", method: "POST", path: "/v1/ingest/generic", headers: { "x-api-key": unknownKey }, status: 401, code: "unauthorized" },
+      { what: "no such route", method: "POST", path: "/no/such/route", headers: {}, status: 404, code: "not_found" },
+      { what: "no such route, with a key", method: "POST", path: "/v2/events", headers: { "x-api-key": keys.ingest }, status: 404, code: "not_found" },
+      { what: "an unknown ping token", method: "POST", path: "/ping/no-such-token", headers: {}, status: 404, code: "not_found" },
+      { what: "an unknown ping token, an action", method: "POST", path: "/ping/no-such-token/fail", headers: {}, status: 404, code: "not_found" },
+      { what: "too large, API", method: "POST", path: "/v1/webhooks", headers: { "x-api-key": keys.admin }, status: 413, code: "body_too_large" },
+      { what: "too large, ingest", method: "POST", path: "/api/v1/events", headers: { "x-api-key": keys.ingest }, status: 413, code: "body_too_large" },
+      { what: "too large, a ping", method: "POST", path: `/ping/${pingToken}`, headers: {}, status: 413, code: "body_too_large" },
+      { what: "a GET with a body", method: "GET", path: "/healthz", headers: {}, status: 400, code: "bad_request" },
+      { what: "a GET with a body, /readyz (awaits the store)", method: "GET", path: "/readyz", headers: {}, status: 400, code: "bad_request" },
+      { what: "a GET with a body, with a key", method: "GET", path: "/v1/events", headers: { "x-api-key": keys.admin }, status: 400, code: "bad_request" },
+      { what: "a GET with a body, a ping", method: "GET", path: `/ping/${pingToken}`, headers: {}, status: 400, code: "bad_request" },
+    ];
+  };
+  const SIZED = { "content-length": String(100 * 1024 * 1024) };
+  const CHUNKED = { "transfer-encoding": "chunked" };
+  /** Each refusal `copies` times at once, with a huge body of a stated length and a chunked one. */
+  async function walk(copies: number) {
+    const cases = refusals().flatMap((r) => Array.from({ length: copies }, () => [{ ...r, framing: "Content-Length" }, { ...r, framing: "chunked" }]).flat());
+    const logged = lines.length;
+    const { result, failures } = await whileHealthz(() =>
+      Promise.all(
+        cases.map((c) =>
+          c.framing === "chunked"
+            ? rawRequest({ port, method: c.method, path: c.path, headers: { ...JSON_HEADERS, ...c.headers, ...CHUNKED }, chunkedTotal: 64 * 1024 * 1024, waitMs: 6000 })
+            : rawRequest({ port, method: c.method, path: c.path, headers: { ...JSON_HEADERS, ...c.headers, ...SIZED }, body: "{" + " ".repeat(64 * 1024), waitMs: 6000 }),
+        ),
+      ),
+    );
+    result.forEach((a, i) => {
+      const c = cases[i];
+      const at = `${c.what}: ${c.method} ${c.path}, ${c.framing}`;
+      // the answer, whole (its JSON error body), at once
+      expect({ at, status: a.status }).toEqual({ at, status: c.status });
+      expect({ at, quick: a.answeredMs >= 0 && a.answeredMs < QUICK_MS }).toEqual({ at, quick: true });
+      let code: unknown = null;
+      try {
+        code = JSON.parse(a.body).error.code;
+      } catch {
+        code = `not JSON: ${JSON.stringify(a.body.slice(0, 80))}`;
+      }
+      expect({ at, code }).toEqual({ at, code: c.code });
+      expect({ at, requestId: !!a.headers["x-request-id"] }).toEqual({ at, requestId: true });
+      // then the connection closes, within the linger's bound after the answer
+      expect({ at, connection: a.headers["connection"] }).toEqual({ at, connection: "close" });
+      expect({ at, closed: a.closedMs >= 0 && a.closedMs - a.answeredMs < LINGER_MS + QUICK_MS }).toEqual({ at, closed: true });
+      if (c.framing === "chunked") expect({ at, sentMiB: a.sent < 16 * 1024 * 1024 }).toEqual({ at, sentMiB: true });
+    });
+    expect(failures).toBe(0);
+    // each in the access log with its status, as before the lingering close
+    const logStatus = new Map(lines.slice(logged).filter((l) => l.msg === "request").map((l) => [l.fields?.request_id, l.fields?.status]));
+    result.forEach((a, i) => {
+      const at = `${cases[i].what}: ${cases[i].method} ${cases[i].path}, ${cases[i].framing}`;
+      expect({ at, logged: logStatus.get(a.headers["x-request-id"]) }).toEqual({ at, logged: cases[i].status });
+    });
+  }
+
+  test("every refusal × a huge body (Content-Length, chunked), once each: answered whole, then closed", async () => {
+    await walk(1);
+  });
+
+  test("every refusal × a huge body (Content-Length, chunked) × 4 at once: all answered whole, then closed", async () => {
+    await walk(4);
+    // nothing is left lingering once the clients are gone
+    for (let i = 0; i < 40 && lingeringNow() > 0; i++) await Bun.sleep(50);
+    expect(lingeringNow()).toBe(0);
+  });
+
+  test("a client that goes on sending after its answer is held back (read slowly): it blocks, and the connection closes after the linger", async () => {
+    // a client that never looks at what it is sent (a naive uploader): pumps 256 MiB regardless
+    const t0 = performance.now();
+    const out = await new Promise<{ sent: number; closedMs: number; got: string }>((resolve) => {
+      const sock = net.connect(port, "127.0.0.1");
+      let sent = 0;
+      let got = "";
+      sock.on("data", (d) => void (got += d.toString("latin1")));
+      sock.on("error", () => {});
+      sock.on("close", () => resolve({ sent, closedMs: performance.now() - t0, got }));
+      sock.write(`POST /v1/webhooks HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`);
+      const frame = Buffer.concat([Buffer.from("10000\r\n"), Buffer.alloc(64 * 1024, 0x20), Buffer.from("\r\n")]);
+      const pump = () => {
+        while (!sock.destroyed && sent < 256 * 1024 * 1024) {
+          sent += 64 * 1024;
+          if (!sock.write(frame)) return void sock.once("drain", pump);
+        }
+      };
+      pump();
+      setTimeout(() => sock.destroy(), 8000);
+    });
+    expect(out.got).toContain("HTTP/1.1 401");
+    expect(out.got).toContain('"unauthorized"');
+    // the server read LINGER_BYTES of it, then a read every LINGER_PACE_MS: TCP held the client back
+    expect(out.sent).toBeLessThan(64 * 1024 * 1024);
+    expect(out.closedMs).toBeGreaterThanOrEqual(LINGER_MS - 100);
+    expect(out.closedMs).toBeLessThan(LINGER_MS + 4000);
   });
 });
 
