@@ -9,7 +9,7 @@
 // by moving every stored time back (test/time-travel.ts); where the page must be drawn at an exact
 // instant (the bars' period boundaries, a cron's next run from a whole hour, 56 events in one
 // minute) the process clock is held at that instant, never ahead of real time.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -367,9 +367,17 @@ describe("events", () => {
 });
 
 describe("overview", () => {
+  afterEach(() => {
+    held = null;
+  });
   test("charts drawn by uPlot, heartbeats down by name, newest open alerts, no CSP violation or script error", async () => {
-    // PostgreSQL: drawn at an instant whose last 24 h hold the ids' time (see the events test)
-    if (PG) held = Math.max(Date.now(), eventsAt + 1000);
+    // PostgreSQL: drawn at an instant whose last 24 h hold the ids' time (see the events test). In
+    // the full PostgreSQL pass an earlier file's fake clock left the id factory ~24 h ahead of real
+    // time: past a session's 12 h, so the pages log in again at that instant
+    if (PG) {
+      held = Math.max(Date.now(), eventsAt + 1000);
+      if (held - Date.now() > 60_000) for (const p of [page, phone]) await logIn(p, s.url, s.keys.admin);
+    }
     await page.goto(s.url + "/admin");
     await page.waitForSelector("#chart-events canvas");
     await page.waitForSelector("#chart-alerts canvas");
@@ -394,7 +402,6 @@ describe("overview", () => {
     expect(consoleErrors).toEqual([]);
     // every asset the pages asked for was there (a 422 on purpose above is the only non-page answer)
     expect(failedLoads.filter((u) => !u.includes("since=yesterday"))).toEqual([]);
-    held = null;
   });
 
   test("the replicas of the cluster: this server's row, alive, marked as the one serving the page, with its host, address and version", async () => {

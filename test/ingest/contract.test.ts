@@ -329,9 +329,16 @@ test.skipIf(TEST_STORE !== "postgres")("503 with Retry-After when the store cann
   const before = await stored();
   const [{ db }] = await s.sql("SELECT current_database() AS db");
   const admin = openPg((await sharedCluster()).url, { pool: 1 }).$client;
-  /** the database's setting for new sessions, and its open sessions (the server's pool) ended */
+  /**
+   * The cluster's setting, reloaded (it reaches every session, open or new, before its next
+   * statement; a database-level setting reaches new sessions only, and a session that was being
+   * opened while the others were ended stayed read-only: the next test's write got a 503), and the
+   * database's open sessions (the server's pool) ended. The shared test cluster serves this
+   * process's servers only, one test at a time.
+   */
   const readOnly = async (on: boolean) => {
-    await admin.unsafe(on ? `ALTER DATABASE ${db} SET default_transaction_read_only = on` : `ALTER DATABASE ${db} RESET default_transaction_read_only`);
+    await admin.unsafe(on ? `ALTER SYSTEM SET default_transaction_read_only = on` : `ALTER SYSTEM RESET default_transaction_read_only`);
+    await admin`SELECT pg_reload_conf()`;
     await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${db} AND pid <> pg_backend_pid()`;
   };
   try {
