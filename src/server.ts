@@ -58,6 +58,12 @@ export function registerPgOutbox(webhooks: WebhookDispatcher, pool?: PgConn): vo
 
 /** PostgreSQL: how long the delivery worker gathers outcomes and wake-ups before one commit/claim (SQLite: 20 ms) */
 export const PG_DELIVERY_BATCH_MS = 5;
+/**
+ * PostgreSQL: how long a wake-up of the delivery worker waits before its claim. Shorter than the
+ * outcomes' gathering: a wake-up is a commit of this process (its group commits come one at a
+ * time, so there is little to coalesce), and every ms here is lag of a delivery.
+ */
+export const PG_DELIVERY_WAKE_MS = 1;
 
 type BuildOptions = { log?: Logger; clock?: () => number };
 
@@ -135,13 +141,15 @@ export async function buildPgDeps(config: Config, opts: BuildOptions = {}): Prom
 
 /**
  * --db-wake notify: after a commit of this process that enqueued jobs, the other replicas' workers
- * are woken through LISTEN/NOTIFY (src/store/pg/wake.ts), not only this process's; a notification
- * from any replica wakes this one's. A hint on top of polling, never needed for correctness.
+ * are woken through LISTEN/NOTIFY (src/store/pg/wake.ts) when this process's worker for them has
+ * no free slot (or is stopping); a notification from another replica wakes this one's. A hint on
+ * top of polling, never needed for correctness.
  */
 function wakeAcrossReplicas(deps: Deps, pool: PgConn, log: Logger): void {
   let warned = false;
   const wake = startPgWake(
     pool,
+    deps.replicas.info.id,
     () => {
       deps.worker.notify();
       deps.enrichmentWorker.notify();
@@ -155,16 +163,16 @@ function wakeAcrossReplicas(deps: Deps, pool: PgConn, log: Logger): void {
   const local = deps.webhooks.wake;
   deps.webhooks.wake = () => {
     local();
-    wake.announce();
+    if (deps.worker.saturated) wake.announce();
   };
   setEnrichmentWake(() => {
     deps.enrichmentWorker.notify();
-    wake.announce();
+    if (deps.enrichmentWorker.saturated) wake.announce();
   });
   const onCommit = deps.writer.onCommit;
   deps.writer.onCommit = (requests, events, enqueued) => {
     onCommit?.(requests, events, enqueued);
-    if (enqueued > 0) wake.announce();
+    if (enqueued > 0 && (deps.worker.saturated || deps.enrichmentWorker.saturated)) wake.announce();
   };
   deps.pgWake = wake;
 }
@@ -222,6 +230,7 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
     // waits for its settle keeps its slot of the webhook's cluster-wide in-flight cap (and the
     // wake-up of a claim waits as long): the lag at 500 events/s with 3 replicas (issue 12)
     batchMs: jobsStore.queue.kind === "postgres" ? PG_DELIVERY_BATCH_MS : 20,
+    wakeMs: jobsStore.queue.kind === "postgres" ? PG_DELIVERY_WAKE_MS : undefined,
     clock,
     // the claims name this replica (jobs.lease_owner): what each replica is doing, in /v1/replicas
     owner: replicas.info.id,
@@ -240,10 +249,10 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);
     metrics.eventsStored.inc(events);
-    // the writer thread enqueued deliveries or enrichments: the workers look at the table
+    // the writer thread enqueued deliveries or enrichments, due now: the workers claim them
     if (enqueued > 0) {
-      worker.notify();
-      enrichmentWorker.notify();
+      worker.notify(true);
+      enrichmentWorker.notify(true);
     }
   };
   return { ...parts, config, clock, log, auth, heartbeats, replicas, metrics, webhooks, worker, enrichment, enrichmentWorker };

@@ -46,6 +46,8 @@ export type WorkerOptions = {
   pollMs?: number;
   /** how long outcomes and wake-ups are gathered before one commit/claim (ms; 0 = next turn) */
   batchMs?: number;
+  /** how long a wake-up waits before its claim, when not `batchMs` (ms; 0 = next turn) */
+  wakeMs?: number;
   clock?: () => number;
   random?: () => number;
   policy?: RetryPolicy;
@@ -80,6 +82,8 @@ export class Worker {
   private pumping = false;
   private pumpAgain = false;
   private idleWaiters: (() => void)[] = [];
+  /** a notify said jobs are due now: the next pump claims without looking first (PostgreSQL) */
+  private knownDue = false;
   /**
    * What the pump that just ended saw (arm() uses it instead of looking again): ms until the next
    * job is due (null: none), or that a claim came back empty although something was due.
@@ -106,16 +110,29 @@ export class Worker {
     this.notify();
   }
 
-  /** Something was enqueued (or became due): look at the table soon. */
-  notify(): void {
+  /**
+   * No slot free (or not running): jobs committed now would wait for this worker. A replica wakes
+   * the other replicas' workers only then (server.ts, wakeAcrossReplicas).
+   */
+  get saturated(): boolean {
+    return !this.running || this.inflight >= this.opts.concurrency;
+  }
+
+  /**
+   * Something was enqueued (or became due): look at the table soon. `due`: this process just
+   * committed jobs that are due now, so on PostgreSQL the pump claims at once instead of asking
+   * first whether anything is due (one round trip less between a commit and its claim).
+   */
+  notify(due = false): void {
     if (!this.running) return;
+    if (due && this.queue.kind === "postgres") this.knownDue = true;
     // Coalesce: many notifications in a short window make one claim (one write, one fsync).
     if (this.notifyScheduled) return;
     this.notifyScheduled = true;
     setTimeout(() => {
       this.notifyScheduled = false;
       this.pump();
-    }, this.opts.batchMs ?? 0);
+    }, this.opts.wakeMs ?? this.opts.batchMs ?? 0);
   }
 
   /**
@@ -172,13 +189,18 @@ export class Worker {
       while (this.running) {
         this.lastLook = null;
         const room = this.opts.concurrency - this.inflight - this.reserved;
-        if (room <= 0) break;
+        if (room <= 0) {
+          this.knownDue = false; // full: the commits of finishing jobs claim the next ones
+          break;
+        }
         let jobs: ClaimedJob[];
         this.reserved += room;
         try {
           // A read first: claiming is a write, and on SQLite a write on this thread waits (blocking
-          // the event loop) while the ingest writer holds the lock. Only claim when something is due.
-          const dueIn = await this.dueIn();
+          // the event loop) while the ingest writer holds the lock. Only claim when something is due
+          // (PostgreSQL, right after this process committed due jobs: it is, no need to ask).
+          const dueIn = this.knownDue ? 0 : await this.dueIn();
+          this.knownDue = false;
           if (dueIn === null || dueIn > 0) {
             this.lastLook = { dueIn };
             break;

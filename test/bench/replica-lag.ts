@@ -34,12 +34,17 @@ try {
   for (let i = 0; i < REPLICAS; i++) reps.push(await startBinary(tempDir("kw-lag-"), ["--database-url", url], env));
   const { adminKey, ingestKey } = reps[0]!;
   const lags: number[] = [];
+  // BENCH_STAGES=1: where each message's time went (send → 202 → job committed → claimed → receipt), from the rows
+  const STAGES = process.env.BENCH_STAGES === "1";
+  const arrival = new Map<string, number>();
+  const accepted: number[] = [];
   const receiver = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
     async fetch(req) {
       const body = await req.text();
       const at = Date.now();
+      if (STAGES) arrival.set(req.headers.get("webhook-id") ?? "", at);
       for (const m of body.matchAll(/\\?"sent\\?":(\d+(?:\.\d+)?)/g)) lags.push(at - Number(m[1]));
       return new Response("ok");
     },
@@ -61,12 +66,14 @@ try {
     const wait = due - performance.now();
     if (wait > 1) await Bun.sleep(wait);
     const r = reps[sent % REPLICAS]!;
+    const seq = sent;
     const body = JSON.stringify([{ type: "lag.test", module: "t", source: "lag", summary: `e${sent}`, severity: "info", payload: { sent: Date.now() } }]);
     sent++;
     inflight.push(
       fetch(r.url + "/api/v1/events", { method: "POST", headers: { "x-api-key": ingestKey, "content-type": "application/json" }, body })
         .then(async (res) => {
           if (res.status !== 202) refused++;
+          accepted[seq] = Date.now();
           await res.arrayBuffer();
         })
         .catch(() => void refused++),
@@ -85,6 +92,40 @@ try {
   const sql = postgres(clean, options);
   const [d] = await sql`SELECT count(*)::int AS n FROM deliveries WHERE status = 'succeeded'`;
   console.log(JSON.stringify({ deliveries_succeeded: d!.n }));
+  if (STAGES) {
+    // summary e<seq> → sent (payload), 202 (client), job created (db clock, in the ingest transaction), attempt started (claim), receipt
+    const rows = await sql`SELECT d.body, j.created_at AS queued, a.started_at AS claimed, j.finished_at AS finished, d.id AS wid
+                             FROM deliveries d JOIN jobs j ON j.id = d.job_id JOIN delivery_attempts a ON a.delivery_id = d.id AND a.attempt = 1`;
+    const st: Record<string, number[]> = { send_202: [], send_queued: [], queued_claimed: [], claimed_receipt: [], receipt_settled: [], send_receipt: [] };
+    for (const r of rows) {
+      const seq = Number(/"summary":"e(\d+)"/.exec(r.body)?.[1]);
+      const sentAt = Number(/"sent":(\d+)/.exec(r.body)?.[1]);
+      const at = arrival.get(r.wid);
+      if (at === undefined || accepted[seq] === undefined) continue;
+      st.send_202!.push(accepted[seq]! - sentAt);
+      st.send_queued!.push(Number(r.queued) - sentAt);
+      st.queued_claimed!.push(Number(r.claimed) - Number(r.queued));
+      st.claimed_receipt!.push(at - Number(r.claimed));
+      st.receipt_settled!.push(Number(r.finished) - at);
+      st.send_receipt!.push(at - sentAt);
+    }
+    // the worst lag of the messages sent in each 250 ms window: spread-out tails or one stall
+    const win = new Map<number, number>();
+    for (const r of rows) {
+      const sentAt = Number(/"sent":(\d+)/.exec(r.body)?.[1]);
+      const at = arrival.get(r.wid);
+      if (at === undefined) continue;
+      const w = Math.floor(sentAt / 250);
+      win.set(w, Math.max(win.get(w) ?? 0, at - sentAt));
+    }
+    const ws = [...win.keys()].sort((a, b) => a - b);
+    console.log(`worst lag per 250 ms of sending: ${ws.map((w) => win.get(w)).join(" ")}`);
+    for (const [k, v] of Object.entries(st)) {
+      v.sort((a, b) => a - b);
+      const p = (x: number) => v[Math.min(v.length - 1, Math.floor(x * v.length))];
+      console.log(`${k.padEnd(16)} n=${v.length} p50 ${p(0.5)} p90 ${p(0.9)} p99 ${p(0.99)} max ${p(1)}`);
+    }
+  }
   if (STATEMENTS) {
     const rows = await sql`SELECT calls::bigint AS calls, total_exec_time AS ms, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 110) AS q
                              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'lag') ORDER BY calls DESC LIMIT 30`;

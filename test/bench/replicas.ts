@@ -79,7 +79,8 @@ async function until(p: () => boolean, ms: number, what: string) {
 try {
   const { url, sql, counters: pgCounters } = stats;
   const pgCpuMs = () => stats.cpuMs();
-  const env = { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8", KEEPWATCH_WEBHOOK_CONCURRENCY: "64" };
+  // the delivery settings are the defaults (--webhook-concurrency, --webhook-max-inflight): what a user gets
+  const env = { KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8" };
   const first = await startKeepwatch(env, { databaseUrl: url });
   replicas.push(first);
   const { adminKey, ingestKey } = first;

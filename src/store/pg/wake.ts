@@ -2,10 +2,13 @@
 // deliveries and enrichments, an API change's messages, a heartbeat flip's) wakes its own workers
 // at once; the other replicas' workers would only see them at their next poll (up to the worker's
 // pollMs, 1 s). With --db-wake notify (the default) the replica also sends NOTIFY on one channel
-// after such a commit, and every replica LISTENs on it and wakes its workers: a hint only, never
+// after such a commit when its own worker has no free slot (server.ts: a worker with room claims
+// the jobs itself, and waking every replica for every commit only makes them race for the same
+// lane row), and every other replica LISTENs on it and wakes its workers: a hint only, never
 // needed for correctness (a lost notification costs one poll interval; the claim is the queue's
-// FOR UPDATE SKIP LOCKED as always). --db-wake poll leaves it out: LISTEN needs a session of its
-// own, which PgBouncer in transaction mode does not give.
+// FOR UPDATE SKIP LOCKED as always). The payload names the sender, which ignores its own.
+// --db-wake poll leaves it out: LISTEN needs a session of its own, which PgBouncer in transaction
+// mode does not give.
 //
 // Cost: a NOTIFY is one statement outside the unit's transaction, sent after its commit, and
 // coalesced: at most one in flight per process, one more queued behind it whatever the number of
@@ -22,8 +25,8 @@ export type PgWake = {
   stop(): Promise<void>;
 };
 
-/** Listens on the wake channel (calling `onWake` for each notification) and returns the announcer. */
-export function startPgWake(pool: PgConn, onWake: () => void, onError: (e: unknown) => void): PgWake {
+/** Listens on the wake channel (calling `onWake` for each notification of another sender `self`) and returns the announcer. */
+export function startPgWake(pool: PgConn, self: string, onWake: () => void, onError: (e: unknown) => void): PgWake {
   let sending = false;
   let again = false;
   let stopped = false;
@@ -32,7 +35,7 @@ export function startPgWake(pool: PgConn, onWake: () => void, onError: (e: unkno
     if (sending) return void (again = true);
     sending = true;
     pool
-      .notify(WAKE_CHANNEL, "")
+      .notify(WAKE_CHANNEL, self)
       .catch(onError)
       .finally(() => {
         sending = false;
@@ -42,7 +45,7 @@ export function startPgWake(pool: PgConn, onWake: () => void, onError: (e: unkno
         }
       });
   };
-  const listening = pool.listen(WAKE_CHANNEL, () => onWake()).catch((e) => {
+  const listening = pool.listen(WAKE_CHANNEL, (from) => from !== self && onWake()).catch((e) => {
     onError(e);
     return null;
   });
