@@ -58,7 +58,7 @@ describe("settings in the docs", () => {
           const { flag, env } = SETTINGS[name];
           // a settings row: | --flag | ENV | default | … | or | ENV | default | … | (a row that
           // only mentions a setting further on is not one)
-          const at = code(r[0]!) === flag || code(r[0]!) === env ? 0 : -1;
+          const at = r[0] === `\`${flag}\`` || r[0] === `\`${env}\`` ? 0 : -1;
           if (at < 0 || r.length < at + 2) continue;
           const next = code(r[at + 1]!) === env ? at + 2 : at + 1;
           if (next >= r.length) continue;
