@@ -2,6 +2,7 @@
 // Counters and histograms are updated where things happen; gauges that describe stored state
 // (heartbeat states, open alerts, database size) are read from the database when scraped.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { LINGER_MS, MAX_LINGERING, lingerRefusedTotal, lingeringNow } from "./http/linger";
 import type { Store } from "./store/contract";
 import type { LaneRow } from "./store/jobs";
 import type { StateCounts } from "./store/overview";
@@ -46,6 +47,26 @@ export class Metrics {
     labelNames: ["outcome"] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
+  });
+
+  // The lingering close of answers that leave a body unread (src/http/linger.ts): its count and
+  // cap are the process's, read when scraped.
+  readonly lingeringConnections = new Gauge({
+    name: "keepwatch_http_lingering_connections",
+    help: `Connections lingering now: answered, closing once the unread request body has ended or ${LINGER_MS / 1000} s have passed (at most ${MAX_LINGERING} at once)`,
+    registers: [this.registry],
+    collect() {
+      this.set(lingeringNow());
+    },
+  });
+  readonly lingerRefused = new Counter({
+    name: "keepwatch_http_linger_refused_total",
+    help: `Answers that left a body unread and closed their connection at once, without lingering, because ${MAX_LINGERING} connections were lingering (since the process started)`,
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc(lingerRefusedTotal());
+    },
   });
 
   /**
