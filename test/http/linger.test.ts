@@ -2,19 +2,22 @@
 // refusals of huge bodies at once than MAX_LINGERING. Those past the cap close at once; every
 // client still gets its whole answer or a close (never half an answer, never a hang), the count of
 // lingering connections never passes the cap, /metrics reports it and the lingers the cap refused,
-// and the server answers a normal request promptly afterwards.
+// and the server answers a normal request promptly afterwards. Then the 408 of a body with a
+// Content-Length that did not arrive in time: it lingers too.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import net from "node:net";
 import { LINGER_MS, MAX_LINGERING, lingerRefusedTotal, lingeringNow } from "../../src/http/linger";
 import { event, startTestServer, type TestServer } from "../helpers";
 import { rawRequest, type RawAnswer } from "./raw";
 
+const BODY_TIMEOUT = 800;
 /** "At once" on the loaded 2-core test machine. */
 const QUICK_MS = 2000;
 
 let s: TestServer;
 let port: number;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({ bodyTimeout: BODY_TIMEOUT });
   port = s.server.port!;
 });
 afterAll(async () => {
@@ -123,3 +126,51 @@ test(`${MAX_LINGERING + 44} keyless huge bodies at once: at most ${MAX_LINGERING
   await hz.arrayBuffer();
   expect(performance.now() - t1).toBeLessThan(QUICK_MS);
 }, 30_000);
+
+const slow = (extra: { dribble?: number } = {}) =>
+  rawRequest({ port, method: "POST", path: "/api/v1/events", headers: { "content-type": "application/json", "x-api-key": s.keys.ingest, "content-length": "1000" }, body: "[", dribble: 999, dribbleMs: 200, waitMs: BODY_TIMEOUT + LINGER_MS + 6000, ...extra });
+
+test("a 408 for a body with a Content-Length that did not arrive in time lingers: answered whole, then closed after the linger", async () => {
+  await noneLingering();
+  const a = await slow();
+  expect(a.status).toBe(408);
+  expect(codeOf(a)).toBe("body_timeout");
+  expect(a.answeredMs).toBeGreaterThanOrEqual(BODY_TIMEOUT - 50);
+  expect(a.answeredMs).toBeLessThan(BODY_TIMEOUT + QUICK_MS);
+  expect(a.headers["connection"]).toBe("close");
+  // streamed by the lingering close (it used to close at once, with its Content-Length)
+  expect(a.headers["transfer-encoding"]).toBe("chunked");
+  // the client stopped sending with its answer: the connection closes once the linger is over
+  expect(a.closedMs - a.answeredMs).toBeGreaterThanOrEqual(LINGER_MS - 100);
+  expect(a.closedMs - a.answeredMs).toBeLessThan(LINGER_MS + QUICK_MS);
+  await noneLingering();
+});
+
+test("a 408 whose client sends the rest of its body after the answer: the linger ends when the body does", async () => {
+  await noneLingering();
+  const t0 = performance.now();
+  const out = await new Promise<{ got: string; answeredMs: number; closedMs: number }>((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let got = "";
+    let answeredMs = -1;
+    sock.on("data", (d) => {
+      got += d.toString("latin1");
+      if (answeredMs < 0 && got.includes("\r\n\r\n")) {
+        answeredMs = performance.now() - t0;
+        // the rest of the stated 1000 bytes
+        sock.write("1".repeat(999));
+      }
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => resolve({ got, answeredMs, closedMs: performance.now() - t0 }));
+    sock.write(`POST /api/v1/events HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\nx-api-key: ${s.keys.ingest}\r\ncontent-length: 1000\r\n\r\n[`);
+    setTimeout(() => sock.destroy(), BODY_TIMEOUT + LINGER_MS + 6000);
+  });
+  expect(out.got).toStartWith("HTTP/1.1 408");
+  expect(out.got).toContain('"body_timeout"');
+  // the whole answer: its last chunk came
+  expect(out.got).toEndWith("0\r\n\r\n");
+  // closed when the body had all arrived, before the linger's bound
+  expect(out.closedMs - out.answeredMs).toBeLessThan(LINGER_MS - 200);
+  await noneLingering();
+});
