@@ -175,7 +175,7 @@ export class Metrics {
         for (const { l } of bs) this.set({ webhook: l.lane }, l.dropped);
       }),
     });
-    // The replicas on record (src/store/replicas.ts), one read per scrape shared by both gauges.
+    // The replicas on record (src/store/replicas.ts), one read per scrape shared by the three gauges below.
     let reps: Promise<{ now: number; replicas: ReplicaRow[] }> | null = null;
     const replicaList = () => (reps ??= store.replicas.listReplicas(clock()).finally(() => setTimeout(() => (reps = null), 0)));
     new Gauge({
@@ -213,7 +213,7 @@ export class Metrics {
         for (const r of replicas) if (r.state !== "stopped") this.set({ id: r.id }, Math.max(0, (now - r.seenAt) / 1000));
       }),
     });
-    // What each replica is doing (src/store/replicas.ts: replicaWork), one read per scrape shared by both gauges.
+    // What each replica is doing (src/store/replicas.ts: replicaWork), one read per scrape shared by the three gauges below.
     let work: Promise<ReplicaWork> | null = null;
     const replicaWork = () => (work ??= store.replicas.replicaWork(queues, clock()).finally(() => setTimeout(() => (work = null), 0)));
     // the two gauges of leased jobs differ only in the value summed per replica, queue and kind
