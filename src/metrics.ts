@@ -2,6 +2,7 @@
 // Counters and histograms are updated where things happen; gauges that describe stored state
 // (heartbeat states, open alerts, database size) are read from the database when scraped.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { LINGER_MS, MAX_LINGERING, lingerRefusedTotal, lingeringNow } from "./http/linger";
 import type { Store } from "./store/contract";
 import type { LaneRow } from "./store/jobs";
 import type { StateCounts } from "./store/overview";
@@ -48,12 +49,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // The lingering close of answers that leave a body unread (src/http/linger.ts): its count and
+  // cap are the process's, read when scraped.
+  readonly lingeringConnections = new Gauge({
+    name: "keepwatch_http_lingering_connections",
+    help: `Connections lingering now: answered, closing once the unread request body has ended or ${LINGER_MS / 1000} s have passed (at most ${MAX_LINGERING} at once)`,
+    registers: [this.registry],
+    collect() {
+      this.set(lingeringNow());
+    },
+  });
+  readonly lingerRefused = new Counter({
+    name: "keepwatch_http_linger_refused_total",
+    help: `Answers that left a body unread and closed their connection at once, without lingering, because ${MAX_LINGERING} connections were lingering (since the process started)`,
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc(lingerRefusedTotal());
+    },
+  });
+
   /**
    * `store`: the gauges read stored state through it when scraped (either database). A read that
    * fails (the database is down) leaves its gauge empty for that scrape instead of failing the
    * whole scrape: the counters (503s among them) are what an operator needs to see then.
+   * `clock`: the instant the replica reads are made at (the deps' clock, as the admin overview's).
    */
-  constructor(store: Store, queues: string[] = ["webhooks"], self?: string) {
+  constructor(store: Store, queues: string[] = ["webhooks"], self?: string, clock: () => number = Date.now) {
     const tolerant = (f: (this: Gauge<string>) => Promise<void>) =>
       async function (this: Gauge<string>) {
         try {
@@ -153,9 +175,9 @@ export class Metrics {
         for (const { l } of bs) this.set({ webhook: l.lane }, l.dropped);
       }),
     });
-    // The replicas on record (src/store/replicas.ts), one read per scrape shared by both gauges.
+    // The replicas on record (src/store/replicas.ts), one read per scrape shared by the three gauges below.
     let reps: Promise<{ now: number; replicas: ReplicaRow[] }> | null = null;
-    const replicaList = () => (reps ??= store.replicas.listReplicas(Date.now()).finally(() => setTimeout(() => (reps = null), 0)));
+    const replicaList = () => (reps ??= store.replicas.listReplicas(clock()).finally(() => setTimeout(() => (reps = null), 0)));
     new Gauge({
       name: "keepwatch_replicas",
       help: "Replicas of the cluster by state: alive (seen within 5 s), dead (not seen since; pruned after 24 h), stopped (a clean stop)",
@@ -191,31 +213,32 @@ export class Metrics {
         for (const r of replicas) if (r.state !== "stopped") this.set({ id: r.id }, Math.max(0, (now - r.seenAt) / 1000));
       }),
     });
-    // What each replica is doing (src/store/replicas.ts: replicaWork), one read per scrape shared by both gauges.
+    // What each replica is doing (src/store/replicas.ts: replicaWork), one read per scrape shared by the three gauges below.
     let work: Promise<ReplicaWork> | null = null;
-    const replicaWork = () => (work ??= store.replicas.replicaWork(queues, Date.now()).finally(() => setTimeout(() => (work = null), 0)));
-    new Gauge({
-      name: "keepwatch_replica_jobs_leased",
-      help: "Jobs each replica holds a lease on (running), by queue and kind (deliver, flush, enrich); a dead replica's stay until their leases run out and another replica claims them; id=\"none\": claimed by a keepwatch that did not record its replica",
-      labelNames: ["id", "queue", "kind"] as const,
-      registers: [this.registry],
-      collect: tolerant(async function () {
-        const { jobs } = await replicaWork();
-        this.reset();
-        for (const j of jobs) this.inc({ id: j.owner ?? "none", queue: j.queue, kind: j.kind }, j.count);
-      }),
-    });
-    new Gauge({
-      name: "keepwatch_replica_jobs_lease_expired",
-      help: "Of the jobs a replica holds a lease on, those past their lease end (a dead or hung holder): another replica may take them over",
-      labelNames: ["id", "queue", "kind"] as const,
-      registers: [this.registry],
-      collect: tolerant(async function () {
-        const { jobs } = await replicaWork();
-        this.reset();
-        for (const j of jobs) this.inc({ id: j.owner ?? "none", queue: j.queue, kind: j.kind }, j.expired);
-      }),
-    });
+    const replicaWork = () => (work ??= store.replicas.replicaWork(queues, clock()).finally(() => setTimeout(() => (work = null), 0)));
+    // the two gauges of leased jobs differ only in the value summed per replica, queue and kind
+    const leasedJobs = (name: string, help: string, value: (j: ReplicaWork["jobs"][number]) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["id", "queue", "kind"] as const,
+        registers: [this.registry],
+        collect: tolerant(async function () {
+          const { jobs } = await replicaWork();
+          this.reset();
+          for (const j of jobs) this.inc({ id: j.owner ?? "none", queue: j.queue, kind: j.kind }, value(j));
+        }),
+      });
+    leasedJobs(
+      "keepwatch_replica_jobs_leased",
+      "Jobs each replica holds a lease on (running), by queue and kind (deliver, flush, enrich); a dead replica's stay until their leases run out and another replica claims them; id=\"none\": claimed by a keepwatch that did not record its replica",
+      (j) => j.count,
+    );
+    leasedJobs(
+      "keepwatch_replica_jobs_lease_expired",
+      "Of the jobs a replica holds a lease on, those past their lease end (a dead or hung holder): another replica may take them over",
+      (j) => j.expired,
+    );
     new Gauge({
       name: "keepwatch_replica_housekeeping",
       help: "Housekeeping jobs running now (value 1), by the replica holding their lease (one replica at a time per job)",

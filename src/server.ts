@@ -196,7 +196,7 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
     sourceSecrets: config.sourceSecrets,
   });
   const heartbeats = new HeartbeatScheduler(bgStore, clock, log, () => replicas.downtimes());
-  const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE], replicas.info.id);
+  const metrics = new Metrics(store, [WEBHOOK_QUEUE, ENRICHMENT_QUEUE], replicas.info.id, clock);
   // each refresh of this replica's row publishes its counters (GET /v1/replicas, the admin overview)
   replicas.stats = () => metrics.totals();
   const leaseMs = config.jobLease * 1000;

@@ -45,8 +45,11 @@ export const LINGER_PACE_MS = 50;
 export const MAX_LINGERING = 256;
 
 let lingering = 0;
-/** Connections lingering now (for tests). */
+let refusedByCap = 0;
+/** Connections lingering now, in this process (the cap's count; /metrics: keepwatch_http_lingering_connections). */
 export const lingeringNow = () => lingering;
+/** Answers closed at once because MAX_LINGERING connections were lingering, since the process started (/metrics: keepwatch_http_linger_refused_total). */
+export const lingerRefusedTotal = () => refusedByCap;
 
 /** Bun's controller of a `type: "direct"` ReadableStream. */
 type DirectController = { write(b: Uint8Array): number | Promise<number>; flush(): number | Promise<number>; close(): void };
@@ -86,7 +89,9 @@ function linger(request: Request, response: Response): Response {
   // (no body may follow a 204 or 304, nor go with an answer to HEAD). A GET's body is not given to
   // JavaScript at all (request.body is null): Bun reads and drops it itself, so the connection is
   // only held open, for LINGER_MS.
-  if ((!reader && request.method !== "GET") || request.method === "HEAD" || response.status === 204 || response.status === 304 || lingering >= MAX_LINGERING || response.bodyUsed) {
+  const cannot = (!reader && request.method !== "GET") || request.method === "HEAD" || response.status === 204 || response.status === 304 || response.bodyUsed;
+  if (cannot || lingering >= MAX_LINGERING) {
+    if (!cannot) refusedByCap++;
     reader?.cancel().catch(() => {});
     return closing(response);
   }

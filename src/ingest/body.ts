@@ -72,7 +72,17 @@ export async function readBody(req: Request, limit: number, opts: ReadOptions = 
     if (cl !== null) {
       const whole = req.arrayBuffer();
       whole.catch(() => {}); // after a timeout nobody awaits it any more
-      return new Uint8Array(await (deadline ? Promise.race([whole, deadline]) : whole));
+      try {
+        return new Uint8Array(await (deadline ? Promise.race([whole, deadline]) : whole));
+      } catch (e) {
+        // too slow (408): the client may still be sending. arrayBuffer() holds the body's stream
+        // and cannot be stopped, so it is what the lingering close waits on (src/http/linger.ts):
+        // the connection closes when the body has all arrived (at most `limit` bytes, its stated
+        // length was checked above) or after the linger's bound, instead of at once (which reset
+        // a client still sending and lost it the 408). What it reads is dropped with it.
+        if (e instanceof ApiError) leaveUnread(req, { read: () => whole.then(() => ({ done: true })), cancel: async () => {} });
+        throw e;
+      }
     }
     // Chunked: count as we go and stop reading at the limit.
     const reader = req.body.getReader();
