@@ -160,7 +160,7 @@ export class Metrics {
       collect: tolerant(async function () {
         const bs = await backlogs();
         this.reset();
-        const now = Date.now();
+        const now = clock();
         for (const { l, b } of bs) this.set({ webhook: l.lane }, b.oldest === null ? 0 : Math.max(0, (now - b.oldest) / 1000));
       }),
     });

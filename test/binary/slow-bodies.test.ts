@@ -1,6 +1,7 @@
 // The built binary with 128 file descriptors (the set-up): 140 connections sending their
 // bodies one byte at a time (keyless API and ingest posts, admin login forms) do not make /healthz
-// unreachable. Keyless ones are answered 401 and closed at once; login forms are cut at
+// unreachable. Keyless ones are answered 401 at once and closed after a lingering close (≤ 1 s, at
+// most 256 at once: src/http/linger.ts, test/http/linger.test.ts); login forms are cut at
 // --anon-body-timeout, and past 32 reading at once turned away (503), so they never hold every
 // descriptor the process has.
 import { afterAll, expect, test } from "bun:test";
