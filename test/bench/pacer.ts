@@ -3,9 +3,11 @@
 // were answered (wrk has no fixed-rate mode here). Latency is measured from the scheduled send time,
 // so a stalled server shows its full delay (no coordinated omission). Prints one JSON line per
 // WINDOW seconds: {window, sent, ok, errors, late, p50, p99} (ms). Loopback only; bounded.
-//   bun test/bench/pacer.ts URL KEY RATE SECONDS WINDOW BODY_FILE
+// URL may be several, comma-separated (replicas): the requests go round-robin over them.
+//   bun test/bench/pacer.ts URL[,URL…] KEY RATE SECONDS WINDOW BODY_FILE
 export {};
-const [url, key, rateS, secondsS, windowS, bodyFile] = process.argv.slice(2);
+const [urlList, key, rateS, secondsS, windowS, bodyFile] = process.argv.slice(2);
+const urls = urlList!.split(",");
 const RATE = Number(rateS);
 const SECONDS = Number(secondsS);
 const WINDOW = Number(windowS);
@@ -44,7 +46,7 @@ function fire(i: number) {
   }
   inflight++;
   w.sent++;
-  fetch(url, { method: "POST", headers, body })
+  fetch(urls[i % urls.length]!, { method: "POST", headers, body })
     .then(async (r) => {
       await r.arrayBuffer();
       if (r.status === 202) w.ok++;

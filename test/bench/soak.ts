@@ -7,15 +7,21 @@
 //   SOAK_SECONDS (150 per run), SOAK_WINDOW (30), SOAK_RATE (400 requests/s of 2 events),
 //   SOAK_WEBHOOK_RATE (50 messages/s), SOAK_ONLY=webhook (skip the run without). Loopback only;
 //   bounded; stops what it starts.
+//   SOAK_REPLICAS=N: the same on PostgreSQL (a throwaway cluster per run) with N replicas, the
+//   requests round-robin over them and the webhook's lane shared by all (no WAL file to sample:
+//   the WAL column and target are SQLite's). Skipped without PostgreSQL.
 import { statSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fmt, machine, median, sampleEvent, startKeepwatch } from "./lib";
+import { skipWithoutPostgres, statsCluster, type StatsCluster } from "./pglib";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 150);
 const WINDOW = Number(process.env.SOAK_WINDOW ?? 30);
 const RATE = Number(process.env.SOAK_RATE ?? 400);
 const HOOK_RATE = Number(process.env.SOAK_WEBHOOK_RATE ?? 50);
+const REPLICAS = Number(process.env.SOAK_REPLICAS ?? 0);
+if (REPLICAS > 0) skipWithoutPostgres("soak with replicas");
 
 type Row = { window: number; p50: number; p99: number; ok: number; errors: number; late: number; walMb: number; backlog: number | null; deliveredPerS: number };
 
@@ -37,7 +43,11 @@ async function run(withWebhook: boolean): Promise<Row[]> {
       return new Response("ok");
     },
   });
-  const kw = await startKeepwatch({ KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8" });
+  // SQLite: one process; SOAK_REPLICAS: N replicas on a fresh PostgreSQL database
+  const pg: StatsCluster | null = REPLICAS > 0 ? await statsCluster("soak", 1) : null;
+  const kws: Awaited<ReturnType<typeof startKeepwatch>>[] = [];
+  for (let i = 0; i < Math.max(1, REPLICAS); i++) kws.push(await startKeepwatch({ KEEPWATCH_OUTBOUND_ALLOW: "127.0.0.0/8" }, pg ? { databaseUrl: pg.url } : {}));
+  const kw = kws[0]!;
   const rows: Row[] = [];
   try {
     if (withWebhook) {
@@ -47,13 +57,15 @@ async function run(withWebhook: boolean): Promise<Row[]> {
         body: JSON.stringify({ url: `http://127.0.0.1:${receiver.port}/soak`, triggers: ["event.received"], rate_limit: HOOK_RATE }),
       });
       if (r.status !== 201) throw new Error(`webhook: ${r.status} ${await r.text()}`);
+      // the other replicas' webhook caches see it within their bound (250 ms; documented: 1 s)
+      if (kws.length > 1) await Bun.sleep(1500);
     }
     const wal = join(kw.dir, "keepwatch.db-wal");
     const walMax: number[] = [];
     const backlog: (number | null)[] = [];
     t0 = performance.now();
     const pacer = Bun.spawn(
-      [process.execPath, join(import.meta.dir, "pacer.ts"), kw.url + "/api/v1/events", kw.ingestKey, String(RATE), String(SECONDS), String(WINDOW), bodyFile],
+      [process.execPath, join(import.meta.dir, "pacer.ts"), kws.map((k) => k.url + "/api/v1/events").join(","), kw.ingestKey, String(RATE), String(SECONDS), String(WINDOW), bodyFile],
       { stdout: "pipe", stderr: "inherit" },
     );
     // once a second: the WAL's size and the backlog (keepwatch's own metric; older builds: the queue depth)
@@ -105,16 +117,18 @@ async function run(withWebhook: boolean): Promise<Row[]> {
     sampling = false;
     await sampler;
   } finally {
-    kw.proc.kill("SIGTERM");
-    await Promise.race([kw.proc.exited, Bun.sleep(15_000)]);
-    if (kw.proc.exitCode === null) kw.proc.kill(9);
+    for (const k of kws) k.proc.kill("SIGTERM");
+    await Promise.race([Promise.all(kws.map((k) => k.proc.exited)), Bun.sleep(15_000)]);
+    for (const k of kws) if (k.proc.exitCode === null) k.proc.kill(9);
     receiver.stop(true);
+    await pg?.stop();
   }
   return rows;
 }
 
 console.log(`soak: ${RATE} requests/s of 2 events for ${SECONDS} s per run, windows of ${WINDOW} s; webhook rate limit ${HOOK_RATE}/s`);
 console.log(`machine: ${machine()}`);
+if (REPLICAS > 0) console.log(`store: PostgreSQL (a throwaway cluster per run), ${REPLICAS} replica${REPLICAS > 1 ? "s" : ""}, requests round-robin`);
 console.log(`binary: ${process.env.KEEPWATCH_BIN ?? "dist/keepwatch"}`);
 // SOAK_ONLY=webhook skips the run without one (for quick experiments; the summary then has no ratio)
 console.log("without a webhook:");
@@ -134,5 +148,6 @@ console.log(
 );
 console.log(
   `summary: last-window p99 ${fmt(last(hook).p99)} ms with the webhook vs ${fmt(last(base).p99)} ms without (${fmt(ratio, 2)}x; target <= 1.5x); ` +
-    `largest WAL ${fmt(walMax)} MB (target <= 128); delivered/s per window ${rates.map((r) => fmt(r)).join(", ")} (rate limit ${HOOK_RATE})`,
+    (REPLICAS > 0 ? "" : `largest WAL ${fmt(walMax)} MB (target <= 128); `) +
+    `delivered/s per window ${rates.map((r) => fmt(r)).join(", ")} (rate limit ${HOOK_RATE})`,
 );
