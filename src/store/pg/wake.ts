@@ -25,7 +25,7 @@ export type PgWake = {
   stop(): Promise<void>;
 };
 
-/** Listens on the wake channel (calling `onWake` for each notification of another sender `self`) and returns the announcer. */
+/** Listens on the wake channel (calling `onWake` for each notification sent by another process than `self`) and returns the announcer (its notifications name `self`). */
 export function startPgWake(pool: PgConn, self: string, onWake: () => void, onError: (e: unknown) => void): PgWake {
   let sending = false;
   let again = false;
