@@ -246,18 +246,12 @@ function assemble(config: Config, log: Logger, clock: () => number, parts: Store
   });
   const enrichmentWorker = new Worker(jobsStore.queue, { queue: ENRICHMENT_QUEUE, handlers: enrichment.handlers(), concurrency: 8, leaseMs, batchMs: 4, clock, owner: replicas.info.id, log });
   setEnrichmentWake(() => enrichmentWorker.notify());
-  // messages this thread's outbox counted (PostgreSQL's group commits; the SQLite writer thread
-  // counts its own): which worker a commit's new jobs are for
-  let messagesSeen = webhooks.stats.messages;
   writer.onCommit = (requests, events, enqueued) => {
     metrics.groupCommitRequests.observe(requests);
     metrics.eventsStored.inc(events);
-    // the group commit enqueued deliveries or enrichments: the workers look at the table. New
-    // deliveries are due now, so (PostgreSQL) the delivery worker claims them without looking first.
+    // the group commit enqueued deliveries or enrichments: the workers look at the table
     if (enqueued > 0) {
-      const messages = webhooks.stats.messages;
-      worker.notify(messages !== messagesSeen);
-      messagesSeen = messages;
+      worker.notify();
       enrichmentWorker.notify();
     }
   };
